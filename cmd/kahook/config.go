@@ -1,0 +1,74 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/kahook/kahook/config"
+)
+
+func configCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "config",
+		Usage: "validate a kahook.conf",
+		Subcommands: []*cli.Command{{
+			Name:      "check",
+			Usage:     "validate FILE (default --config) and print a summary; --json prints the model",
+			ArgsUsage: "[FILE]",
+			Action: func(c *cli.Context) error {
+				e := getEnv(c)
+				if c.NArg() > 1 {
+					return usage("config check takes at most one FILE")
+				}
+				if c.NArg() == 1 {
+					e.configPath = c.Args().First()
+				}
+				cfg, err := e.loadConfig()
+				if err != nil {
+					return err
+				}
+				if e.json {
+					return printJSON(e.stdout, cfg)
+				}
+				printSummary(e.stdout, config.Summarize(cfg))
+				return nil
+			},
+		}},
+	}
+}
+
+func printSummary(w io.Writer, s config.Summary) {
+	fmt.Fprintf(w, "%s: OK\n", s.Path)
+	fmt.Fprintf(w, "  instances:       %d\n", s.Instances)
+	fmt.Fprintf(w, "  VIPs:            %d\n", s.VIPs)
+	fmt.Fprintf(w, "  virtual servers: %d\n", s.VirtualServers)
+	fmt.Fprintf(w, "  real servers:    %d\n", s.RealServers)
+	fmt.Fprintf(w, "  sorry servers:   %d\n", s.SorryServers)
+	fmt.Fprintf(w, "  checks:          %d\n", s.Checks)
+	for _, warn := range s.Warnings {
+		fmt.Fprintf(w, "  warning: %s\n", warn)
+	}
+}
+
+// checkConfigPermissions: as root, refuse config files others can write.
+func checkConfigPermissions(files []string) error {
+	if os.Geteuid() != 0 {
+		return nil
+	}
+	for _, f := range files {
+		if err := config.CheckSecure(f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

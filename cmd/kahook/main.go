@@ -1,0 +1,191 @@
+// Command kahook is what keepalived runs instead of hand-written notify
+// and check scripts. This package only wires flags to packages: no logic
+// lives here.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/kahook/kahook/config"
+	"github.com/kahook/kahook/logging"
+)
+
+// Stamped by -ldflags "-X main.version=... -X main.commit=...".
+var (
+	version = "dev"
+	commit  = "unknown"
+)
+
+func main() {
+	os.Exit(run(os.Args, os.Stdout, os.Stderr))
+}
+
+// Exit codes (DESIGN.md): 0 done/healthy, 1 failed/unhealthy, 2 usage or
+// config error. Checks with --dynamic exit 2+weight.
+const (
+	exitOK      = 0
+	exitFailed  = 1
+	exitUsage   = 2
+	envMetadata = "env"
+)
+
+// run executes the app and turns its error into an exit code; it never
+// calls os.Exit itself so tests can drive it.
+func run(args []string, stdout, stderr io.Writer) int {
+	app := newApp(stdout, stderr)
+	err := app.Run(args)
+	if e, ok := app.Metadata[envMetadata].(*env); ok {
+		e.close()
+	}
+	if err == nil {
+		return exitOK
+	}
+	var ec cli.ExitCoder
+	if errors.As(err, &ec) {
+		if msg := err.Error(); msg != "" {
+			fmt.Fprintln(stderr, "kahook:", msg)
+		}
+		return ec.ExitCode()
+	}
+	// Anything else is a usage error from flag parsing.
+	fmt.Fprintln(stderr, "kahook:", err)
+	return exitUsage
+}
+
+func newApp(stdout, stderr io.Writer) *cli.App {
+	app := &cli.App{
+		Name:                 "kahook",
+		Usage:                "keepalived notify/check hook: VIPs, ARP sysctls, gratuitous ARP, IPVS and health checks",
+		Version:              version,
+		Writer:               stdout,
+		ErrWriter:            stderr,
+		EnableBashCompletion: true,
+		HideVersion:          true,
+		// kahook decides its own exit codes in run().
+		ExitErrHandler: func(*cli.Context, error) {},
+		Metadata:       map[string]any{},
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "config", Aliases: []string{"c"}, Value: config.DefaultPath, Usage: "kahook config `FILE`", EnvVars: []string{"KAHOOK_CONFIG"}},
+			&cli.BoolFlag{Name: "json", Usage: "print results as JSON"},
+			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
+			&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "print what would change, change nothing"},
+			&cli.StringFlag{Name: "syslog", Value: "auto", Usage: "also log to syslog: auto (when stderr is not a terminal), on, off"},
+			&cli.StringFlag{Name: "state-dir", Usage: "state and lock `DIR` (default: global_defs state_dir, else " + config.DefaultStateDir + ")", EnvVars: []string{"KAHOOK_STATE_DIR"}},
+			&cli.StringFlag{Name: "config-id", Usage: "id selecting '@id' config lines (keepalived -i; default: short host name)"},
+		},
+		Before: func(c *cli.Context) error {
+			level, err := logging.ParseLevel(c.String("log-level"))
+			if err != nil {
+				return cli.Exit(err.Error(), exitUsage)
+			}
+			switch c.String("syslog") {
+			case "auto", "on", "off":
+			default:
+				return cli.Exit("--syslog: expected auto, on or off", exitUsage)
+			}
+			log, closeLog := logging.New(logging.Options{Level: level, Stderr: stderr, Syslog: c.String("syslog")})
+			c.App.Metadata[envMetadata] = &env{
+				log: log, close: closeLog, stdout: stdout, stderr: stderr,
+				configPath: c.String("config"), configID: c.String("config-id"),
+				json: c.Bool("json"), dryRun: c.Bool("dry-run"), stateDir: c.String("state-dir"),
+			}
+			return nil
+		},
+		Commands: []*cli.Command{
+			notifyCommand(),
+			fifoCommand(),
+			checkCommand(),
+			syncCommand(),
+			ipvsCommand(),
+			vipCommand(),
+			sysctlCommand(),
+			realserverCommand(),
+			garpCommand(),
+			arpCommand(),
+			genhashCommand(),
+			doctorCommand(),
+			importCommand(),
+			configCommand(),
+			completionCommand(),
+			versionCommand(),
+			manCommand(),
+		},
+	}
+	return app
+}
+
+// env is what every command needs from the global flags.
+type env struct {
+	log        *slog.Logger
+	close      func()
+	stdout     io.Writer
+	stderr     io.Writer
+	configPath string
+	configID   string
+	json       bool
+	dryRun     bool
+	stateDir   string
+}
+
+func getEnv(c *cli.Context) *env {
+	return c.App.Metadata[envMetadata].(*env)
+}
+
+// loadConfig reads --config; a bad config is exit 2 with file:line.
+func (e *env) loadConfig() (*config.Config, error) {
+	cfg, err := config.Load(e.configPath, config.Options{ConfigID: e.configID})
+	if err != nil {
+		return nil, cli.Exit(err.Error(), exitUsage)
+	}
+	if err := checkConfigPermissions(cfg.Files); err != nil {
+		return nil, cli.Exit(err.Error(), exitUsage)
+	}
+	for _, s := range cfg.Skipped {
+		e.log.Debug("skipped keyword kahook does not use", "pos", s.Pos.String(), "keyword", s.Keyword, "in", s.Context)
+	}
+	return cfg, nil
+}
+
+// resolveStateDir: --state-dir, else the config's state_dir.
+func (e *env) resolveStateDir(cfg *config.Config) string {
+	if e.stateDir != "" {
+		return e.stateDir
+	}
+	if cfg != nil && cfg.Global.StateDir != "" {
+		return cfg.Global.StateDir
+	}
+	return config.DefaultStateDir
+}
+
+func failed(err error) error {
+	if err == nil {
+		return nil
+	}
+	return cli.Exit(err.Error(), exitFailed)
+}
+
+func usage(format string, args ...any) error {
+	return cli.Exit(fmt.Sprintf(format, args...), exitUsage)
+}
+
+func versionCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "version",
+		Usage: "print version, commit and Go version",
+		Action: func(c *cli.Context) error {
+			e := getEnv(c)
+			if e.json {
+				return printJSON(e.stdout, map[string]string{"version": version, "commit": commit, "go": runtime.Version()})
+			}
+			fmt.Fprintf(e.stdout, "kahook %s (commit %s, %s %s/%s)\n", version, commit, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+			return nil
+		},
+	}
+}

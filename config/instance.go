@@ -1,0 +1,238 @@
+package config
+
+import (
+	"net/netip"
+	"strings"
+	"time"
+)
+
+// DefaultMaster and DefaultBackup are what a transition does when the
+// instance block does not say: a plain LVS director.
+var (
+	DefaultMaster = Actions{VIP: true, Sysctl: RoleDirector, IPVS: IPVSLoad}
+	DefaultBackup = Actions{VIP: false, Sysctl: RoleNone, IPVS: IPVSRemove}
+)
+
+func (b *builder) instance(n *Node) {
+	in := &Instance{
+		Pos:    n.Pos,
+		Name:   n.Args[0],
+		Master: DefaultMaster,
+		Backup: DefaultBackup,
+		GARP: GARP{
+			Repeat:        DefaultGARPRepeat,
+			Delay:         DefaultGARPDelay,
+			RefreshRepeat: 1,
+			Interval:      DefaultGARPInterval,
+		},
+	}
+	if prev := b.cfg.Instance(in.Name); prev != nil {
+		b.errorf(n.Pos, "instance %s: already defined at %s", in.Name, prev.Pos)
+		return
+	}
+	for _, c := range n.Children {
+		switch c.Key {
+		case "interface":
+			if s, ok := b.one(c, "an interface name"); ok {
+				in.Interface = s
+			}
+		case "virtual_ipaddress":
+			if b.needBlock(c) {
+				for _, l := range c.Children {
+					if v, ok := b.vip(l); ok {
+						in.VIPs = append(in.VIPs, v)
+					}
+				}
+			}
+		case "fwmark":
+			for i := range c.Args {
+				if v, ok := b.uintArg(c, i, 1, MaxFWMark, "fwmark"); ok {
+					in.FWMarks = append(in.FWMarks, uint32(v))
+				}
+			}
+		case "master":
+			if b.needBlock(c) {
+				b.actions(c, &in.Master)
+			}
+		case "backup":
+			if b.needBlock(c) {
+				b.actions(c, &in.Backup)
+			}
+		case "garp_master_repeat":
+			if v, ok := b.intArg(c, 1, 255, "repeat count"); ok {
+				in.GARP.Repeat = v
+			}
+		case "garp_master_refresh_repeat":
+			if v, ok := b.intArg(c, 1, 255, "repeat count"); ok {
+				in.GARP.RefreshRepeat = v
+			}
+		case "garp_master_delay":
+			if d, ok := b.timer(c, 0, time.Hour); ok {
+				in.GARP.Delay = d
+			}
+		case "garp_master_refresh":
+			if d, ok := b.timer(c, 0, 24*time.Hour); ok {
+				in.GARP.Refresh = d
+			}
+		case "garp_interval":
+			if d, ok := b.timer(c, 0, 10*time.Second); ok {
+				in.GARP.Interval = d
+			}
+		default:
+			b.skip(c, "instance "+in.Name)
+		}
+	}
+	if in.Interface == "" {
+		b.errorf(n.Pos, "instance %s: missing 'interface IFACE' (the interface gratuitous ARP is sent on)", in.Name)
+	}
+	if in.Master.VIP && len(in.VIPs) == 0 {
+		b.errorf(n.Pos, "instance %s: no virtual_ipaddress", in.Name)
+	}
+	b.cfg.Instances = append(b.cfg.Instances, in)
+}
+
+// vip reads a keepalived virtual_ipaddress line:
+// ADDR[/LEN] [dev IF] [label LABEL] [brd ...] [scope ...] ...
+// kahook binds VIPs on lo by default, where only a host prefix is right:
+// a wider prefix on lo makes the whole subnet local.
+func (b *builder) vip(n *Node) (VIP, bool) {
+	v := VIP{Pos: n.Pos, Dev: "lo"}
+	p, err := netip.ParsePrefix(n.Key)
+	if err != nil {
+		a, aerr := netip.ParseAddr(n.Key)
+		if aerr != nil || a.Zone() != "" {
+			b.errorf(n.Pos, "virtual_ipaddress: %q is not an IP address or ADDR/LEN", n.Key)
+			return v, false
+		}
+		a = a.Unmap()
+		p = netip.PrefixFrom(a, a.BitLen())
+	}
+	v.Prefix = p
+	for i := 0; i < len(n.Args); i++ {
+		key := n.Args[i]
+		if i+1 >= len(n.Args) {
+			b.errorf(n.Pos, "virtual_ipaddress: %q needs a value", key)
+			return v, false
+		}
+		val := n.Args[i+1]
+		i++
+		switch key {
+		case "dev":
+			v.Dev = val
+		case "label":
+			v.Label = val
+		case "brd", "broadcast", "scope", "preferred_lft", "track_group", "use_vmac", "no_track":
+			// keepalived address options kahook does not need
+		default:
+			b.errorf(n.Pos, "virtual_ipaddress: unknown option %q", key)
+			return v, false
+		}
+	}
+	if v.Dev == "lo" && p.Bits() != p.Addr().BitLen() {
+		b.errorf(n.Pos, "virtual_ipaddress %s: a VIP on lo must be /%d (a wider prefix on lo makes the whole subnet local)", p, p.Addr().BitLen())
+		return v, false
+	}
+	if v.Label != "" && !strings.HasPrefix(v.Label, v.Dev) {
+		b.errorf(n.Pos, "virtual_ipaddress %s: label %q must start with the interface name %q", p, v.Label, v.Dev)
+		return v, false
+	}
+	if len(v.Label) > 15 {
+		b.errorf(n.Pos, "virtual_ipaddress %s: label %q is longer than 15 characters", p, v.Label)
+		return v, false
+	}
+	return v, true
+}
+
+func (b *builder) actions(n *Node, a *Actions) {
+	for _, c := range n.Children {
+		switch c.Key {
+		case "vip":
+			if s, ok := b.oneOf(c, false, "on", "off"); ok {
+				a.VIP = s == "on"
+			}
+		case "sysctl":
+			if s, ok := b.oneOf(c, false, string(RoleDirector), string(RoleRealServer), string(RoleNone)); ok {
+				a.Sysctl = Role(s)
+			}
+		case "ipvs":
+			if s, ok := b.oneOf(c, false, string(IPVSLoad), string(IPVSRemove), string(IPVSNone)); ok {
+				a.IPVS = IPVSAction(s)
+			}
+		default:
+			b.errorf(c.Pos, "%s: unknown keyword %q, expected vip, sysctl or ipvs", n.Key, c.Key)
+		}
+	}
+}
+
+// assignOwners gives each virtual server the instance whose VIPs hold its
+// address (fwmark services: the instance that lists the mark, or the only
+// instance). A service no instance owns is loaded by `ipvs apply` but by
+// no transition; `config check` and `doctor` say so.
+func (b *builder) assignOwners() {
+	insts := b.cfg.Instances
+	if len(insts) == 0 {
+		return
+	}
+	for _, vs := range b.cfg.VirtualServers {
+		var owners []string
+		for _, in := range insts {
+			if instanceOwns(in, vs, b.cfg.Groups) {
+				owners = append(owners, in.Name)
+			}
+		}
+		if len(owners) == 0 && vs.Addr == (netip.AddrPort{}) && vs.Group == "" && len(insts) == 1 {
+			owners = []string{insts[0].Name}
+		}
+		switch len(owners) {
+		case 0:
+		case 1:
+			vs.Instance = owners[0]
+		default:
+			b.errorf(vs.Pos, "virtual_server %s: owned by several instances (%s); a service belongs to one instance", vs.Name(), strings.Join(owners, ", "))
+		}
+	}
+}
+
+func instanceOwns(in *Instance, vs *VirtualServer, groups map[string]*VirtualServerGroup) bool {
+	hasVIP := func(a netip.Addr) bool {
+		for _, v := range in.VIPs {
+			if v.Prefix.Addr() == a {
+				return true
+			}
+		}
+		return false
+	}
+	hasMark := func(m uint32) bool {
+		for _, f := range in.FWMarks {
+			if f == m {
+				return true
+			}
+		}
+		return false
+	}
+	switch {
+	case vs.Group != "":
+		g := groups[vs.Group]
+		if g == nil {
+			return false
+		}
+		for _, e := range g.Entries {
+			if e.FWMark != 0 && hasMark(e.FWMark) {
+				return true
+			}
+			if e.FWMark == 0 {
+				for _, v := range in.VIPs {
+					a := v.Prefix.Addr()
+					if a.BitLen() == e.First.BitLen() && a.Compare(e.First) >= 0 && a.Compare(e.Last) <= 0 {
+						return true
+					}
+				}
+			}
+		}
+		return false
+	case vs.FWMark != 0:
+		return hasMark(vs.FWMark)
+	default:
+		return hasVIP(vs.Addr.Addr())
+	}
+}

@@ -1,0 +1,439 @@
+package config
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Line is one logical statement of a config file after keepalived's
+// line processing: comments removed, definitions expanded, conditional
+// prefixes resolved, includes followed, and a line split at every '{' and
+// '}' (a brace is always a Line of its own, as keepalived's read_line makes
+// it).
+type Line struct {
+	Pos   Pos
+	Words []string
+}
+
+// maxIncludeDepth bounds nested includes even when no loop is detected
+// (different files including each other through symlinks, globs...).
+const maxIncludeDepth = 32
+
+// lexer turns files into Lines following keepalived's lib/parser.c rules.
+type lexer struct {
+	configID  string
+	noInclude bool // in-memory text (fuzzing) must not read the filesystem
+	defs      map[string]string
+	lines     []Line
+	errs      ErrorList
+	stack     []string // absolute paths of the files being read (include loop detection)
+	files     []string // every file read, in order
+}
+
+// lexFile reads path and everything it includes.
+func lexFile(path, configID string) ([]Line, []string, error) {
+	lx := &lexer{configID: configID, defs: map[string]string{
+		"_HASH": "#",
+		"_BANG": "!",
+	}}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, &Error{Pos: Pos{File: path}, Msg: fmt.Sprintf("read config: %v", err)}
+	}
+	lx.readFile(path, data)
+	if len(lx.errs) > 0 {
+		return nil, lx.files, lx.errs
+	}
+	return lx.lines, lx.files, nil
+}
+
+// lexBytes is lexFile for in-memory text (tests, fuzzing); name is used
+// in positions; includes are refused.
+func lexBytes(name string, data []byte, configID string) ([]Line, error) {
+	lx := &lexer{configID: configID, noInclude: true, defs: map[string]string{"_HASH": "#", "_BANG": "!"}}
+	lx.readFile(name, data)
+	if len(lx.errs) > 0 {
+		return nil, lx.errs
+	}
+	return lx.lines, nil
+}
+
+func (lx *lexer) errorf(pos Pos, format string, args ...any) {
+	lx.errs = append(lx.errs, &Error{Pos: pos, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (lx *lexer) readFile(path string, data []byte) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		abs = path
+	}
+	if resolved, err := filepath.EvalSymlinks(abs); err == nil {
+		abs = resolved
+	}
+	lx.stack = append(lx.stack, abs)
+	lx.files = append(lx.files, path)
+	defer func() { lx.stack = lx.stack[:len(lx.stack)-1] }()
+
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 0, 64*1024), 1024*1024)
+	lineNo := 0
+	var multiDef string // name of a multi-line definition being continued
+	for sc.Scan() {
+		lineNo++
+		pos := Pos{File: path, Line: lineNo}
+		raw := strings.TrimRight(sc.Text(), "\r\n")
+		text, cont, ok := decomment(raw)
+		if !ok {
+			lx.errorf(pos, "unterminated quote")
+			continue
+		}
+		if multiDef != "" {
+			// keepalived joins the lines of a definition ending in '\'
+			// with a line-end marker; expansion emits one line per part.
+			if text != "" {
+				lx.defs[multiDef] += "\n" + text
+			}
+			if !cont {
+				multiDef = ""
+			}
+			continue
+		}
+		if cont {
+			text += `\`
+		}
+		lx.processLine(pos, text, &multiDef, 0)
+	}
+	if err := sc.Err(); err != nil {
+		lx.errorf(Pos{File: path, Line: lineNo + 1}, "read: %v", err)
+	}
+}
+
+// processLine handles one decommented line: conditional prefix, definition,
+// expansion, include, then brace splitting and tokenising.
+func (lx *lexer) processLine(pos Pos, text string, multiDef *string, depth int) {
+	if depth > 8 {
+		lx.errorf(pos, "definitions expand recursively")
+		return
+	}
+	for {
+		if text == "" {
+			return
+		}
+		// @id / @^id: keep the line only when the config id matches
+		// (or, with ^, does not match).
+		if text[0] == '@' {
+			rest, keep, ok := conditional(text, lx.configID)
+			if !ok || !keep {
+				return
+			}
+			text = rest
+			continue
+		}
+		break
+	}
+	if text[0] == '$' {
+		if name, value, ok := definition(text); ok {
+			if strings.HasSuffix(value, `\`) {
+				value = strings.TrimRight(strings.TrimSuffix(value, `\`), " \t")
+				*multiDef = name
+			}
+			lx.defs[name] = value
+			return
+		}
+	}
+	if strings.HasPrefix(text, "~SEQ") || strings.HasPrefix(text, "~LST") {
+		lx.errorf(pos, "%s is not supported by kahook; write the lines out", text[:4])
+		return
+	}
+	text = strings.TrimSuffix(text, `\`)
+	if strings.Contains(text, "$") {
+		expanded, changed := lx.expand(text)
+		if changed {
+			for _, part := range strings.Split(expanded, "\n") {
+				part, _, ok := decomment(part)
+				if !ok {
+					lx.errorf(pos, "unterminated quote after expanding definitions")
+					return
+				}
+				lx.processLine(pos, part, multiDef, depth+1)
+			}
+			return
+		}
+	}
+	if isInclude(text) {
+		lx.include(pos, strings.TrimSpace(text[strings.IndexAny(text, " \t"):]))
+		return
+	}
+	lx.splitBraces(pos, text)
+}
+
+// splitBraces emits the text before a brace, the brace, and then the
+// rest, exactly as keepalived's read_line keeps a "line residue".
+func (lx *lexer) splitBraces(pos Pos, text string) {
+	for text != "" {
+		i := braceIndex(text)
+		if i < 0 {
+			lx.emit(pos, text)
+			return
+		}
+		if i > 0 {
+			lx.emit(pos, text[:i])
+		}
+		lx.lines = append(lx.lines, Line{Pos: pos, Words: []string{text[i : i+1]}})
+		text = strings.TrimSpace(text[i+1:])
+	}
+}
+
+func (lx *lexer) emit(pos Pos, text string) {
+	words, err := tokenize(text)
+	if err != nil {
+		lx.errorf(pos, "%v", err)
+		return
+	}
+	if len(words) > 0 {
+		lx.lines = append(lx.lines, Line{Pos: pos, Words: words})
+	}
+}
+
+func (lx *lexer) include(pos Pos, pattern string) {
+	if lx.noInclude {
+		lx.errorf(pos, "include is not available for in-memory config text")
+		return
+	}
+	words, err := tokenize(pattern)
+	if err != nil || len(words) != 1 {
+		lx.errorf(pos, "include expects one file name or glob")
+		return
+	}
+	pattern = words[0]
+	if !filepath.IsAbs(pattern) {
+		// keepalived chdir()s to the directory of the file it reads, so
+		// relative includes are relative to the including file.
+		pattern = filepath.Join(filepath.Dir(pos.File), pattern)
+	}
+	matches, err := filepath.Glob(pattern)
+	if err != nil {
+		lx.errorf(pos, "include %q: bad glob: %v", words[0], err)
+		return
+	}
+	if len(matches) == 0 {
+		if strings.ContainsAny(words[0], "*?[") {
+			return // a glob matching nothing is not an error (keepalived: same)
+		}
+		lx.errorf(pos, "include %q: no such file", words[0])
+		return
+	}
+	if len(lx.stack) >= maxIncludeDepth {
+		lx.errorf(pos, "include %q: includes nested more than %d deep", words[0], maxIncludeDepth)
+		return
+	}
+	for _, m := range matches {
+		abs, _ := filepath.Abs(m)
+		if r, err := filepath.EvalSymlinks(abs); err == nil {
+			abs = r
+		}
+		for _, open := range lx.stack {
+			if open == abs {
+				lx.errorf(pos, "include %q: include loop (%s is already being read)", words[0], m)
+				return
+			}
+		}
+		st, err := os.Stat(m)
+		if err != nil {
+			lx.errorf(pos, "include %q: %v", words[0], err)
+			return
+		}
+		if st.IsDir() {
+			continue
+		}
+		data, err := os.ReadFile(m)
+		if err != nil {
+			lx.errorf(pos, "include %q: %v", words[0], err)
+			return
+		}
+		lx.readFile(m, data)
+	}
+}
+
+// expand replaces $NAME and ${NAME} with their definitions. Undefined
+// names are left as they are (keepalived does the same).
+func (lx *lexer) expand(text string) (string, bool) {
+	var b strings.Builder
+	changed := false
+	for i := 0; i < len(text); i++ {
+		c := text[i]
+		if c != '$' || i+1 >= len(text) {
+			b.WriteByte(c)
+			continue
+		}
+		braces := text[i+1] == '{'
+		start := i + 1
+		if braces {
+			start++
+		}
+		end := start
+		for end < len(text) && (isAlnum(text[end]) || text[end] == '_') {
+			end++
+		}
+		name := text[start:end]
+		if name == "" || !(isAlpha(name[0]) || name[0] == '_') {
+			b.WriteByte(c)
+			continue
+		}
+		if braces {
+			if end >= len(text) || text[end] != '}' {
+				b.WriteByte(c)
+				continue
+			}
+			end++
+		} else if end < len(text) && !strings.ContainsRune(" \t,)", rune(text[end])) {
+			b.WriteByte(c)
+			continue
+		}
+		value, ok := lx.defs[name]
+		if name == "_PWD" && !ok {
+			value, ok = "", true
+		}
+		if !ok {
+			b.WriteByte(c)
+			continue
+		}
+		b.WriteString(value)
+		changed = true
+		i = end - 1
+	}
+	return b.String(), changed
+}
+
+// decomment removes comments ('!' and '#' outside double quotes), the
+// escaping of comment characters, and leading/trailing blanks. cont reports
+// a trailing '\' (a continued definition). ok is false on an unterminated
+// quote.
+func decomment(s string) (text string, cont, ok bool) {
+	s = strings.TrimLeft(s, " \t")
+	var b strings.Builder
+	quote := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '"':
+			quote = !quote
+			b.WriteByte(c)
+		case c == '\\':
+			if i+1 >= len(s) {
+				cont = true
+				i = len(s)
+				continue
+			}
+			if !quote && (s[i+1] == '#' || s[i+1] == '!') {
+				b.WriteByte(s[i+1])
+			} else {
+				b.WriteByte(c)
+				b.WriteByte(s[i+1])
+			}
+			i++
+		case !quote && (c == '!' || c == '#'):
+			return strings.TrimRight(b.String(), " \t"), cont, true
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return strings.TrimRight(b.String(), " \t"), cont, !quote
+}
+
+// conditional resolves an "@id rest" or "@^id rest" prefix.
+func conditional(text, configID string) (rest string, keep, ok bool) {
+	neg := strings.HasPrefix(text, "@^")
+	off := 1
+	if neg {
+		off = 2
+	}
+	sp := strings.IndexAny(text[off:], " \t")
+	if sp < 0 {
+		return "", false, false // nothing after the id: keepalived drops the line
+	}
+	id := text[off : off+sp]
+	match := configID != "" && id == configID
+	return strings.TrimLeft(text[off+sp:], " \t"), match != neg, true
+}
+
+// definition parses "$NAME=value" (blanks allowed before '=').
+func definition(text string) (name, value string, ok bool) {
+	if len(text) < 2 || !(isAlpha(text[1]) || text[1] == '_') {
+		return "", "", false
+	}
+	i := 2
+	for i < len(text) && (isAlnum(text[i]) || text[i] == '_') {
+		i++
+	}
+	name = text[1:i]
+	rest := strings.TrimLeft(text[i:], " \t")
+	if !strings.HasPrefix(rest, "=") {
+		return "", "", false
+	}
+	return name, strings.TrimLeft(rest[1:], " \t"), true
+}
+
+func isInclude(text string) bool {
+	if !strings.HasPrefix(text, "include") || len(text) < 8 {
+		return false
+	}
+	if text[7] == ' ' || text[7] == '\t' {
+		return true
+	}
+	// includer, includem, includew, includeb, includea
+	return len(text) > 8 && strings.ContainsRune("rmwba", rune(text[7])) && (text[8] == ' ' || text[8] == '\t')
+}
+
+// braceIndex finds the first '{' or '}' outside double quotes.
+func braceIndex(s string) int {
+	quote := false
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '"':
+			quote = !quote
+		case '{', '}':
+			if !quote {
+				return i
+			}
+		}
+	}
+	return -1
+}
+
+// tokenize splits on blanks; a double-quoted string is one word without
+// its quotes (keepalived's alloc_strvec_r).
+func tokenize(s string) ([]string, error) {
+	var words []string
+	i := 0
+	for {
+		for i < len(s) && (s[i] == ' ' || s[i] == '\t') {
+			i++
+		}
+		if i >= len(s) {
+			return words, nil
+		}
+		if s[i] == '"' {
+			j := strings.IndexByte(s[i+1:], '"')
+			if j < 0 {
+				return nil, fmt.Errorf("unterminated quote in %q", s)
+			}
+			words = append(words, s[i+1:i+1+j])
+			i += j + 2
+			continue
+		}
+		j := i
+		for j < len(s) && s[j] != ' ' && s[j] != '\t' && s[j] != '"' {
+			j++
+		}
+		words = append(words, s[i:j])
+		i = j
+	}
+}
+
+func isAlpha(c byte) bool { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') }
+func isAlnum(c byte) bool { return isAlpha(c) || (c >= '0' && c <= '9') }

@@ -1,0 +1,172 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+)
+
+// Options tune how a config is read.
+type Options struct {
+	// ConfigID selects "@id" lines (keepalived's -i). Empty means the
+	// short host name, as keepalived defaults it.
+	ConfigID string
+}
+
+func (o Options) configID() string {
+	if o.ConfigID != "" {
+		return o.ConfigID
+	}
+	h, err := os.Hostname()
+	if err != nil {
+		return ""
+	}
+	if i := strings.IndexByte(h, '.'); i >= 0 {
+		h = h[:i]
+	}
+	return h
+}
+
+// Load reads, validates and types a config file and its includes. Every
+// error names file:line; the returned error is an ErrorList (or an *Error
+// when the file itself cannot be read).
+func Load(path string, opts Options) (*Config, error) {
+	lines, files, err := lexFile(path, opts.configID())
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := fromLines(lines)
+	if cfg != nil {
+		cfg.Path = path
+		cfg.Files = files
+	}
+	return cfg, err
+}
+
+// Parse is Load for text held in memory (no includes); name stands for
+// its path.
+func Parse(name string, data []byte, opts Options) (*Config, error) {
+	lines, err := lexBytes(name, data, opts.configID())
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := fromLines(lines)
+	if cfg != nil {
+		cfg.Path = name
+		cfg.Files = []string{name}
+	}
+	return cfg, err
+}
+
+// ParseTree returns only the statement tree of a file (used by doctor and
+// import on keepalived.conf, whose vrrp blocks kahook does not type).
+func ParseTree(path string, opts Options) (*Node, []string, error) {
+	lines, files, err := lexFile(path, opts.configID())
+	if err != nil {
+		return nil, files, err
+	}
+	tree, err := buildTree(lines)
+	return tree, files, err
+}
+
+func fromLines(lines []Line) (*Config, error) {
+	tree, err := buildTree(lines)
+	if err != nil {
+		return nil, err
+	}
+	b := &builder{cfg: &Config{
+		Tree:   tree,
+		Groups: map[string]*VirtualServerGroup{},
+		Global: Global{StateDir: DefaultStateDir, MaintenanceDir: DefaultMaintenanceDir},
+	}}
+	b.root(tree)
+	if len(b.errs) > 0 {
+		return nil, b.errs
+	}
+	return b.cfg, nil
+}
+
+// IsConfigError reports whether err is a config error (exit code 2).
+func IsConfigError(err error) bool {
+	var l ErrorList
+	var e *Error
+	return errors.As(err, &l) || errors.As(err, &e)
+}
+
+// builder types a tree, collecting every error rather than stopping at
+// the first, so that one `config check` run shows them all.
+type builder struct {
+	cfg  *Config
+	errs ErrorList
+}
+
+func (b *builder) errorf(pos Pos, format string, args ...any) {
+	b.errs = append(b.errs, &Error{Pos: pos, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (b *builder) skip(n *Node, context string) {
+	b.cfg.Skipped = append(b.cfg.Skipped, Skip{Pos: n.Pos, Keyword: n.Key, Context: context})
+}
+
+func (b *builder) root(tree *Node) {
+	for _, n := range tree.Children {
+		switch n.Key {
+		case "global_defs":
+			if b.needBlock(n) {
+				b.global(n)
+			}
+		case "instance":
+			if b.needArgs(n, 1, "instance NAME { ... }") && b.needBlock(n) {
+				b.instance(n)
+			}
+		case "virtual_server_group":
+			if b.needArgs(n, 1, "virtual_server_group NAME { ... }") && b.needBlock(n) {
+				b.group(n)
+			}
+		case "virtual_server":
+			if b.needBlock(n) {
+				b.virtualServer(n)
+			}
+		default:
+			// vrrp_instance, vrrp_script, static_ipaddress, ... belong to
+			// keepalived; they stay in Tree for doctor and import.
+			b.skip(n, "top level")
+		}
+	}
+	b.resolveGroups()
+	b.assignOwners()
+}
+
+func (b *builder) needBlock(n *Node) bool {
+	if !n.Block {
+		b.errorf(n.Pos, "%s: expected '{' to open its block", n.Key)
+		return false
+	}
+	return true
+}
+
+func (b *builder) needArgs(n *Node, count int, usage string) bool {
+	if len(n.Args) < count {
+		b.errorf(n.Pos, "%s: missing argument, expected %q", n.Key, usage)
+		return false
+	}
+	return true
+}
+
+func (b *builder) global(n *Node) {
+	for _, c := range n.Children {
+		switch c.Key {
+		case "state_dir":
+			if b.needArgs(c, 1, "state_dir DIR") {
+				b.cfg.Global.StateDir = c.Args[0]
+			}
+		case "maintenance_dir":
+			if b.needArgs(c, 1, "maintenance_dir DIR") {
+				b.cfg.Global.MaintenanceDir = c.Args[0]
+			}
+		default:
+			b.skip(c, "global_defs")
+		}
+	}
+}

@@ -1,0 +1,303 @@
+package config
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+)
+
+// Defaults, named as keepalived names them.
+const (
+	DefaultPath            = "/etc/kahook/kahook.conf"
+	DefaultStateDir        = "/run/kahook"
+	DefaultMaintenanceDir  = "/etc/kahook/maintenance"
+	DefaultLBAlgo          = "wlc" // keepalived's IPVS_DEF_SCHED
+	DefaultLBKind          = "NAT" // keepalived: "no forwarding method set, setting default NAT"
+	DefaultProtocol        = "TCP"
+	DefaultPersistence     = 360 * time.Second // IPVS_SVC_PERSISTENT_TIMEOUT
+	DefaultConnectTimeout  = 5 * time.Second
+	DefaultDelayLoop       = 60 * time.Second
+	DefaultGARPRepeat      = 5
+	DefaultGARPDelay       = 5 * time.Second
+	DefaultGARPInterval    = 300 * time.Millisecond
+	DefaultMiscTimeout     = 0 // keepalived: misc_timeout defaults to delay_loop
+	MaxWeight              = 65535
+	MaxFWMark              = 1<<32 - 1
+	MaxPersistenceTimeout  = 86400 * 31 * time.Second // LVS_MAX_TIMEOUT
+	DefaultHTTPStatusCodes = "200-299"
+)
+
+// Config is kahook's typed view of a kahook.conf (or a keepalived.conf:
+// the virtual_server blocks are keepalived's own).
+type Config struct {
+	Path           string                         `json:"path"`
+	Files          []string                       `json:"files"`
+	Global         Global                         `json:"global_defs"`
+	Instances      []*Instance                    `json:"instances"`
+	VirtualServers []*VirtualServer               `json:"virtual_servers"`
+	Groups         map[string]*VirtualServerGroup `json:"virtual_server_groups,omitempty"`
+	// Skipped lists keywords kahook read past without using them.
+	Skipped []Skip `json:"-"`
+	// Tree is the whole parsed file, for blocks kahook does not model.
+	Tree *Node `json:"-"`
+}
+
+// Skip is a keyword kahook does not use; it is logged at debug level.
+type Skip struct {
+	Pos     Pos
+	Keyword string
+	Context string
+}
+
+// Global is global_defs (kahook's keys; keepalived's are skipped).
+type Global struct {
+	StateDir       string `json:"state_dir"`
+	MaintenanceDir string `json:"maintenance_dir"`
+}
+
+// Role names a set of ARP sysctl values (see package sysctl).
+type Role string
+
+const (
+	RoleNone       Role = "none"
+	RoleDirector   Role = "director"
+	RoleRealServer Role = "realserver"
+)
+
+// IPVSAction is what a transition does with the instance's virtual servers.
+type IPVSAction string
+
+const (
+	IPVSNone   IPVSAction = "none"
+	IPVSLoad   IPVSAction = "load"
+	IPVSRemove IPVSAction = "remove"
+)
+
+// Actions is what one side of a transition does.
+type Actions struct {
+	VIP    bool       `json:"vip"`
+	Sysctl Role       `json:"sysctl"`
+	IPVS   IPVSAction `json:"ipvs"`
+}
+
+// Instance is kahook's `instance NAME { ... }` block: one per keepalived
+// vrrp_instance or vrrp_sync_group name.
+type Instance struct {
+	Pos       Pos    `json:"pos"`
+	Name      string `json:"name"`
+	Interface string `json:"interface"` // announce interface (GARP, sysctls)
+	VIPs      []VIP  `json:"vips"`
+	// FWMarks names fwmark virtual servers this instance owns (they have
+	// no address to match against the VIPs).
+	FWMarks []uint32 `json:"fwmarks,omitempty"`
+	Master  Actions  `json:"master"`
+	Backup  Actions  `json:"backup"` // BACKUP, FAULT, STOP and DELETED
+	GARP    GARP     `json:"garp"`
+}
+
+// VIP is one virtual_ipaddress line.
+type VIP struct {
+	Pos    Pos          `json:"pos"`
+	Prefix netip.Prefix `json:"prefix"`
+	Dev    string       `json:"dev"`   // interface the address is bound to (default lo)
+	Label  string       `json:"label"` // e.g. lo:0
+}
+
+// GARP is the gratuitous ARP schedule of an instance (keepalived's names).
+type GARP struct {
+	Repeat        int           `json:"garp_master_repeat"`
+	Delay         time.Duration `json:"garp_master_delay"`
+	Refresh       time.Duration `json:"garp_master_refresh"`
+	RefreshRepeat int           `json:"garp_master_refresh_repeat"`
+	Interval      time.Duration `json:"garp_interval"`
+}
+
+// VirtualServer is a keepalived virtual_server block.
+type VirtualServer struct {
+	Pos      Pos            `json:"pos"`
+	Addr     netip.AddrPort `json:"addr,omitzero"`
+	FWMark   uint32         `json:"fwmark,omitempty"`
+	Group    string         `json:"group,omitempty"`
+	Family   int            `json:"ip_family,omitempty"` // 4, 6 or 0 (from the addresses)
+	Protocol string         `json:"protocol"`
+	LBAlgo   string         `json:"lb_algo"`
+	LBKind   string         `json:"lb_kind"`
+	// SchedFlags are keepalived's scheduler flag keywords (ops, sh-port...).
+	SchedFlags             []string      `json:"sched_flags,omitempty"`
+	PersistenceTimeout     time.Duration `json:"persistence_timeout,omitempty"`
+	PersistenceGranularity string        `json:"persistence_granularity,omitempty"`
+	PersistenceEngine      string        `json:"persistence_engine,omitempty"`
+	DelayLoop              time.Duration `json:"delay_loop"`
+	ConnectTimeout         time.Duration `json:"connect_timeout"`
+	Retry                  int           `json:"retry"`              // -1: not set
+	DelayBeforeRetry       time.Duration `json:"delay_before_retry"` // -1: not set
+	Warmup                 time.Duration `json:"warmup,omitempty"`
+	Quorum                 int           `json:"quorum"`
+	Hysteresis             int           `json:"hysteresis"`
+	InhibitOnFailure       bool          `json:"inhibit_on_failure,omitempty"`
+	Alpha                  bool          `json:"alpha,omitempty"`
+	Omega                  bool          `json:"omega,omitempty"`
+	HASuspend              bool          `json:"ha_suspend,omitempty"`
+	Virtualhost            string        `json:"virtualhost,omitempty"`
+	Weight                 int           `json:"weight"` // default real server weight
+	RealServers            []*RealServer `json:"real_servers"`
+	SorryServer            *RealServer   `json:"sorry_server,omitempty"`
+	// Instance is the instance that owns the virtual server ("" if none).
+	Instance string `json:"instance,omitempty"`
+}
+
+// Name is how keepalived prints a virtual server in its logs and FIFO.
+func (vs *VirtualServer) Name() string {
+	switch {
+	case vs.Group != "":
+		return "group " + vs.Group
+	case vs.FWMark != 0:
+		return fmt.Sprintf("fwmark %d", vs.FWMark)
+	default:
+		return fmt.Sprintf("%s:%s:%d", bracket(vs.Addr.Addr()), protoLower(vs.Protocol), vs.Addr.Port())
+	}
+}
+
+func bracket(a netip.Addr) string {
+	if a.Is6() {
+		return "[" + a.String() + "]"
+	}
+	return a.String()
+}
+
+func protoLower(p string) string {
+	switch p {
+	case "UDP":
+		return "udp"
+	case "SCTP":
+		return "sctp"
+	}
+	return "tcp"
+}
+
+// RealServer is a real_server (or sorry_server) block with keepalived's
+// inheritance from the virtual server already resolved.
+type RealServer struct {
+	Pos              Pos        `json:"pos"`
+	Addr             netip.Addr `json:"addr"`
+	Port             uint16     `json:"port"`
+	Weight           int        `json:"weight"`
+	LBKind           string     `json:"lb_kind"`
+	UThreshold       uint32     `json:"uthreshold,omitempty"`
+	LThreshold       uint32     `json:"lthreshold,omitempty"`
+	InhibitOnFailure bool       `json:"inhibit_on_failure,omitempty"`
+	Alpha            bool       `json:"alpha,omitempty"`
+	Virtualhost      string     `json:"virtualhost,omitempty"`
+	Checks           []*Check   `json:"checks,omitempty"`
+	Sorry            bool       `json:"sorry,omitempty"`
+}
+
+// Endpoint is "IP:PORT" as maintenance files and logs name a real server.
+func (rs *RealServer) Endpoint() string {
+	return netip.AddrPortFrom(rs.Addr, rs.Port).String()
+}
+
+// CheckKind is a keepalived checker keyword.
+type CheckKind string
+
+const (
+	CheckHTTP CheckKind = "HTTP_GET"
+	CheckSSL  CheckKind = "SSL_GET"
+	CheckTCP  CheckKind = "TCP_CHECK"
+	CheckSMTP CheckKind = "SMTP_CHECK"
+	CheckMisc CheckKind = "MISC_CHECK"
+)
+
+// Conn is where a checker connects (defaults: the real server's).
+type Conn struct {
+	IP       netip.Addr    `json:"connect_ip,omitzero"`
+	Port     uint16        `json:"connect_port,omitempty"`
+	BindTo   netip.Addr    `json:"bindto,omitzero"`
+	BindPort uint16        `json:"bind_port,omitempty"`
+	Timeout  time.Duration `json:"connect_timeout"`
+}
+
+// Check is one checker block of a real server.
+type Check struct {
+	Pos              Pos           `json:"pos"`
+	Kind             CheckKind     `json:"kind"`
+	Conn             Conn          `json:"conn"`
+	Retry            int           `json:"retry"`
+	DelayBeforeRetry time.Duration `json:"delay_before_retry"`
+	Warmup           time.Duration `json:"warmup,omitempty"`
+	DelayLoop        time.Duration `json:"delay_loop"`
+	Alpha            bool          `json:"alpha,omitempty"`
+	HTTP             *HTTPCheck    `json:"http,omitempty"`
+	SMTP             *SMTPCheck    `json:"smtp,omitempty"`
+	Misc             *MiscCheck    `json:"misc,omitempty"`
+}
+
+// HTTPCheck holds HTTP_GET/SSL_GET settings.
+type HTTPCheck struct {
+	URLs        []URL  `json:"urls"`
+	Virtualhost string `json:"virtualhost,omitempty"`
+	Protocol    string `json:"http_protocol"` // 1.0, 1.0C, 1.1
+	EnableSNI   bool   `json:"enable_sni,omitempty"`
+}
+
+// URL is a url { } block.
+type URL struct {
+	Pos         Pos    `json:"pos"`
+	Path        string `json:"path"`
+	Digest      string `json:"digest,omitempty"`
+	StatusCode  string `json:"status_code"` // keepalived form, e.g. "200-299 301"
+	Virtualhost string `json:"virtualhost,omitempty"`
+}
+
+// SMTPCheck holds SMTP_CHECK settings; Hosts are extra `host { }` targets.
+type SMTPCheck struct {
+	HeloName string `json:"helo_name"`
+	Hosts    []Conn `json:"hosts,omitempty"`
+}
+
+// MiscCheck holds MISC_CHECK settings.
+type MiscCheck struct {
+	Path    string        `json:"misc_path"`
+	Timeout time.Duration `json:"misc_timeout"`
+	Dynamic bool          `json:"misc_dynamic,omitempty"`
+	User    string        `json:"user,omitempty"`
+}
+
+// VirtualServerGroup is a virtual_server_group block.
+type VirtualServerGroup struct {
+	Pos     Pos          `json:"pos"`
+	Name    string       `json:"name"`
+	Entries []GroupEntry `json:"entries"`
+}
+
+// GroupEntry is one line of a virtual_server_group: an address range and
+// port, or a fwmark.
+type GroupEntry struct {
+	Pos    Pos        `json:"pos"`
+	First  netip.Addr `json:"first,omitzero"`
+	Last   netip.Addr `json:"last,omitzero"` // == First when not a range
+	Port   uint16     `json:"port,omitempty"`
+	FWMark uint32     `json:"fwmark,omitempty"`
+	Family int        `json:"family,omitempty"` // fwmark entry: 4, 6 or 0
+}
+
+// Instance returns the instance called name, or nil.
+func (c *Config) Instance(name string) *Instance {
+	for _, in := range c.Instances {
+		if in.Name == name {
+			return in
+		}
+	}
+	return nil
+}
+
+// ServersOf returns the virtual servers an instance owns.
+func (c *Config) ServersOf(instance string) []*VirtualServer {
+	var out []*VirtualServer
+	for _, vs := range c.VirtualServers {
+		if vs.Instance == instance {
+			out = append(out, vs)
+		}
+	}
+	return out
+}

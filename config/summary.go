@@ -1,0 +1,36 @@
+package config
+
+import "fmt"
+
+// Summary counts what a config holds, for `config check`.
+type Summary struct {
+	Path           string   `json:"path"`
+	Instances      int      `json:"instances"`
+	VIPs           int      `json:"vips"`
+	VirtualServers int      `json:"virtual_servers"`
+	RealServers    int      `json:"real_servers"`
+	SorryServers   int      `json:"sorry_servers"`
+	Checks         int      `json:"checks"`
+	Warnings       []string `json:"warnings,omitempty"`
+}
+
+// Summarize counts a config and lists what is legal but probably wrong.
+func Summarize(c *Config) Summary {
+	s := Summary{Path: c.Path, Instances: len(c.Instances), VirtualServers: len(c.VirtualServers)}
+	for _, in := range c.Instances {
+		s.VIPs += len(in.VIPs)
+	}
+	for _, vs := range c.VirtualServers {
+		s.RealServers += len(vs.RealServers)
+		if vs.SorryServer != nil {
+			s.SorryServers++
+		}
+		for _, rs := range vs.RealServers {
+			s.Checks += len(rs.Checks)
+		}
+		if len(c.Instances) > 0 && vs.Instance == "" {
+			s.Warnings = append(s.Warnings, fmt.Sprintf("%s: virtual_server %s belongs to no instance (its address is no instance's VIP): `ipvs apply` loads it, no transition does", vs.Pos, vs.Name()))
+		}
+	}
+	return s
+}

@@ -1,0 +1,189 @@
+package config
+
+import (
+	"math"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Typed readers of keyword arguments. Each reports a file:line error and
+// returns ok=false on a bad value, so the caller keeps its default.
+
+func (b *builder) arg(n *Node, i int, what string) (string, bool) {
+	if i >= len(n.Args) {
+		b.errorf(n.Pos, "%s: missing %s", n.Key, what)
+		return "", false
+	}
+	return n.Args[i], true
+}
+
+// one reads the single value of a keyword. keepalived reads only the
+// words it needs and ignores the rest, so "path / status_code 200" on one
+// line silently loses the status_code; kahook says so instead.
+func (b *builder) one(n *Node, what string) (string, bool) {
+	s, ok := b.arg(n, 0, what)
+	if ok && len(n.Args) > 1 {
+		b.errorf(n.Pos, "%s expects one value, got %q (put each keyword on its own line: keepalived would ignore the rest)", n.Key, strings.Join(n.Args, " "))
+		return "", false
+	}
+	return s, ok
+}
+
+// timer reads keepalived's decimal seconds ("5", "1.5").
+func (b *builder) timer(n *Node, min, max time.Duration) (time.Duration, bool) {
+	s, ok := b.one(n, "a time in seconds")
+	if !ok {
+		return 0, false
+	}
+	d, err := parseSeconds(s)
+	if err != nil || d < min || (max > 0 && d > max) {
+		if max > 0 {
+			b.errorf(n.Pos, "%s: %q is not a time in seconds between %v and %v", n.Key, s, min.Seconds(), max.Seconds())
+		} else {
+			b.errorf(n.Pos, "%s: %q is not a time in seconds (at least %v)", n.Key, s, min.Seconds())
+		}
+		return 0, false
+	}
+	return d, true
+}
+
+func parseSeconds(s string) (time.Duration, error) {
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || f < 0 || math.IsNaN(f) || math.IsInf(f, 0) || f > 1e9 {
+		return 0, strconv.ErrSyntax
+	}
+	return time.Duration(f * float64(time.Second)).Round(time.Microsecond), nil
+}
+
+// uint reads an unsigned integer in [min, max] from argument i.
+func (b *builder) uintArg(n *Node, i int, min, max uint64, what string) (uint64, bool) {
+	s, ok := b.arg(n, i, what)
+	if !ok {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(s, 10, 64)
+	if err != nil || v < min || v > max {
+		b.errorf(n.Pos, "%s: %q is not a valid %s (%d-%d)", n.Key, s, what, min, max)
+		return 0, false
+	}
+	return v, true
+}
+
+func (b *builder) intArg(n *Node, min, max int, what string) (int, bool) {
+	if _, ok := b.one(n, what); !ok {
+		return 0, false
+	}
+	v, ok := b.uintArg(n, 0, uint64(min), uint64(max), what)
+	return int(v), ok
+}
+
+// addrOne reads a keyword whose single value is an address.
+func (b *builder) addrOne(n *Node, what string) (netip.Addr, bool) {
+	if _, ok := b.one(n, what); !ok {
+		return netip.Addr{}, false
+	}
+	return b.addrArg(n, 0, what)
+}
+
+// addr reads an IPv4 or IPv6 address.
+func (b *builder) addrArg(n *Node, i int, what string) (netip.Addr, bool) {
+	s, ok := b.arg(n, i, what)
+	if !ok {
+		return netip.Addr{}, false
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil || a.Zone() != "" {
+		b.errorf(n.Pos, "%s: %q is not a valid IP address", n.Key, s)
+		return netip.Addr{}, false
+	}
+	return a.Unmap(), true
+}
+
+// port reads a port 0-65535 from argument i; a missing argument is 0
+// (keepalived accepts "virtual_server IP" and "real_server IP" alone).
+func (b *builder) portArg(n *Node, i int) (uint16, bool) {
+	if i >= len(n.Args) {
+		return 0, true
+	}
+	v, err := strconv.ParseUint(n.Args[i], 10, 32)
+	if err != nil || v > 65535 {
+		b.errorf(n.Pos, "%s: port %q out of range (0-65535)", n.Key, n.Args[i])
+		return 0, false
+	}
+	return uint16(v), true
+}
+
+// flag reads an optional on/off argument; a bare keyword means on.
+func (b *builder) flag(n *Node) bool {
+	if len(n.Args) == 0 {
+		return true
+	}
+	switch strings.ToLower(n.Args[0]) {
+	case "on", "true", "yes":
+		return true
+	case "off", "false", "no":
+		return false
+	}
+	b.errorf(n.Pos, "%s: %q is not on/off, true/false or yes/no", n.Key, n.Args[0])
+	return false
+}
+
+// oneOf reads argument 0 and checks it against the allowed words.
+func (b *builder) oneOf(n *Node, upper bool, allowed ...string) (string, bool) {
+	s, ok := b.one(n, "one of "+strings.Join(allowed, ", "))
+	if !ok {
+		return "", false
+	}
+	if upper {
+		s = strings.ToUpper(s)
+	}
+	for _, a := range allowed {
+		if s == a {
+			return s, true
+		}
+	}
+	b.errorf(n.Pos, "%s: unknown value %q, expected one of %s", n.Key, n.Args[0], strings.Join(allowed, ", "))
+	return "", false
+}
+
+// ParseStatusCodes reads keepalived's status_code forms ("200", "200-299",
+// several of them) into a set; ok is false on a malformed or out-of-range
+// entry (valid codes are 100-599).
+func ParseStatusCodes(spec string) (StatusSet, bool) {
+	var set StatusSet
+	fields := strings.FieldsFunc(spec, func(r rune) bool { return r == ' ' || r == ',' || r == '\t' })
+	if len(fields) == 0 {
+		return set, false
+	}
+	for _, f := range fields {
+		lo, hi, isRange := strings.Cut(f, "-")
+		min, err1 := strconv.Atoi(lo)
+		max := min
+		var err2 error
+		if isRange {
+			max, err2 = strconv.Atoi(hi)
+		}
+		if err1 != nil || err2 != nil || min < 100 || max > 599 || min > max {
+			return set, false
+		}
+		for c := min; c <= max; c++ {
+			set.set(c)
+		}
+	}
+	return set, true
+}
+
+// StatusSet is a set of HTTP status codes 100-599.
+type StatusSet struct{ bits [8]uint64 }
+
+func (s *StatusSet) set(code int) { s.bits[(code-100)/64] |= 1 << ((code - 100) % 64) }
+
+// Has reports whether code is in the set.
+func (s StatusSet) Has(code int) bool {
+	if code < 100 || code > 599 {
+		return false
+	}
+	return s.bits[(code-100)/64]&(1<<((code-100)%64)) != 0
+}

@@ -142,8 +142,10 @@ instance VI_1 {
     }
     fwmark 7
     master { ipvs load }
-    backup { vip on
-             sysctl realserver }
+    backup {
+        vip on
+        sysctl realserver
+    }
     garp_master_repeat 3
     garp_master_delay 2.5
     garp_master_refresh 60
@@ -439,6 +441,7 @@ func TestMalformed(t *testing.T) {
 		{"granularity", "virtual_server 10.0.0.1 80 {\n persistence_granularity 300\n}\n", 2, "IPv6 prefix"},
 		{"unsupported seq", "~SEQ(i, 1, 1, 3) virtual_server 10.0.0.$i 80 {\n}\n", 1, "not supported"},
 		{"two keywords on one line", "virtual_server 10.0.0.1 80 {\n real_server 10.0.0.2 80 {\n  HTTP_GET {\n   url {\n    path / status_code 200\n   }\n  }\n }\n}\n", 5, "each keyword on its own line"},
+		{"backup keeps vip without realserver", "instance A {\n interface eth0\n virtual_ipaddress { 10.0.0.1 }\n backup {\n  vip on\n }\n}\n", 1, "would answer ARP"},
 		{"two owners", "instance A {\n interface eth0\n virtual_ipaddress { 10.0.0.1 }\n}\ninstance B {\n interface eth0\n virtual_ipaddress { 10.0.0.1 }\n}\nvirtual_server 10.0.0.1 80 {\n}\n", 9, "several instances"},
 	}
 	if len(cases) < 30 {

@@ -85,10 +85,55 @@ func (b *builder) instance(n *Node) {
 	if in.Interface == "" {
 		b.errorf(n.Pos, "instance %s: missing 'interface IFACE' (the interface gratuitous ARP is sent on)", in.Name)
 	}
+	// IPv6 has no arp_ignore=0: a node answers neighbour solicitations
+	// only for addresses on the interface they arrive on, so an active
+	// director's IPv6 VIPs default to the announce interface.
+	for i := range in.VIPs {
+		if in.VIPs[i].devDefault && in.VIPs[i].Prefix.Addr().Is6() && in.Interface != "" {
+			in.VIPs[i].Dev = in.Interface
+		}
+	}
 	if in.Master.VIP && len(in.VIPs) == 0 {
 		b.errorf(n.Pos, "instance %s: no virtual_ipaddress", in.Name)
 	}
+	onLo := false
+	for _, v := range in.VIPs {
+		onLo = onLo || v.Dev == "lo"
+	}
+	if onLo && in.Backup.VIP && in.Backup.Sysctl != RoleRealServer {
+		b.errorf(n.Pos, "instance %s: backup keeps the VIPs on lo with sysctl %s: the backup would answer ARP for them; use 'backup { vip on sysctl realserver }' on its own lines", in.Name, in.Backup.Sysctl)
+	}
+	if onLo && in.Master.VIP && in.Master.Sysctl == RoleRealServer {
+		b.errorf(n.Pos, "instance %s: master binds the VIPs on lo with sysctl realserver: nobody would answer ARP for them; use 'sysctl director'", in.Name)
+	}
 	b.cfg.Instances = append(b.cfg.Instances, in)
+}
+
+func (b *builder) realServerNode(n *Node) {
+	if b.cfg.RealServer != nil {
+		b.errorf(n.Pos, "realserver: already defined at %s", b.cfg.RealServer.Pos)
+		return
+	}
+	rs := &RealServerNode{Pos: n.Pos}
+	for _, c := range n.Children {
+		switch c.Key {
+		case "interface":
+			if s, ok := b.one(c, "an interface name"); ok {
+				rs.Interface = s
+			}
+		case "virtual_ipaddress":
+			if b.needBlock(c) {
+				for _, l := range c.Children {
+					if v, ok := b.vip(l); ok {
+						rs.VIPs = append(rs.VIPs, v)
+					}
+				}
+			}
+		default:
+			b.skip(c, "realserver")
+		}
+	}
+	b.cfg.RealServer = rs
 }
 
 // vip reads a keepalived virtual_ipaddress line:
@@ -96,7 +141,7 @@ func (b *builder) instance(n *Node) {
 // kahook binds VIPs on lo by default, where only a host prefix is right:
 // a wider prefix on lo makes the whole subnet local.
 func (b *builder) vip(n *Node) (VIP, bool) {
-	v := VIP{Pos: n.Pos, Dev: "lo"}
+	v := VIP{Pos: n.Pos, Dev: "lo", devDefault: true}
 	p, err := netip.ParsePrefix(n.Key)
 	if err != nil {
 		a, aerr := netip.ParseAddr(n.Key)
@@ -118,7 +163,7 @@ func (b *builder) vip(n *Node) (VIP, bool) {
 		i++
 		switch key {
 		case "dev":
-			v.Dev = val
+			v.Dev, v.devDefault = val, false
 		case "label":
 			v.Label = val
 		case "brd", "broadcast", "scope", "preferred_lft", "track_group", "use_vmac", "no_track":

@@ -128,6 +128,10 @@ func (b *builder) root(tree *Node) {
 			if b.needBlock(n) {
 				b.virtualServer(n)
 			}
+		case "realserver":
+			if b.needBlock(n) {
+				b.realServerNode(n)
+			}
 		default:
 			// vrrp_instance, vrrp_script, static_ipaddress, ... belong to
 			// keepalived; they stay in Tree for doctor and import.

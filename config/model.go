@@ -36,6 +36,9 @@ type Config struct {
 	Instances      []*Instance                    `json:"instances"`
 	VirtualServers []*VirtualServer               `json:"virtual_servers"`
 	Groups         map[string]*VirtualServerGroup `json:"virtual_server_groups,omitempty"`
+	// RealServer is the `realserver { }` block of an LVS-DR/TUN real
+	// server node (what `kahook realserver up` binds at boot).
+	RealServer *RealServerNode `json:"realserver,omitempty"`
 	// Skipped lists keywords kahook read past without using them.
 	Skipped []Skip `json:"-"`
 	// Tree is the whole parsed file, for blocks kahook does not model.
@@ -95,12 +98,22 @@ type Instance struct {
 	GARP    GARP     `json:"garp"`
 }
 
+// RealServerNode is the `realserver { interface IF virtual_ipaddress { } }`
+// block: the VIPs this node serves as a DR/TUN real server.
+type RealServerNode struct {
+	Pos       Pos    `json:"pos"`
+	Interface string `json:"interface"`
+	VIPs      []VIP  `json:"vips"`
+}
+
 // VIP is one virtual_ipaddress line.
 type VIP struct {
 	Pos    Pos          `json:"pos"`
 	Prefix netip.Prefix `json:"prefix"`
 	Dev    string       `json:"dev"`   // interface the address is bound to (default lo)
 	Label  string       `json:"label"` // e.g. lo:0
+	// devDefault: no "dev" was written.
+	devDefault bool
 }
 
 // GARP is the gratuitous ARP schedule of an instance (keepalived's names).

@@ -110,10 +110,10 @@ type PoolState struct {
 // ServerState is one real server's debounced health.
 type ServerState struct {
 	Up          bool      `json:"up"`
-	Weight      int       `json:"weight"`       // dynamic weight, -1 when the config's
-	Rise        int       `json:"rise"`         // consecutive successes while down
-	Fall        int       `json:"fall"`         // consecutive failures while up
-	Seen        bool      `json:"seen"`         // checked at least once
+	Weight      int       `json:"weight"` // dynamic weight, -1 when the config's
+	Rise        int       `json:"rise"`   // consecutive successes while down
+	Fall        int       `json:"fall"`   // consecutive failures while up
+	Seen        bool      `json:"seen"`   // checked at least once
 	DrainSince  time.Time `json:"drain_since,omitzero"`
 	LastChange  time.Time `json:"last_change,omitzero"`
 	LastReason  string    `json:"last_reason,omitempty"`

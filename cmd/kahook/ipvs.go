@@ -1,0 +1,182 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/kahook/kahook/config"
+	"github.com/kahook/kahook/ipvs"
+	"github.com/kahook/kahook/state"
+)
+
+// ipvsDeadline bounds every IPVS run: moby/ipvs retries EAGAIN forever.
+const ipvsDeadline = 20 * time.Second
+
+func ipvsCommand() *cli.Command {
+	allFlag := &cli.BoolFlag{Name: "all", Usage: "not only kahook's services: every service in the kernel"}
+	return &cli.Command{
+		Name:  "ipvs",
+		Usage: "show, diff, apply or flush the IPVS table",
+		Subcommands: []*cli.Command{
+			{
+				Name:  "show",
+				Usage: "print the kernel's table like `ipvsadm -Ln` (--rules: like `ipvsadm -Sn`)",
+				Flags: []cli.Flag{&cli.BoolFlag{Name: "rules", Usage: "ipvsadm-save form"}},
+				Action: func(c *cli.Context) error {
+					e := getEnv(c)
+					h, err := ipvs.Open()
+					if err != nil {
+						return failed(err)
+					}
+					ctx, cancel := context.WithTimeout(c.Context, ipvsDeadline)
+					defer cancel()
+					t, err := ipvs.Read(ctx, h)
+					if err != nil {
+						return failed(err)
+					}
+					switch {
+					case e.json:
+						return printJSON(e.stdout, tableJSON(t))
+					case c.Bool("rules"):
+						return ipvs.WriteRules(e.stdout, t)
+					default:
+						return ipvs.WriteList(e.stdout, t)
+					}
+				},
+			},
+			{
+				Name:      "diff",
+				Usage:     "print the changes `ipvs apply` would make (nothing is applied); exit 0 either way",
+				ArgsUsage: "[INSTANCE]",
+				Flags:     []cli.Flag{allFlag},
+				Action:    func(c *cli.Context) error { return ipvsApply(c, true) },
+			},
+			{
+				Name:      "apply",
+				Usage:     "make the kernel hold the config's services (or one instance's): diffed, never flushed",
+				ArgsUsage: "[INSTANCE]",
+				Flags:     []cli.Flag{allFlag},
+				Action:    func(c *cli.Context) error { return ipvsApply(c, false) },
+			},
+			{
+				Name:  "flush",
+				Usage: "remove the services kahook manages (--all: every service, like `ipvsadm -C`)",
+				Flags: []cli.Flag{allFlag},
+				Action: func(c *cli.Context) error {
+					e := getEnv(c)
+					if c.Bool("all") {
+						h, err := ipvs.Open()
+						if err != nil {
+							return failed(err)
+						}
+						if e.dryRun {
+							fmt.Fprintln(e.stdout, "would flush every IPVS service")
+							return nil
+						}
+						ctx, cancel := context.WithTimeout(c.Context, ipvsDeadline)
+						defer cancel()
+						return failed(ipvs.FlushAll(ctx, h, e.log))
+					}
+					m, unlock, err := e.ipvsManager(c.Context)
+					if err != nil {
+						return err
+					}
+					defer unlock()
+					if e.dryRun {
+						fmt.Fprintln(e.stdout, "would remove the services of", e.configPath)
+						return nil
+					}
+					ctx, cancel := context.WithTimeout(c.Context, ipvsDeadline)
+					defer cancel()
+					_, err = m.Flush(ctx)
+					return failed(err)
+				},
+			},
+		},
+	}
+}
+
+func ipvsApply(c *cli.Context, diffOnly bool) error {
+	e := getEnv(c)
+	m, unlock, err := e.ipvsManager(c.Context)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	vss := m.Cfg.VirtualServers
+	if name := c.Args().First(); name != "" {
+		if m.Cfg.Instance(name) == nil {
+			return usage("ipvs: no instance %q in %s", name, m.Cfg.Path)
+		}
+		vss = m.Cfg.ServersOf(name)
+	}
+	ctx, cancel := context.WithTimeout(c.Context, ipvsDeadline)
+	defer cancel()
+	if diffOnly || e.dryRun {
+		changes, _, err := m.PlanLoad(ctx, vss, c.Bool("all"))
+		if err != nil {
+			return failed(err)
+		}
+		if e.json {
+			return printJSON(e.stdout, changes)
+		}
+		for _, ch := range changes {
+			fmt.Fprintln(e.stdout, ch)
+		}
+		return nil
+	}
+	_, err = m.LoadAll(ctx, vss, c.Bool("all"))
+	return failed(err)
+}
+
+// ipvsManager loads the config, takes the run lock and opens IPVS.
+func (e *env) ipvsManager(ctx context.Context) (*ipvs.Manager, func(), error) {
+	cfg, err := e.loadConfig()
+	if err != nil {
+		return nil, nil, err
+	}
+	store, err := state.Open(e.resolveStateDir(cfg))
+	if err != nil {
+		return nil, nil, failed(err)
+	}
+	lctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	lock, err := store.Lock(lctx)
+	if err != nil {
+		return nil, nil, failed(err)
+	}
+	h, err := ipvs.Open()
+	if err != nil {
+		lock.Unlock()
+		return nil, nil, failed(err)
+	}
+	m := &ipvs.Manager{K: h, Cfg: cfg, StateDir: store.Dir, Log: e.log, Members: poolMembers(cfg, store.Dir)}
+	return m, lock.Unlock, nil
+}
+
+type serviceJSON struct {
+	ipvs.Service
+	Dests []*ipvs.Dest `json:"destinations"`
+}
+
+func tableJSON(t ipvs.Table) []serviceJSON {
+	out := []serviceJSON{}
+	for _, k := range t.Keys() {
+		out = append(out, serviceJSON{Service: t[k].Service, Dests: t[k].SortedDests()})
+	}
+	return out
+}
+
+// isNoIPVS reports the missing-IPVS error.
+func isNoIPVS(err error) bool { return errors.Is(err, ipvs.ErrNoIPVS) }
+
+// poolMembers is the health policy for tables built outside `sync`:
+// keepalived's start state. (Replaced by the pool's health once `sync`
+// keeps one.)
+func poolMembers(cfg *config.Config, stateDir string) ipvs.MembersFunc {
+	return ipvs.StartMembers
+}

@@ -1,0 +1,224 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/kahook/kahook/config"
+	"github.com/kahook/kahook/ipvs"
+	"github.com/kahook/kahook/notify"
+	"github.com/kahook/kahook/state"
+	"github.com/kahook/kahook/sysctl"
+	"github.com/kahook/kahook/vip"
+)
+
+func notifyCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "notify",
+		Usage: "run a VRRP transition (notify_master/backup/fault/stop or keepalived's generic notify)",
+		UsageText: "kahook notify master|backup|fault|stop INSTANCE\n" +
+			"   kahook notify INSTANCE|GROUP NAME STATE PRIORITY   (keepalived appends these to a 'notify' script)",
+		Action: func(c *cli.Context) error {
+			e := getEnv(c)
+			// The event's time is this process's start: taken first.
+			key, err := state.ProcessEvent()
+			if err != nil {
+				return failed(err)
+			}
+			ev, err := notify.ParseArgs(c.Args().Slice())
+			if err != nil {
+				return usage("notify: %v", err)
+			}
+			ev.Key = key
+			eng, err := e.engine()
+			if err != nil {
+				return err
+			}
+			res, err := eng.Handle(c.Context, ev)
+			return e.finishNotify(res, err)
+		},
+	}
+}
+
+func (e *env) finishNotify(res *notify.Result, err error) error {
+	var bad *notify.BadInputError
+	if errors.As(err, &bad) {
+		return usage("%v", err)
+	}
+	if res != nil && (e.json || e.dryRun) {
+		if e.json {
+			_ = printJSON(e.stdout, res)
+		} else {
+			printPlan(e, res)
+		}
+	}
+	return failed(err)
+}
+
+func printPlan(e *env, res *notify.Result) {
+	fmt.Fprintf(e.stdout, "%s %s (dry run):\n", res.Event.Name, res.Event.State)
+	for _, s := range res.Steps {
+		fmt.Fprintf(e.stdout, "  %-12s %s\n", s.Step.Kind, s.Step.Reason)
+		for _, ch := range s.Changes {
+			fmt.Fprintf(e.stdout, "      %s\n", ch)
+		}
+	}
+}
+
+// engine wires a notify engine for this node.
+func (e *env) engine() (*notify.Engine, error) {
+	cfg, err := e.loadConfig()
+	if err != nil {
+		return nil, err
+	}
+	store, err := state.Open(e.resolveStateDir(cfg))
+	if err != nil {
+		return nil, failed(err)
+	}
+	vips, err := vip.NewManager(e.log)
+	if err != nil {
+		return nil, failed(err)
+	}
+	eng := &notify.Engine{
+		Cfg:    cfg,
+		Store:  store,
+		VIPs:   vips,
+		Sysctl: sysctl.ProcSys,
+		Log:    e.log,
+		DryRun: e.dryRun,
+		LinkExists: func(name string) error {
+			_, err := net.InterfaceByName(name)
+			return err
+		},
+		Announce: &notify.GARPStarter{Exe: notify.SelfExe(), Args: e.globalArgs(cfg), Log: e.log},
+	}
+	if needsIPVS(cfg) {
+		eng.IPVS = &lazyIPVS{e: e, cfg: cfg, stateDir: store.Dir}
+	}
+	return eng, nil
+}
+
+func needsIPVS(cfg *config.Config) bool {
+	for _, vs := range cfg.VirtualServers {
+		if vs.Instance != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// lazyIPVS opens IPVS only when a step needs it, so a kernel without IPVS
+// fails the IPVS step (exit 1, logged) but never the VIP or the ARP.
+type lazyIPVS struct {
+	e        *env
+	cfg      *config.Config
+	stateDir string
+	m        *ipvs.Manager
+}
+
+func (l *lazyIPVS) manager() (*ipvs.Manager, error) {
+	if l.m != nil {
+		return l.m, nil
+	}
+	h, err := ipvs.Open()
+	if err != nil {
+		return nil, err
+	}
+	l.m = &ipvs.Manager{K: h, Cfg: l.cfg, StateDir: l.stateDir, Log: l.e.log, Members: poolMembers(l.cfg, l.stateDir)}
+	return l.m, nil
+}
+
+func (l *lazyIPVS) Load(ctx context.Context, vss []*config.VirtualServer) (int, error) {
+	m, err := l.manager()
+	if err != nil {
+		return 0, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, ipvsDeadline)
+	defer cancel()
+	return m.Load(ctx, vss)
+}
+
+func (l *lazyIPVS) Remove(ctx context.Context, vss []*config.VirtualServer) (int, error) {
+	m, err := l.manager()
+	if err != nil {
+		return 0, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, ipvsDeadline)
+	defer cancel()
+	return m.Remove(ctx, vss)
+}
+
+// globalArgs are the flags a background follower needs to find the same
+// config and state.
+func (e *env) globalArgs(cfg *config.Config) []string {
+	args := []string{"--config", e.configPath, "--state-dir", e.resolveStateDir(cfg), "--syslog", "auto"}
+	if e.configID != "" {
+		args = append(args, "--config-id", e.configID)
+	}
+	return args
+}
+
+func fifoCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "fifo",
+		Usage:     "notify_fifo_script: apply keepalived's FIFO lines in order until SIGTERM or EOF",
+		ArgsUsage: "PATH",
+		Action: func(c *cli.Context) error {
+			e := getEnv(c)
+			if c.NArg() != 1 {
+				return usage("fifo: expected the FIFO path keepalived passes")
+			}
+			eng, err := e.engine()
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(c.Context, syscall.SIGTERM, syscall.SIGINT)
+			defer stop()
+			f, err := openFIFO(ctx, c.Args().First())
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return failed(err)
+			}
+			defer f.Close()
+			go func() {
+				<-ctx.Done()
+				f.Close() // unblocks the reader
+			}()
+			stats, err := notify.ReadFIFO(ctx, f, eng, e.log)
+			e.log.Info("FIFO reader stopped", "lines", stats.Lines, "applied", stats.Applied, "skipped", stats.Skipped, "failed", stats.Failed)
+			if err != nil && ctx.Err() == nil {
+				return failed(err)
+			}
+			return nil
+		},
+	}
+}
+
+// openFIFO opens the FIFO for reading; opening blocks until keepalived
+// opens its end, so it runs aside and gives way to SIGTERM.
+func openFIFO(ctx context.Context, path string) (*os.File, error) {
+	type res struct {
+		f   *os.File
+		err error
+	}
+	ch := make(chan res, 1)
+	go func() {
+		f, err := os.Open(path)
+		ch <- res{f, err}
+	}()
+	select {
+	case r := <-ch:
+		return r.f, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}

@@ -1,0 +1,187 @@
+// Package netnstest gives kernel-facing tests fresh network namespaces.
+// Every node a test needs is a named namespace; a "switch" namespace
+// holds the bridge the nodes are plugged into, so nothing is created in
+// the host's own namespace and nothing outlives the test.
+package netnstest
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/vishvananda/netns"
+)
+
+var counter atomic.Int32
+
+// RequireRoot skips a test that needs root, unless running in CI, where a
+// missing privilege is a failure (CI runs as root).
+func RequireRoot(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() == 0 {
+		if _, err := exec.LookPath("ip"); err != nil {
+			t.Fatalf("iproute2 missing: %v", err)
+		}
+		return
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatal("this test needs root (CI runs as root)")
+	}
+	t.Skip("needs root for network namespaces")
+}
+
+// NS is a named network namespace.
+type NS struct {
+	Name string
+	t    testing.TB
+}
+
+func uniq(short string) string {
+	return fmt.Sprintf("kt%d-%d-%s", os.Getpid()%100000, counter.Add(1), short)
+}
+
+// New creates a namespace with lo up; it is deleted, and every process
+// still in it killed, when the test ends.
+func New(t testing.TB, short string) *NS {
+	t.Helper()
+	RequireRoot(t)
+	n := &NS{Name: uniq(short), t: t}
+	if out, err := exec.Command("ip", "netns", "add", n.Name).CombinedOutput(); err != nil {
+		t.Fatalf("ip netns add %s: %v: %s", n.Name, err, out)
+	}
+	t.Cleanup(n.destroy)
+	n.MustRun("ip", "link", "set", "lo", "up")
+	return n
+}
+
+func (n *NS) destroy() {
+	for i := 0; i < 5; i++ {
+		out, _ := exec.Command("ip", "netns", "pids", n.Name).Output()
+		pids := strings.Fields(string(out))
+		if len(pids) == 0 {
+			break
+		}
+		for _, p := range pids {
+			var pid int
+			fmt.Sscan(p, &pid)
+			if pid > 0 {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	_ = exec.Command("ip", "netns", "del", n.Name).Run()
+}
+
+// Command returns a command that runs in the namespace.
+func (n *NS) Command(args ...string) *exec.Cmd {
+	return exec.Command("ip", append([]string{"netns", "exec", n.Name}, args...)...)
+}
+
+// Run runs a command in the namespace and returns its combined output.
+func (n *NS) Run(args ...string) (string, error) {
+	var buf bytes.Buffer
+	cmd := n.Command(args...)
+	cmd.Stdout, cmd.Stderr = &buf, &buf
+	err := cmd.Run()
+	return buf.String(), err
+}
+
+// MustRun is Run that fails the test on error.
+func (n *NS) MustRun(args ...string) string {
+	n.t.Helper()
+	out, err := n.Run(args...)
+	if err != nil {
+		n.t.Fatalf("%s: %s: %v\n%s", n.Name, strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+// Do runs fn on an OS thread switched into the namespace, for in-process
+// library calls (netlink handles, /proc/sys reads).
+func (n *NS) Do(fn func() error) error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	orig, err := netns.Get()
+	if err != nil {
+		return err
+	}
+	defer orig.Close()
+	target, err := netns.GetFromName(n.Name)
+	if err != nil {
+		return err
+	}
+	defer target.Close()
+	if err := netns.Set(target); err != nil {
+		return err
+	}
+	defer netns.Set(orig)
+	return fn()
+}
+
+// Switch is a namespace holding bridge br0 that nodes plug into.
+type Switch struct {
+	*NS
+	ports int
+}
+
+// NewSwitch creates the switch namespace.
+func NewSwitch(t testing.TB) *Switch {
+	s := &Switch{NS: New(t, "sw")}
+	s.MustRun("ip", "link", "add", "br0", "type", "bridge")
+	// No STP, no forwarding delay: ports forward at once.
+	s.MustRun("ip", "link", "set", "br0", "type", "bridge", "forward_delay", "0", "stp_state", "0")
+	s.MustRun("ip", "link", "set", "br0", "up")
+	return s
+}
+
+// Plug connects node n to the bridge with interface ifname, a fixed MAC
+// and an address (CIDR; "" for none).
+func (s *Switch) Plug(n *NS, ifname, mac, cidr string) {
+	s.t.Helper()
+	s.ports++
+	port := fmt.Sprintf("p%d", s.ports)
+	tmp := fmt.Sprintf("kt%dx%d", os.Getpid()%100000, counter.Add(1))
+	run := func(args ...string) {
+		if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
+			s.t.Fatalf("%s: %v: %s", strings.Join(args, " "), err, out)
+		}
+	}
+	// Created in the host namespace for an instant only, then moved.
+	run("ip", "link", "add", tmp, "type", "veth", "peer", "name", port)
+	run("ip", "link", "set", port, "netns", s.Name)
+	run("ip", "link", "set", tmp, "netns", n.Name)
+	n.MustRun("ip", "link", "set", tmp, "name", ifname)
+	if mac != "" {
+		n.MustRun("ip", "link", "set", ifname, "address", mac)
+	}
+	if cidr != "" {
+		n.MustRun("ip", "addr", "add", cidr, "dev", ifname)
+	}
+	n.MustRun("ip", "link", "set", ifname, "up")
+	s.MustRun("ip", "link", "set", port, "master", "br0")
+	s.MustRun("ip", "link", "set", port, "up")
+}
+
+// Eventually polls cond every 20 ms until it holds or timeout passes, and
+// returns whether it held. Tests use it to wait for the kernel to act,
+// never as an assertion on time.
+func Eventually(timeout time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(timeout)
+	for {
+		if cond() {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

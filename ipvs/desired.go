@@ -1,0 +1,203 @@
+package ipvs
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"time"
+
+	"github.com/kahook/kahook/config"
+)
+
+// Member is a destination a virtual server should hold, with its weight.
+type Member struct {
+	RS     *config.RealServer
+	Weight int
+}
+
+// MembersFunc decides which servers of a virtual server are in the table
+// (health policy lives in package pool; ipvs only maps).
+type MembersFunc func(vs *config.VirtualServer) []Member
+
+// StartMembers is the table keepalived loads when it starts: every real
+// server up at its configured weight except those with alpha (which
+// start down until a check passes); when the live weight is below quorum,
+// the sorry server instead (keepalived's update_quorum_state at init).
+func StartMembers(vs *config.VirtualServer) []Member {
+	var out []Member
+	sum := 0
+	for _, rs := range vs.RealServers {
+		if rs.Alpha {
+			continue
+		}
+		out = append(out, Member{RS: rs, Weight: rs.Weight})
+		sum += rs.Weight
+	}
+	if vs.SorryServer != nil && sum < vs.Quorum+vs.Hysteresis {
+		return []Member{{RS: vs.SorryServer, Weight: vs.SorryServer.Weight}}
+	}
+	return out
+}
+
+// schedFlagBits maps keepalived's scheduler flag keywords.
+var schedFlagBits = map[string]uint32{
+	"ops": FlagOnePacket, "hashed": FlagHashed,
+	"flag-1": FlagSched1, "flag-2": FlagSched2, "flag-3": FlagSched3,
+	"sh-fallback": FlagSched1, "sh-port": FlagSched2,
+	"mh-fallback": FlagSched1, "mh-port": FlagSched2,
+}
+
+// Desired maps virtual_server blocks to the table keepalived itself would
+// load for them (ipvswrapper.c): one service per address, per address of
+// a group range and per fwmark; for DR and TUN the destination port is the
+// service's (0 for fwmark services), for NAT the real server's.
+func Desired(vss []*config.VirtualServer, groups map[string]*config.VirtualServerGroup, members MembersFunc) (Table, error) {
+	t := Table{}
+	for _, vs := range vss {
+		base, err := baseService(vs)
+		if err != nil {
+			return nil, err
+		}
+		keys, fromGroup, err := serviceKeys(vs, groups)
+		if err != nil {
+			return nil, err
+		}
+		ms := members(vs)
+		for i, k := range keys {
+			svc := base
+			svc.Key = k
+			if fromGroup[i] || svc.Flags&FlagPersistent == 0 {
+				// keepalived resets the netmask of every group entry to
+				// the default, persistence_granularity or not.
+				svc.Netmask = defaultNetmask(k.Family)
+			}
+			if _, dup := t[k]; dup {
+				return nil, fmt.Errorf("%s: service %s is defined twice", vs.Pos, k)
+			}
+			e := &Entry{Service: svc, Dests: map[DestKey]*Dest{}}
+			for _, m := range ms {
+				d := destFor(k, m)
+				if _, dup := e.Dests[d.Key]; !dup {
+					e.Dests[d.Key] = d
+				}
+			}
+			t[k] = e
+		}
+	}
+	return t, nil
+}
+
+func baseService(vs *config.VirtualServer) (Service, error) {
+	s := Service{Sched: vs.LBAlgo, PEName: vs.PersistenceEngine}
+	for _, f := range vs.SchedFlags {
+		s.Flags |= schedFlagBits[f]
+	}
+	s.Flags &^= FlagHashed
+	if vs.PersistenceTimeout > 0 {
+		s.Flags |= FlagPersistent
+		s.Timeout = uint32(vs.PersistenceTimeout / time.Second)
+		if g := vs.PersistenceGranularity; g != "" {
+			if a, err := netip.ParseAddr(g); err == nil && a.Is4() {
+				b := a.As4()
+				// The kernel holds an IPv4 mask in network byte order.
+				s.Netmask = binary.NativeEndian.Uint32(b[:])
+			} else if n, err := strconv.Atoi(g); err == nil {
+				s.Netmask = uint32(n)
+			} else {
+				return s, fmt.Errorf("%s: persistence_granularity %q", vs.Pos, g)
+			}
+		} else {
+			s.Netmask = defaultNetmask(vs.Family)
+		}
+	}
+	return s, nil
+}
+
+func defaultNetmask(family int) uint32 {
+	if family == 6 {
+		return 128
+	}
+	return 0xffffffff
+}
+
+func serviceKeys(vs *config.VirtualServer, groups map[string]*config.VirtualServerGroup) ([]ServiceKey, []bool, error) {
+	proto, err := ParseProtocol(vs.Protocol)
+	if err != nil {
+		return nil, nil, err
+	}
+	switch {
+	case vs.FWMark != 0:
+		return []ServiceKey{{FWMark: vs.FWMark, Family: familyOr4(vs.Family)}}, []bool{false}, nil
+	case vs.Group != "":
+		g := groups[vs.Group]
+		if g == nil {
+			return nil, nil, fmt.Errorf("%s: no virtual_server_group %s", vs.Pos, vs.Group)
+		}
+		var keys []ServiceKey
+		var fromGroup []bool
+		for _, e := range g.Entries {
+			if e.FWMark != 0 {
+				fam := e.Family
+				if fam == 0 {
+					fam = familyOr4(vs.Family)
+				}
+				keys = append(keys, ServiceKey{FWMark: e.FWMark, Family: fam})
+				fromGroup = append(fromGroup, true)
+				continue
+			}
+			for a := e.First; ; a = a.Next() {
+				keys = append(keys, ServiceKey{Family: family(a), Protocol: proto, Addr: a, Port: e.Port})
+				fromGroup = append(fromGroup, true)
+				if a == e.Last || !a.IsValid() {
+					break
+				}
+			}
+		}
+		return keys, fromGroup, nil
+	default:
+		a := vs.Addr.Addr()
+		return []ServiceKey{{Family: family(a), Protocol: proto, Addr: a, Port: vs.Addr.Port()}}, []bool{false}, nil
+	}
+}
+
+func destFor(k ServiceKey, m Member) *Dest {
+	rs := m.RS
+	d := &Dest{
+		Key:        DestKey{Addr: rs.Addr, Port: rs.Port},
+		Weight:     m.Weight,
+		Fwd:        fwdOf(rs.LBKind),
+		UThreshold: rs.UThreshold,
+		LThreshold: rs.LThreshold,
+	}
+	if d.Fwd != FwdMasq {
+		// DR/TUN keep the destination port of the packet: the service's
+		// (0 for fwmark services), whatever the real_server line says.
+		d.Key.Port = k.Port
+	}
+	return d
+}
+
+func fwdOf(kind string) uint32 {
+	switch kind {
+	case "DR":
+		return FwdRoute
+	case "TUN":
+		return FwdTunnel
+	}
+	return FwdMasq
+}
+
+func family(a netip.Addr) int {
+	if a.Is4() {
+		return 4
+	}
+	return 6
+}
+
+func familyOr4(f int) int {
+	if f == 6 {
+		return 6
+	}
+	return 4
+}

@@ -1,0 +1,301 @@
+package ipvs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/kahook/kahook/config"
+	"github.com/kahook/kahook/state"
+)
+
+// managedFile records which services kahook loaded and for which
+// instance, so that a service removed from the config is removed from
+// the kernel too, while services kahook never loaded are never touched.
+const managedFile = "ipvs-managed.json"
+
+// Manager loads and removes the services of virtual_server blocks. Its
+// callers hold the state dir's run lock.
+type Manager struct {
+	K        Kernel
+	Cfg      *config.Config
+	StateDir string
+	Log      *slog.Logger
+	// Members decides which real servers are in (default StartMembers).
+	Members MembersFunc
+}
+
+type managedEntry struct {
+	Key   ServiceKey `json:"key"`
+	Owner string     `json:"owner"`
+}
+
+func (m *Manager) loadManaged() (map[ServiceKey]string, error) {
+	out := map[ServiceKey]string{}
+	if m.StateDir == "" {
+		return out, nil
+	}
+	data, err := os.ReadFile(filepath.Join(m.StateDir, managedFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return out, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var list []managedEntry
+	if err := json.Unmarshal(data, &list); err != nil {
+		return nil, fmt.Errorf("parse %s: %w", managedFile, err)
+	}
+	for _, e := range list {
+		out[e.Key] = e.Owner
+	}
+	return out, nil
+}
+
+func (m *Manager) saveManaged(managed map[ServiceKey]string) error {
+	if m.StateDir == "" {
+		return nil
+	}
+	list := make([]managedEntry, 0, len(managed))
+	for k, o := range managed {
+		list = append(list, managedEntry{Key: k, Owner: o})
+	}
+	sort.Slice(list, func(i, j int) bool { return compareServices(list[i].Key, list[j].Key) < 0 })
+	data, err := json.MarshalIndent(list, "", " ")
+	if err != nil {
+		return err
+	}
+	return state.WriteFileAtomic(filepath.Join(m.StateDir, managedFile), data, 0o644)
+}
+
+func (m *Manager) members() MembersFunc {
+	if m.Members != nil {
+		return m.Members
+	}
+	return StartMembers
+}
+
+// scope is the owner label of a set of virtual servers: the instance
+// that owns them all, or "" for a mixed set (`ipvs apply` of the config).
+func scope(vss []*config.VirtualServer) string {
+	if len(vss) == 0 {
+		return ""
+	}
+	s := vss[0].Instance
+	for _, vs := range vss[1:] {
+		if vs.Instance != s {
+			return ""
+		}
+	}
+	return s
+}
+
+// PlanLoad computes the changes Load would make.
+func (m *Manager) PlanLoad(ctx context.Context, vss []*config.VirtualServer, all bool) ([]Change, Table, error) {
+	desired, err := Desired(vss, m.Cfg.Groups, m.members())
+	if err != nil {
+		return nil, nil, err
+	}
+	current, err := Read(ctx, m.K)
+	if err != nil {
+		return nil, nil, err
+	}
+	managed, err := m.loadManaged()
+	if err != nil {
+		return nil, nil, err
+	}
+	own := scope(vss)
+	var stale []ServiceKey
+	for k, owner := range managed {
+		if own == "" || owner == own {
+			stale = append(stale, k)
+		}
+	}
+	if all {
+		// --all: the config is the whole truth; every other service goes.
+		stale = stale[:0]
+		for k := range current {
+			stale = append(stale, k)
+		}
+	}
+	sort.Slice(stale, func(i, j int) bool { return compareServices(stale[i], stale[j]) < 0 })
+	return Plan(desired, current, stale), desired, nil
+}
+
+// Load makes the kernel hold these services exactly, verifies the result
+// by reading it back, and returns the number of changes. It implements
+// notify.IPVS.
+func (m *Manager) Load(ctx context.Context, vss []*config.VirtualServer) (int, error) {
+	return m.LoadAll(ctx, vss, false)
+}
+
+// LoadAll is Load; with all, services outside the config are removed too.
+func (m *Manager) LoadAll(ctx context.Context, vss []*config.VirtualServer, all bool) (int, error) {
+	changes, desired, err := m.PlanLoad(ctx, vss, all)
+	if err != nil {
+		return 0, err
+	}
+	managed, err := m.loadManaged()
+	if err != nil {
+		return 0, err
+	}
+	own := scope(vss)
+	for k := range desired {
+		managed[k] = own
+	}
+	// Record ownership before writing: a run killed midway still knows
+	// the services it may have created.
+	if len(changes) > 0 {
+		if err := m.saveManaged(managed); err != nil {
+			return 0, err
+		}
+	}
+	n, err := Apply(ctx, m.K, changes)
+	for _, c := range changes[:n] {
+		m.Log.Info("IPVS changed", "op", string(c.Op), "service", c.Service.Key.String(), "dest", destName(c.Dest), "weight", destWeight(c.Dest), "reason", c.Reason)
+	}
+	if err != nil {
+		return n, err
+	}
+	for _, c := range changes {
+		if c.Op == DelService {
+			delete(managed, c.Service.Key)
+		}
+	}
+	if len(changes) > 0 {
+		if err := m.saveManaged(managed); err != nil {
+			return n, err
+		}
+		if err := m.verify(ctx, desired); err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// Remove deletes the services of these virtual servers. It implements
+// notify.IPVS.
+func (m *Manager) Remove(ctx context.Context, vss []*config.VirtualServer) (int, error) {
+	desired, err := Desired(vss, m.Cfg.Groups, m.members())
+	if err != nil {
+		return 0, err
+	}
+	keys := make([]ServiceKey, 0, len(desired))
+	for k := range desired {
+		keys = append(keys, k)
+	}
+	managed, err := m.loadManaged()
+	if err != nil {
+		return 0, err
+	}
+	own := scope(vss)
+	for k, owner := range managed {
+		if own != "" && owner == own {
+			if _, listed := desired[k]; !listed {
+				keys = append(keys, k) // loaded for this instance once, since dropped from the config
+			}
+		}
+	}
+	sort.Slice(keys, func(i, j int) bool { return compareServices(keys[i], keys[j]) < 0 })
+	return m.removeKeys(ctx, keys, managed)
+}
+
+// Flush removes every service kahook manages (its config's, and those it
+// loaded before), leaving others alone.
+func (m *Manager) Flush(ctx context.Context) (int, error) {
+	desired, err := Desired(m.Cfg.VirtualServers, m.Cfg.Groups, m.members())
+	if err != nil {
+		return 0, err
+	}
+	managed, err := m.loadManaged()
+	if err != nil {
+		return 0, err
+	}
+	set := map[ServiceKey]bool{}
+	for k := range desired {
+		set[k] = true
+	}
+	for k := range managed {
+		set[k] = true
+	}
+	keys := make([]ServiceKey, 0, len(set))
+	for k := range set {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return compareServices(keys[i], keys[j]) < 0 })
+	return m.removeKeys(ctx, keys, managed)
+}
+
+func (m *Manager) removeKeys(ctx context.Context, keys []ServiceKey, managed map[ServiceKey]string) (int, error) {
+	current, err := Read(ctx, m.K)
+	if err != nil {
+		return 0, err
+	}
+	changes := PlanRemove(keys, current)
+	n, err := Apply(ctx, m.K, changes)
+	for _, c := range changes[:n] {
+		m.Log.Info("IPVS changed", "op", string(c.Op), "service", c.Service.Key.String(), "reason", c.Reason)
+		delete(managed, c.Service.Key)
+	}
+	if n > 0 {
+		if serr := m.saveManaged(managed); serr != nil && err == nil {
+			err = serr
+		}
+	}
+	if err != nil {
+		return n, err
+	}
+	if n > 0 {
+		after, err := Read(ctx, m.K)
+		if err != nil {
+			return n, err
+		}
+		for _, k := range keys {
+			if _, still := after[k]; still {
+				return n, fmt.Errorf("verify: service %s still present after delete", k)
+			}
+		}
+	}
+	return n, nil
+}
+
+// verify reads the table back: kahook never reports success for a write
+// the kernel did not keep.
+func (m *Manager) verify(ctx context.Context, desired Table) error {
+	after, err := Read(ctx, m.K)
+	if err != nil {
+		return fmt.Errorf("verify: %w", err)
+	}
+	if left := Plan(desired, after, nil); len(left) > 0 {
+		return fmt.Errorf("verify: the kernel does not hold what was written (%d differences, first: %s)", len(left), left[0])
+	}
+	return nil
+}
+
+// FlushAll is `ipvsadm -C`.
+func FlushAll(ctx context.Context, k Kernel, log *slog.Logger) error {
+	_, err := bounded(ctx, "flush IPVS", func() (struct{}, error) { return struct{}{}, k.Flush() })
+	if err == nil {
+		log.Info("IPVS table flushed (all services)")
+	}
+	return err
+}
+
+func destName(d *Dest) string {
+	if d == nil {
+		return ""
+	}
+	return d.Key.String()
+}
+
+func destWeight(d *Dest) int {
+	if d == nil {
+		return 0
+	}
+	return d.Weight
+}

@@ -1,0 +1,273 @@
+package notify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/kahook/kahook/config"
+	"github.com/kahook/kahook/state"
+	"github.com/kahook/kahook/sysctl"
+	"github.com/kahook/kahook/vip"
+)
+
+// IPVS is what a transition needs from the ipvs package.
+type IPVS interface {
+	// Load makes the kernel hold exactly these services (diffed, never
+	// flushed); it returns the number of changes made.
+	Load(ctx context.Context, vss []*config.VirtualServer) (int, error)
+	// Remove deletes these services if present.
+	Remove(ctx context.Context, vss []*config.VirtualServer) (int, error)
+}
+
+// VIPs binds and removes addresses (vip.Manager).
+type VIPs interface {
+	Ensure(addrs []vip.Addr, want, dryRun bool) ([]vip.Change, error)
+}
+
+// Sysctls sets the ARP knobs of a role (sysctl.FS).
+type Sysctls interface {
+	Ensure(role config.Role, iface string, dryRun bool, log *slog.Logger) ([]sysctl.Change, error)
+}
+
+// Announcer sends gratuitous ARP for an instance that became MASTER: the
+// first round now, the rest of keepalived's schedule in the background.
+type Announcer interface {
+	Announce(ctx context.Context, in *config.Instance, ev Event) (sent, followerPID int, err error)
+}
+
+// Engine applies events.
+type Engine struct {
+	Cfg      *config.Config
+	Store    *state.Store
+	VIPs     VIPs
+	Sysctl   Sysctls
+	IPVS     IPVS // nil: IPVS steps are skipped with a log line
+	Announce Announcer
+	// LinkExists checks an interface before anything changes.
+	LinkExists func(name string) error
+	Log        *slog.Logger
+	DryRun     bool
+	// LockWait bounds how long a run waits for another to finish.
+	LockWait time.Duration
+}
+
+// BadInputError is an event or config that cannot be applied: exit 2,
+// nothing changed.
+type BadInputError struct{ Msg string }
+
+func (e *BadInputError) Error() string { return e.Msg }
+
+// StepResult is what one step did.
+type StepResult struct {
+	Step    Step     `json:"step"`
+	Changes []string `json:"changes,omitempty"`
+	Error   string   `json:"error,omitempty"`
+}
+
+// Result is the outcome of one event.
+type Result struct {
+	Event   Event        `json:"event"`
+	Stale   bool         `json:"stale,omitempty"`
+	Steps   []StepResult `json:"steps,omitempty"`
+	Changed int          `json:"changed"`
+}
+
+// Validate checks an event against the config and the system without
+// changing anything.
+func (e *Engine) Validate(ev Event) (*config.Instance, error) {
+	in := e.Cfg.Instance(ev.Name)
+	if in == nil {
+		kind := "instance"
+		if ev.Group {
+			kind = "sync group"
+		}
+		return nil, &BadInputError{fmt.Sprintf("%s %q: no 'instance %s { ... }' block in %s", kind, ev.Name, ev.Name, e.Cfg.Path)}
+	}
+	if e.LinkExists != nil {
+		ifaces := []string{in.Interface}
+		for _, v := range in.VIPs {
+			ifaces = append(ifaces, v.Dev)
+		}
+		for _, ifc := range ifaces {
+			if err := e.LinkExists(ifc); err != nil {
+				return nil, &BadInputError{fmt.Sprintf("instance %s: interface %s: %v", in.Name, ifc, err)}
+			}
+		}
+	}
+	return in, nil
+}
+
+// Handle applies one event: validate, lock, skip if a newer event for the
+// instance was already taken, record it, run the steps, record the result.
+func (e *Engine) Handle(ctx context.Context, ev Event) (*Result, error) {
+	in, err := e.Validate(ev)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Event: ev}
+	log := e.Log.With("instance", ev.Name, "state", ev.State)
+
+	wait := e.LockWait
+	if wait == 0 {
+		wait = 30 * time.Second
+	}
+	lctx, cancel := context.WithTimeout(ctx, wait)
+	lock, err := e.Store.Lock(lctx)
+	cancel()
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Unlock()
+
+	st, err := e.Store.Load()
+	if err != nil {
+		return nil, err
+	}
+	prev := st.Instances[ev.Name]
+	if prev != nil && prev.Event.After(ev.Key) {
+		res.Stale = true
+		log.Info("stale event skipped: a newer event for this instance was already applied", "newer_state", prev.State)
+		return res, nil
+	}
+	if prev != nil && prev.GARPPID != 0 && !e.DryRun {
+		stopFollower(prev.GARPPID, ev.Name, log)
+	}
+	cur := &state.InstanceState{State: ev.State, Priority: ev.Priority, Event: ev.Key, Source: ev.Source, Updated: time.Now()}
+	if !e.DryRun {
+		// Recorded before acting: a run killed halfway is visible as
+		// applied=false, and any older run still waiting sees it is stale.
+		st.Instances[ev.Name] = cur
+		if err := e.Store.Save(st); err != nil {
+			return nil, err
+		}
+	}
+
+	// A MASTER run for an instance already MASTER that changes nothing
+	// (keepalived re-sends on reload) does not re-announce: it is silent.
+	wasMaster := prev != nil && prev.State == Master && prev.Applied
+	var errs []error
+	for _, step := range Steps(in, ev.State) {
+		if step.Kind == StepGARP && wasMaster && res.Changed == 0 {
+			log.Debug("gratuitous ARP skipped: already MASTER and nothing changed")
+			continue
+		}
+		sr := StepResult{Step: step}
+		changes, pid, err := e.run(ctx, in, ev, step, log)
+		sr.Changes = changes
+		res.Changed += len(changes)
+		if pid != 0 {
+			cur.GARPPID = pid
+		}
+		if err != nil {
+			sr.Error = err.Error()
+			errs = append(errs, fmt.Errorf("%s: %w", step.Kind, err))
+			// The VIPs and gratuitous ARP are never held back by a failed
+			// step: keep going, report at the end.
+			log.Error("transition step failed", "step", string(step.Kind), "err", err)
+		}
+		res.Steps = append(res.Steps, sr)
+	}
+	if !e.DryRun {
+		cur.Applied = len(errs) == 0
+		cur.Updated = time.Now()
+		st.Instances[ev.Name] = cur
+		if err := e.Store.Save(st); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if res.Changed > 0 && !e.DryRun {
+		log.Info("transition applied", "changes", res.Changed, "priority", ev.Priority, "source", ev.Source)
+	}
+	return res, errors.Join(errs...)
+}
+
+func (e *Engine) run(ctx context.Context, in *config.Instance, ev Event, step Step, log *slog.Logger) ([]string, int, error) {
+	switch step.Kind {
+	case StepSysctl:
+		ch, err := e.Sysctl.Ensure(step.Role, in.Interface, e.DryRun, log)
+		out := make([]string, len(ch))
+		for i, c := range ch {
+			out[i] = fmt.Sprintf("sysctl net.ipv4.conf.%s.%s %d -> %d", c.Iface, c.Knob, c.From, c.Value.Value)
+		}
+		return out, 0, err
+	case StepVIPAdd, StepVIPDel:
+		ch, err := e.VIPs.Ensure(vipAddrs(in, step), step.Kind == StepVIPAdd, e.DryRun)
+		out := make([]string, len(ch))
+		for i, c := range ch {
+			out[i] = fmt.Sprintf("vip %s %s", c.Op, c.Addr)
+		}
+		return out, 0, err
+	case StepIPVSLoad, StepIPVSRemove:
+		vss := e.Cfg.ServersOf(in.Name)
+		if len(vss) == 0 {
+			return nil, 0, nil
+		}
+		if e.IPVS == nil {
+			log.Warn("IPVS step skipped: no IPVS support in this run", "step", string(step.Kind))
+			return nil, 0, nil
+		}
+		if e.DryRun {
+			return []string{fmt.Sprintf("%s %d virtual servers", step.Kind, len(vss))}, 0, nil
+		}
+		var n int
+		var err error
+		if step.Kind == StepIPVSLoad {
+			n, err = e.IPVS.Load(ctx, vss)
+		} else {
+			n, err = e.IPVS.Remove(ctx, vss)
+		}
+		var out []string
+		if n > 0 {
+			out = []string{fmt.Sprintf("%s: %d IPVS changes", step.Kind, n)}
+		}
+		return out, 0, err
+	case StepGARP:
+		if e.DryRun || e.Announce == nil {
+			return nil, 0, nil
+		}
+		sent, pid, err := e.Announce.Announce(ctx, in, ev)
+		var out []string
+		if sent > 0 {
+			out = []string{fmt.Sprintf("gratuitous ARP: %d frames on %s", sent, in.Interface)}
+		}
+		return out, pid, err
+	}
+	return nil, 0, fmt.Errorf("unknown step %s", step.Kind)
+}
+
+func vipAddrs(in *config.Instance, step Step) []vip.Addr {
+	var out []vip.Addr
+	for _, v := range in.VIPs {
+		if (step.LoOnly && v.Dev != "lo") || (step.OnlyOthers && v.Dev == "lo") {
+			continue
+		}
+		out = append(out, vip.Addr{Prefix: v.Prefix, Dev: v.Dev, Label: v.Label})
+	}
+	return out
+}
+
+// stopFollower ends the background gratuitous ARP of an older event, if
+// that pid is still our follower (pids are reused).
+func stopFollower(pid int, instance string, log *slog.Logger) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil {
+		return
+	}
+	args := strings.Split(strings.TrimRight(string(data), "\x00"), "\x00")
+	isFollower, named := false, false
+	for _, a := range args {
+		isFollower = isFollower || a == "--follow"
+		named = named || a == instance
+	}
+	if isFollower && named {
+		if err := syscall.Kill(pid, syscall.SIGTERM); err == nil {
+			log.Debug("stopped pending gratuitous ARP of an older event", "pid", pid)
+		}
+	}
+}

@@ -1,0 +1,154 @@
+package notify
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/kahook/kahook/arp"
+	"github.com/kahook/kahook/config"
+	"github.com/kahook/kahook/state"
+)
+
+// ScheduleOf is the gratuitous ARP schedule of an instance.
+func ScheduleOf(in *config.Instance) arp.Schedule {
+	return arp.Schedule{
+		Repeat:        in.GARP.Repeat,
+		Interval:      in.GARP.Interval,
+		Delay:         in.GARP.Delay,
+		Refresh:       in.GARP.Refresh,
+		RefreshRepeat: in.GARP.RefreshRepeat,
+	}
+}
+
+// VIPIPs lists the addresses of an instance's VIPs.
+func VIPIPs(in *config.Instance) []netip.Addr {
+	out := make([]netip.Addr, len(in.VIPs))
+	for i, v := range in.VIPs {
+		out[i] = v.Prefix.Addr()
+	}
+	return out
+}
+
+// GARPStarter is the real Announcer: it sends round 0 itself, so the
+// neighbours move before notify returns, and re-executes kahook in the
+// background (its own session, so keepalived's kill of the notify
+// process group does not take it) for the rest of the schedule.
+type GARPStarter struct {
+	Exe  string   // kahook binary; "" sends round 0 only
+	Args []string // global flags for the follower (--config, --state-dir...)
+	Log  *slog.Logger
+}
+
+// Announce implements Announcer.
+func (g *GARPStarter) Announce(_ context.Context, in *config.Instance, ev Event) (int, int, error) {
+	a, closeFn, err := dialAnnouncer(in, g.Log)
+	if err != nil {
+		return 0, 0, err
+	}
+	start := time.Now()
+	sent, err := a.Round(VIPIPs(in))
+	closeFn()
+	if sent > 0 {
+		g.Log.Info("gratuitous ARP sent", "instance", in.Name, "interface", in.Interface, "frames", sent, "round", 1)
+	}
+	if err != nil {
+		return sent, 0, err
+	}
+	if _, more := ScheduleOf(in).At(1); !more || g.Exe == "" {
+		return sent, 0, nil
+	}
+	args := append(append([]string{}, g.Args...), "garp", "--follow", in.Name,
+		"--event", formatKey(ev.Key), "--start", strconv.FormatInt(start.UnixNano(), 10))
+	cmd := exec.Command(g.Exe, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return sent, 0, fmt.Errorf("start background gratuitous ARP: %w", err)
+	}
+	pid := cmd.Process.Pid
+	_ = cmd.Process.Release()
+	return sent, pid, nil
+}
+
+func dialAnnouncer(in *config.Instance, log *slog.Logger) (*arp.Announcer, func(), error) {
+	c, ifi, err := arp.Dial(in.Interface)
+	if err != nil {
+		return nil, nil, err
+	}
+	a := &arp.Announcer{W: c, MAC: ifi.HardwareAddr, Log: log}
+	closers := []func(){func() { c.Close() }}
+	for _, ip := range VIPIPs(in) {
+		if ip.Is6() {
+			na, err := arp.DialNA(ifi)
+			if err != nil {
+				log.Warn("IPv6 VIPs get no neighbour advertisement", "interface", in.Interface, "err", err)
+				break
+			}
+			a.NA = na
+			closers = append(closers, func() { na.Close() })
+			break
+		}
+	}
+	return a, func() {
+		for _, f := range closers {
+			f()
+		}
+	}, nil
+}
+
+// Follow sends rounds 1.. of an instance's schedule, measured from start,
+// and stops as soon as the state file shows a newer event for the instance
+// or the instance is no longer MASTER.
+func Follow(ctx context.Context, cfg *config.Config, store *state.Store, name string, key state.EventKey, start time.Time, log *slog.Logger) error {
+	in := cfg.Instance(name)
+	if in == nil {
+		return &BadInputError{fmt.Sprintf("instance %q: not in %s", name, cfg.Path)}
+	}
+	a, closeFn, err := dialAnnouncer(in, log)
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	stop := func() bool {
+		st, err := store.Load()
+		if err != nil {
+			return false
+		}
+		cur := st.Instances[name]
+		return cur == nil || cur.Event != key || cur.State != Master
+	}
+	sent, err := a.Run(ctx, VIPIPs(in), ScheduleOf(in), start, 1, stop)
+	log.Debug("background gratuitous ARP done", "instance", name, "frames", sent)
+	return err
+}
+
+func formatKey(k state.EventKey) string {
+	return strconv.FormatInt(k.BootNS, 10) + ":" + strconv.Itoa(k.PID)
+}
+
+// ParseKey reads what formatKey wrote.
+func ParseKey(s string) (state.EventKey, error) {
+	a, b, ok := strings.Cut(s, ":")
+	boot, err1 := strconv.ParseInt(a, 10, 64)
+	pid, err2 := strconv.Atoi(b)
+	if !ok || err1 != nil || err2 != nil {
+		return state.EventKey{}, fmt.Errorf("event key %q: expected BOOTNS:PID", s)
+	}
+	return state.EventKey{BootNS: boot, PID: pid}, nil
+}
+
+// SelfExe is the running kahook binary, for the follower.
+func SelfExe() string {
+	p, err := os.Executable()
+	if err != nil {
+		return ""
+	}
+	return p
+}

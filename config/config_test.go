@@ -154,10 +154,19 @@ instance VI_2 {
     interface eth1
     virtual_ipaddress { 10.0.1.10 }
 }
-virtual_server 10.0.0.10 80 { real_server 10.0.0.21 80 { } }
-virtual_server 10.0.1.10 80 { real_server 10.0.0.21 80 { } }
+virtual_server 10.0.0.10 80 {
+    protocol TCP
+    real_server 10.0.0.21 80 { }
+}
+virtual_server 10.0.1.10 80 {
+    protocol TCP
+    real_server 10.0.0.21 80 { }
+}
 virtual_server fwmark 7 { real_server 10.0.0.21 80 { } }
-virtual_server 10.9.9.9 80 { real_server 10.0.0.21 80 { } }
+virtual_server 10.9.9.9 80 {
+    protocol TCP
+    real_server 10.0.0.21 80 { }
+}
 `)
 	in := cfg.Instance("VI_1")
 	if in == nil || in.Interface != "eth0" || len(in.VIPs) != 3 {
@@ -442,7 +451,7 @@ func TestMalformed(t *testing.T) {
 		{"unsupported seq", "~SEQ(i, 1, 1, 3) virtual_server 10.0.0.$i 80 {\n}\n", 1, "not supported"},
 		{"two keywords on one line", "virtual_server 10.0.0.1 80 {\n real_server 10.0.0.2 80 {\n  HTTP_GET {\n   url {\n    path / status_code 200\n   }\n  }\n }\n}\n", 5, "each keyword on its own line"},
 		{"backup keeps vip without realserver", "instance A {\n interface eth0\n virtual_ipaddress { 10.0.0.1 }\n backup {\n  vip on\n }\n}\n", 1, "would answer ARP"},
-		{"two owners", "instance A {\n interface eth0\n virtual_ipaddress { 10.0.0.1 }\n}\ninstance B {\n interface eth0\n virtual_ipaddress { 10.0.0.1 }\n}\nvirtual_server 10.0.0.1 80 {\n}\n", 9, "several instances"},
+		{"two owners", "instance A {\n interface eth0\n virtual_ipaddress { 10.0.0.1 }\n}\ninstance B {\n interface eth0\n virtual_ipaddress { 10.0.0.1 }\n}\nvirtual_server 10.0.0.1 80 {\n real_server 10.0.0.2 80 {\n }\n}\n", 9, "several instances"},
 	}
 	if len(cases) < 30 {
 		t.Fatalf("only %d cases", len(cases))

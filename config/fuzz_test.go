@@ -24,7 +24,7 @@ func FuzzParse(f *testing.F) {
 			return
 		}
 		for _, vs := range cfg.VirtualServers {
-			if vs.Protocol == "" || vs.LBAlgo == "" || vs.LBKind == "" {
+			if (vs.FWMark == 0 && vs.Group == "" && vs.Protocol == "") || vs.LBAlgo == "" || vs.LBKind == "" || len(vs.RealServers) == 0 {
 				t.Fatalf("virtual server without defaults: %+v", vs)
 			}
 			for _, rs := range vs.RealServers {

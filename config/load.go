@@ -139,6 +139,13 @@ func (b *builder) root(tree *Node) {
 		}
 	}
 	b.resolveGroups()
+	kept := b.cfg.VirtualServers[:0]
+	for _, vs := range b.cfg.VirtualServers {
+		if b.keepalivedFixups(vs) {
+			kept = append(kept, vs)
+		}
+	}
+	b.cfg.VirtualServers = kept
 	b.assignOwners()
 }
 

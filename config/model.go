@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net/netip"
+	"strings"
 	"time"
 )
 
@@ -13,7 +14,9 @@ const (
 	DefaultMaintenanceDir  = "/etc/kahook/maintenance"
 	DefaultLBAlgo          = "wlc" // keepalived's IPVS_DEF_SCHED
 	DefaultLBKind          = "NAT" // keepalived: "no forwarding method set, setting default NAT"
-	DefaultProtocol        = "TCP"
+	// DefaultProtocol is keepalived 2.2's: "no protocol set - defaulting
+	// to UDP" (check_data.c), since the kernel would take 0 as UDP.
+	DefaultProtocol = "UDP"
 	DefaultPersistence     = 360 * time.Second // IPVS_SVC_PERSISTENT_TIMEOUT
 	DefaultConnectTimeout  = 5 * time.Second
 	DefaultDelayLoop       = 60 * time.Second
@@ -41,9 +44,21 @@ type Config struct {
 	RealServer *RealServerNode `json:"realserver,omitempty"`
 	// Skipped lists keywords kahook read past without using them.
 	Skipped []Skip `json:"-"`
+	// Warnings are keepalived's own corrections of legal but odd input
+	// (no protocol -> UDP, quorum above the total weight...), applied the
+	// same way so both load the same table.
+	Warnings []Warning `json:"warnings,omitempty"`
 	// Tree is the whole parsed file, for blocks kahook does not model.
 	Tree *Node `json:"-"`
 }
+
+// Warning is a position and what keepalived (and so kahook) does there.
+type Warning struct {
+	Pos Pos    `json:"pos"`
+	Msg string `json:"msg"`
+}
+
+func (w Warning) String() string { return w.Pos.String() + ": " + w.Msg }
 
 // Skip is a keyword kahook does not use; it is logged at debug level.
 type Skip struct {
@@ -179,13 +194,10 @@ func bracket(a netip.Addr) string {
 }
 
 func protoLower(p string) string {
-	switch p {
-	case "UDP":
-		return "udp"
-	case "SCTP":
-		return "sctp"
+	if p == "" {
+		return "none"
 	}
-	return "tcp"
+	return strings.ToLower(p)
 }
 
 // RealServer is a real_server (or sorry_server) block with keepalived's
@@ -202,7 +214,10 @@ type RealServer struct {
 	Alpha            bool       `json:"alpha,omitempty"`
 	Virtualhost      string     `json:"virtualhost,omitempty"`
 	Checks           []*Check   `json:"checks,omitempty"`
-	Sorry            bool       `json:"sorry,omitempty"`
+	// OtherChecks are keepalived checkers kahook does not run
+	// (PING_CHECK, UDP_CHECK, DNS_CHECK, BFD_CHECK, FILE_CHECK).
+	OtherChecks []string `json:"other_checks,omitempty"`
+	Sorry       bool     `json:"sorry,omitempty"`
 }
 
 // Endpoint is "IP:PORT" as maintenance files and logs name a real server.

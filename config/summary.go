@@ -17,6 +17,9 @@ type Summary struct {
 // Summarize counts a config and lists what is legal but probably wrong.
 func Summarize(c *Config) Summary {
 	s := Summary{Path: c.Path, Instances: len(c.Instances), VirtualServers: len(c.VirtualServers)}
+	for _, w := range c.Warnings {
+		s.Warnings = append(s.Warnings, w.String())
+	}
 	for _, in := range c.Instances {
 		s.VIPs += len(in.VIPs)
 	}
@@ -27,6 +30,9 @@ func Summarize(c *Config) Summary {
 		}
 		for _, rs := range vs.RealServers {
 			s.Checks += len(rs.Checks)
+			if len(rs.OtherChecks) > 0 {
+				s.Warnings = append(s.Warnings, fmt.Sprintf("%s: real_server %s: %v are keepalived checkers kahook sync does not run", rs.Pos, rs.Endpoint(), rs.OtherChecks))
+			}
 		}
 		if len(c.Instances) > 0 && vs.Instance == "" {
 			s.Warnings = append(s.Warnings, fmt.Sprintf("%s: virtual_server %s belongs to no instance (its address is no instance's VIP): `ipvs apply` loads it, no transition does", vs.Pos, vs.Name()))

@@ -24,7 +24,6 @@ const unset = -1
 func (b *builder) virtualServer(n *Node) {
 	vs := &VirtualServer{
 		Pos:              n.Pos,
-		Protocol:         DefaultProtocol,
 		LBAlgo:           DefaultLBAlgo,
 		DelayLoop:        DefaultDelayLoop,
 		ConnectTimeout:   DefaultConnectTimeout,
@@ -305,8 +304,10 @@ func (b *builder) realServer(n *Node, vs *VirtualServer) (*RealServer, bool) {
 			if b.needBlock(c) {
 				checkNodes = append(checkNodes, c)
 			}
+		case "PING_CHECK", "UDP_CHECK", "DNS_CHECK", "BFD_CHECK", "FILE_CHECK":
+			rs.OtherChecks = append(rs.OtherChecks, c.Key)
+			b.skip(c, "real_server "+rs.Endpoint())
 		default:
-			// PING_CHECK, UDP_CHECK, DNS_CHECK, BFD_CHECK, FILE_CHECK,
 			// notify_up/down, smtp_alert...: keepalived's, not kahook's.
 			b.skip(c, "real_server "+rs.Endpoint())
 		}

@@ -21,14 +21,15 @@ type Member struct {
 type MembersFunc func(vs *config.VirtualServer) []Member
 
 // StartMembers is the table keepalived loads when it starts: every real
-// server up at its configured weight except those with alpha (which
-// start down until a check passes); when the live weight is below quorum,
-// the sorry server instead (keepalived's update_quorum_state at init).
+// server up at its configured weight except those with an alpha checker
+// (they start down until the check passes; alpha without any checker
+// changes nothing); when the live weight is below quorum+hysteresis, the
+// sorry server instead (keepalived's update_quorum_state at init).
 func StartMembers(vs *config.VirtualServer) []Member {
 	var out []Member
 	sum := 0
 	for _, rs := range vs.RealServers {
-		if rs.Alpha {
+		if StartsDown(rs) {
 			continue
 		}
 		out = append(out, Member{RS: rs, Weight: rs.Weight})
@@ -38,6 +39,17 @@ func StartMembers(vs *config.VirtualServer) []Member {
 		return []Member{{RS: vs.SorryServer, Weight: vs.SorryServer.Weight}}
 	}
 	return out
+}
+
+// StartsDown reports whether keepalived starts a real server down: one
+// of its checkers has alpha.
+func StartsDown(rs *config.RealServer) bool {
+	for _, c := range rs.Checks {
+		if c.Alpha {
+			return true
+		}
+	}
+	return rs.Alpha && len(rs.OtherChecks) > 0
 }
 
 // schedFlagBits maps keepalived's scheduler flag keywords.
@@ -122,9 +134,12 @@ func defaultNetmask(family int) uint32 {
 }
 
 func serviceKeys(vs *config.VirtualServer, groups map[string]*config.VirtualServerGroup) ([]ServiceKey, []bool, error) {
-	proto, err := ParseProtocol(vs.Protocol)
-	if err != nil {
-		return nil, nil, err
+	var proto uint16
+	if vs.FWMark == 0 {
+		var err error
+		if proto, err = ParseProtocol(vs.Protocol); err != nil {
+			return nil, nil, err
+		}
 	}
 	switch {
 	case vs.FWMark != 0:

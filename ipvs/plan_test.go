@@ -40,6 +40,7 @@ func key(s string, port uint16) ServiceKey {
 func TestDesiredMapsLikeKeepalived(t *testing.T) {
 	cfg := parse(t, `
 virtual_server 10.0.0.1 80 {
+    protocol TCP
     lb_algo sh
     sh-port
     lb_kind DR
@@ -57,6 +58,7 @@ virtual_server_group G {
     fwmark 9
 }
 virtual_server group G {
+    protocol TCP
     lb_algo rr
     persistence_timeout 60
     persistence_granularity 255.255.0.0
@@ -65,7 +67,10 @@ virtual_server group G {
 virtual_server 10.0.0.2 53 {
     protocol UDP
     ops
-    real_server 10.0.1.5 53 { alpha }
+    real_server 10.0.1.5 53 {
+        alpha
+        MISC_CHECK { misc_path /bin/true }
+    }
     real_server 10.0.1.6 53 { }
 }
 `)
@@ -114,16 +119,28 @@ virtual_server 10.0.0.2 53 {
 func TestStartMembersSorryServerBelowQuorum(t *testing.T) {
 	cfg := parse(t, `
 virtual_server 10.0.0.1 80 {
-    quorum 3
+    protocol TCP
+    quorum 2
     sorry_server 10.0.9.9 80
     real_server 10.0.1.1 80 { weight 1 }
-    real_server 10.0.1.2 80 { weight 1
-                              alpha }
+    real_server 10.0.1.2 80 {
+        weight 1
+        alpha
+        TCP_CHECK { }
+    }
+    real_server 10.0.1.3 80 {
+        weight 0
+        alpha
+    }
 }
 `)
 	ms := StartMembers(cfg.VirtualServers[0])
 	if len(ms) != 1 || ms[0].RS.Addr != netip.MustParseAddr("10.0.9.9") {
 		t.Fatalf("members = %+v, want only the sorry server", ms)
+	}
+	// alpha without a checker changes nothing (keepalived adds it).
+	if StartsDown(cfg.VirtualServers[0].RealServers[2]) {
+		t.Error("alpha without checkers must start up")
 	}
 }
 
@@ -151,6 +168,7 @@ func ops(cs []Change) string {
 func TestPlan(t *testing.T) {
 	cfg := parse(t, `
 virtual_server 10.0.0.1 80 {
+    protocol TCP
     lb_algo wrr
     real_server 10.0.1.1 80 { weight 2 }
     real_server 10.0.1.2 80 { weight 2 }
@@ -193,6 +211,7 @@ virtual_server 10.0.0.1 80 {
 	// A real server dropped from the config: exactly one delete.
 	cfg2 := parse(t, `
 virtual_server 10.0.0.1 80 {
+    protocol TCP
     lb_algo wrr
     real_server 10.0.1.1 80 { weight 2 }
 }
@@ -215,11 +234,13 @@ virtual_server 10.0.0.1 80 {
 func TestPlanOrderAddsBeforeDeletes(t *testing.T) {
 	cfg := parse(t, `
 virtual_server 10.0.0.1 80 {
+    protocol TCP
     real_server 10.0.1.3 80 { }
 }
 `)
 	cur := desired(t, parse(t, `
 virtual_server 10.0.0.1 80 {
+    protocol TCP
     real_server 10.0.1.1 80 { }
 }
 `))
@@ -247,6 +268,7 @@ func TestListOrderIsIpvsadms(t *testing.T) {
 func TestManagerOnFakeKernel(t *testing.T) {
 	cfg := parse(t, `
 virtual_server 10.0.0.1 80 {
+    protocol TCP
     real_server 10.0.1.1 80 { weight 2 }
     real_server 10.0.1.2 80 { weight 2 }
 }

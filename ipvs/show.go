@@ -38,7 +38,7 @@ func WriteList(w io.Writer, t Table) error {
 				name += " IPv6"
 			}
 		} else {
-			name = fmt.Sprintf("%s  %s", ProtoName(k.Protocol), hostPort(k.Addr, k.Port))
+			name = fmt.Sprintf("%-4s %s", ProtoName(k.Protocol), hostPort(k.Addr, k.Port))
 			if k.Family != 6 && len(name) > 33 {
 				name = name[:33]
 			}
@@ -141,11 +141,8 @@ func WriteRules(w io.Writer, t Table) error {
 		fmt.Fprintln(bw)
 		for _, d := range e.SortedDests() {
 			fmt.Fprintf(bw, "-a %s -r %s %s -w %d", svc, d.Key.String(), fwdSwitch(d.Fwd), d.Weight)
-			if d.UThreshold != 0 {
-				fmt.Fprintf(bw, " -x %d", d.UThreshold)
-			}
-			if d.LThreshold != 0 {
-				fmt.Fprintf(bw, " -y %d", d.LThreshold)
+			if d.Fwd&fwdMask == FwdTunnel {
+				fmt.Fprint(bw, " --tun-type ipip") // moby/ipvs only does ipip tunnels
 			}
 			fmt.Fprintln(bw)
 		}

@@ -210,7 +210,7 @@ func hostPort(a netip.Addr, port uint16) string {
 // ParseProtocol maps keepalived's protocol keyword.
 func ParseProtocol(s string) (uint16, error) {
 	switch strings.ToUpper(s) {
-	case "TCP", "":
+	case "TCP":
 		return ProtoTCP, nil
 	case "UDP":
 		return ProtoUDP, nil

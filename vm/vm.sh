@@ -17,7 +17,8 @@
 # Environment: KAHOOK_VM_CACHE (default .cache/vm), KAHOOK_VM_MEM (MiB,
 # default 2048), KAHOOK_VM_SMP (default 2), KAHOOK_VM_TIMEOUT (seconds,
 # default 2400), KAHOOK_VM_TESTFLAGS (extra flags for the test binaries,
-# e.g. "-test.run TestApply").
+# e.g. "-test.run TestVMApply"; by default only TestVM* tests run in the
+# VM, everything else runs on the host).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -187,6 +188,15 @@ run_in_vm() {
 	fi
 	rc=$(cat "$out/rc")
 	grep -h '^vm:' "$out/console" >&2 || true
+	# Golden files written with -update inside the VM land in the
+	# writable share; copy them into the repo.
+	if [ -d "$out/golden" ]; then
+		(cd "$out/golden" && find . -type f) | while read -r f; do
+			mkdir -p "$ROOT/$(dirname "$f")"
+			cp "$out/golden/$f" "$ROOT/$f"
+			log "updated ${f#./}"
+		done
+	fi
 	[ -z "${KAHOOK_KEEP:-}" ] && rm -rf "$out"
 	return "$rc"
 }
@@ -228,7 +238,7 @@ cmd_test() {
 		cat >>"$script" <<EOF
 cd "$ROOT/$p"
 start=\$(date +%s)
-if "$bindir/$name.test" -test.v -test.timeout 40m ${KAHOOK_VM_TESTFLAGS:-}; then
+if "$bindir/$name.test" -test.v -test.timeout 40m -test.run '^TestVM' ${KAHOOK_VM_TESTFLAGS:-}; then
 	echo "ok  	github.com/kahook/kahook/$p	\$((\$(date +%s)-start))s	(in VM)"
 else
 	echo "FAIL	github.com/kahook/kahook/$p	\$((\$(date +%s)-start))s	(in VM)"

@@ -1,0 +1,330 @@
+//go:build vm
+
+// These tests need a kernel with IPVS: `make test` runs them inside the
+// VM harness (vm/vm.sh test ipvs). Each test gets a fresh network
+// namespace, and IPVS tables are per namespace.
+package ipvs_test
+
+import (
+	"flag"
+	"fmt"
+	"math/rand"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/kahook/kahook/internal/netnstest"
+	"github.com/kahook/kahook/internal/testbin"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+type lvs struct {
+	*netnstest.NS
+	t        *testing.T
+	bin      string
+	stateDir string
+}
+
+func newLVS(t *testing.T) *lvs {
+	return &lvs{NS: netnstest.New(t, "lvs"), t: t, bin: testbin.Kahook(t), stateDir: t.TempDir()}
+}
+
+func (l *lvs) kahook(conf string, args ...string) (string, int) {
+	full := append([]string{l.bin, "--config", conf, "--state-dir", l.stateDir, "--syslog", "off"}, args...)
+	out, err := l.Run(full...)
+	if ee, ok := err.(*exec.ExitError); ok {
+		return out, ee.ExitCode()
+	} else if err != nil {
+		l.t.Fatal(err)
+	}
+	return out, 0
+}
+
+func (l *lvs) mustKahook(conf string, args ...string) string {
+	l.t.Helper()
+	out, code := l.kahook(conf, args...)
+	if code != 0 {
+		l.t.Fatalf("kahook %v: exit %d\n%s", args, code, out)
+	}
+	return out
+}
+
+// rules is `ipvsadm -Sn`, lines sorted (the kernel's hash order is not
+// meaningful).
+func (l *lvs) rules() string {
+	out := l.MustRun("ipvsadm", "-Sn")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	sort.Strings(lines)
+	return strings.Join(lines, "\n")
+}
+
+func writeConf(t *testing.T, text string) string {
+	p := filepath.Join(t.TempDir(), "kahook.conf")
+	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	p := filepath.Join("testdata", name)
+	if *update {
+		dst := p
+		if os.Getenv("KAHOOK_IN_VM") != "" {
+			// The VM's view of the repo is a throw-away overlay: write to
+			// the share the harness copies back from.
+			dst = filepath.Join("/vmout/golden/ipvs", p)
+			if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.WriteFile(dst, []byte(got+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(got+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create)", err)
+	}
+	if strings.TrimSpace(string(want)) != strings.TrimSpace(got) {
+		t.Errorf("%s differs:\n--- want\n%s\n--- got\n%s", name, want, got)
+	}
+}
+
+func TestVMApplyLoadsExactlyTheConfiguredTable(t *testing.T) {
+	l := newLVS(t)
+	conf, _ := filepath.Abs("testdata/all-features.conf")
+	l.mustKahook(conf, "ipvs", "apply")
+	golden(t, "all-features.rules", l.rules())
+	// `ipvs show` is `ipvsadm -Ln`, byte for byte.
+	show := l.mustKahook(conf, "ipvs", "show")
+	if ipvsadm := l.MustRun("ipvsadm", "-Ln"); show != ipvsadm {
+		t.Errorf("ipvs show differs from ipvsadm -Ln:\n--- ipvsadm\n%s\n--- kahook\n%s", ipvsadm, show)
+	}
+	if rules := l.mustKahook(conf, "ipvs", "show", "--rules"); sortLines(rules) != l.rules() {
+		t.Errorf("ipvs show --rules differs from ipvsadm -Sn:\n%s", rules)
+	}
+	// A second apply plans nothing.
+	if diff := l.mustKahook(conf, "ipvs", "diff"); strings.TrimSpace(diff) != "" {
+		t.Errorf("unchanged config plans changes:\n%s", diff)
+	}
+}
+
+func sortLines(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	sort.Strings(lines)
+	return strings.Join(lines, "\n")
+}
+
+const small = `
+virtual_server 10.1.0.1 80 {
+    protocol TCP
+    lb_algo wrr
+    lb_kind DR
+    real_server 10.2.0.1 80 { weight %d }
+    real_server 10.2.0.2 80 { weight 1 }
+%s
+}
+virtual_server 10.1.0.2 80 {
+    protocol TCP
+    lb_algo rr
+    real_server 10.2.0.1 80 { }
+}
+`
+
+func TestVMDiffSemantics(t *testing.T) {
+	l := newLVS(t)
+	base := writeConf(t, fmt.Sprintf(small, 1, "    real_server 10.2.0.3 80 { }"))
+	l.mustKahook(base, "ipvs", "apply")
+	// One weight changed: exactly one update, applied in place.
+	weight := writeConf(t, fmt.Sprintf(small, 7, "    real_server 10.2.0.3 80 { }"))
+	diff := strings.TrimSpace(l.mustKahook(weight, "ipvs", "diff"))
+	if strings.Count(diff, "\n") != 0 || !strings.HasPrefix(diff, "update-dest TCP 10.1.0.1:80 -> 10.2.0.1:80 weight 7") {
+		t.Errorf("weight change planned:\n%s", diff)
+	}
+	// One real server removed: exactly one delete.
+	removed := writeConf(t, fmt.Sprintf(small, 1, ""))
+	diff = strings.TrimSpace(l.mustKahook(removed, "ipvs", "diff"))
+	if strings.Count(diff, "\n") != 0 || !strings.HasPrefix(diff, "del-dest TCP 10.1.0.1:80 -> 10.2.0.3:80") {
+		t.Errorf("removed real server planned:\n%s", diff)
+	}
+	// Services outside the config survive apply and a managed flush.
+	l.MustRun("ipvsadm", "-A", "-t", "192.0.2.1:25", "-s", "rr")
+	l.mustKahook(removed, "ipvs", "apply")
+	l.mustKahook(removed, "ipvs", "flush")
+	if got := l.rules(); got != "-A -t 192.0.2.1:25 -s rr" {
+		t.Errorf("after managed flush:\n%s", got)
+	}
+	l.mustKahook(removed, "ipvs", "apply")
+	l.mustKahook(removed, "ipvs", "flush", "--all")
+	if got := strings.TrimSpace(l.MustRun("ipvsadm", "-Sn")); got != "" {
+		t.Errorf("flush --all left:\n%s", got)
+	}
+}
+
+// TestKeepalivedLoadsTheSameTable runs keepalived's checker on a config,
+// takes its table, and compares it with kahook's for the same blocks.
+func TestVMKeepalivedLoadsTheSameTable(t *testing.T) {
+	configs := map[string]string{
+		"sample-like": `
+virtual_server 192.168.200.100 443 {
+    delay_loop 6
+    lb_algo rr
+    lb_kind NAT
+    persistence_timeout 50
+    protocol TCP
+    real_server 192.168.201.100 443 { weight 1 }
+    real_server 192.168.201.101 8443 { weight 3 }
+}
+virtual_server 10.10.10.2 1358 {
+    lb_algo rr
+    lb_kind DR
+    persistence_timeout 50
+    persistence_granularity 255.255.255.0
+    real_server 192.168.200.2 1358 { weight 1 }
+    real_server 192.168.200.3 1359 { weight 2 }
+}
+`,
+		"group-fwmark-udp": `
+virtual_server_group VSG_1 {
+    10.0.0.1 8080
+    192.168.200.3-6 80
+    fwmark 1
+}
+virtual_server group VSG_1 {
+    lb_algo wlc
+    lb_kind DR
+    persistence_timeout 50
+    real_server 192.168.200.20 80 { weight 2 }
+}
+virtual_server 10.0.0.53 53 {
+    lb_algo sh
+    sh-port
+    protocol UDP
+    lb_kind NAT
+    real_server 192.168.200.21 5353 { }
+}
+virtual_server fwmark 5 {
+    lb_algo wrr
+    lb_kind TUN
+    real_server 192.168.200.22 80 { weight 9 }
+}
+`,
+		"ipv6-sorry-quorum": `
+virtual_server 2001:db8::10 80 {
+    lb_algo lc
+    lb_kind DR
+    persistence_timeout 20
+    persistence_granularity 96
+    real_server 2001:db8::21 80 { weight 4 }
+    real_server 2001:db8::22 80 { weight 5 }
+}
+virtual_server 10.0.0.80 80 {
+    lb_algo wrr
+    lb_kind NAT
+    quorum 10
+    sorry_server 192.168.9.9 80
+    real_server 192.168.200.30 80 { weight 2 }
+}
+`,
+	}
+	all, err := os.ReadFile("testdata/all-features.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	configs["all-features"] = string(all)
+	for name, text := range configs {
+		t.Run(name, func(t *testing.T) {
+			conf := writeConf(t, text)
+			ka := newLVS(t)
+			keep := keepalivedTable(t, ka, conf)
+			kh := newLVS(t)
+			kh.mustKahook(conf, "ipvs", "apply")
+			if got := kh.rules(); got != keep {
+				t.Errorf("kahook and keepalived load different tables:\n--- keepalived\n%s\n--- kahook\n%s", keep, got)
+			}
+		})
+	}
+}
+
+// keepalivedTable runs `keepalived --check` in ns until its table stops
+// changing and returns `ipvsadm -Sn` of it.
+func keepalivedTable(t *testing.T, ns *lvs, conf string) string {
+	t.Helper()
+	dir := t.TempDir()
+	cmd := ns.Command("keepalived", "--dont-fork", "--log-console", "--check", "--use-file", conf,
+		"--pid", dir+"/k.pid", "--checkers_pid", dir+"/c.pid", "--vrrp_pid", dir+"/v.pid")
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start keepalived: %v", err)
+	}
+	defer func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	}()
+	var last string
+	stable := 0
+	ok := netnstest.Eventually(60*time.Second, func() bool {
+		cur := ns.rules()
+		if cur != "" && cur == last {
+			stable++
+		} else {
+			stable = 0
+		}
+		last = cur
+		return stable >= 25 // unchanged for half a second
+	})
+	if !ok {
+		t.Fatalf("keepalived never loaded a stable table:\n%s\n%s", last, out.String())
+	}
+	return last
+}
+
+// TestKilledApplyConverges SIGKILLs apply at random points while it moves
+// the kernel between two big tables; the next apply always converges.
+func TestVMKilledApplyConverges(t *testing.T) {
+	l := newLVS(t)
+	big := func(weight int, extra string) string {
+		var b strings.Builder
+		for i := 0; i < 120; i++ {
+			fmt.Fprintf(&b, "virtual_server 10.3.%d.%d 80 {\n lb_algo wrr\n lb_kind DR\n", i/200, i%200+1)
+			for j := 1; j <= 6; j++ {
+				fmt.Fprintf(&b, " real_server 10.4.0.%d 80 { weight %d }\n", j, weight+j)
+			}
+			b.WriteString(extra + "}\n")
+		}
+		return b.String()
+	}
+	confs := []string{writeConf(t, big(1, "")), writeConf(t, big(5, " persistence_timeout 60\n"))}
+	want := make([]string, 2)
+	for i, c := range confs {
+		l.mustKahook(c, "ipvs", "apply")
+		want[i] = l.rules()
+	}
+	r := rand.New(rand.NewSource(time.Now().UnixNano()))
+	for i := 0; i < 20; i++ {
+		target := i % 2
+		cmd := l.Command(l.bin, "--config", confs[target], "--state-dir", l.stateDir, "--syslog", "off", "ipvs", "apply")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Duration(r.Intn(150)) * time.Millisecond)
+		_ = cmd.Process.Signal(syscall.SIGKILL)
+		_ = cmd.Wait()
+		l.mustKahook(confs[target], "ipvs", "apply")
+		if got := l.rules(); got != want[target] {
+			t.Fatalf("round %d: after a killed apply and a normal one the table differs from config %d", i, target)
+		}
+	}
+}

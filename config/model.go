@@ -9,14 +9,14 @@ import (
 
 // Defaults, named as keepalived names them.
 const (
-	DefaultPath            = "/etc/kahook/kahook.conf"
-	DefaultStateDir        = "/run/kahook"
-	DefaultMaintenanceDir  = "/etc/kahook/maintenance"
-	DefaultLBAlgo          = "wlc" // keepalived's IPVS_DEF_SCHED
-	DefaultLBKind          = "NAT" // keepalived: "no forwarding method set, setting default NAT"
+	DefaultPath           = "/etc/kahook/kahook.conf"
+	DefaultStateDir       = "/run/kahook"
+	DefaultMaintenanceDir = "/etc/kahook/maintenance"
+	DefaultLBAlgo         = "wlc" // keepalived's IPVS_DEF_SCHED
+	DefaultLBKind         = "NAT" // keepalived: "no forwarding method set, setting default NAT"
 	// DefaultProtocol is keepalived 2.2's: "no protocol set - defaulting
 	// to UDP" (check_data.c), since the kernel would take 0 as UDP.
-	DefaultProtocol = "UDP"
+	DefaultProtocol        = "UDP"
 	DefaultPersistence     = 360 * time.Second // IPVS_SVC_PERSISTENT_TIMEOUT
 	DefaultConnectTimeout  = 5 * time.Second
 	DefaultDelayLoop       = 60 * time.Second

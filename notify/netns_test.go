@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/kahook/kahook/internal/netnstest"
+	"github.com/kahook/kahook/ipvs"
 	"github.com/kahook/kahook/internal/testbin"
 	"github.com/kahook/kahook/state"
 )
@@ -349,7 +350,7 @@ func TestFIFO(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd := a.Command(a.bin, "--config", a.conf, "--state-dir", a.stateDir, "--syslog", "off", "fifo", fifo)
-	var out syncBuf
+	var out netnstest.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -404,23 +405,6 @@ func TestFIFO(t *testing.T) {
 	}
 }
 
-type syncBuf struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func lastLines(s string, n int) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	if len(lines) > n {
@@ -470,5 +454,36 @@ func TestBadInput(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(a.stateDir, "state.json")); err == nil {
 		t.Error("bad input wrote a state file")
+	}
+}
+
+const withService = `
+virtual_server 10.9.0.100 80 {
+    protocol TCP
+    lb_algo rr
+    lb_kind DR
+    real_server 10.9.0.21 80 { }
+    real_server 10.9.0.22 80 { }
+}
+`
+
+// TestIPVSFailureDoesNotHoldBackVIPs: on a kernel without IPVS (the
+// host), MASTER still binds the VIPs and sends gratuitous ARP, then exits
+// 1 naming the IPVS problem.
+func TestIPVSFailureDoesNotHoldBackVIPs(t *testing.T) {
+	if ipvs.Detect() == nil {
+		t.Skip("this kernel has IPVS")
+	}
+	sw := netnstest.NewSwitch(t)
+	a := newNode(t, sw, "a", "02:00:00:00:00:0a", "10.9.0.1/24", "", instanceConf("")+withService)
+	out, code := a.kahook("notify", "master", "VI_1")
+	if code != 1 || !strings.Contains(out, "the kernel has no IPVS") {
+		t.Errorf("exit %d, want 1 with the IPVS reason:\n%s", code, out)
+	}
+	if !a.hasAddr("lo", vip4) || !strings.Contains(out, "gratuitous ARP sent") {
+		t.Errorf("the VIP and gratuitous ARP were held back by the IPVS failure:\n%s", out)
+	}
+	if s := readState(t, a.stateDir).Instances["VI_1"]; s == nil || s.State != "MASTER" || s.Applied {
+		t.Errorf("state must record MASTER, not applied: %+v", s)
 	}
 }

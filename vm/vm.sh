@@ -225,7 +225,7 @@ cmd_test() {
 	local bindir=$CACHE/bin
 	rm -rf "$bindir"
 	mkdir -p "$bindir"
-	(cd "$ROOT" && CGO_ENABLED=0 go build -o "$bindir/kahook" ./cmd/kahook)
+	(cd "$ROOT" && CGO_ENABLED=0 go build -o "$bindir/kahook" ./cmd/kahook && CGO_ENABLED=0 go build -o "$bindir/labweb" ./internal/labweb)
 	local script
 	script=$(mktemp)
 	echo 'fail=0' >"$script"

@@ -40,7 +40,12 @@ const (
 // calls os.Exit itself so tests can drive it.
 func run(args []string, stdout, stderr io.Writer) int {
 	app := newApp(stdout, stderr)
+	unknown := ""
+	app.CommandNotFound = func(_ *cli.Context, name string) { unknown = name }
 	err := app.Run(args)
+	if unknown != "" && err == nil {
+		err = usage("unknown command %q (kahook --help lists them)", unknown)
+	}
 	if e, ok := app.Metadata[envMetadata].(*env); ok {
 		e.close()
 	}

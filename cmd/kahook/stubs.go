@@ -15,14 +15,8 @@ func notImplemented(name, usageText string, sub ...string) *cli.Command {
 	return cmd
 }
 
-func checkCommand() *cli.Command {
-	return notImplemented("check", "one health check with keepalived's semantics", "tcp", "http", "ssl", "smtp", "misc", "agent", "file")
-}
 func syncCommand() *cli.Command {
 	return notImplemented("sync", "one health-checked pass over the instance's IPVS pool")
-}
-func genhashCommand() *cli.Command {
-	return notImplemented("genhash", "digest of a URL, as keepalived's genhash prints it")
 }
 func doctorCommand() *cli.Command {
 	return notImplemented("doctor", "lint keepalived.conf and kahook.conf, check live state")

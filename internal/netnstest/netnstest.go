@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -184,4 +185,103 @@ func Eventually(timeout time.Duration, cond func() bool) bool {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// Buffer is a goroutine-safe buffer for a background command's output.
+type Buffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *Buffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *Buffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// Proc is a background process started by Start.
+type Proc struct {
+	Cmd     *exec.Cmd
+	logPath string
+	done    chan struct{}
+	err     error
+}
+
+// Start runs a background command (in ns, or on the host when ns is nil)
+// in its own process group with its output in a file, so that children
+// holding stdout never block Wait. Stop, or the end of the test, kills
+// the whole group.
+func Start(t testing.TB, ns *NS, args ...string) *Proc {
+	t.Helper()
+	var cmd *exec.Cmd
+	if ns != nil {
+		cmd = ns.Command(args...)
+	} else {
+		cmd = exec.Command(args[0], args[1:]...)
+	}
+	f, err := os.CreateTemp("", "kahook-test-proc-*.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = f, f
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		t.Fatalf("start %v: %v", args, err)
+	}
+	f.Close()
+	p := &Proc{Cmd: cmd, logPath: f.Name(), done: make(chan struct{})}
+	go func() {
+		p.err = cmd.Wait()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		p.Stop()
+		os.Remove(p.logPath)
+	})
+	return p
+}
+
+// Output is what the process printed so far.
+func (p *Proc) Output() string {
+	data, _ := os.ReadFile(p.logPath)
+	return string(data)
+}
+
+// Signal sends sig to the process (not its group).
+func (p *Proc) Signal(sig syscall.Signal) error { return p.Cmd.Process.Signal(sig) }
+
+// Wait waits for the process to exit and returns its error.
+func (p *Proc) Wait() error {
+	<-p.done
+	return p.err
+}
+
+// Exited reports whether the process has exited.
+func (p *Proc) Exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// Stop sends SIGTERM to the group, then SIGKILL after two seconds.
+func (p *Proc) Stop() {
+	pgid := p.Cmd.Process.Pid
+	_ = syscall.Kill(-pgid, syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(2 * time.Second):
+	}
+	_ = syscall.Kill(-pgid, syscall.SIGKILL)
+	<-p.done
 }

@@ -1,6 +1,7 @@
-// Package testbin gives tests a kahook binary: $KAHOOK_BIN when set (the
-// VM harness builds it on the host, since compiling under TCG is slow),
-// otherwise one `go build` per test process.
+// Package testbin gives tests the project's binaries: from
+// $KAHOOK_TEST_BIN_DIR when set (the VM harness builds them on the host,
+// since compiling under TCG is slow), otherwise one `go build` per binary
+// per test process.
 package testbin
 
 import (
@@ -13,40 +14,62 @@ import (
 	"testing"
 )
 
-var (
+type built struct {
 	once sync.Once
 	path string
 	err  error
 	out  []byte
+}
+
+var (
+	mu    sync.Mutex
+	cache = map[string]*built{}
 )
 
 // Kahook returns the path of a static kahook binary.
-func Kahook(t testing.TB) string {
+func Kahook(t testing.TB) string { return Build(t, "kahook", "./cmd/kahook") }
+
+// Labweb returns the lab's web server (internal/labweb).
+func Labweb(t testing.TB) string { return Build(t, "labweb", "./internal/labweb") }
+
+// Build returns the binary name built from pkg (relative to the module).
+func Build(t testing.TB, name, pkg string) string {
 	t.Helper()
-	if p := os.Getenv("KAHOOK_BIN"); p != "" {
+	if dir := os.Getenv("KAHOOK_TEST_BIN_DIR"); dir != "" {
+		p := filepath.Join(dir, name)
+		if _, err := os.Stat(p); err != nil {
+			t.Fatalf("%s not prebuilt in %s: %v", name, dir, err)
+		}
 		return p
 	}
-	once.Do(func() {
+	mu.Lock()
+	b, ok := cache[name]
+	if !ok {
+		b = &built{}
+		cache[name] = b
+	}
+	mu.Unlock()
+	b.once.Do(func() {
 		// Built into the repo's gitignored cache: test packages run in
 		// parallel, so each builds to a temp name and renames.
 		dir := filepath.Join(RepoRoot(), ".cache", "testbin")
-		if err = os.MkdirAll(dir, 0o755); err != nil {
+		if b.err = os.MkdirAll(dir, 0o755); b.err != nil {
 			return
 		}
-		tmp := filepath.Join(dir, fmt.Sprintf("kahook.%d", os.Getpid()))
-		cmd := exec.Command("go", "build", "-o", tmp, "./cmd/kahook")
+		tmp := filepath.Join(dir, fmt.Sprintf("%s.%d", name, os.Getpid()))
+		cmd := exec.Command("go", "build", "-o", tmp, pkg)
 		cmd.Dir = RepoRoot()
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err = cmd.CombinedOutput(); err != nil {
+		if b.out, b.err = cmd.CombinedOutput(); b.err != nil {
 			return
 		}
-		path = filepath.Join(dir, "kahook")
-		err = os.Rename(tmp, path)
+		b.path = filepath.Join(dir, name)
+		b.err = os.Rename(tmp, b.path)
 	})
-	if err != nil {
-		t.Fatalf("build kahook: %v\n%s", err, out)
+	if b.err != nil {
+		t.Fatalf("build %s: %v\n%s", name, b.err, b.out)
 	}
-	return path
+	return b.path
 }
 
 // RepoRoot is the module root (two levels above this file).

@@ -1,0 +1,70 @@
+package check
+
+import (
+	"fmt"
+	"net/netip"
+
+	"github.com/kahook/kahook/config"
+)
+
+// FromConfig builds the checkers of one checker block of a real server,
+// with keepalived's defaults: connect to the real server's address and
+// port unless connect_ip/connect_port say otherwise, retry and
+// delay_before_retry around each. SMTP_CHECK yields one checker per host.
+func FromConfig(vs *config.VirtualServer, rs *config.RealServer, c *config.Check) ([]Checker, error) {
+	conn := func(cc config.Conn) Conn {
+		ip := cc.IP
+		if !ip.IsValid() {
+			ip = rs.Addr
+		}
+		port := cc.Port
+		if port == 0 {
+			port = rs.Port
+		}
+		return Conn{Addr: netip.AddrPortFrom(ip, port), BindTo: cc.BindTo, Timeout: cc.Timeout}
+	}
+	wrap := func(ck Checker) Checker {
+		if c.Retry > 0 {
+			return Retry{Checker: ck, Retries: c.Retry, Delay: c.DelayBeforeRetry}
+		}
+		return ck
+	}
+	switch c.Kind {
+	case config.CheckTCP:
+		return []Checker{wrap(TCP{Conn: conn(c.Conn)})}, nil
+	case config.CheckHTTP, config.CheckSSL:
+		h := HTTP{Conn: conn(c.Conn), Protocol: c.HTTP.Protocol, TLS: c.Kind == config.CheckSSL, MaxBody: DefaultMaxBody}
+		h.Virtualhost = c.HTTP.Virtualhost
+		if h.Virtualhost == "" {
+			h.Virtualhost = rs.Virtualhost
+		}
+		for _, u := range c.HTTP.URLs {
+			set, ok := config.ParseStatusCodes(u.StatusCode)
+			if !ok {
+				return nil, fmt.Errorf("%s: status_code %q", u.Pos, u.StatusCode)
+			}
+			h.URLs = append(h.URLs, URL{Path: u.Path, Digest: u.Digest, Status: set, StatusText: u.StatusCode, Virtualhost: u.Virtualhost})
+		}
+		if h.TLS && c.HTTP.EnableSNI {
+			h.SNI = h.Virtualhost
+		}
+		return []Checker{wrap(h)}, nil
+	case config.CheckSMTP:
+		hosts := c.SMTP.Hosts
+		if len(hosts) == 0 {
+			hosts = []config.Conn{c.Conn}
+		}
+		var out []Checker
+		for _, hc := range hosts {
+			out = append(out, wrap(SMTP{Conn: conn(hc), HeloName: c.SMTP.HeloName}))
+		}
+		return out, nil
+	case config.CheckMisc:
+		argv, err := config.SplitCommand(c.Misc.Path)
+		if err != nil {
+			return nil, fmt.Errorf("%s: misc_path: %w", c.Pos, err)
+		}
+		return []Checker{wrap(Misc{Argv: argv, Timeout: c.Misc.Timeout, Dynamic: c.Misc.Dynamic, User: c.Misc.User})}, nil
+	}
+	return nil, fmt.Errorf("%s: unsupported checker %s", c.Pos, c.Kind)
+}

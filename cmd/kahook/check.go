@@ -1,0 +1,372 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/kahook/kahook/check"
+	"github.com/kahook/kahook/config"
+)
+
+func seconds(v float64) time.Duration { return time.Duration(v * float64(time.Second)) }
+
+// Flags shared by the connecting checks, named as keepalived names them.
+// Unlike keepalived's checkers (retry 1 after 1-3 s), a check run as a
+// vrrp_script retries nothing by default: keepalived's own fall/rise
+// debounce it, and a retry delay would outlast the script timeout.
+func connFlags(defRetry int, defDelay float64) []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "connect-ip", Usage: "address to check"},
+		&cli.IntFlag{Name: "connect-port", Usage: "port to check"},
+		&cli.StringFlag{Name: "bindto", Usage: "source address"},
+		&cli.Float64Flag{Name: "connect-timeout", Value: 5, Usage: "seconds for the connect, and again for the exchange"},
+		&cli.IntFlag{Name: "retry", Value: defRetry, Usage: "retries after a failure (keepalived retry)"},
+		&cli.Float64Flag{Name: "delay-before-retry", Value: defDelay, Usage: "seconds between retries"},
+		&cli.BoolFlag{Name: "dynamic", Usage: "exit 2+weight when the check yields a weight (misc_dynamic)"},
+	}
+}
+
+func checkCommand() *cli.Command {
+	httpFlags := append(connFlags(0, 3),
+		&cli.StringFlag{Name: "path", Usage: "URL path (or give a URL: kahook check http http://10.0.0.11:8080/health)"},
+		&cli.StringFlag{Name: "digest", Usage: "MD5 of the body, as genhash prints it"},
+		&cli.StringFlag{Name: "status-code", Value: config.DefaultHTTPStatusCodes, Usage: "accepted codes: 200, 200-299, '200 301-302'"},
+		&cli.StringSliceFlag{Name: "url", Usage: "extra url (repeatable): PATH[;digest=HEX][;status=CODES][;virtualhost=NAME]; all must pass"},
+		&cli.StringFlag{Name: "virtualhost", Usage: "Host header (default ip:port)"},
+		&cli.StringFlag{Name: "http-protocol", Value: "1.0", Usage: "1.0, 1.0C (with Connection: close) or 1.1"},
+		&cli.IntFlag{Name: "max-body", Value: check.DefaultMaxBody, Usage: "fail when the body is bigger (bytes)"},
+		&cli.StringFlag{Name: "weight-from", Usage: "dynamic weight from 'header:NAME' or 'body' (N or N%)"},
+		&cli.IntFlag{Name: "max-weight", Value: 100, Usage: "weight that 100% stands for"},
+	)
+	sslFlags := append(append([]cli.Flag{}, httpFlags...),
+		&cli.BoolFlag{Name: "verify", Usage: "verify the server certificate (SSL_GET does not by default)"},
+		&cli.StringFlag{Name: "sni", Usage: "server name to send in the TLS handshake"},
+	)
+	return &cli.Command{
+		Name:  "check",
+		Usage: "one health check with keepalived's semantics and exit codes (0 healthy, 1 not, 2+weight with --dynamic)",
+		Subcommands: []*cli.Command{
+			{Name: "tcp", Usage: "TCP_CHECK: connect within the timeout", Flags: connFlags(0, 1), ArgsUsage: "[IP:PORT]",
+				Action: func(c *cli.Context) error {
+					conn, err := checkConn(c, "")
+					if err != nil {
+						return err
+					}
+					return runCheck(c, check.TCP{Conn: conn})
+				}},
+			{Name: "http", Usage: "HTTP_GET: GET each URL, check status and digest", Flags: httpFlags, ArgsUsage: "[URL]",
+				Action: func(c *cli.Context) error { return httpCheck(c, false) }},
+			{Name: "ssl", Usage: "SSL_GET: HTTP_GET over TLS (no certificate verification unless --verify)", Flags: sslFlags, ArgsUsage: "[URL]",
+				Action: func(c *cli.Context) error { return httpCheck(c, true) }},
+			{Name: "smtp", Usage: "SMTP_CHECK: 220 banner, HELO answered with 250", ArgsUsage: "[IP:PORT]",
+				Flags: append(connFlags(0, 1), &cli.StringFlag{Name: "helo-name", Value: "localhost", Usage: "name sent with HELO"}),
+				Action: func(c *cli.Context) error {
+					conn, err := checkConn(c, "")
+					if err != nil {
+						return err
+					}
+					return runCheck(c, check.SMTP{Conn: conn, HeloName: c.String("helo-name")})
+				}},
+			{Name: "misc", Usage: "MISC_CHECK: run a program (exit 0 healthy; with --dynamic 2..255 is weight code-2)",
+				ArgsUsage: "-- PROGRAM [ARGS...] | \"PROGRAM ARGS\"",
+				Flags: []cli.Flag{
+					&cli.Float64Flag{Name: "misc-timeout", Value: 10, Usage: "seconds before the program's process group is killed"},
+					&cli.BoolFlag{Name: "dynamic", Usage: "misc_dynamic: pass the exit code on"},
+					&cli.StringFlag{Name: "user", Usage: "run as this user"},
+				},
+				Action: func(c *cli.Context) error {
+					argv := c.Args().Slice()
+					if len(argv) == 1 {
+						var err error
+						if argv, err = config.SplitCommand(argv[0]); err != nil {
+							return usage("check misc: %v", err)
+						}
+					}
+					if len(argv) == 0 {
+						return usage("check misc: expected a program")
+					}
+					return runCheck(c, check.Misc{Argv: argv, Timeout: seconds(c.Float64("misc-timeout")), Dynamic: c.Bool("dynamic"), User: c.String("user")})
+				}},
+			{Name: "agent", Usage: "HAProxy agent-check: up/ready, drain (weight 0), down/fail/stopped/maint, N% of --max-weight", ArgsUsage: "[IP:PORT]",
+				Flags: append(connFlags(0, 1),
+					&cli.StringFlag{Name: "send", Usage: "string to send first"},
+					&cli.IntFlag{Name: "max-weight", Value: 100, Usage: "weight that 100% stands for"}),
+				Action: func(c *cli.Context) error {
+					conn, err := checkConn(c, "")
+					if err != nil {
+						return err
+					}
+					return runCheck(c, check.Agent{Conn: conn, Send: strings.ReplaceAll(c.String("send"), `\n`, "\n"), MaxWeight: c.Int("max-weight")})
+				}},
+			{Name: "file", Usage: "maintenance file: healthy while --absent PATH is absent (or --present PATH present)",
+				Flags: []cli.Flag{&cli.StringFlag{Name: "absent"}, &cli.StringFlag{Name: "present"}},
+				Action: func(c *cli.Context) error {
+					if err := maxArgs(c, 0); err != nil {
+						return err
+					}
+					a, p := c.String("absent"), c.String("present")
+					if (a == "") == (p == "") {
+						return usage("check file: expected exactly one of --absent PATH or --present PATH")
+					}
+					if p != "" {
+						return runCheck(c, check.File{Path: p, Present: true})
+					}
+					return runCheck(c, check.File{Path: a})
+				}},
+		},
+	}
+}
+
+// maxArgs rejects extra arguments: flags given after the first argument
+// are not parsed as flags, and a check must never ignore one silently.
+func maxArgs(c *cli.Context, n int) error {
+	if c.NArg() > n {
+		return usage("%s: unexpected arguments %q (flags go before the arguments)", c.Command.FullName(), c.Args().Slice()[n:])
+	}
+	return nil
+}
+
+// checkConn reads --connect-ip/--connect-port or an IP:PORT argument.
+func checkConn(c *cli.Context, defaultPath string) (check.Conn, error) {
+	var conn check.Conn
+	if err := maxArgs(c, 1); err != nil {
+		return conn, err
+	}
+	conn.Timeout = seconds(c.Float64("connect-timeout"))
+	if conn.Timeout <= 0 {
+		return conn, usage("--connect-timeout must be positive")
+	}
+	if b := c.String("bindto"); b != "" {
+		a, err := netip.ParseAddr(b)
+		if err != nil {
+			return conn, usage("--bindto: %q is not an IP address", b)
+		}
+		conn.BindTo = a
+	}
+	if arg := c.Args().First(); arg != "" && defaultPath == "" {
+		ap, err := netip.ParseAddrPort(arg)
+		if err != nil {
+			return conn, usage("%q is not IP:PORT", arg)
+		}
+		conn.Addr = ap
+		return conn, nil
+	}
+	if conn.Addr.IsValid() {
+		return conn, nil
+	}
+	ip, err := netip.ParseAddr(c.String("connect-ip"))
+	if err != nil {
+		return conn, usage("--connect-ip: %q is not an IP address", c.String("connect-ip"))
+	}
+	port := c.Int("connect-port")
+	if port <= 0 || port > 65535 {
+		return conn, usage("--connect-port: expected 1-65535")
+	}
+	conn.Addr = netip.AddrPortFrom(ip.Unmap(), uint16(port))
+	return conn, nil
+}
+
+func httpCheck(c *cli.Context, tls bool) error {
+	if err := maxArgs(c, 1); err != nil {
+		return err
+	}
+	h := check.HTTP{TLS: tls, Virtualhost: c.String("virtualhost"), MaxBody: c.Int("max-body"),
+		WeightFrom: c.String("weight-from"), MaxWeight: c.Int("max-weight")}
+	if tls {
+		h.Verify, h.SNI = c.Bool("verify"), c.String("sni")
+	}
+	switch p := c.String("http-protocol"); p {
+	case "1.0", "1.1", "1.0C":
+		h.Protocol = p
+	case "1.0c":
+		h.Protocol = "1.0C"
+	default:
+		return usage("--http-protocol: expected 1.0, 1.0C or 1.1")
+	}
+	path := c.String("path")
+	if raw := c.Args().First(); raw != "" {
+		u, err := url.Parse(raw)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return usage("%q is not an http:// or https:// URL", raw)
+		}
+		host, portStr := u.Hostname(), u.Port()
+		ip, err := netip.ParseAddr(host)
+		if err != nil {
+			return usage("URL host %q must be an IP address (as keepalived's connect_ip); use --virtualhost for the Host header", host)
+		}
+		port := 80
+		if u.Scheme == "https" {
+			port = 443
+			h.TLS = true
+		}
+		if portStr != "" {
+			port, _ = strconv.Atoi(portStr)
+		}
+		h.Conn.Addr = netip.AddrPortFrom(ip.Unmap(), uint16(port))
+		path = u.RequestURI()
+	}
+	h.Conn.Timeout = seconds(c.Float64("connect-timeout"))
+	if !h.Conn.Addr.IsValid() {
+		conn, err := checkConn(c, "-")
+		if err != nil {
+			return err
+		}
+		h.Conn = conn
+	} else if b := c.String("bindto"); b != "" {
+		a, err := netip.ParseAddr(b)
+		if err != nil {
+			return usage("--bindto: %q is not an IP address", b)
+		}
+		h.Conn.BindTo = a
+	}
+	if path != "" {
+		u, err := urlSpec(path + ";digest=" + c.String("digest") + ";status=" + c.String("status-code"))
+		if err != nil {
+			return err
+		}
+		h.URLs = append(h.URLs, u)
+	}
+	for _, spec := range c.StringSlice("url") {
+		u, err := urlSpec(spec)
+		if err != nil {
+			return err
+		}
+		h.URLs = append(h.URLs, u)
+	}
+	if len(h.URLs) == 0 {
+		return usage("check http: expected a URL, --path or --url")
+	}
+	return runCheck(c, h)
+}
+
+// urlSpec reads PATH[;digest=HEX][;status=CODES][;virtualhost=NAME].
+func urlSpec(spec string) (check.URL, error) {
+	parts := strings.Split(spec, ";")
+	u := check.URL{Path: parts[0], StatusText: config.DefaultHTTPStatusCodes}
+	if !strings.HasPrefix(u.Path, "/") {
+		return u, usage("url %q: the path must start with /", spec)
+	}
+	for _, p := range parts[1:] {
+		k, v, _ := strings.Cut(p, "=")
+		switch k {
+		case "digest":
+			if v != "" {
+				if len(v) != 32 || strings.Trim(strings.ToLower(v), "0123456789abcdef") != "" {
+					return u, usage("digest %q: expected 32 hexadecimal characters", v)
+				}
+				u.Digest = strings.ToLower(v)
+			}
+		case "status":
+			if v != "" {
+				u.StatusText = v
+			}
+		case "virtualhost":
+			u.Virtualhost = v
+		default:
+			return u, usage("url %q: unknown option %q", spec, k)
+		}
+	}
+	set, ok := config.ParseStatusCodes(u.StatusText)
+	if !ok {
+		return u, usage("status %q: expected codes or ranges within 100-599", u.StatusText)
+	}
+	u.Status = set
+	return u, nil
+}
+
+// runCheck runs one check, bounded by its own timeouts and retries, and
+// maps the result to the exit code keepalived expects.
+func runCheck(c *cli.Context, ck check.Checker) error {
+	e := getEnv(c)
+	if r := c.Int("retry"); r > 0 {
+		ck = check.Retry{Checker: ck, Retries: r, Delay: seconds(c.Float64("delay-before-retry"))}
+	}
+	ctx, cancel := context.WithTimeout(c.Context, 10*time.Minute)
+	defer cancel()
+	res := ck.Check(ctx)
+	code := res.ExitCode(c.Bool("dynamic"))
+	if e.json {
+		_ = printJSON(e.stdout, struct {
+			Check string `json:"check"`
+			check.Result
+			LatencyMS float64 `json:"latency_ms"`
+			Exit      int     `json:"exit_code"`
+		}{ck.String(), res, float64(res.Latency.Microseconds()) / 1000, code})
+	} else if !res.Healthy {
+		// keepalived discards this; a person running the check reads it.
+		fmt.Fprintf(e.stderr, "%s: %s\n", ck, res.Reason)
+	}
+	e.log.Debug("check", "check", ck.String(), "healthy", res.Healthy, "weight", res.Weight, "reason", res.Reason, "latency", res.Latency)
+	if code == 0 {
+		return nil
+	}
+	return cli.Exit("", code)
+}
+
+func genhashCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "genhash",
+		Usage: "print the MD5 digest of a URL's body, exactly as keepalived's genhash does",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "server", Aliases: []string{"s"}, Usage: "server IP"},
+			&cli.IntFlag{Name: "port", Aliases: []string{"p"}, Usage: "port"},
+			&cli.StringFlag{Name: "url", Aliases: []string{"u"}, Usage: "path"},
+			&cli.BoolFlag{Name: "use-ssl", Aliases: []string{"S"}, Usage: "TLS"},
+			&cli.BoolFlag{Name: "use-sni", Aliases: []string{"I"}, Usage: "send the virtualhost as SNI"},
+			&cli.StringFlag{Name: "use-virtualhost", Aliases: []string{"V"}, Usage: "Host header"},
+			&cli.StringFlag{Name: "protocol", Aliases: []string{"P"}, Value: "1.0", Usage: "1.0, 1.0c or 1.1"},
+			&cli.Float64Flag{Name: "timeout", Aliases: []string{"t"}, Value: 5, Usage: "seconds"},
+			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "print the request, headers and body too"},
+		},
+		Action: func(c *cli.Context) error {
+			e := getEnv(c)
+			if err := maxArgs(c, 0); err != nil {
+				return err
+			}
+			ip, err := netip.ParseAddr(c.String("server"))
+			if err != nil {
+				return usage("genhash: -s: server should be an IP, not %q", c.String("server"))
+			}
+			port := c.Int("port")
+			if port <= 0 || port > 65535 {
+				return usage("genhash: -p: invalid port number %d", port)
+			}
+			if c.String("url") == "" {
+				return usage("genhash: -u URL is required")
+			}
+			proto := strings.ToUpper(c.String("protocol"))
+			if proto != "1.0" && proto != "1.1" && proto != "1.0C" {
+				return usage("genhash: -P: expected 1.0, 1.0c or 1.1")
+			}
+			h := check.HTTP{
+				Conn:        check.Conn{Addr: netip.AddrPortFrom(ip.Unmap(), uint16(port)), Timeout: seconds(c.Float64("timeout"))},
+				URLs:        []check.URL{{Path: c.String("url")}},
+				Virtualhost: c.String("use-virtualhost"),
+				Protocol:    proto,
+				TLS:         c.Bool("use-ssl"),
+				MaxBody:     64 << 20,
+			}
+			if h.TLS && c.Bool("use-sni") {
+				h.SNI = h.Virtualhost
+			}
+			resp, err := check.Genhash(c.Context, h)
+			if c.Bool("verbose") && resp != nil {
+				fmt.Fprintf(e.stdout, "Request:\n%s\nHeaders:\n%s\nBody: %d bytes\n", h.Request(h.URLs[0]), resp.Header, len(resp.Body))
+			}
+			if err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				return cli.Exit("", exitFailed)
+			}
+			fmt.Fprintln(e.stdout, resp.Digest)
+			return nil
+		},
+	}
+}

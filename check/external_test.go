@@ -199,4 +199,3 @@ vrrp_instance VI_1 {
 	netnstest.Start(t, ns, labweb, "-listen", "10.9.0.1:8080", "-name", "backend")
 	waitState("MASTER")
 }
-

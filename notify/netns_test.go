@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/kahook/kahook/internal/netnstest"
-	"github.com/kahook/kahook/ipvs"
 	"github.com/kahook/kahook/internal/testbin"
+	"github.com/kahook/kahook/ipvs"
 	"github.com/kahook/kahook/state"
 )
 

@@ -178,19 +178,30 @@ func serviceKeys(vs *config.VirtualServer, groups map[string]*config.VirtualServ
 
 func destFor(k ServiceKey, m Member) *Dest {
 	rs := m.RS
-	d := &Dest{
-		Key:        DestKey{Addr: rs.Addr, Port: rs.Port},
+	return &Dest{
+		Key:        DestKeyFor(k, rs),
 		Weight:     m.Weight,
 		Fwd:        fwdOf(rs.LBKind),
 		UThreshold: rs.UThreshold,
 		LThreshold: rs.LThreshold,
 	}
-	if d.Fwd != FwdMasq {
-		// DR/TUN keep the destination port of the packet: the service's
-		// (0 for fwmark services), whatever the real_server line says.
-		d.Key.Port = k.Port
+}
+
+// DestKeyFor is the destination a real server becomes in service k: DR
+// and TUN keep the packet's destination port, the service's (0 for fwmark
+// services), whatever the real_server line says; NAT uses the real
+// server's port.
+func DestKeyFor(k ServiceKey, rs *config.RealServer) DestKey {
+	if fwdOf(rs.LBKind) != FwdMasq {
+		return DestKey{Addr: rs.Addr, Port: k.Port}
 	}
-	return d
+	return DestKey{Addr: rs.Addr, Port: rs.Port}
+}
+
+// ServiceKeys lists the kernel services of a virtual server.
+func ServiceKeys(vs *config.VirtualServer, groups map[string]*config.VirtualServerGroup) ([]ServiceKey, error) {
+	keys, _, err := serviceKeys(vs, groups)
+	return keys, err
 }
 
 func fwdOf(kind string) uint32 {

@@ -28,6 +28,9 @@ type Manager struct {
 	Log      *slog.Logger
 	// Members decides which real servers are in (default StartMembers).
 	Members MembersFunc
+	// ChangeLevel is the level each change is logged at (Info; `sync`
+	// logs one summary line instead).
+	ChangeLevel slog.Level
 }
 
 type managedEntry struct {
@@ -140,6 +143,12 @@ func (m *Manager) LoadAll(ctx context.Context, vss []*config.VirtualServer, all 
 	if err != nil {
 		return 0, err
 	}
+	return m.Apply(ctx, changes, desired, vss)
+}
+
+// Apply performs planned changes, records which services kahook now
+// manages, and verifies the result by reading the table back.
+func (m *Manager) Apply(ctx context.Context, changes []Change, desired Table, vss []*config.VirtualServer) (int, error) {
 	managed, err := m.loadManaged()
 	if err != nil {
 		return 0, err
@@ -157,7 +166,7 @@ func (m *Manager) LoadAll(ctx context.Context, vss []*config.VirtualServer, all 
 	}
 	n, err := Apply(ctx, m.K, changes)
 	for _, c := range changes[:n] {
-		m.Log.Info("IPVS changed", "op", string(c.Op), "service", c.Service.Key.String(), "dest", destName(c.Dest), "weight", destWeight(c.Dest), "reason", c.Reason)
+		m.Log.Log(ctx, m.ChangeLevel, "IPVS changed", "op", string(c.Op), "service", c.Service.Key.String(), "dest", destName(c.Dest), "weight", destWeight(c.Dest), "reason", c.Reason)
 	}
 	if err != nil {
 		return n, err
@@ -239,7 +248,7 @@ func (m *Manager) removeKeys(ctx context.Context, keys []ServiceKey, managed map
 	changes := PlanRemove(keys, current)
 	n, err := Apply(ctx, m.K, changes)
 	for _, c := range changes[:n] {
-		m.Log.Info("IPVS changed", "op", string(c.Op), "service", c.Service.Key.String(), "reason", c.Reason)
+		m.Log.Log(ctx, m.ChangeLevel, "IPVS changed", "op", string(c.Op), "service", c.Service.Key.String(), "reason", c.Reason)
 		delete(managed, c.Service.Key)
 	}
 	if n > 0 {

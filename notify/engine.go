@@ -143,6 +143,11 @@ func (e *Engine) Handle(ctx context.Context, ev Event) (*Result, error) {
 		// Recorded before acting: a run killed halfway is visible as
 		// applied=false, and any older run still waiting sees it is stale.
 		st.Instances[ev.Name] = cur
+		if ev.State == Master && (prev == nil || prev.State != Master) {
+			// A new mastership starts from keepalived's start state: the
+			// health `sync` recorded last time may be long stale.
+			delete(st.Pools, ev.Name)
+		}
 		if err := e.Store.Save(st); err != nil {
 			return nil, err
 		}

@@ -158,7 +158,7 @@ run_in_vm() {
 		printf 'export PATH=%q\n' "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/usr/local/go/bin"
 		printf 'export HOME=/root KAHOOK_IN_VM=1\n'
 		[ -n "${CI:-}" ] && printf 'export CI=%q\n' "$CI"
-		for v in KAHOOK_BIN KAHOOK_TEST_BIN_DIR KAHOOK_KEEP; do
+		for v in KAHOOK_BIN KAHOOK_TEST_BIN_DIR KAHOOK_KEEP KAHOOK_VM_TESTFLAGS; do
 			[ -n "${!v:-}" ] && printf 'export %s=%q\n' "$v" "${!v}"
 		done
 		true
@@ -228,7 +228,7 @@ cmd_test() {
 	(cd "$ROOT" && CGO_ENABLED=0 go build -o "$bindir/kahook" ./cmd/kahook && CGO_ENABLED=0 go build -o "$bindir/labweb" ./internal/labweb)
 	local script
 	script=$(mktemp)
-	echo 'fail=0' >"$script"
+	printf 'set -f\nfail=0\n' >"$script"
 	local p name
 	for p in "${pkgs[@]}"; do
 		p=${p#./}
@@ -238,7 +238,7 @@ cmd_test() {
 		cat >>"$script" <<EOF
 cd "$ROOT/$p"
 start=\$(date +%s)
-if "$bindir/$name.test" -test.v -test.timeout 40m -test.run '^TestVM' ${KAHOOK_VM_TESTFLAGS:-}; then
+if "$bindir/$name.test" -test.v -test.timeout 40m -test.run '^TestVM' \$KAHOOK_VM_TESTFLAGS; then
 	echo "ok  	github.com/kahook/kahook/$p	\$((\$(date +%s)-start))s	(in VM)"
 else
 	echo "FAIL	github.com/kahook/kahook/$p	\$((\$(date +%s)-start))s	(in VM)"

@@ -2,13 +2,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/kahook/kahook/config"
 	"github.com/kahook/kahook/ipvs"
 	"github.com/kahook/kahook/state"
 )
@@ -171,12 +169,3 @@ func tableJSON(t ipvs.Table) []serviceJSON {
 	return out
 }
 
-// isNoIPVS reports the missing-IPVS error.
-func isNoIPVS(err error) bool { return errors.Is(err, ipvs.ErrNoIPVS) }
-
-// poolMembers is the health policy for tables built outside `sync`:
-// keepalived's start state. (Replaced by the pool's health once `sync`
-// keeps one.)
-func poolMembers(cfg *config.Config, stateDir string) ipvs.MembersFunc {
-	return ipvs.StartMembers
-}

@@ -15,9 +15,6 @@ func notImplemented(name, usageText string, sub ...string) *cli.Command {
 	return cmd
 }
 
-func syncCommand() *cli.Command {
-	return notImplemented("sync", "one health-checked pass over the instance's IPVS pool")
-}
 func doctorCommand() *cli.Command {
 	return notImplemented("doctor", "lint keepalived.conf and kahook.conf, check live state")
 }

@@ -10,13 +10,20 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 )
 
 func main() {
 	listen := flag.String("listen", ":80", "address to listen on (comma-separated for several)")
 	name := flag.String("name", "", "name to answer with (default: host name)")
+	hold := flag.String("hold", "", "client mode: connect to HOST:PORT, hold the connection until SIGTERM, then reset it")
 	flag.Parse()
+	if *hold != "" {
+		holdConn(*hold)
+		return
+	}
 	if *name == "" {
 		*name, _ = os.Hostname()
 	}
@@ -34,4 +41,20 @@ func main() {
 		go func() { errs <- http.Serve(l, h) }()
 	}
 	log.Fatal(<-errs)
+}
+
+// holdConn keeps one TCP connection open and ends it with a reset
+// (SO_LINGER 0), so IPVS forgets it in seconds rather than keeping it in
+// TIME_WAIT for two minutes.
+func holdConn(addr string) {
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("connected", c.LocalAddr())
+	<-sig
+	c.(*net.TCPConn).SetLinger(0)
+	c.Close()
 }

@@ -1,0 +1,88 @@
+package main
+
+import (
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/kahook/kahook/config"
+	"github.com/kahook/kahook/ipvs"
+	"github.com/kahook/kahook/pool"
+	"github.com/kahook/kahook/state"
+)
+
+func syncCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "sync",
+		Usage: "one health-checked pass over an instance's IPVS pool (exit 0 while quorum holds: usable as a vrrp_script)",
+		UsageText: "kahook sync [INSTANCE]\n\n" +
+			"   On a node that is not MASTER for the instance it checks nothing and exits 0.",
+		ArgsUsage: "[INSTANCE]",
+		Flags: []cli.Flag{
+			&cli.IntFlag{Name: "rise", Value: 1, Usage: "consecutive passing passes before a down server is back"},
+			&cli.IntFlag{Name: "fall", Value: 1, Usage: "consecutive failing passes before a server is taken out"},
+			&cli.DurationFlag{Name: "deadline", Value: 10 * time.Second, Usage: "bound on the whole pass; checks still running have no verdict"},
+			&cli.DurationFlag{Name: "drain-timeout", Value: 60 * time.Second, Usage: "longest a failed server stays at weight 0 for its connections (0: remove at once)"},
+			&cli.IntFlag{Name: "workers", Value: 100, Usage: "checks run at once"},
+			&cli.StringFlag{Name: "textfile", Usage: "write Prometheus metrics to DIR/kahook_INSTANCE.prom (node_exporter textfile collector)"},
+		},
+		Action: func(c *cli.Context) error {
+			e := getEnv(c)
+			if err := maxArgs(c, 1); err != nil {
+				return err
+			}
+			cfg, err := e.loadConfig()
+			if err != nil {
+				return err
+			}
+			name := c.Args().First()
+			if name == "" {
+				if len(cfg.Instances) != 1 {
+					return usage("sync: name the instance (the config has %d)", len(cfg.Instances))
+				}
+				name = cfg.Instances[0].Name
+			}
+			if cfg.Instance(name) == nil {
+				return usage("sync: no instance %q in %s", name, cfg.Path)
+			}
+			store, err := state.Open(e.resolveStateDir(cfg))
+			if err != nil {
+				return failed(err)
+			}
+			rep, err := pool.Run(c.Context, pool.Options{
+				Cfg: cfg, Store: store, Instance: name,
+				Workers: c.Int("workers"), Deadline: c.Duration("deadline"), DrainTimeout: c.Duration("drain-timeout"),
+				MaintenanceDir: cfg.Global.MaintenanceDir,
+				Debounce:       pool.Debounce{Rise: c.Int("rise"), Fall: c.Int("fall")},
+				OpenIPVS:       func() (ipvs.Kernel, error) { return ipvs.Open() },
+				Log:            e.log,
+			})
+			if rep != nil && e.json {
+				_ = printJSON(e.stdout, rep)
+			}
+			if err != nil {
+				return failed(err)
+			}
+			if dir := c.String("textfile"); dir != "" && rep.Master {
+				st, _ := store.Load()
+				if err := pool.WriteTextfile(dir, rep, st.Pools[name]); err != nil {
+					return failed(err)
+				}
+			}
+			if rep.Exit != 0 {
+				return cli.Exit("", rep.Exit)
+			}
+			return nil
+		},
+	}
+}
+
+// poolMembers is the membership for tables built outside a sync pass:
+// the pool's last decisions, or keepalived's start state.
+func poolMembers(_ *config.Config, stateDir string) ipvs.MembersFunc {
+	st, err := (&state.Store{Dir: stateDir}).Load()
+	if err != nil {
+		return ipvs.StartMembers
+	}
+	return pool.Members(st)
+}

@@ -1,0 +1,38 @@
+package pool
+
+import (
+	"github.com/kahook/kahook/config"
+	"github.com/kahook/kahook/ipvs"
+	"github.com/kahook/kahook/state"
+)
+
+// Members is the membership `sync` last decided, for tables built outside
+// a pass (a MASTER re-run of notify, `ipvs apply`): re-applying them must
+// not undo a drain or bring back a failed server. Virtual servers whose
+// instance has no pool yet get keepalived's start state.
+func Members(st *state.State) ipvs.MembersFunc {
+	return func(vs *config.VirtualServer) []ipvs.Member {
+		ps := st.Pools[vs.Instance]
+		if ps == nil || len(ps.Servers) == 0 {
+			return ipvs.StartMembers(vs)
+		}
+		if up, ok := ps.QuorumUp[vs.Name()]; ok && !up && vs.SorryServer != nil {
+			return []ipvs.Member{{RS: vs.SorryServer, Weight: vs.SorryServer.Weight}}
+		}
+		var out []ipvs.Member
+		for _, rs := range vs.RealServers {
+			s := ps.Servers[ServerKey(vs, rs)]
+			switch {
+			case s == nil:
+				if !ipvs.StartsDown(rs) {
+					out = append(out, ipvs.Member{RS: rs, Weight: rs.Weight})
+				}
+			case Serving(s):
+				out = append(out, ipvs.Member{RS: rs, Weight: EffectiveWeight(s, rs)})
+			case rs.InhibitOnFailure && !s.Maintenance, !s.DrainSince.IsZero():
+				out = append(out, ipvs.Member{RS: rs, Weight: 0})
+			}
+		}
+		return out
+	}
+}

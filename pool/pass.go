@@ -1,0 +1,449 @@
+package pool
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/kahook/kahook/check"
+	"github.com/kahook/kahook/config"
+	"github.com/kahook/kahook/ipvs"
+	"github.com/kahook/kahook/state"
+)
+
+// Options configure a pass.
+type Options struct {
+	Cfg            *config.Config
+	Store          *state.Store
+	Instance       string
+	Workers        int           // checks run at once (default 100)
+	Deadline       time.Duration // the whole pass (default 10 s)
+	DrainTimeout   time.Duration // how long a failed server may drain
+	MaintenanceDir string
+	Debounce       Debounce
+	// OpenIPVS opens the kernel's IPVS (only once a pass has to read or
+	// write it: a BACKUP pass never does).
+	OpenIPVS func() (ipvs.Kernel, error)
+	Log      *slog.Logger
+	Now      func() time.Time
+}
+
+// CheckReport is one check's result in a pass.
+type CheckReport struct {
+	Check     string  `json:"check"`
+	Healthy   bool    `json:"healthy"`
+	Weight    int     `json:"weight"`
+	Reason    string  `json:"reason"`
+	LatencyMS float64 `json:"latency_ms"`
+}
+
+// ServerReport is one real server after a pass.
+type ServerReport struct {
+	VirtualServer string        `json:"virtual_server"`
+	RealServer    string        `json:"real_server"`
+	Up            bool          `json:"up"`
+	Maintenance   bool          `json:"maintenance,omitempty"`
+	Weight        int           `json:"weight"`
+	InTable       bool          `json:"in_table"`
+	Placement     string        `json:"placement"`
+	Event         Event         `json:"event,omitempty"`
+	Checks        []CheckReport `json:"checks,omitempty"`
+	Checked       bool          `json:"checked"`
+	LatencyMS     float64       `json:"latency_ms"`
+}
+
+// QuorumReport is one virtual server's quorum after a pass.
+type QuorumReport struct {
+	VirtualServer string `json:"virtual_server"`
+	Up            bool   `json:"up"`
+	Changed       bool   `json:"changed,omitempty"`
+	Weight        int    `json:"live_weight"`
+	Quorum        int    `json:"quorum"`
+	Hysteresis    int    `json:"hysteresis"`
+	Sorry         bool   `json:"sorry_server_in,omitempty"`
+}
+
+// Report is a whole pass.
+type Report struct {
+	Instance string         `json:"instance"`
+	Master   bool           `json:"master"`
+	Skipped  string         `json:"skipped,omitempty"`
+	Servers  []ServerReport `json:"servers"`
+	Quorum   []QuorumReport `json:"quorum"`
+	Changes  []string       `json:"ipvs_changes"`
+	Duration time.Duration  `json:"duration_ns"`
+	Exit     int            `json:"exit_code"`
+}
+
+// ServerKey names a real server of a virtual server in the state file.
+func ServerKey(vs *config.VirtualServer, rs *config.RealServer) string {
+	return vs.Name() + " " + rs.Endpoint()
+}
+
+type target struct {
+	vs       *config.VirtualServer
+	rs       *config.RealServer
+	checkers []check.Checker
+	maint    bool
+	results  []check.Result
+	done     int
+}
+
+// Run does one pass for the instance: check every real server (when this
+// node is MASTER), debounce, decide quorum and placements, apply the
+// difference to IPVS and record the pool. It returns the report; its
+// Exit is 0 while every virtual server of the instance has quorum.
+func Run(ctx context.Context, o Options) (*Report, error) {
+	start := time.Now()
+	now := o.now()
+	rep := &Report{Instance: o.Instance}
+	in := o.Cfg.Instance(o.Instance)
+	if in == nil {
+		return nil, fmt.Errorf("instance %q: not in %s", o.Instance, o.Cfg.Path)
+	}
+	st, err := o.Store.Load()
+	if err != nil {
+		return nil, err
+	}
+	if !isMaster(st, o.Instance) {
+		rep.Skipped = "not MASTER: nothing checked, nothing changed"
+		return rep, nil
+	}
+	rep.Master = true
+	vss := o.Cfg.ServersOf(o.Instance)
+	targets, err := o.targets(vss)
+	if err != nil {
+		return nil, err
+	}
+	deadline := o.Deadline
+	if deadline <= 0 {
+		deadline = 10 * time.Second
+	}
+	cctx, cancel := context.WithTimeout(ctx, deadline)
+	o.runChecks(cctx, targets)
+	cancel()
+
+	// Decide and apply under the lock, from the state as it is now: a
+	// transition may have happened while the checks ran.
+	lctx, lcancel := context.WithTimeout(ctx, deadline)
+	lock, err := o.Store.Lock(lctx)
+	lcancel()
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Unlock()
+	if st, err = o.Store.Load(); err != nil {
+		return nil, err
+	}
+	if !isMaster(st, o.Instance) {
+		rep.Master = false
+		rep.Skipped = "left MASTER during the pass: nothing changed"
+		return rep, nil
+	}
+	ps := st.Pools[o.Instance]
+	if ps == nil {
+		ps = &state.PoolState{}
+		st.Pools[o.Instance] = ps
+	}
+	if ps.Servers == nil {
+		ps.Servers = map[string]*state.ServerState{}
+	}
+	if ps.QuorumUp == nil {
+		ps.QuorumUp = map[string]bool{}
+	}
+
+	k, err := o.OpenIPVS()
+	if err != nil {
+		return nil, err
+	}
+	ictx, icancel := context.WithTimeout(ctx, 20*time.Second)
+	defer icancel()
+	current, err := ipvs.Read(ictx, k)
+	if err != nil {
+		return nil, err
+	}
+
+	changed := false
+	byKey := map[string]*ServerReport{}
+	for _, tg := range targets {
+		key := ServerKey(tg.vs, tg.rs)
+		s := ps.Servers[key]
+		if s == nil {
+			s = &state.ServerState{}
+			ps.Servers[key] = s
+		}
+		obs := observation(tg)
+		ev := Observe(s, tg.rs, obs, o.Debounce, now)
+		if ev != EventNone {
+			changed = true
+			ps.LastChange = now
+		}
+		sr := &ServerReport{VirtualServer: tg.vs.Name(), RealServer: tg.rs.Endpoint(), Up: s.Up, Maintenance: s.Maintenance, Event: ev, Checked: obs.Checked}
+		for i, r := range tg.results {
+			if i < tg.done {
+				sr.Checks = append(sr.Checks, CheckReport{Check: tg.checkers[i].String(), Healthy: r.Healthy, Weight: r.Weight, Reason: r.Reason, LatencyMS: ms(r.Latency)})
+				sr.LatencyMS = max(sr.LatencyMS, ms(r.Latency))
+			}
+		}
+		byKey[key] = sr
+		rep.Servers = append(rep.Servers, *sr)
+	}
+
+	// Quorum and placement per virtual server.
+	members := map[*config.VirtualServer][]ipvs.Member{}
+	exit := 0
+	for _, vs := range vss {
+		sum := 0
+		for _, rs := range vs.RealServers {
+			if s := ps.Servers[ServerKey(vs, rs)]; Serving(s) {
+				sum += EffectiveWeight(s, rs)
+			}
+		}
+		var prev *bool
+		if v, ok := ps.QuorumUp[vs.Name()]; ok {
+			prev = &v
+		}
+		up := QuorumUp(prev, sum, vs.Quorum, vs.Hysteresis)
+		qr := QuorumReport{VirtualServer: vs.Name(), Up: up, Weight: sum, Quorum: vs.Quorum, Hysteresis: vs.Hysteresis}
+		if prev != nil && *prev != up {
+			qr.Changed, changed = true, true
+			ps.LastChange = now
+		}
+		ps.QuorumUp[vs.Name()] = up
+		if !up {
+			exit = 1
+		}
+		if !up && vs.SorryServer != nil {
+			qr.Sorry = true
+			members[vs] = []ipvs.Member{{RS: vs.SorryServer, Weight: vs.SorryServer.Weight}}
+			for _, rs := range vs.RealServers {
+				byKey[ServerKey(vs, rs)].Placement = "out: quorum lost, sorry server in"
+			}
+		} else {
+			for _, rs := range vs.RealServers {
+				s := ps.Servers[ServerKey(vs, rs)]
+				p := Place(s, rs, destOf(current, vs, rs, o.Cfg.Groups), o.DrainTimeout, now)
+				sr := byKey[ServerKey(vs, rs)]
+				sr.Placement, sr.InTable, sr.Weight = p.Reason, p.In, p.Weight
+				if p.In {
+					members[vs] = append(members[vs], ipvs.Member{RS: rs, Weight: p.Weight})
+				}
+			}
+		}
+		rep.Quorum = append(rep.Quorum, qr)
+	}
+	for i := range rep.Servers {
+		rep.Servers[i] = *byKey[rep.Servers[i].VirtualServer+" "+rep.Servers[i].RealServer]
+	}
+
+	m := &ipvs.Manager{K: k, Cfg: o.Cfg, StateDir: o.Store.Dir, Log: o.Log, ChangeLevel: slog.LevelDebug,
+		Members: func(vs *config.VirtualServer) []ipvs.Member { return members[vs] }}
+	changes, desired, err := m.PlanLoad(ictx, vss, false)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range changes {
+		rep.Changes = append(rep.Changes, c.String())
+	}
+	var applyErr error
+	if len(changes) > 0 {
+		_, applyErr = m.Apply(ictx, changes, desired, vss)
+	}
+	if err := o.Store.Save(st); err != nil {
+		return nil, err
+	}
+	rep.Exit = exit
+	rep.Duration = time.Since(start)
+	if changed || len(changes) > 0 {
+		o.Log.Info("pool changed", summary(rep)...)
+	}
+	return rep, applyErr
+}
+
+func isMaster(st *state.State, name string) bool {
+	s := st.Instances[name]
+	return s != nil && s.State == "MASTER"
+}
+
+func (o Options) now() time.Time {
+	if o.Now != nil {
+		return o.Now()
+	}
+	return time.Now()
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func (o Options) targets(vss []*config.VirtualServer) ([]*target, error) {
+	var out []*target
+	for _, vs := range vss {
+		for _, rs := range vs.RealServers {
+			tg := &target{vs: vs, rs: rs, maint: o.inMaintenance(rs)}
+			for _, c := range rs.Checks {
+				cs, err := check.FromConfig(vs, rs, c)
+				if err != nil {
+					return nil, err
+				}
+				tg.checkers = append(tg.checkers, cs...)
+			}
+			tg.results = make([]check.Result, len(tg.checkers))
+			out = append(out, tg)
+		}
+	}
+	return out, nil
+}
+
+// inMaintenance: a file named IP:PORT or IP in the maintenance dir
+// (ldirectord's maintenancedir) takes the server out.
+func (o Options) inMaintenance(rs *config.RealServer) bool {
+	if o.MaintenanceDir == "" {
+		return false
+	}
+	names := []string{rs.Endpoint(), rs.Addr.String()}
+	if rs.Addr.Is6() {
+		names = append(names, fmt.Sprintf("%s:%d", rs.Addr, rs.Port))
+	}
+	for _, n := range names {
+		if _, err := os.Stat(filepath.Join(o.MaintenanceDir, n)); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// runChecks runs every checker of every target on a bounded worker pool;
+// a check still running at the deadline has no result this pass.
+func (o Options) runChecks(ctx context.Context, targets []*target) {
+	type job struct {
+		tg *target
+		i  int
+	}
+	workers := o.Workers
+	if workers <= 0 {
+		workers = 100
+	}
+	jobs := make(chan job)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				r := j.tg.checkers[j.i].Check(ctx)
+				if ctx.Err() != nil && !r.Healthy {
+					continue // cut off by the deadline: no verdict
+				}
+				mu.Lock()
+				j.tg.results[j.i] = r
+				j.tg.done++
+				mu.Unlock()
+			}
+		}()
+	}
+	for _, tg := range targets {
+		if tg.maint {
+			continue
+		}
+		for i := range tg.checkers {
+			select {
+			case jobs <- job{tg, i}:
+			case <-ctx.Done():
+			}
+		}
+	}
+	close(jobs)
+	wg.Wait()
+}
+
+// observation folds a target's check results: healthy when every check
+// passed; the last dynamic weight wins. A server without checkers is
+// always healthy (keepalived keeps it in); one whose checks did not all
+// finish has no verdict.
+func observation(tg *target) Observation {
+	if tg.maint {
+		return Observation{Maintenance: true}
+	}
+	if len(tg.checkers) == 0 {
+		return Observation{Checked: true, Healthy: true, Weight: check.Unchanged, Reason: "no checker"}
+	}
+	obs := Observation{Checked: true, Healthy: true, Weight: check.Unchanged}
+	if tg.done < len(tg.checkers) {
+		for _, r := range tg.results {
+			if r.Reason != "" && !r.Healthy {
+				return Observation{Checked: true, Healthy: false, Weight: check.Unchanged, Reason: r.Reason}
+			}
+		}
+		return Observation{Checked: false, Reason: "pass deadline reached before the checks finished"}
+	}
+	var reasons []string
+	for _, r := range tg.results {
+		if !r.Healthy {
+			obs.Healthy = false
+			reasons = append(reasons, r.Reason)
+		}
+		if r.Weight != check.Unchanged {
+			obs.Weight = r.Weight
+		}
+	}
+	obs.Reason = strings.Join(reasons, "; ")
+	if obs.Healthy {
+		obs.Reason = "checks passed"
+	}
+	return obs
+}
+
+// destOf sums what the kernel holds for rs over its virtual server's
+// services.
+func destOf(current ipvs.Table, vs *config.VirtualServer, rs *config.RealServer, groups map[string]*config.VirtualServerGroup) Dest {
+	keys, err := ipvs.ServiceKeys(vs, groups)
+	if err != nil {
+		return Dest{}
+	}
+	var d Dest
+	for _, k := range keys {
+		e := current[k]
+		if e == nil {
+			continue
+		}
+		if cur := e.Dests[ipvs.DestKeyFor(k, rs)]; cur != nil {
+			d.Present = true
+			d.Weight = max(d.Weight, cur.Weight)
+			d.Conns += cur.ActiveConns + cur.InactiveConns
+		}
+	}
+	return d
+}
+
+func summary(r *Report) []any {
+	up, total := 0, 0
+	var events []string
+	for _, s := range r.Servers {
+		total++
+		if s.Up && !s.Maintenance {
+			up++
+		}
+		if s.Event != EventNone {
+			events = append(events, fmt.Sprintf("%s %s (%s)", s.RealServer, s.Event, s.Placement))
+		}
+	}
+	var quorum []string
+	for _, q := range r.Quorum {
+		if q.Changed {
+			word := "lost"
+			if q.Up {
+				word = "regained"
+			}
+			quorum = append(quorum, fmt.Sprintf("%s quorum %s (weight %d, quorum %d±%d)", q.VirtualServer, word, q.Weight, q.Quorum, q.Hysteresis))
+		}
+	}
+	sort.Strings(events)
+	return []any{"instance", r.Instance, "servers_up", fmt.Sprintf("%d/%d", up, total),
+		"events", strings.Join(events, "; "), "quorum", strings.Join(quorum, "; "), "ipvs_changes", len(r.Changes)}
+}

@@ -1,0 +1,63 @@
+package pool
+
+import (
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/kahook/kahook/state"
+)
+
+// WriteTextfile writes the pass as Prometheus text format for
+// node_exporter's textfile collector: DIR/kahook_INSTANCE.prom, replaced
+// atomically so the collector never reads half a file.
+func WriteTextfile(dir string, r *Report, ps *state.PoolState) error {
+	var b strings.Builder
+	lbl := func(kv ...string) string {
+		var parts []string
+		for i := 0; i+1 < len(kv); i += 2 {
+			parts = append(parts, fmt.Sprintf("%s=%q", kv[i], kv[i+1]))
+		}
+		return "{" + strings.Join(parts, ",") + "}"
+	}
+	metric := func(name, help, typ string) {
+		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
+	}
+	servers := append([]ServerReport(nil), r.Servers...)
+	sort.Slice(servers, func(i, j int) bool {
+		return servers[i].VirtualServer+servers[i].RealServer < servers[j].VirtualServer+servers[j].RealServer
+	})
+	metric("kahook_realserver_up", "1 when the real server passes its checks and is not in maintenance.", "gauge")
+	for _, s := range servers {
+		fmt.Fprintf(&b, "kahook_realserver_up%s %d\n", lbl("instance", r.Instance, "virtual_server", s.VirtualServer, "real_server", s.RealServer), b2i(s.Up && !s.Maintenance))
+	}
+	metric("kahook_realserver_weight", "IPVS weight kahook gave the real server (0 when draining or out).", "gauge")
+	for _, s := range servers {
+		fmt.Fprintf(&b, "kahook_realserver_weight%s %d\n", lbl("instance", r.Instance, "virtual_server", s.VirtualServer, "real_server", s.RealServer), s.Weight)
+	}
+	metric("kahook_realserver_check_latency_seconds", "Slowest check of the real server in the last pass.", "gauge")
+	for _, s := range servers {
+		fmt.Fprintf(&b, "kahook_realserver_check_latency_seconds%s %g\n", lbl("instance", r.Instance, "virtual_server", s.VirtualServer, "real_server", s.RealServer), s.LatencyMS/1000)
+	}
+	metric("kahook_pool_quorum_up", "1 while the virtual server's live weight meets its quorum.", "gauge")
+	for _, q := range r.Quorum {
+		fmt.Fprintf(&b, "kahook_pool_quorum_up%s %d\n", lbl("instance", r.Instance, "virtual_server", q.VirtualServer), b2i(q.Up))
+	}
+	metric("kahook_pool_last_transition_timestamp_seconds", "When a real server or quorum of the instance last changed.", "gauge")
+	last := 0.0
+	if ps != nil && !ps.LastChange.IsZero() {
+		last = float64(ps.LastChange.UnixNano()) / 1e9
+	}
+	fmt.Fprintf(&b, "kahook_pool_last_transition_timestamp_seconds%s %.3f\n", lbl("instance", r.Instance), last)
+	metric("kahook_sync_pass_duration_seconds", "Wall time of the last sync pass.", "gauge")
+	fmt.Fprintf(&b, "kahook_sync_pass_duration_seconds%s %g\n", lbl("instance", r.Instance), r.Duration.Seconds())
+	return state.WriteFileAtomic(filepath.Join(dir, "kahook_"+r.Instance+".prom"), []byte(b.String()), 0o644)
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}

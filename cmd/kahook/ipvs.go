@@ -168,4 +168,3 @@ func tableJSON(t ipvs.Table) []serviceJSON {
 	}
 	return out
 }
-

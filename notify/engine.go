@@ -138,7 +138,10 @@ func (e *Engine) Handle(ctx context.Context, ev Event) (*Result, error) {
 	if prev != nil && prev.GARPPID != 0 && !e.DryRun {
 		stopFollower(prev.GARPPID, ev.Name, log)
 	}
-	cur := &state.InstanceState{State: ev.State, Priority: ev.Priority, Event: ev.Key, Source: ev.Source, Updated: time.Now()}
+	if ev.Received.IsZero() {
+		ev.Received = time.Now()
+	}
+	cur := &state.InstanceState{State: ev.State, Priority: ev.Priority, Event: ev.Key, Source: ev.Source, Received: ev.Received, Updated: time.Now()}
 	if !e.DryRun {
 		// Recorded before acting: a run killed halfway is visible as
 		// applied=false, and any older run still waiting sees it is stale.

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/kahook/kahook/state"
 )
@@ -31,6 +32,7 @@ type Event struct {
 	Priority int            `json:"priority"`
 	Key      state.EventKey `json:"key"`
 	Source   string         `json:"source"`
+	Received time.Time      `json:"received"`
 }
 
 // IsMaster reports whether the event makes the node active.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"time"
 
 	"github.com/kahook/kahook/state"
 )
@@ -76,6 +77,7 @@ func ReadFIFO(ctx context.Context, r io.Reader, e *Engine, log *slog.Logger) (FI
 			}
 			ev := fl.Event
 			ev.Key = state.NowEvent()
+			ev.Received = time.Now()
 			if e.Cfg.Instance(ev.Name) == nil {
 				st.Skipped++
 				log.Debug("FIFO event for an instance kahook does not manage", "name", ev.Name, "state", ev.State)

@@ -94,7 +94,8 @@ type InstanceState struct {
 	Event    EventKey  `json:"event"`
 	Applied  bool      `json:"applied"` // false while (or if killed while) applying
 	Source   string    `json:"source"`  // notify or fifo
-	Updated  time.Time `json:"updated"`
+	Received time.Time `json:"received"` // when kahook got the event
+	Updated  time.Time `json:"updated"`  // when it finished applying it
 	// GARPPID is the background process still sending gratuitous ARP for
 	// this event; a newer event stops it.
 	GARPPID int `json:"garp_pid,omitempty"`

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -28,6 +29,7 @@ func notifyCommand() *cli.Command {
 		Action: func(c *cli.Context) error {
 			e := getEnv(c)
 			// The event's time is this process's start: taken first.
+			received := time.Now()
 			key, err := state.ProcessEvent()
 			if err != nil {
 				return failed(err)
@@ -36,7 +38,7 @@ func notifyCommand() *cli.Command {
 			if err != nil {
 				return usage("notify: %v", err)
 			}
-			ev.Key = key
+			ev.Key, ev.Received = key, received
 			eng, err := e.engine()
 			if err != nil {
 				return err

@@ -13,15 +13,23 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 )
 
 func main() {
 	listen := flag.String("listen", ":80", "address to listen on (comma-separated for several)")
 	name := flag.String("name", "", "name to answer with (default: host name)")
 	hold := flag.String("hold", "", "client mode: connect to HOST:PORT, hold the connection until SIGTERM, then reset it")
+	probe := flag.String("probe", "", "client mode: GET this URL every -interval until SIGTERM, one line per request")
+	interval := flag.Duration("interval", 20*time.Millisecond, "probe interval")
+	timeout := flag.Duration("timeout", 200*time.Millisecond, "probe request timeout")
 	flag.Parse()
 	if *hold != "" {
 		holdConn(*hold)
+		return
+	}
+	if *probe != "" {
+		probeLoop(*probe, *interval, *timeout)
 		return
 	}
 	if *name == "" {
@@ -57,4 +65,33 @@ func holdConn(addr string) {
 	<-sig
 	c.(*net.TCPConn).SetLinger(0)
 	c.Close()
+}
+
+// probeLoop prints "UNIXNANO NAME" for each answer and "UNIXNANO -" for
+// each failure: the lab reads the longest run of failures as the outage
+// the client saw. A new connection per request, like a fresh client.
+func probeLoop(url string, interval, timeout time.Duration) {
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	client := &http.Client{Timeout: timeout, Transport: &http.Transport{DisableKeepAlives: true}}
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		start := time.Now()
+		name := "-"
+		if resp, err := client.Get(url); err == nil {
+			buf := make([]byte, 64)
+			n, _ := resp.Body.Read(buf)
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				name = strings.TrimSpace(string(buf[:n]))
+			}
+		}
+		fmt.Printf("%d %s\n", start.UnixNano(), name)
+		select {
+		case <-sig:
+			return
+		case <-tick.C:
+		}
+	}
 }

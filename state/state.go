@@ -92,8 +92,8 @@ type InstanceState struct {
 	State    string    `json:"state"` // MASTER, BACKUP, FAULT, STOP, DELETED
 	Priority int       `json:"priority"`
 	Event    EventKey  `json:"event"`
-	Applied  bool      `json:"applied"` // false while (or if killed while) applying
-	Source   string    `json:"source"`  // notify or fifo
+	Applied  bool      `json:"applied"`  // false while (or if killed while) applying
+	Source   string    `json:"source"`   // notify or fifo
 	Received time.Time `json:"received"` // when kahook got the event
 	Updated  time.Time `json:"updated"`  // when it finished applying it
 	// GARPPID is the background process still sending gratuitous ARP for

@@ -206,7 +206,7 @@ func TestVMSyncFollowsHealth(t *testing.T) {
 	if w := l.weightOf("10.9.0.100:80", "10.9.1.2:8080"); w != "2" {
 		t.Fatalf("after one failed pass (fall 2) weight = %s, want 2", w)
 	}
-	rep, code = l.pass("--fall", "2", "--rise", "2", "--drain-timeout", "0")
+	rep, _ = l.pass("--fall", "2", "--rise", "2", "--drain-timeout", "0")
 	if w := l.weightOf("10.9.0.100:80", "10.9.1.2:8080"); w != "absent" {
 		t.Fatalf("after two failed passes the server is still in (weight %s)\n%+v", w, rep)
 	}
@@ -244,7 +244,7 @@ func TestVMSyncFollowsHealth(t *testing.T) {
 	// Quorum 5 with hysteresis 1 on :80 (weights 2 each, live 8): stays
 	// up down to 4, goes down below it, comes back only at 6.
 	l.stopWeb("10.9.1.3:8080,10.9.1.3:8081")
-	rep, code = l.pass("--drain-timeout", "0")
+	_, code = l.pass("--drain-timeout", "0")
 	if code != 0 {
 		t.Fatalf("live weight 6 >= 4: quorum must hold (exit %d)", code)
 	}
@@ -253,7 +253,7 @@ func TestVMSyncFollowsHealth(t *testing.T) {
 		t.Fatalf("live weight 4 = quorum-hysteresis: quorum must hold (exit %d)", code)
 	}
 	l.stopWeb("10.9.1.2:8080,10.9.1.2:8081")
-	rep, code = l.pass("--drain-timeout", "0")
+	_, code = l.pass("--drain-timeout", "0")
 	if code != 1 {
 		t.Fatalf("live weight 2 < 4: quorum lost, exit must be 1 (got %d)", code)
 	}
@@ -270,7 +270,7 @@ func TestVMSyncFollowsHealth(t *testing.T) {
 	for i := 1; i <= 4; i++ {
 		l.stopWeb(fmt.Sprintf("10.9.1.%d:8080,10.9.1.%d:8081", i, i))
 	}
-	rep, code = l.pass("--drain-timeout", "0")
+	_, code = l.pass("--drain-timeout", "0")
 	if code != 1 || l.weightOf("10.9.0.100:81", "10.9.1.9:8081") != "1" || l.weightOf("10.9.0.100:81", "10.9.1.1:8081") != "absent" {
 		t.Fatalf("all down: exit %d\n%s", code, l.rules())
 	}

@@ -166,6 +166,8 @@ run_in_vm() {
 	: >"$out/output"
 	tail -n +1 -f "$out/output" &
 	local tailpid=$!
+	# Ctrl-C: qemu gets the same SIGINT and stops; leave nothing behind.
+	trap 'kill "$tailpid" 2>/dev/null; rm -rf "$out"; exit 130' INT TERM
 	local rc=0
 	timeout --kill-after=10 "$TIMEOUT" qemu-system-x86_64 \
 		-accel tcg -cpu max -smp "$SMP" -m "$MEM" \
@@ -180,12 +182,14 @@ run_in_vm() {
 	kill "$tailpid" 2>/dev/null || true
 	wait "$tailpid" 2>/dev/null || true
 	if [ ! -f "$out/rc" ]; then
+		trap - INT TERM
 		echo "vm: the VM did not report an exit code (qemu exit $rc); console:" >&2
 		tail -n 40 "$out/console" >&2 || true
 		cat "$out/qemu.err" >&2 || true
 		[ -z "${KAHOOK_KEEP:-}" ] && rm -rf "$out"
 		return 125
 	fi
+	trap - INT TERM
 	rc=$(cat "$out/rc")
 	grep -h '^vm:' "$out/console" >&2 || true
 	# Golden files written with -update inside the VM land in the

@@ -93,15 +93,16 @@ func start(t *testing.T, o lab.Options) *lab.LVS {
 	return x
 }
 
-// TestVMFailoverSIGKILL: the master's keepalived is SIGKILLed; b takes
-// over and the client keeps getting answers. a ran no notify (keepalived
-// was killed), so it keeps its VIP until keepalived comes back (as
-// systemd restarts it), runs BACKUP and then takes over again (preempt).
+// TestVMFailoverSIGKILL: every keepalived process of the master is
+// SIGKILLed (a crash); b takes over after three missed adverts and the
+// client keeps getting answers. a ran no notify (keepalived was killed),
+// so it keeps its VIP until keepalived comes back (as systemd restarts
+// it), runs BACKUP and then takes over again (preempt).
 func TestVMFailoverSIGKILL(t *testing.T) {
 	x := start(t, lab.Options{})
 	probe, err := x.StartProbe("probe")
 	must(t, err)
-	x.Keepalived(x.A).Kill(syscall.SIGKILL)
+	x.Keepalived(x.A).KillGroup(syscall.SIGKILL)
 	must(t, x.WaitState(x.B, "MASTER", settle))
 	ok := netnstest.Eventually(settle, func() bool {
 		n := x.NeighbourOfVIP()

@@ -204,6 +204,12 @@ func (p *Proc) Output() string {
 // Kill sends sig to the process alone.
 func (p *Proc) Kill(sig syscall.Signal) { _ = p.Cmd.Process.Signal(sig) }
 
+// KillGroup sends sig to the process and its children at once. For
+// keepalived this is a crash: SIGKILL of the parent alone makes its VRRP
+// child shut down cleanly (priority 0 advert, STOP notify), which is a
+// graceful stop, not a failure.
+func (p *Proc) KillGroup(sig syscall.Signal) { _ = syscall.Kill(-p.Cmd.Process.Pid, sig) }
+
 // Running reports whether the process has not exited.
 func (p *Proc) Running() bool {
 	select {

@@ -1,0 +1,50 @@
+# kahook. `make help` lists the targets. Everything that needs root
+# (namespaces, IPVS, packages) says so and checks it.
+SHELL   := /bin/bash
+GO      ?= go
+VERSION := $(shell scripts/version.sh)
+COMMIT  := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+export PATH := $(shell $(GO) env GOPATH)/bin:$(PATH)
+
+.PHONY: help build test lint bench package demo clean FORCE
+
+help:
+	@echo "make build    static bin/kahook (CGO_ENABLED=0), version $(VERSION)"
+	@echo "make test     the whole suite: lint, host tests, namespace tests, VM tests (root)"
+	@echo "make demo     keepalived failover driving kahook, in network namespaces (root)"
+	@echo "make bench    benchmarks next to ipvsadm, ipvsadm-restore, a shell script and curl (root)"
+	@echo "make lint     gofmt, go vet, staticcheck"
+	@echo "make package  dist/kahook_$(VERSION)_amd64.deb and .rpm"
+
+build: bin/kahook bin/labweb
+
+bin/kahook: FORCE
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $@ ./cmd/kahook
+
+# The lab's web server and the demo driver: test tooling, not shipped.
+bin/labweb: FORCE
+	CGO_ENABLED=0 $(GO) build -trimpath -o $@ ./internal/labweb
+
+bin/demo: FORCE
+	CGO_ENABLED=0 $(GO) build -trimpath -o $@ ./internal/demo
+
+test:
+	scripts/test.sh
+
+lint:
+	scripts/lint.sh
+
+bench:
+	bench/run.sh
+
+package: bin/kahook
+	scripts/package.sh $(VERSION)
+
+demo:
+	scripts/demo.sh
+
+clean:
+	rm -rf bin dist .cache/testbin
+
+FORCE:

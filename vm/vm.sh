@@ -129,7 +129,6 @@ mount -t sysfs sys $R/sys
 mount -t devtmpfs dev $R/dev
 mkdir -p $R/dev/pts $R/dev/shm && mount -t devpts devpts $R/dev/pts && mount -t tmpfs shm $R/dev/shm
 mount -t tmpfs run $R/run
-mount -t tmpfs tmp $R/tmp
 mkdir -p $R/vmout && mount --bind /mnt/out $R/vmout
 hostname kahook-vm
 ip link set lo up 2>/dev/null

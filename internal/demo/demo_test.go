@@ -88,4 +88,3 @@ func newEntries(before, after []string) []string {
 	}
 	return out
 }
-

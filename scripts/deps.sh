@@ -25,14 +25,15 @@ if [ ${#missing[@]} -gt 0 ]; then
 	echo "deps: installing ${missing[*]}" >&2
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+	# The packages start their daemons; the tests run their own keepalived
+	# and nginx, in namespaces or on other ports. Stop only what this
+	# install started (other test runs may be using theirs right now).
+	for svc in keepalived nginx; do
+		for p in "${missing[@]}"; do
+			case "$p" in "$svc"|"$svc"-*) service "$svc" stop >/dev/null 2>&1 || true ;; esac
+		done
+	done
 fi
-# keepalived's package starts the daemon with the default config: the
-# tests run their own keepalived in namespaces and need the host quiet.
-if command -v systemctl >/dev/null && systemctl is-active --quiet keepalived 2>/dev/null; then
-	systemctl stop keepalived || true
-fi
-pkill -x keepalived 2>/dev/null || true
-pkill -x nginx 2>/dev/null || true
 
 # Go tools, pinned.
 GOBIN=$(go env GOPATH)/bin

@@ -98,7 +98,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			log, closeLog := logging.New(logging.Options{Level: level, Stderr: stderr, Syslog: c.String("syslog")})
 			c.App.Metadata[envMetadata] = &env{
 				log: log, close: closeLog, stdout: stdout, stderr: stderr,
-				configPath: c.String("config"), configID: c.String("config-id"),
+				configPath: c.String("config"), configSet: c.IsSet("config"), configID: c.String("config-id"),
 				json: c.Bool("json"), dryRun: c.Bool("dry-run"), stateDir: c.String("state-dir"),
 			}
 			return nil
@@ -133,6 +133,7 @@ type env struct {
 	stdout     io.Writer
 	stderr     io.Writer
 	configPath string
+	configSet  bool // --config given (else a missing default file may be fine)
 	configID   string
 	json       bool
 	dryRun     bool

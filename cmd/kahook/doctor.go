@@ -1,0 +1,168 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/kahook/kahook/arp"
+	"github.com/kahook/kahook/config"
+	"github.com/kahook/kahook/doctor"
+	"github.com/kahook/kahook/ipvs"
+	"github.com/kahook/kahook/state"
+	"github.com/kahook/kahook/sysctl"
+	"github.com/kahook/kahook/vip"
+)
+
+const defaultKeepalivedConf = "/etc/keepalived/keepalived.conf"
+
+func doctorCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "doctor",
+		Usage: "lint keepalived.conf and kahook.conf, check the live node, probe ARP (exit 1 on any FAIL)",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "keepalived-conf", Value: defaultKeepalivedConf, Usage: "keepalived config (includes followed)"},
+			&cli.BoolFlag{Name: "no-live", Usage: "only lint the configs, do not look at the node"},
+			&cli.BoolFlag{Name: "probe", Usage: "also send ARP requests for every VIP and list who answers"},
+			&cli.DurationFlag{Name: "probe-timeout", Value: time.Second, Usage: "how long the probe collects answers"},
+		},
+		Action: func(c *cli.Context) error {
+			e := getEnv(c)
+			if err := maxArgs(c, 0); err != nil {
+				return err
+			}
+			var r doctor.Report
+			k, err := loadKeepalived(c.String("keepalived-conf"), c.IsSet("keepalived-conf"), e.configID, &r)
+			if err != nil {
+				return err
+			}
+			kc, err := e.loadConfigIfPresent()
+			if err != nil {
+				return err
+			}
+			if k != nil {
+				doctor.LintKeepalived(&r, k, kc)
+			}
+			if kc != nil {
+				doctor.LintKahook(&r, kc, k)
+			}
+			if !c.Bool("no-live") {
+				doctor.CheckLive(c.Context, &r, kc, k, e.live(kc, c.Bool("probe"), c.Duration("probe-timeout")))
+			}
+			printReport(e, &r)
+			if r.Failed() {
+				return cli.Exit("", exitFailed)
+			}
+			return nil
+		},
+	}
+}
+
+func loadKeepalived(path string, explicit bool, configID string, r *doctor.Report) (*doctor.Keepalived, error) {
+	if _, err := os.Stat(path); err != nil && !explicit {
+		r.Findings = append(r.Findings, doctor.Finding{Severity: doctor.OK, Check: "keepalived-conf", Msg: "no " + path + ": keepalived config not checked"})
+		return nil, nil
+	}
+	tree, _, err := config.ParseTree(path, config.Options{ConfigID: configID})
+	if err != nil {
+		return nil, usage("%v", err)
+	}
+	return doctor.ReadKeepalived(path, tree), nil
+}
+
+// loadConfigIfPresent: doctor runs on nodes without a kahook.conf too.
+func (e *env) loadConfigIfPresent() (*config.Config, error) {
+	if _, err := os.Stat(e.configPath); errors.Is(err, os.ErrNotExist) && !e.configSet {
+		return nil, nil
+	}
+	return e.loadConfig()
+}
+
+func (e *env) live(kc *config.Config, probe bool, timeout time.Duration) doctor.Live {
+	lv := doctor.Live{
+		Sysctl:     sysctl.ProcSys,
+		Addrs:      allAddrs,
+		IPVS:       func() (ipvs.Kernel, error) { return ipvs.Open() },
+		Procs:      processNames,
+		DropIn:     sysctl.DropInPath,
+		SysctlConf: "/etc/sysctl.conf",
+	}
+	dir := config.DefaultStateDir
+	if kc != nil || e.stateDir != "" {
+		dir = e.resolveStateDir(kc)
+	}
+	if st, err := (&state.Store{Dir: dir}).Load(); err == nil {
+		lv.State = st
+	}
+	if probe {
+		lv.Probe = func(iface string, ips []netip.Addr) (map[netip.Addr][]string, error) {
+			client, ifi, err := arp.Dial(iface)
+			if err != nil {
+				return nil, err
+			}
+			defer client.Close()
+			sender, err := arp.FirstIPv4(ifi)
+			if err != nil {
+				return nil, err
+			}
+			return arp.Probe(context.Background(), client, ifi.HardwareAddr, sender, ips, 3, timeout)
+		}
+	}
+	return lv
+}
+
+func allAddrs() (map[string][]netip.Prefix, error) {
+	ifs, err := net.Interfaces()
+	if err != nil {
+		return nil, err
+	}
+	m, err := vip.NewManager(nil)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]netip.Prefix{}
+	for _, ifi := range ifs {
+		list, err := m.List(ifi.Name)
+		if err != nil {
+			return nil, err
+		}
+		out[ifi.Name] = list
+	}
+	return out, nil
+}
+
+func processNames() []string {
+	entries, _ := os.ReadDir("/proc")
+	var out []string
+	for _, en := range entries {
+		if data, err := os.ReadFile("/proc/" + en.Name() + "/comm"); err == nil {
+			out = append(out, string(data[:len(data)-1]))
+		}
+	}
+	return out
+}
+
+func printReport(e *env, r *doctor.Report) {
+	if e.json {
+		_ = printJSON(e.stdout, r)
+		return
+	}
+	fmt.Fprintf(e.stdout, "kahook doctor: %d FAIL, %d WARN, %d OK\n", r.Count(doctor.Fail), r.Count(doctor.Warn), r.Count(doctor.OK))
+	for _, f := range r.Problems() {
+		fmt.Fprintln(e.stdout, f)
+		if f.Fix != "" {
+			fmt.Fprintf(e.stdout, "     fix: %s\n", f.Fix)
+		}
+	}
+	for _, f := range r.Findings {
+		if f.Severity == doctor.OK {
+			fmt.Fprintln(e.stdout, f)
+		}
+	}
+}

@@ -1,0 +1,28 @@
+package main
+
+import (
+	"github.com/urfave/cli/v2"
+
+	"github.com/kahook/kahook/config"
+	"github.com/kahook/kahook/importconf"
+)
+
+func importCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "import",
+		Usage:     "print a kahook.conf drafted from a keepalived.conf (one instance per vrrp_instance, the virtual_server blocks)",
+		ArgsUsage: "KEEPALIVED_CONF",
+		Action: func(c *cli.Context) error {
+			e := getEnv(c)
+			if c.NArg() != 1 {
+				return usage("import: expected the keepalived.conf to read")
+			}
+			path := c.Args().First()
+			tree, _, err := config.ParseTree(path, config.Options{ConfigID: e.configID})
+			if err != nil {
+				return usage("%v", err)
+			}
+			return failed(importconf.Draft(e.stdout, path, tree))
+		},
+	}
+}

@@ -1,0 +1,368 @@
+package doctor
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kahook/kahook/config"
+	"github.com/kahook/kahook/ipvs"
+	"github.com/kahook/kahook/state"
+	"github.com/kahook/kahook/sysctl"
+)
+
+func keepalived(t *testing.T, text string) *Keepalived {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "keepalived.conf")
+	os.WriteFile(p, []byte(text), 0o644)
+	tree, _, err := config.ParseTree(p, config.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ReadKeepalived(p, tree)
+}
+
+func kahookConf(t *testing.T, text string) *config.Config {
+	t.Helper()
+	cfg, err := config.Parse("kahook.conf", []byte(text), config.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// findings runs the lint and returns "SEVERITY check" for each problem.
+func findings(k *Keepalived, kc *config.Config) []string {
+	var r Report
+	if k != nil {
+		LintKeepalived(&r, k, kc)
+	}
+	if kc != nil {
+		LintKahook(&r, kc, k)
+	}
+	var out []string
+	for _, f := range r.Problems() {
+		out = append(out, string(f.Severity)+" "+f.Check+": "+f.Msg)
+	}
+	return out
+}
+
+func has(list []string, prefix string) bool {
+	for _, l := range list {
+		if strings.HasPrefix(l, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+const base = `
+global_defs {
+    script_user root
+    enable_script_security
+    %s
+}
+vrrp_instance VI_1 {
+    state BACKUP
+    interface eth0
+    virtual_router_id 51
+    priority 100
+    %s
+}
+`
+
+// TestLintFindings: each finding fires on its bad config and stays
+// silent once the config is fixed.
+func TestLintFindings(t *testing.T) {
+	exe := filepath.Join(t.TempDir(), "notify.sh")
+	os.WriteFile(exe, []byte("#!/bin/sh\n"), 0o755)
+	noexec := filepath.Join(t.TempDir(), "noexec.sh")
+	os.WriteFile(noexec, []byte("#!/bin/sh\n"), 0o644)
+	many := "virtual_ipaddress {\n"
+	for i := 1; i <= 21; i++ {
+		many += "10.0.0." + strconv.Itoa(i) + "\n"
+	}
+	many += "}"
+	cases := []struct {
+		name, bad, fixed string
+		want             string
+	}{
+		{"strict without VIPs", fmt.Sprintf(base, "vrrp_strict", "accept"), fmt.Sprintf(base, "", ""), "FAIL strict"},
+		{"strict with VIP on lo", fmt.Sprintf(base, "vrrp_strict", "accept\nvirtual_ipaddress { 10.0.0.1/32 dev lo }"), fmt.Sprintf(base, "", "virtual_ipaddress { 10.0.0.1 }"), "FAIL strict"},
+		{"strict with unicast", fmt.Sprintf(base, "vrrp_strict", "accept\nvirtual_ipaddress { 10.0.0.1 }\nunicast_peer { 10.0.0.2 }"), fmt.Sprintf(base, "", "virtual_ipaddress { 10.0.0.1 }\nunicast_peer { 10.0.0.2 }"), "FAIL strict"},
+		{"strict with 21 VIPs", fmt.Sprintf(base, "vrrp_strict", "accept\n"+many), fmt.Sprintf(base, "", many), "FAIL strict"},
+		{"strict with auth", fmt.Sprintf(base, "vrrp_strict", "accept\nvirtual_ipaddress { 10.0.0.1 }\nauthentication {\nauth_type PASS\nauth_pass secret\n}"), fmt.Sprintf(base, "", "virtual_ipaddress { 10.0.0.1 }\nauthentication {\nauth_type PASS\nauth_pass secret\n}"), "FAIL strict"},
+		{"strict drops VIP traffic", fmt.Sprintf(base, "vrrp_strict", "virtual_ipaddress { 10.0.0.1 }"), fmt.Sprintf(base, "vrrp_strict", "accept\nvirtual_ipaddress { 10.0.0.1 }"), "WARN strict"},
+		{"garp sends nothing (global)", fmt.Sprintf(base, "vrrp_garp_master_repeat 0", ""), fmt.Sprintf(base, "vrrp_garp_master_repeat 5", ""), "WARN garp"},
+		{"garp sends nothing (instance)", fmt.Sprintf(base, "", "garp_master_repeat 0"), fmt.Sprintf(base, "", "garp_master_repeat 3"), "WARN garp"},
+		{"keepalived VIP on lo", fmt.Sprintf(base, "", "virtual_ipaddress { 10.0.0.1/32 dev lo }"), fmt.Sprintf(base, "", "virtual_ipaddress { 10.0.0.1/32 }"), "FAIL vip-lo"},
+		{"VIP on lo not /32", fmt.Sprintf(base, "", "virtual_ipaddress { 10.0.0.1/24 dev lo }"), fmt.Sprintf(base, "", "virtual_ipaddress { 10.0.0.1/24 }"), "FAIL vip-lo: VIP 10.0.0.1/24 on lo is not a host"},
+		{"script not absolute", fmt.Sprintf(base, "", "notify_master \"notify.sh master\""), fmt.Sprintf(base, "", "notify_master \""+exe+" master\""), "FAIL script"},
+		{"script missing", fmt.Sprintf(base, "", "notify_master /nonexistent/notify.sh"), fmt.Sprintf(base, "", "notify_master "+exe), "FAIL script"},
+		{"script not executable", fmt.Sprintf(base, "", "notify_master "+noexec), fmt.Sprintf(base, "", "notify_master "+exe), "FAIL script"},
+		{"no script security", strings.Replace(fmt.Sprintf(base, "", "notify_master "+exe), "enable_script_security", "", 1), fmt.Sprintf(base, "", "notify_master "+exe), "WARN script-security"},
+		{"script_user unknown", strings.Replace(fmt.Sprintf(base, "", "notify_master "+exe), "script_user root", "script_user nosuchuser", 1), fmt.Sprintf(base, "", "notify_master "+exe), "FAIL script-user"},
+		{"duplicate VRID", fmt.Sprintf(base, "", "") + "vrrp_instance VI_2 {\ninterface eth0\nvirtual_router_id 51\n}\n", fmt.Sprintf(base, "", "") + "vrrp_instance VI_2 {\ninterface eth0\nvirtual_router_id 52\n}\n", "FAIL vrid"},
+		{"VRID out of range", strings.Replace(fmt.Sprintf(base, "", ""), "virtual_router_id 51", "virtual_router_id 300", 1), fmt.Sprintf(base, "", ""), "FAIL vrid"},
+		{"auth_pass truncated", fmt.Sprintf(base, "", "authentication {\nauth_type PASS\nauth_pass longpassword\n}"), fmt.Sprintf(base, "", "authentication {\nauth_type PASS\nauth_pass shortpw\n}"), "WARN auth"},
+		{"priority 255", strings.Replace(fmt.Sprintf(base, "", ""), "priority 100", "priority 255", 1), fmt.Sprintf(base, "", ""), "WARN priority"},
+		{"nopreempt with MASTER", strings.Replace(fmt.Sprintf(base, "", "nopreempt"), "state BACKUP", "state MASTER", 1), fmt.Sprintf(base, "", "nopreempt"), "WARN nopreempt"},
+		{"virtual server owned by nobody", fmt.Sprintf(base, "", "virtual_ipaddress { 10.0.0.1 }") + "virtual_server 10.0.0.9 80 {\nreal_server 10.0.1.1 80 {\n}\n}\n", fmt.Sprintf(base, "", "virtual_ipaddress { 10.0.0.9 }") + "virtual_server 10.0.0.9 80 {\nreal_server 10.0.1.1 80 {\n}\n}\n", "WARN vs-owner"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			bad := findings(keepalived(t, tc.bad), nil)
+			if !has(bad, tc.want) {
+				t.Errorf("bad config: want %q in %q", tc.want, bad)
+			}
+			if fixed := findings(keepalived(t, tc.fixed), nil); len(fixed) != 0 {
+				t.Errorf("fixed config still reports %q", fixed)
+			}
+		})
+	}
+}
+
+func TestLintInsecureScript(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("ownership rule applies to root")
+	}
+	dir := t.TempDir()
+	exe := filepath.Join(dir, "notify.sh")
+	os.WriteFile(exe, []byte("#!/bin/sh\n"), 0o777)
+	os.Chmod(exe, 0o777) // group and world writable
+	conf := fmt.Sprintf(base, "", "notify_master "+exe)
+	if f := findings(keepalived(t, conf), nil); !has(f, "FAIL script") {
+		t.Errorf("world-writable script with enable_script_security: %q", f)
+	}
+	if f := findings(keepalived(t, strings.Replace(conf, "enable_script_security", "", 1)), nil); !has(f, "WARN script: ") {
+		t.Errorf("world-writable script without enable_script_security must warn: %q", f)
+	}
+	os.Chmod(exe, 0o755)
+	if f := findings(keepalived(t, conf), nil); len(f) != 0 {
+		t.Errorf("fixed script: %q", f)
+	}
+}
+
+func TestLintKahookWithKeepalived(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "kahook")
+	os.WriteFile(bin, []byte("#!/bin/sh\n"), 0o755)
+	k := keepalived(t, fmt.Sprintf(base, "", "virtual_ipaddress { 10.0.0.1 }\nnotify \""+bin+" notify\""))
+	// No kahook instance for a vrrp_instance that runs kahook.
+	kc := kahookConf(t, "instance VI_9 {\n interface eth0\n virtual_ipaddress { 10.0.0.5 }\n}\n")
+	f := findings(k, kc)
+	if !has(f, "FAIL instance") || !has(f, "WARN instance: instance VI_9") {
+		t.Errorf("name mismatch: %q", f)
+	}
+	// The same VIP bound by both keepalived and kahook.
+	kc = kahookConf(t, "instance VI_1 {\n interface eth0\n virtual_ipaddress { 10.0.0.1 }\n}\n")
+	if f := findings(k, kc); !has(f, "WARN vip-owner") {
+		t.Errorf("two owners: %q", f)
+	}
+	// Fixed: keepalived without the VIP, kahook with it.
+	k = keepalived(t, fmt.Sprintf(base, "", "notify \""+bin+" notify\""))
+	if f := findings(k, kc); len(f) != 0 {
+		t.Errorf("fixed: %q", f)
+	}
+}
+
+func TestLintTwoNodeDR(t *testing.T) {
+	conf := `
+instance VI_1 {
+    interface eth0
+    virtual_ipaddress { 10.0.0.100 }
+%s
+}
+virtual_server 10.0.0.100 80 {
+    protocol TCP
+    lb_kind DR
+    real_server 10.0.0.1 80 { }
+    real_server 10.0.0.2 80 { }
+}
+`
+	local := map[netip.Addr]bool{netip.MustParseAddr("10.0.0.1"): true}
+	var r Report
+	LintTwoNodeDR(&r, kahookConf(t, fmt.Sprintf(conf, "backup {\n ipvs none\n}")), local)
+	if r.Count(Fail) != 2 {
+		t.Errorf("director that is a DR real server keeping IPVS and dropping the VIP while backup: %v", r.Findings)
+	}
+	r = Report{}
+	LintTwoNodeDR(&r, kahookConf(t, fmt.Sprintf(conf, "backup {\n vip on\n sysctl realserver\n ipvs remove\n}")), local)
+	if r.Count(Fail) != 0 {
+		t.Errorf("fixed: %v", r.Findings)
+	}
+	r = Report{}
+	LintTwoNodeDR(&r, kahookConf(t, fmt.Sprintf(conf, "")), map[netip.Addr]bool{})
+	if r.Count(Fail) != 0 {
+		t.Errorf("a director that is no real server: %v", r.Findings)
+	}
+}
+
+// fakeNode is a Live over a temp /proc/sys and given addresses.
+func fakeNode(t *testing.T, addrs map[string][]netip.Prefix, sys map[string]int, st *state.State) Live {
+	root := t.TempDir()
+	for k, v := range sys {
+		iface, knob, _ := strings.Cut(k, ".")
+		d := filepath.Join(root, "net/ipv4/conf", iface)
+		os.MkdirAll(d, 0o755)
+		os.WriteFile(filepath.Join(d, knob), []byte(strconv.Itoa(v)+"\n"), 0o644)
+	}
+	dir := t.TempDir()
+	return Live{
+		Sysctl:     sysctl.FS{Root: root},
+		Addrs:      func() (map[string][]netip.Prefix, error) { return addrs, nil },
+		IPVS:       func() (ipvs.Kernel, error) { return nil, ipvs.ErrNoIPVS },
+		Procs:      func() []string { return []string{"keepalived"} },
+		State:      st,
+		DropIn:     filepath.Join(dir, "60-kahook.conf"),
+		SysctlConf: filepath.Join(dir, "sysctl.conf"),
+	}
+}
+
+func live(kc *config.Config, k *Keepalived, lv Live) []string {
+	var r Report
+	CheckLive(context.Background(), &r, kc, k, lv)
+	var out []string
+	for _, f := range r.Problems() {
+		out = append(out, string(f.Severity)+" "+f.Check+": "+f.Msg)
+	}
+	return out
+}
+
+func TestLiveChecks(t *testing.T) {
+	kc := kahookConf(t, "instance VI_1 {\n interface eth0\n virtual_ipaddress { 10.0.0.100 }\n}\n")
+	director := map[string]int{"all.arp_ignore": 0, "all.arp_announce": 2, "lo.arp_ignore": 0, "lo.arp_announce": 2, "eth0.arp_ignore": 0, "eth0.arp_announce": 2}
+	vipOnLo := map[string][]netip.Prefix{"lo": {netip.MustParsePrefix("10.0.0.100/32")}, "eth0": {netip.MustParsePrefix("10.0.0.1/24")}}
+	noVIP := map[string][]netip.Prefix{"lo": {}, "eth0": {netip.MustParsePrefix("10.0.0.1/24")}}
+	st := func(s string, applied bool) *state.State {
+		return &state.State{Instances: map[string]*state.InstanceState{"VI_1": {State: s, Applied: applied, Updated: time.Now()}}}
+	}
+	if f := live(kc, nil, fakeNode(t, vipOnLo, director, st("MASTER", true))); len(f) != 0 {
+		t.Errorf("healthy master: %q", f)
+	}
+	if f := live(kc, nil, fakeNode(t, noVIP, director, st("MASTER", true))); !has(f, "FAIL vip") {
+		t.Errorf("master without its VIP: %q", f)
+	}
+	if f := live(kc, nil, fakeNode(t, vipOnLo, director, st("BACKUP", true))); !has(f, "FAIL vip") {
+		t.Errorf("backup holding the VIP: %q", f)
+	}
+	if f := live(kc, nil, fakeNode(t, vipOnLo, director, st("MASTER", false))); !has(f, "FAIL state") {
+		t.Errorf("half-applied transition: %q", f)
+	}
+	if f := live(kc, nil, fakeNode(t, vipOnLo, director, nil)); !has(f, "WARN state") {
+		t.Errorf("no event ever: %q", f)
+	}
+	// Director sysctls that make the VIP on lo unanswerable.
+	wrong := map[string]int{}
+	for k, v := range director {
+		wrong[k] = v
+	}
+	wrong["all.arp_ignore"] = 1
+	if f := live(kc, nil, fakeNode(t, vipOnLo, wrong, st("MASTER", true))); !has(f, "FAIL sysctl") {
+		t.Errorf("master with all.arp_ignore=1: %q", f)
+	}
+	// keepalived not running.
+	lv := fakeNode(t, vipOnLo, director, st("MASTER", true))
+	lv.Procs = func() []string { return nil }
+	if f := live(kc, nil, lv); !has(f, "WARN keepalived") {
+		t.Errorf("no keepalived: %q", f)
+	}
+	// A keepalived /32 VIP on the announce interface with arp_ignore 2.
+	k := keepalived(t, fmt.Sprintf(base, "", "virtual_ipaddress { 10.0.0.7/32 }"))
+	w2 := map[string]int{}
+	for key, v := range director {
+		w2[key] = v
+	}
+	w2["eth0.arp_ignore"] = 2
+	if f := live(nil, k, fakeNode(t, noVIP, w2, nil)); !has(f, "FAIL vip-32") {
+		t.Errorf("/32 VIP with arp_ignore 2: %q", f)
+	}
+	if f := live(nil, k, fakeNode(t, noVIP, director, nil)); has(f, "FAIL vip-32") {
+		t.Errorf("/32 VIP with arp_ignore 0: %q", f)
+	}
+}
+
+func TestLivePersistence(t *testing.T) {
+	kc := kahookConf(t, "realserver {\n interface eth0\n virtual_ipaddress { 10.0.0.100 }\n}\n")
+	rsSys := map[string]int{"all.arp_ignore": 1, "all.arp_announce": 2, "lo.arp_ignore": 1, "lo.arp_announce": 2, "eth0.arp_ignore": 1, "eth0.arp_announce": 2}
+	addrs := map[string][]netip.Prefix{"lo": {netip.MustParsePrefix("10.0.0.100/32")}, "eth0": {netip.MustParsePrefix("10.0.0.11/24")}}
+	lv := fakeNode(t, addrs, rsSys, nil)
+	if f := live(kc, nil, lv); !has(f, "WARN persist: the realserver ARP sysctls are not persisted") {
+		t.Errorf("nothing persisted: %q", f)
+	}
+	os.WriteFile(lv.SysctlConf, []byte("net.ipv4.conf.lo.arp_ignore = 1\n"), 0o644)
+	if f := live(kc, nil, lv); !has(f, "WARN persist: the ARP sysctls are only in") {
+		t.Errorf("only /etc/sysctl.conf: %q", f)
+	}
+	vals, _ := sysctl.Desired(config.RoleRealServer, "eth0")
+	os.WriteFile(lv.DropIn, sysctl.DropIn(config.RoleRealServer, vals), 0o644)
+	if f := live(kc, nil, lv); len(f) != 0 {
+		t.Errorf("drop-in matching the running values: %q", f)
+	}
+	os.WriteFile(filepath.Join(lv.Sysctl.Root, "net/ipv4/conf/eth0/arp_ignore"), []byte("0\n"), 0o644)
+	if f := live(kc, nil, lv); !has(f, "WARN persist: net.ipv4.conf.eth0.arp_ignore is 0") || has(f, "FAIL sysctl") {
+		t.Errorf("eth0 reset, all still 1 (effective 1): only the drift is reported: %q", f)
+	}
+	os.WriteFile(filepath.Join(lv.Sysctl.Root, "net/ipv4/conf/all/arp_ignore"), []byte("0\n"), 0o644)
+	if f := live(kc, nil, lv); !has(f, "FAIL sysctl") {
+		t.Errorf("all and eth0 reset: the real server leaks the VIP: %q", f)
+	}
+}
+
+// Keepalived's own samples that are correct for their purpose give no
+// finding; the others give exactly the findings that are true of them on
+// this machine (scripts that do not exist here, relative script paths, a
+// virtual server outside every VRRP instance).
+func TestSamples(t *testing.T) {
+	files, _ := filepath.Glob("/usr/share/doc/keepalived/samples/keepalived.conf.*")
+	if len(files) == 0 {
+		if os.Getenv("CI") != "" {
+			t.Fatal("keepalived samples missing")
+		}
+		t.Skip("keepalived not installed")
+	}
+	expected := map[string][]string{
+		"keepalived.conf.SSL_GET":         {"WARN vs-owner"},
+		"keepalived.conf.sample":          {"WARN vs-owner"},
+		"keepalived.conf.misc_check":      {"FAIL script", "WARN script-security", "WARN script-user"},
+		"keepalived.conf.misc_check_arg":  {"FAIL script", "WARN script-security", "WARN script-user"},
+		"keepalived.conf.quorum":          {"FAIL script", "WARN script-security", "WARN script-user"},
+		"keepalived.conf.vrrp.localcheck": {"FAIL script", "WARN script-security", "WARN script-user"},
+		"keepalived.conf.vrrp.scripts":    {"FAIL script", "WARN script-security", "WARN script-user"},
+		"keepalived.conf.vrrp.sync":       {"FAIL script", "WARN script-security", "WARN script-user"},
+	}
+	silent := 0
+	for _, f := range files {
+		tree, _, err := config.ParseTree(f, config.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := findings(ReadKeepalived(f, tree), nil)
+		want := expected[filepath.Base(f)]
+		for _, g := range got {
+			ok := false
+			for _, w := range want {
+				ok = ok || strings.HasPrefix(g, w+":")
+			}
+			if !ok {
+				t.Errorf("%s: unexpected finding %q", filepath.Base(f), g)
+			}
+		}
+		for _, w := range want {
+			if !has(got, w+":") {
+				t.Errorf("%s: expected %s", filepath.Base(f), w)
+			}
+		}
+		if len(want) == 0 {
+			silent++
+		}
+	}
+	if silent < 15 {
+		t.Errorf("only %d samples silent", silent)
+	}
+}

@@ -1,0 +1,93 @@
+package doctor
+
+import (
+	"net/netip"
+	"path/filepath"
+	"strings"
+
+	"github.com/kahook/kahook/config"
+)
+
+// LintKahook checks a kahook.conf against itself and the keepalived.conf
+// that drives it (k may be nil).
+func LintKahook(r *Report, kc *config.Config, k *Keepalived) {
+	for _, w := range kc.Warnings {
+		r.add(Warn, "config", w.Pos, "make it explicit in the config", "%s", w.Msg)
+	}
+	for _, vs := range kc.VirtualServers {
+		for _, rs := range vs.RealServers {
+			if len(rs.OtherChecks) > 0 {
+				r.add(Warn, "checks", rs.Pos, "add a TCP_CHECK/HTTP_GET/MISC_CHECK kahook can run, if kahook sync checks this pool", "real_server %s: %v are keepalived checkers `kahook sync` does not run: it counts the server healthy", rs.Endpoint(), rs.OtherChecks)
+			}
+		}
+	}
+	if k == nil {
+		return
+	}
+	vrrp := map[string]*VRRPInstance{}
+	for _, in := range k.Instances {
+		vrrp[in.Name] = in
+	}
+	for _, in := range kc.Instances {
+		kin, ok := vrrp[in.Name]
+		if !ok && !k.Groups[in.Name] {
+			r.add(Warn, "instance", in.Pos, "name the kahook instance after its vrrp_instance (or sync group): keepalived passes that name to notify",
+				"instance %s: %s has no vrrp_instance or vrrp_sync_group %s", in.Name, k.Path, in.Name)
+			continue
+		}
+		if kin == nil {
+			continue
+		}
+		if kin.Interface != "" && kin.Interface != in.Interface {
+			r.add(Warn, "instance", in.Pos, "use the vrrp_instance's interface", "instance %s: interface %s, but keepalived's vrrp_instance runs VRRP on %s", in.Name, in.Interface, kin.Interface)
+		}
+		for _, v := range in.VIPs {
+			for _, kv := range kin.VIPs {
+				if kv.Prefix.Addr() == v.Prefix.Addr() {
+					r.add(Warn, "vip-owner", kv.Pos, "remove "+kv.Prefix.String()+" from keepalived's virtual_ipaddress: kahook binds it",
+						"VIP %s is bound by keepalived (on %s) and by kahook (on %s): two owners", v.Prefix.Addr(), kv.Dev, v.Dev)
+				}
+			}
+		}
+	}
+	// A vrrp_instance whose notify runs kahook needs its kahook instance.
+	for _, in := range k.Instances {
+		for _, c := range in.Node.Children {
+			if !strings.HasPrefix(c.Key, "notify") || len(c.Args) == 0 {
+				continue
+			}
+			argv, err := config.SplitCommand(strings.Join(c.Args, " "))
+			if err != nil || len(argv) == 0 || filepath.Base(argv[0]) != "kahook" {
+				continue
+			}
+			if kc.Instance(in.Name) == nil {
+				r.add(Fail, "instance", c.Pos, "add 'instance "+in.Name+" { ... }' to "+kc.Path,
+					"vrrp_instance %s runs kahook as %s, but %s has no instance %s: every transition exits 2", in.Name, c.Key, kc.Path, in.Name)
+			}
+		}
+	}
+}
+
+// LintTwoNodeDR: a director that is also an LVS-DR/TUN real server of
+// its own pool must, while backup, keep the VIP on lo with realserver
+// sysctls and no IPVS rules (the other director sends it traffic for
+// the VIP; with IPVS rules it would send it back: a loop).
+func LintTwoNodeDR(r *Report, kc *config.Config, local map[netip.Addr]bool) {
+	for _, in := range kc.Instances {
+		for _, vs := range kc.ServersOf(in.Name) {
+			for _, rs := range vs.RealServers {
+				if (rs.LBKind != "DR" && rs.LBKind != "TUN") || !local[rs.Addr] {
+					continue
+				}
+				if in.Backup.IPVS != config.IPVSRemove {
+					r.add(Fail, "two-node-dr", in.Pos, "backup { ipvs remove } in instance "+in.Name,
+						"this node is a %s real server (%s) of %s and keeps IPVS rules while backup: packets loop between the two directors", rs.LBKind, rs.Endpoint(), vs.Name())
+				}
+				if !in.Backup.VIP || in.Backup.Sysctl != config.RoleRealServer {
+					r.add(Fail, "two-node-dr", in.Pos, "backup { vip on\n sysctl realserver } in instance "+in.Name,
+						"this node is a %s real server (%s) of %s: while backup it must keep the VIP on lo with realserver sysctls to serve what the master sends it", rs.LBKind, rs.Endpoint(), vs.Name())
+				}
+			}
+		}
+	}
+}

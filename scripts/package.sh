@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# package.sh VERSION: build kahook_VERSION-1_ARCH.deb and
+# kahook-VERSION-1.ARCH.rpm with nfpm for amd64 and arm64 (the static
+# binary cross-builds cleanly) into $KAHOOK_DIST (default dist/).
+# KAHOOK_ARCHES narrows the list (the tests build amd64 only).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VERSION=${1:?usage: package.sh VERSION}
+export PATH="$(go env GOPATH)/bin:$PATH"
+command -v nfpm >/dev/null || scripts/deps.sh
+mkdir -p dist/gen
+[ -x bin/kahook ] || CGO_ENABLED=0 go build -o bin/kahook ./cmd/kahook
+# The man page and completions come from the command tree itself.
+bin/kahook --syslog off man | gzip -9n >dist/gen/kahook.8.gz
+bin/kahook --syslog off completion bash >dist/gen/kahook.bash
+bin/kahook --syslog off completion zsh >dist/gen/_kahook
+COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+OUT=${KAHOOK_DIST:-dist}
+mkdir -p "$OUT"
+build() {
+	CGO_ENABLED=0 GOARCH=$1 go build -trimpath -ldflags "-s -w -X main.version=$VERSION -X main.commit=$COMMIT" -o bin/kahook ./cmd/kahook
+}
+for arch in ${KAHOOK_ARCHES:-amd64 arm64}; do
+	build "$arch"
+	for fmt in deb rpm; do
+		ARCH=$arch VERSION=$VERSION nfpm package --config nfpm.yaml --packager "$fmt" --target "$OUT/" >/dev/null
+	done
+done
+build amd64 # leave bin/kahook built for this machine
+ls -1 "$OUT"/*.deb "$OUT"/*.rpm

@@ -58,12 +58,20 @@ func TestDemoFromCleanCheckout(t *testing.T) {
 	}
 }
 
+// namespaces lists the lab's namespaces (prefix "kl"); other tests run in
+// parallel with namespaces of their own.
 func namespaces(t *testing.T) string {
 	out, err := exec.Command("ip", "netns", "list").Output()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return strings.TrimSpace(string(out))
+	var labs []string
+	for _, line := range strings.Split(string(out), "\n") {
+		if f := strings.Fields(line); len(f) > 0 && strings.HasPrefix(f[0], "kl") {
+			labs = append(labs, f[0])
+		}
+	}
+	return strings.Join(labs, " ")
 }
 
 func tmpEntries(t *testing.T) []string {

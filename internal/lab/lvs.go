@@ -27,7 +27,9 @@ type Options struct {
 	// Sync: the master runs `kahook sync` as a vrrp_script.
 	Sync bool
 	// Notify, when set, replaces kahook as the notify script (benchmarks
-	// compare a plain shell script). It gets keepalived's four words.
+	// compare a plain shell script). It is called with a state file path
+	// and keepalived's four words, and writes "STATE START END" (unix
+	// seconds) to that file.
 	Notify string
 	// GARPDelay is garp_master_delay (seconds); 0 means kahook's default.
 	GARPDelay int
@@ -141,7 +143,7 @@ func (x *LVS) writeConfigs(d *Node, servers []*Node) error {
 	}
 	notify := x.kahookCmd(d) + " notify"
 	if o.Notify != "" {
-		notify = o.Notify + " " + d.Name
+		notify = o.Notify + " " + x.path(d, "shell-state")
 	}
 	var ka strings.Builder
 	fmt.Fprintf(&ka, "global_defs {\n    router_id lab-%s\n    script_user root\n", d.Name)
@@ -212,8 +214,30 @@ type kahookState struct {
 	} `json:"instances"`
 }
 
-// State is the VRRP state kahook last applied on a director.
+// shellState reads what a custom notify script recorded.
+func (x *LVS) shellState(d *Node) (state string, start, end time.Time) {
+	data, err := os.ReadFile(x.path(d, "shell-state"))
+	if err != nil {
+		return "", start, end
+	}
+	f := strings.Fields(string(data))
+	if len(f) != 3 {
+		return "", start, end
+	}
+	unix := func(s string) time.Time {
+		v, _ := strconv.ParseFloat(s, 64)
+		return time.Unix(0, int64(v*1e9))
+	}
+	return f[0], unix(f[1]), unix(f[2])
+}
+
+// State is the VRRP state kahook (or the custom notify script) last
+// applied on a director.
 func (x *LVS) State(d *Node) string {
+	if x.Opts.Notify != "" {
+		s, _, _ := x.shellState(d)
+		return s
+	}
 	data, err := os.ReadFile(filepath.Join(x.StateDir(d), "state.json"))
 	if err != nil {
 		return ""
@@ -231,6 +255,10 @@ func (x *LVS) State(d *Node) string {
 
 // Timing is when a director's last transition was received and done.
 func (x *LVS) Timing(d *Node) (received, done time.Time) {
+	if x.Opts.Notify != "" {
+		_, received, done = x.shellState(d)
+		return
+	}
 	data, err := os.ReadFile(filepath.Join(x.StateDir(d), "state.json"))
 	if err != nil {
 		return

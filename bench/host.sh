@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# host.sh: benchmarks that need no IPVS, on the host. Prints one JSON line
+# per measurement (benchtool). Everything runs in namespaces this script
+# creates or on loopback, and is removed on exit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BT=bin/benchtool
+N=${BENCH_N:-30}
+NS=kbench$$
+TMP=$(mktemp -d)
+cleanup() {
+	ip netns pids "$NS" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
+	ip netns del "$NS" 2>/dev/null || true
+	[ -n "${WEB:-}" ] && kill "$WEB" 2>/dev/null || true
+	rm -rf "$TMP"
+}
+trap cleanup EXIT INT TERM
+
+# notify master: kahook vs the shell script, 1, 16 and 256 VIPs.
+ip netns add "$NS"
+ip -n "$NS" link set lo up
+ip -n "$NS" link add eth0 type veth peer name peer0
+ip -n "$NS" link set eth0 up
+ip -n "$NS" link set peer0 up
+ip -n "$NS" addr add 10.7.0.1/16 dev eth0
+for count in 1 16 256; do
+	vips=""
+	for i in $(seq 1 "$count"); do vips="$vips 10.7.$((100 + i / 250)).$((i % 250 + 1))"; done
+	conf=$TMP/kahook-$count.conf
+	{
+		echo "instance VI_1 {"
+		echo "    interface eth0"
+		echo "    garp_master_repeat 1"
+		echo "    garp_master_delay 0"
+		echo "    virtual_ipaddress {"
+		for v in $vips; do echo "        $v"; done
+		echo "    }"
+		echo "}"
+	} >"$conf"
+	k="bin/kahook --syslog off --log-level warn --config $conf --state-dir $TMP/state-$count"
+	$BT -name "notify/kahook/$count" -n "$N" -prepare "ip netns exec $NS $k notify backup VI_1" -- ip netns exec "$NS" $k notify master VI_1
+	$BT -name "notify/shell/$count" -n "$N" -prepare "VIPS='$vips' ip netns exec $NS sh bench/notify-shell.sh backup" -- \
+		env VIPS="$vips" ip netns exec "$NS" sh bench/notify-shell.sh master
+	VIPS="$vips" ip netns exec "$NS" sh bench/notify-shell.sh backup
+done
+
+# checks: kahook vs curl and bash's /dev/tcp, against a loopback server.
+bin/labweb -listen 127.0.0.1:18099 -name bench >/dev/null 2>&1 &
+WEB=$!
+for i in $(seq 50); do bash -c 'exec 3<>/dev/tcp/127.0.0.1/18099' 2>/dev/null && break; sleep 0.1; done
+$BT -name check/kahook-tcp -n "$N" -- bin/kahook --syslog off check tcp 127.0.0.1:18099
+$BT -name check/bash-tcp -n "$N" -- bash -c 'exec 3<>/dev/tcp/127.0.0.1/18099'
+$BT -name check/kahook-http -n "$N" -- bin/kahook --syslog off check http http://127.0.0.1:18099/
+$BT -name check/curl -n "$N" -- curl -sf -o /dev/null http://127.0.0.1:18099/

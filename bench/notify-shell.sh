@@ -1,0 +1,21 @@
+#!/bin/sh
+# The hand-written notify script kahook replaces, for comparison: the same
+# work for an instance with the VIPs in $VIPS on lo, announced on eth0.
+#   notify-shell.sh master|backup
+set -e
+case "$1" in
+master)
+	for i in all lo eth0; do
+		sysctl -qw net.ipv4.conf.$i.arp_ignore=0 net.ipv4.conf.$i.arp_announce=2
+	done
+	for v in $VIPS; do
+		ip addr add "$v/32" dev lo
+		arping -q -U -c 1 -w 0 -i eth0 "$v" || true # exits 1: no reply to an unsolicited ARP
+	done
+	;;
+backup)
+	for v in $VIPS; do
+		ip addr del "$v/32" dev lo 2>/dev/null || true
+	done
+	;;
+esac

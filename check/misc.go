@@ -29,7 +29,7 @@ type Misc struct {
 
 func (m Misc) String() string { return "MISC_CHECK " + fmt.Sprint(m.Argv) }
 
-// ExitStatus is the program's exit code of the last run (-1 if none).
+// Check runs the program once.
 func (m Misc) Check(ctx context.Context) Result {
 	return timed(func() Result { return m.run(ctx) })
 }

@@ -1,6 +1,9 @@
 package config
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 func (b *builder) warnf(pos Pos, format string, args ...any) {
 	b.cfg.Warnings = append(b.cfg.Warnings, Warning{Pos: pos, Msg: fmt.Sprintf(format, args...)})
@@ -26,9 +29,9 @@ func (b *builder) keepalivedFixups(vs *VirtualServer) bool {
 			vs.Protocol = DefaultProtocol
 			b.warnf(vs.Pos, "virtual_server %s: no protocol set: keepalived defaults to UDP (write 'protocol TCP' for TCP)", vs.Name())
 		}
-		if vs.Protocol != "UDP" && hasFlag(vs.SchedFlags, "ops") {
+		if vs.Protocol != "UDP" && slices.Contains(vs.SchedFlags, "ops") {
 			b.warnf(vs.Pos, "virtual_server %s: one-packet scheduling (ops) needs UDP: dropped", vs.Name())
-			vs.SchedFlags = withoutFlag(vs.SchedFlags, "ops")
+			vs.SchedFlags = slices.DeleteFunc(vs.SchedFlags, func(f string) bool { return f == "ops" })
 		}
 		if vs.PersistenceTimeout == 0 && vs.Group == "" && vs.Addr.Port() == 0 {
 			b.warnf(vs.Pos, "virtual_server %s: port 0 is only valid for persistent services: persistence_timeout %d set", vs.Name(), int(DefaultPersistence.Seconds()))
@@ -76,23 +79,4 @@ func (b *builder) groupHasAddresses(name string) bool {
 		}
 	}
 	return false
-}
-
-func hasFlag(flags []string, f string) bool {
-	for _, x := range flags {
-		if x == f {
-			return true
-		}
-	}
-	return false
-}
-
-func withoutFlag(flags []string, f string) []string {
-	var out []string
-	for _, x := range flags {
-		if x != f {
-			out = append(out, x)
-		}
-	}
-	return out
 }

@@ -37,13 +37,7 @@ func (b *builder) instance(n *Node) {
 				in.Interface = s
 			}
 		case "virtual_ipaddress":
-			if b.needBlock(c) {
-				for _, l := range c.Children {
-					if v, ok := b.vip(l); ok {
-						in.VIPs = append(in.VIPs, v)
-					}
-				}
-			}
+			in.VIPs = append(in.VIPs, b.vipBlock(c)...)
 		case "fwmark":
 			for i := range c.Args {
 				if v, ok := b.uintArg(c, i, 1, MaxFWMark, "fwmark"); ok {
@@ -122,18 +116,26 @@ func (b *builder) realServerNode(n *Node) {
 				rs.Interface = s
 			}
 		case "virtual_ipaddress":
-			if b.needBlock(c) {
-				for _, l := range c.Children {
-					if v, ok := b.vip(l); ok {
-						rs.VIPs = append(rs.VIPs, v)
-					}
-				}
-			}
+			rs.VIPs = append(rs.VIPs, b.vipBlock(c)...)
 		default:
 			b.skip(c, "realserver")
 		}
 	}
 	b.cfg.RealServer = rs
+}
+
+// vipBlock reads a virtual_ipaddress { } block.
+func (b *builder) vipBlock(n *Node) []VIP {
+	if !b.needBlock(n) {
+		return nil
+	}
+	var out []VIP
+	for _, l := range n.Children {
+		if v, ok := b.vip(l); ok {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // vip reads a keepalived virtual_ipaddress line:

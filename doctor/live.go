@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -133,7 +134,7 @@ func checkInstance(ctx context.Context, r *Report, kc *config.Config, in *config
 			}
 		}
 		switch {
-		case want && !contains(on, v.Dev):
+		case want && !slices.Contains(on, v.Dev):
 			r.add(Fail, "vip", v.Pos, "kahook notify "+strings.ToLower(st.State)+" "+in.Name, "VIP %s should be on %s (%s) but is not", v.Prefix.Addr(), v.Dev, st.State)
 		case !want && len(on) > 0:
 			r.add(Fail, "vip", v.Pos, "kahook notify "+strings.ToLower(st.State)+" "+in.Name+" (or remove it from keepalived's virtual_ipaddress)", "VIP %s is bound on %v while %s: this node answers for a VIP it should not", v.Prefix.Addr(), on, st.State)
@@ -238,7 +239,7 @@ func checkRealServerNode(r *Report, rs *config.RealServerNode, addrs map[string]
 		}
 	}
 	for _, v := range rs.VIPs {
-		if !contains(devsOf(addrs, v.Prefix.Addr()), v.Dev) {
+		if !slices.Contains(devsOf(addrs, v.Prefix.Addr()), v.Dev) {
 			r.add(Fail, "vip", v.Pos, "kahook realserver up", "real server VIP %s is not on %s: DR traffic for it is dropped", v.Prefix.Addr(), v.Dev)
 		}
 	}
@@ -356,13 +357,4 @@ func devsOf(addrs map[string][]netip.Prefix, a netip.Addr) []string {
 		}
 	}
 	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

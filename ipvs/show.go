@@ -75,43 +75,27 @@ func WriteList(w io.Writer, t Table) error {
 	return bw.Flush()
 }
 
+// flagNames are ipvsadm's names of the scheduler flags SCHED1..3, by
+// scheduler ("" for the rest).
+var flagNames = map[string][3]string{
+	"sh": {"sh-fallback", "sh-port", "flag-3"},
+	"mh": {"mh-fallback", "mh-port", "flag-3"},
+	"":   {"flag-1", "flag-2", "flag-3"},
+}
+
 // schedFlagNames is ipvsadm's "(flag-1,flag-2)" / "(sh-fallback,sh-port)".
 func schedFlagNames(s Service) string {
-	var names []string
-	f := s.Flags
-	switch s.Sched {
-	case "sh":
-		if f&FlagSched1 != 0 {
-			names = append(names, "sh-fallback")
-		}
-		if f&FlagSched2 != 0 {
-			names = append(names, "sh-port")
-		}
-		if f&FlagSched3 != 0 {
-			names = append(names, "flag-3")
-		}
-	case "mh":
-		if f&FlagSched1 != 0 {
-			names = append(names, "mh-fallback")
-		}
-		if f&FlagSched2 != 0 {
-			names = append(names, "mh-port")
-		}
-		if f&FlagSched3 != 0 {
-			names = append(names, "flag-3")
-		}
-	default:
-		if f&FlagSched1 != 0 {
-			names = append(names, "flag-1")
-		}
-		if f&FlagSched2 != 0 {
-			names = append(names, "flag-2")
-		}
-		if f&FlagSched3 != 0 {
-			names = append(names, "flag-3")
+	names, ok := flagNames[s.Sched]
+	if !ok {
+		names = flagNames[""]
+	}
+	var out []string
+	for i, bit := range []uint32{FlagSched1, FlagSched2, FlagSched3} {
+		if s.Flags&bit != 0 {
+			out = append(out, names[i])
 		}
 	}
-	return strings.Join(names, ",")
+	return strings.Join(out, ",")
 }
 
 // WriteRules prints a table in `ipvsadm -Sn` (ipvsadm-restore) form.

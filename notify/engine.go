@@ -117,9 +117,7 @@ func (e *Engine) Handle(ctx context.Context, ev Event) (*Result, error) {
 	if wait == 0 {
 		wait = 30 * time.Second
 	}
-	lctx, cancel := context.WithTimeout(ctx, wait)
-	lock, err := e.Store.Lock(lctx)
-	cancel()
+	lock, err := e.Store.LockWithin(ctx, wait)
 	if err != nil {
 		return nil, err
 	}

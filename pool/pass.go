@@ -131,9 +131,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 
 	// Decide and apply under the lock, from the state as it is now: a
 	// transition may have happened while the checks ran.
-	lctx, lcancel := context.WithTimeout(ctx, deadline)
-	lock, err := o.Store.Lock(lctx)
-	lcancel()
+	lock, err := o.Store.LockWithin(ctx, deadline)
 	if err != nil {
 		return nil, err
 	}

@@ -70,6 +70,13 @@ func (s *Store) Lock(ctx context.Context) (*Lock, error) {
 	}
 }
 
+// LockWithin is Lock waiting at most d.
+func (s *Store) LockWithin(ctx context.Context, d time.Duration) (*Lock, error) {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	return s.Lock(ctx)
+}
+
 // Unlock releases the lock.
 func (l *Lock) Unlock() {
 	if l != nil && l.f != nil {

@@ -141,9 +141,7 @@ func (e *env) ipvsManager(ctx context.Context) (*ipvs.Manager, func(), error) {
 	if err != nil {
 		return nil, nil, failed(err)
 	}
-	lctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	lock, err := store.Lock(lctx)
+	lock, err := store.LockWithin(ctx, 30*time.Second)
 	if err != nil {
 		return nil, nil, failed(err)
 	}

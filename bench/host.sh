@@ -42,6 +42,8 @@ for count in 1 16 256; do
 	$BT -name "notify/shell/$count" -n "$N" -prepare "VIPS='$vips' ip netns exec $NS sh bench/notify-shell.sh backup" -- \
 		env VIPS="$vips" ip netns exec "$NS" sh bench/notify-shell.sh master
 	VIPS="$vips" ip netns exec "$NS" sh bench/notify-shell.sh backup
+	# The STOP/BACKUP path must finish well inside keepalived's second.
+	$BT -name "notify/kahook-backup/$count" -n "$N" -prepare "ip netns exec $NS $k notify master VI_1" -- ip netns exec "$NS" $k notify backup VI_1
 done
 
 # checks: kahook vs curl and bash's /dev/tcp, against a loopback server.

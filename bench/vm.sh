@@ -18,6 +18,13 @@ ip netns add "$NS"
 ip -n "$NS" link set lo up
 in() { ip netns exec "$NS" "$@"; }
 
+# The same loopback check as on the host: the ratio is the VM's (TCG)
+# slowdown, to read the absolute VM figures below with.
+bin/labweb -listen 127.0.0.1:18099 -name bench >/dev/null 2>&1 &
+sleep 1
+$BT -name check/kahook-tcp-vm -n 20 -- bin/kahook --syslog off check tcp 127.0.0.1:18099
+kill %1 2>/dev/null || true
+
 # IPVS: 1,000 services x 10 destinations.
 conf=$TMP/ipvs.conf
 for s in $(seq 0 999); do

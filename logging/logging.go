@@ -21,6 +21,8 @@ type Options struct {
 	Stderr io.Writer
 	// Syslog: "auto" (when stderr is not a terminal), "on" or "off".
 	Syslog string
+	// SyslogAddr is the syslog socket ("" for the system's /dev/log).
+	SyslogAddr string
 }
 
 // ParseLevel reads debug, info, warn or error.
@@ -53,7 +55,11 @@ func New(opts Options) (*slog.Logger, func()) {
 	if useSyslog {
 		// A missing /dev/log (containers, test namespaces) is not an
 		// error: stderr still gets every line.
-		if w, err := syslog.New(syslog.LOG_DAEMON|syslog.LOG_INFO, "kahook"); err == nil {
+		network := ""
+		if opts.SyslogAddr != "" {
+			network = "unixgram"
+		}
+		if w, err := syslog.Dial(network, opts.SyslogAddr, syslog.LOG_DAEMON|syslog.LOG_INFO, "kahook"); err == nil {
 			handlers = append(handlers, &syslogHandler{w: w, level: opts.Level})
 			closer = func() { _ = w.Close() }
 		}

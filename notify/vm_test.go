@@ -3,8 +3,13 @@
 package notify_test
 
 import (
+	"math/rand"
+	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/kahook/kahook/internal/netnstest"
 )
@@ -34,5 +39,41 @@ func TestVMNotifyLoadsAndRemovesIPVS(t *testing.T) {
 	}
 	if i, j := strings.Index(out, "VIP removed"), strings.Index(out, "IPVS changed"); i < 0 || j < 0 || i > j {
 		t.Errorf("the VIP must go before the services:\n%s", out)
+	}
+}
+
+// TestVMStopKilledStaysConsistent: keepalived SIGKILLs a STOP script that
+// runs longer than a second. Killed at random points, kahook never leaves
+// the node answering ARP for the VIP without its services; the state file
+// is always whole; the next run converges.
+func TestVMStopKilledStaysConsistent(t *testing.T) {
+	sw := netnstest.NewSwitch(t)
+	a := newNode(t, sw, "a", "02:00:00:00:00:0a", "10.9.0.1/24", "", instanceConf("")+withService)
+	r := rand.New(rand.NewSource(time.Now().UnixNano()))
+	for i := 0; i < 20; i++ {
+		a.mustKahook("notify", "master", "VI_1")
+		cmd := a.Command(a.bin, "--config", a.conf, "--state-dir", a.stateDir, "--syslog", "off", "notify", "stop", "VI_1")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Duration(r.Intn(40)) * time.Millisecond)
+		cmd.Process.Signal(syscall.SIGKILL)
+		cmd.Wait()
+		vip := a.hasAddr("lo", vip4)
+		answers := a.sysctl("eth0.arp_ignore") == "0" && a.sysctl("all.arp_ignore") == "0"
+		services := strings.TrimSpace(a.MustRun("ipvsadm", "-Sn")) != ""
+		if vip && answers && !services {
+			t.Fatalf("round %d: killed STOP left the node answering ARP for %s with no IPVS services", i, vip4)
+		}
+		if _, err := os.ReadFile(filepath.Join(a.stateDir, "state.json")); err == nil {
+			readState(t, a.stateDir) // fails the test on a torn file
+		}
+	}
+	a.mustKahook("notify", "stop", "VI_1")
+	if a.hasAddr("lo", vip4) || strings.TrimSpace(a.MustRun("ipvsadm", "-Sn")) != "" {
+		t.Fatal("a normal STOP after the killed ones did not converge")
+	}
+	if s := readState(t, a.stateDir).Instances["VI_1"]; s == nil || s.State != "STOP" || !s.Applied {
+		t.Errorf("state %+v", s)
 	}
 }

@@ -80,6 +80,10 @@ func main() {
 	w("(Debian's 6.1 kernel under qemu TCG, i.e. software CPU emulation): their")
 	w("absolute times are several times slower than on hardware; the ratios")
 	w("compare tools inside the same VM run.")
+	if h, v := t["check/kahook-tcp"], t["check/kahook-tcp-vm"]; h.MedianMS > 0 && v.MedianMS > 0 {
+		w("The same `kahook check tcp` on loopback takes %s on the host and %s in the", msf(h.MedianMS), msf(v.MedianMS))
+		w("VM: the VM is about %s slower for a short kahook run.", ratio(v.MedianMS, h.MedianMS))
+	}
 	w("")
 
 	w("## notify master (issue 3)")
@@ -96,6 +100,10 @@ func main() {
 		k, s := t["notify/kahook/"+n], t["notify/shell/"+n]
 		w("| %s | %s | %s | %s |", n, msf(k.MedianMS), msf(s.MedianMS), ratio(s.MedianMS, k.MedianMS))
 	}
+	w("")
+	w("The BACKUP/STOP path (`kahook notify backup`, from MASTER; keepalived kills a")
+	w("STOP script after about one second): %s for 1 VIP, %s for 16, %s for 256.",
+		msf(t["notify/kahook-backup/1"].MedianMS), msf(t["notify/kahook-backup/16"].MedianMS), msf(t["notify/kahook-backup/256"].MedianMS))
 	w("")
 
 	w("## checks (issue 5)")

@@ -1,0 +1,66 @@
+package logging
+
+import (
+	"bytes"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestSyslog: lines reach syslog with ident kahook, facility daemon and
+// the record's severity, as well as stderr; debug lines only when asked.
+func TestSyslog(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "log")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var stderr bytes.Buffer
+	log, closeLog := New(Options{Level: slog.LevelInfo, Stderr: &stderr, Syslog: "on", SyslogAddr: sock})
+	log.Info("VIP added", "vip", "10.0.0.1/32", "dev", "lo")
+	log.Error("transition step failed", "err", "no IPVS")
+	log.Debug("not at info level")
+	closeLog()
+	conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+	var got []string
+	buf := make([]byte, 2048)
+	for len(got) < 2 {
+		n, err := conn.Read(buf)
+		if err != nil {
+			t.Fatalf("read syslog: %v (got %q)", err, got)
+		}
+		got = append(got, string(buf[:n]))
+	}
+	// <PRI> = facility daemon (3) * 8 + severity: info 6 -> 30, err 3 -> 27.
+	if !strings.HasPrefix(got[0], "<30>") || !strings.Contains(got[0], "kahook[") || !strings.Contains(got[0], "VIP added vip=10.0.0.1/32 dev=lo") {
+		t.Errorf("info line: %q", got[0])
+	}
+	if !strings.HasPrefix(got[1], "<27>") || !strings.Contains(got[1], `err="no IPVS"`) {
+		t.Errorf("error line: %q", got[1])
+	}
+	if !strings.Contains(stderr.String(), "level=INFO msg=\"VIP added\"") || strings.Contains(stderr.String(), "not at info level") {
+		t.Errorf("stderr: %q", stderr.String())
+	}
+}
+
+// TestSyslogAutoOffOnTerminal: "auto" uses syslog only when stderr is not
+// a terminal; a buffer is not one, "off" never does.
+func TestSyslogOff(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "log")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	log, closeLog := New(Options{Level: slog.LevelInfo, Stderr: &bytes.Buffer{}, Syslog: "off", SyslogAddr: sock})
+	log.Info("hello")
+	closeLog()
+	conn.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+	if n, err := conn.Read(make([]byte, 100)); err == nil {
+		t.Errorf("syslog off still sent %d bytes", n)
+	}
+}

@@ -157,8 +157,8 @@ type VirtualServer struct {
 	PersistenceEngine      string        `json:"persistence_engine,omitempty"`
 	DelayLoop              time.Duration `json:"delay_loop"`
 	ConnectTimeout         time.Duration `json:"connect_timeout"`
-	Retry                  int           `json:"retry"`              // -1: not set
-	DelayBeforeRetry       time.Duration `json:"delay_before_retry"` // -1: not set
+	Retry                  int           `json:"-"` // -1: not set; inherited by the checks
+	DelayBeforeRetry       time.Duration `json:"-"` // -1: not set; inherited by the checks
 	Warmup                 time.Duration `json:"warmup,omitempty"`
 	Quorum                 int           `json:"quorum"`
 	Hysteresis             int           `json:"hysteresis"`

@@ -487,3 +487,41 @@ func TestIPVSFailureDoesNotHoldBackVIPs(t *testing.T) {
 		t.Errorf("state must record MASTER, not applied: %+v", s)
 	}
 }
+
+// TestSysctlApplyPersist: apply writes only what differs; --persist
+// writes a drop-in setting all, lo and the interface explicitly (the
+// dotted VLAN name in sysctl.d's slash form), and leaves an identical
+// file alone.
+func TestSysctlApplyPersist(t *testing.T) {
+	n := newNode(t, netnstest.NewSwitch(t), "n", "02:00:00:00:00:31", "10.9.0.31/24", "", "")
+	// A dotted name, as VLAN interfaces have (any link type will do).
+	n.MustRun("ip", "link", "add", "eth0.42", "type", "veth", "peer", "name", "peer42")
+	dropIn := filepath.Join(t.TempDir(), "60-kahook.conf")
+	out := n.mustKahook("sysctl", "apply", "--role", "realserver", "--interface", "eth0.42", "--persist", "--persist-file", dropIn)
+	if c := strings.Count(out, "sysctl changed"); c == 0 {
+		t.Fatalf("nothing logged as changed:\n%s", out)
+	}
+	data, err := os.ReadFile(dropIn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"net.ipv4.conf.all.arp_ignore = 1", "net.ipv4.conf.lo.arp_ignore = 1", "net/ipv4/conf/eth0.42/arp_ignore = 1",
+		"net.ipv4.conf.all.arp_announce = 2", "net.ipv4.conf.lo.arp_announce = 2", "net/ipv4/conf/eth0.42/arp_announce = 2",
+	} {
+		if !strings.Contains(string(data), want) {
+			t.Errorf("drop-in lacks %q:\n%s", want, data)
+		}
+	}
+	st1, _ := os.Stat(dropIn)
+	out = n.mustKahook("sysctl", "apply", "--role", "realserver", "--interface", "eth0.42", "--persist", "--persist-file", dropIn)
+	if lines := infoLines(out); len(lines) != 0 {
+		t.Errorf("second apply changed things: %q", lines)
+	}
+	if st2, _ := os.Stat(dropIn); !st2.ModTime().Equal(st1.ModTime()) {
+		t.Error("an identical drop-in was rewritten")
+	}
+	if v := strings.TrimSpace(n.MustRun("cat", "/proc/sys/net/ipv4/conf/eth0.42/arp_ignore")); v != "1" {
+		t.Errorf("eth0.42 arp_ignore = %s", v)
+	}
+}

@@ -16,7 +16,7 @@ MASTER)
 	for i in all lo eth0; do
 		sysctl -qw net.ipv4.conf.$i.arp_ignore=0 net.ipv4.conf.$i.arp_announce=2
 	done
-	arping -q -U -c 1 -w 0 -i eth0 $VIP || true
+	arping -q -U -S $VIP -c 1 -w 0 -i eth0 $VIP || true
 	;;
 *)
 	ip addr del $VIP/32 dev lo 2>/dev/null || true

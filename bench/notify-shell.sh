@@ -10,7 +10,7 @@ master)
 	done
 	for v in $VIPS; do
 		ip addr add "$v/32" dev lo
-		arping -q -U -c 1 -w 0 -i eth0 "$v" || true # exits 1: no reply to an unsolicited ARP
+		arping -q -U -S "$v" -c 1 -w 0 -i eth0 "$v" || true # exits 1: no reply to an unsolicited ARP
 	done
 	;;
 backup)

@@ -99,6 +99,8 @@ func IsConfigError(err error) bool {
 type builder struct {
 	cfg  *Config
 	errs ErrorList
+	// services indexes the virtual servers built so far (duplicates).
+	services map[serviceID]*VirtualServer
 }
 
 func (b *builder) errorf(pos Pos, format string, args ...any) {

@@ -183,18 +183,33 @@ func (b *builder) virtualServer(n *Node) {
 		vs.PersistenceTimeout = DefaultPersistence // keepalived's pgr_handler does this
 	}
 	b.resolveRealServers(vs, sorryKind, sorryInhibit)
-	for _, other := range b.cfg.VirtualServers {
-		if sameService(other, vs) {
-			b.errorf(n.Pos, "virtual_server %s: already defined at %s", vs.Name(), other.Pos)
-			return
-		}
+	id := serviceOf(vs)
+	if other, dup := b.services[id]; dup {
+		b.errorf(n.Pos, "virtual_server %s: already defined at %s", vs.Name(), other.Pos)
+		return
 	}
+	if b.services == nil {
+		b.services = map[serviceID]*VirtualServer{}
+	}
+	b.services[id] = vs
 	b.cfg.VirtualServers = append(b.cfg.VirtualServers, vs)
 }
 
-func sameService(a, b *VirtualServer) bool {
-	return a.Addr == b.Addr && a.FWMark == b.FWMark && a.Group == b.Group &&
-		(a.FWMark != 0 || a.Protocol == b.Protocol)
+// serviceID identifies a virtual_server block: two blocks with the same
+// one define the same service (a fwmark's has no protocol).
+type serviceID struct {
+	addr     netip.AddrPort
+	fwmark   uint32
+	group    string
+	protocol string
+}
+
+func serviceOf(vs *VirtualServer) serviceID {
+	id := serviceID{addr: vs.Addr, fwmark: vs.FWMark, group: vs.Group, protocol: vs.Protocol}
+	if vs.FWMark != 0 {
+		id.protocol = ""
+	}
+	return id
 }
 
 // granularity reads persistence_granularity: a netmask for IPv4, a
@@ -339,13 +354,13 @@ func (b *builder) realServer(n *Node, vs *VirtualServer) (*RealServer, bool) {
 // resolveRealServers applies the virtual server's lb_kind and checks
 // address families and duplicates.
 func (b *builder) resolveRealServers(vs *VirtualServer, sorryKind string, sorryInhibit bool) {
-	seen := map[string]Pos{}
+	seen := make(map[netip.AddrPort]Pos, len(vs.RealServers))
 	for _, rs := range vs.RealServers {
 		if rs.LBKind == "" {
 			rs.LBKind = vs.LBKind
 		}
 		b.checkFamily(vs, rs)
-		key := rs.Endpoint()
+		key := netip.AddrPortFrom(rs.Addr, rs.Port)
 		if p, dup := seen[key]; dup {
 			b.errorf(rs.Pos, "real_server %s: duplicate of the one at %s", key, p)
 		}

@@ -9,8 +9,10 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	mobyipvs "github.com/moby/ipvs"
@@ -37,21 +39,30 @@ type Kernel interface {
 // having done nothing.
 var ErrNoIPVS = errors.New("the kernel has no IPVS")
 
-// familyPresent asks generic netlink for the IPVS family.
-func familyPresent() bool {
-	_, err := netlink.GenlFamilyGet("IPVS")
-	return err == nil
+// familyID asks generic netlink for the IPVS family (0: missing).
+func familyID() uint16 {
+	f, err := netlink.GenlFamilyGet("IPVS")
+	if err != nil {
+		return 0
+	}
+	return f.ID
 }
 
 // Detect checks for IPVS, trying `modprobe ip_vs` once when it is
 // missing.
 func Detect() error {
-	if familyPresent() {
-		return nil
+	_, err := detect()
+	return err
+}
+
+// detect is Detect returning the family id.
+func detect() (uint16, error) {
+	if id := familyID(); id != 0 {
+		return id, nil
 	}
 	out, err := exec.Command("modprobe", "ip_vs").CombinedOutput()
-	if familyPresent() {
-		return nil
+	if id := familyID(); id != 0 {
+		return id, nil
 	}
 	why := strings.TrimSpace(string(out))
 	if err != nil && why == "" {
@@ -60,14 +71,23 @@ func Detect() error {
 	if why == "" {
 		why = "module loaded but no IPVS netlink family"
 	}
-	return fmt.Errorf("%w: generic netlink family IPVS is missing and `modprobe ip_vs` did not provide it (%s); build or load IP_VS (CONFIG_IP_VS)", ErrNoIPVS, why)
+	return 0, fmt.Errorf("%w: generic netlink family IPVS is missing and `modprobe ip_vs` did not provide it (%s); build or load IP_VS (CONFIG_IP_VS)", ErrNoIPVS, why)
 }
 
 var envMu sync.Mutex
 
+// Handle is a moby/ipvs handle plus what Read needs to dump
+// destinations itself (dump.go), over several sockets at once for a
+// large table.
+type Handle struct {
+	*mobyipvs.Handle
+	family uint16
+}
+
 // Open detects IPVS and opens a handle in the current network namespace.
-func Open() (*mobyipvs.Handle, error) {
-	if err := Detect(); err != nil {
+func Open() (*Handle, error) {
+	family, err := detect()
+	if err != nil {
 		return nil, err
 	}
 	// moby/ipvs logs through logrus; kahook's logs are its own.
@@ -84,7 +104,7 @@ func Open() (*mobyipvs.Handle, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open IPVS netlink: %w", err)
 	}
-	return h, nil
+	return &Handle{Handle: h, family: family}, nil
 }
 
 // bounded runs f, giving up when ctx ends: moby/ipvs retries EAGAIN
@@ -110,33 +130,116 @@ func bounded[T any](ctx context.Context, what string, f func() (T, error)) (T, e
 
 // Read dumps the kernel's table into kahook's types.
 func Read(ctx context.Context, k Kernel) (Table, error) {
-	return bounded(ctx, "read IPVS table", func() (Table, error) {
-		svcs, err := k.GetServices()
+	return startRead(ctx, k)()
+}
+
+// startRead starts Read in the background and returns the wait for its
+// result, so a caller can compute the desired table meanwhile.
+func startRead(ctx context.Context, k Kernel) func() (Table, error) {
+	readers := []func(*mobyipvs.Service) ([]*Dest, error){func(ms *mobyipvs.Service) ([]*Dest, error) {
+		mds, err := k.GetDestinations(ms)
 		if err != nil {
-			return nil, fmt.Errorf("list IPVS services: %w", err)
+			return nil, err
 		}
-		t := Table{}
-		for _, ms := range svcs {
-			s, err := fromMobyService(ms)
-			if err != nil {
-				return nil, err
-			}
-			dests, err := k.GetDestinations(ms)
-			if err != nil {
-				if errors.Is(err, syscall.ESRCH) || errors.Is(err, syscall.ENOENT) {
-					continue // deleted between the two dumps
-				}
-				return nil, fmt.Errorf("list destinations of %s: %w", s.Key, err)
-			}
-			e := &Entry{Service: s, Dests: make(map[DestKey]*Dest, len(dests))}
-			for _, md := range dests {
-				d := fromMobyDest(md)
-				e.Dests[d.Key] = d
-			}
-			t[s.Key] = e
+		ds := make([]*Dest, len(mds))
+		for i, md := range mds {
+			ds[i] = fromMobyDest(md)
 		}
-		return t, nil
-	})
+		return ds, nil
+	}}
+	// kahook's own dump sockets, one per CPU (up to 4) to read a large
+	// table in parallel, opened here on the caller's thread so they
+	// live in the handle's network namespace.
+	var dumpers []*destDumper
+	if h, ok := k.(*Handle); ok && h.family != 0 {
+		for range min(runtime.NumCPU(), 4) {
+			d, err := newDestDumper(h.family)
+			if err != nil {
+				break // moby/ipvs's reading still works
+			}
+			dumpers = append(dumpers, d)
+		}
+	}
+	if len(dumpers) > 0 {
+		readers = readers[:0]
+		for _, d := range dumpers {
+			readers = append(readers, d.dests)
+		}
+	}
+	type result struct {
+		t   Table
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		t, err := bounded(ctx, "read IPVS table", func() (Table, error) {
+			return readTable(k, readers, dumpers)
+		})
+		done <- result{t, err}
+	}()
+	return func() (Table, error) {
+		r := <-done
+		return r.t, r.err
+	}
+}
+
+// readTable lists the services, then their destinations over readers
+// in parallel, and closes the dumpers.
+func readTable(k Kernel, readers []func(*mobyipvs.Service) ([]*Dest, error), dumpers []*destDumper) (Table, error) {
+	// Closed here, not when Read returns: after a deadline the
+	// readers may still be using them.
+	defer func() {
+		for _, d := range dumpers {
+			d.Close()
+		}
+	}()
+	svcs, err := k.GetServices()
+	if err != nil {
+		return nil, fmt.Errorf("list IPVS services: %w", err)
+	}
+	entries := make([]*Entry, len(svcs))
+	errs := make([]error, len(svcs))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for _, r := range readers {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < len(svcs); i = int(next.Add(1) - 1) {
+				entries[i], errs[i] = readService(r, svcs[i])
+			}
+		})
+	}
+	wg.Wait()
+	t := make(Table, len(svcs))
+	for i, e := range entries {
+		if errs[i] != nil {
+			return nil, errs[i]
+		}
+		if e != nil {
+			t[e.Service.Key] = e
+		}
+	}
+	return t, nil
+}
+
+// readService converts one service and lists its destinations; a nil
+// Entry without error means the service went away between the dumps.
+func readService(dests func(*mobyipvs.Service) ([]*Dest, error), ms *mobyipvs.Service) (*Entry, error) {
+	s, err := fromMobyService(ms)
+	if err != nil {
+		return nil, err
+	}
+	ds, err := dests(ms)
+	if err != nil {
+		if errors.Is(err, syscall.ESRCH) || errors.Is(err, syscall.ENOENT) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("list destinations of %s: %w", s.Key, err)
+	}
+	e := &Entry{Service: s, Dests: make(map[DestKey]*Dest, len(ds))}
+	for _, d := range ds {
+		e.Dests[d.Key] = d
+	}
+	return e, nil
 }
 
 // Apply performs changes in order. It stops at the first failure: later

@@ -31,6 +31,11 @@ type Manager struct {
 	// ChangeLevel is the level each change is logged at (Info; `sync`
 	// logs one summary line instead).
 	ChangeLevel slog.Level
+
+	// planned hands the managed-services file PlanLoad read on to the
+	// Apply that follows it under the same lock, so a large table's file
+	// is parsed once per run.
+	planned map[ServiceKey]string
 }
 
 type managedEntry struct {
@@ -100,18 +105,24 @@ func scope(vss []*config.VirtualServer) string {
 
 // PlanLoad computes the changes Load would make.
 func (m *Manager) PlanLoad(ctx context.Context, vss []*config.VirtualServer, all bool) ([]Change, Table, error) {
+	// The kernel's table is read while the desired table is computed:
+	// the read waits on netlink most of the time.
+	read := startRead(ctx, m.K)
 	desired, err := Desired(vss, m.Cfg.Groups, m.members())
 	if err != nil {
-		return nil, nil, err
-	}
-	current, err := Read(ctx, m.K)
-	if err != nil {
+		read()
 		return nil, nil, err
 	}
 	managed, err := m.loadManaged()
 	if err != nil {
+		read()
 		return nil, nil, err
 	}
+	current, err := read()
+	if err != nil {
+		return nil, nil, err
+	}
+	m.planned = managed
 	own := scope(vss)
 	var stale []ServiceKey
 	for k, owner := range managed {
@@ -149,9 +160,13 @@ func (m *Manager) LoadAll(ctx context.Context, vss []*config.VirtualServer, all 
 // Apply performs planned changes, records which services kahook now
 // manages, and verifies the result by reading the table back.
 func (m *Manager) Apply(ctx context.Context, changes []Change, desired Table, vss []*config.VirtualServer) (int, error) {
-	managed, err := m.loadManaged()
-	if err != nil {
-		return 0, err
+	managed := m.planned
+	m.planned = nil
+	if managed == nil {
+		var err error
+		if managed, err = m.loadManaged(); err != nil {
+			return 0, err
+		}
 	}
 	own := scope(vss)
 	for k := range desired {

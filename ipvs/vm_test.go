@@ -6,12 +6,14 @@
 package ipvs_test
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"math/rand"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strings"
 	"syscall"
@@ -20,6 +22,7 @@ import (
 
 	"github.com/kahook/kahook/internal/netnstest"
 	"github.com/kahook/kahook/internal/testbin"
+	"github.com/kahook/kahook/ipvs"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -117,6 +120,46 @@ func TestVMApplyLoadsExactlyTheConfiguredTable(t *testing.T) {
 	// A second apply plans nothing.
 	if diff := l.mustKahook(conf, "ipvs", "diff"); strings.TrimSpace(diff) != "" {
 		t.Errorf("unchanged config plans changes:\n%s", diff)
+	}
+	sameAsMoby(t, l)
+}
+
+// sameAsMoby: kahook's own destination dumps (dump.go) read exactly what
+// moby/ipvs reads from the same table, every field.
+func sameAsMoby(t *testing.T, l *lvs) {
+	t.Helper()
+	err := l.Do(func() error {
+		h, err := ipvs.Open()
+		if err != nil {
+			return err
+		}
+		defer h.Close()
+		own, err := ipvs.Read(context.Background(), h)
+		if err != nil {
+			return err
+		}
+		moby, err := ipvs.Read(context.Background(), h.Handle)
+		if err != nil {
+			return err
+		}
+		dests := 0
+		for _, e := range moby {
+			dests += len(e.Dests)
+		}
+		if len(moby) == 0 || dests == 0 {
+			return fmt.Errorf("empty table: %d services, %d destinations", len(moby), dests)
+		}
+		if !reflect.DeepEqual(own, moby) {
+			var b strings.Builder
+			ipvs.WriteList(&b, own)
+			b.WriteString("--- moby/ipvs\n")
+			ipvs.WriteList(&b, moby)
+			return fmt.Errorf("own dump differs from moby/ipvs:\n%s", b.String())
+		}
+		return nil
+	})
+	if err != nil {
+		t.Error(err)
 	}
 }
 
@@ -253,6 +296,7 @@ virtual_server 10.0.0.80 80 {
 			if got := kh.rules(); got != keep {
 				t.Errorf("kahook and keepalived load different tables:\n--- keepalived\n%s\n--- kahook\n%s", keep, got)
 			}
+			sameAsMoby(t, kh)
 		})
 	}
 }

@@ -91,7 +91,7 @@ func main() {
 	w("`kahook notify master VI_1` (VIPs on lo, director sysctls on all/lo/eth0,")
 	w("one round of gratuitous ARP, both forms, per VIP) against")
 	w("`bench/notify-shell.sh master` (`sysctl -w`, then per VIP `ip addr add` and")
-	w("`arping -U -c 1 -w 0`: one request-form frame per VIP). Each run starts from")
+	w("`arping -U -S VIP -c 1 -w 0`: one request-form frame per VIP). Each run starts from")
 	w("BACKUP; both run through `ip netns exec`.")
 	w("")
 	w("| VIPs | kahook | shell script | shell / kahook |")
@@ -155,6 +155,13 @@ func main() {
 		w("| %s | %s | %s | %s |", n, msf(x.MedianMS), kb(x.MaxRSSKB), msf(x.UserMS+x.SysMS))
 	}
 	w("")
+	if x, v, h := t["sync/1000"], t["check/kahook-tcp-vm"], t["check/kahook-tcp"]; x.MedianMS > 0 && v.MedianMS > 0 && h.MedianMS > 0 {
+		w("keepalived's default vrrp_script interval is 1 s. Under TCG the 1,000-server")
+		w("pass takes %s; divided by the VM slowdown measured above (%s) that is", msf(x.MedianMS), ratio(v.MedianMS, h.MedianMS))
+		w("about %s on hardware: a rough estimate, not a measurement (no IPVS on this", msf(x.MedianMS*h.MedianMS/v.MedianMS))
+		w("host's kernel).")
+		w("")
+	}
 
 	w("## failover in the lab (issue 7, in the VM)")
 	w("")

@@ -80,10 +80,10 @@ func (lx *lexer) readFile(path string, data []byte) {
 	lx.files = append(lx.files, path)
 	defer func() { lx.stack = lx.stack[:len(lx.stack)-1] }()
 
-	// Grow lines once for the whole file: appending tens of thousands of
-	// pointer-holding Lines one growth at a time dominated loading a large
-	// IPVS config (profiled in the VM).
-	// A line yields one Line, plus one per brace.
+	// Grow lines (one per line, plus one per brace) and their words once
+	// for the whole file: growing tens of thousands of pointer-holding
+	// entries step by step dominated loading a large IPVS config
+	// (profiled in the VM).
 	lx.lines = slices.Grow(lx.lines, 1+bytes.Count(data, []byte{'\n'})+bytes.Count(data, []byte{'{'})+bytes.Count(data, []byte{'}'}))
 	lx.words = slices.Grow(lx.words, 1+bytes.Count(data, []byte{' '}))
 	sc := bufio.NewScanner(bytes.NewReader(data))

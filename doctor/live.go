@@ -167,12 +167,12 @@ func checkIPVS(ctx context.Context, r *Report, kc *config.Config, in *config.Ins
 		m.Members = pool.Members(lv.State) // what sync decided, if it runs
 	}
 	if acts.IPVS == config.IPVSLoad {
-		changes, _, err := m.PlanLoad(ctx, vss, false)
+		plan, err := m.PlanLoad(ctx, vss, false)
 		switch {
 		case err != nil:
 			r.add(Fail, "ipvs", in.Pos, "", "read IPVS: %v", err)
-		case len(changes) > 0:
-			r.add(Warn, "ipvs", in.Pos, "kahook ipvs diff "+in.Name+"; kahook ipvs apply "+in.Name, "instance %s (%v): the IPVS table differs from the config by %d changes, first: %s", in.Name, map[bool]string{true: "MASTER", false: "BACKUP"}[master], len(changes), changes[0])
+		case len(plan.Changes) > 0:
+			r.add(Warn, "ipvs", in.Pos, "kahook ipvs diff "+in.Name+"; kahook ipvs apply "+in.Name, "instance %s (%v): the IPVS table differs from the config by %d changes, first: %s", in.Name, map[bool]string{true: "MASTER", false: "BACKUP"}[master], len(plan.Changes), plan.Changes[0])
 		default:
 			r.ok("ipvs", "instance %s: IPVS table matches the config (%d virtual servers)", in.Name, len(vss))
 		}

@@ -135,11 +135,11 @@ func (d *destDumper) request(ms *mobyipvs.Service) []byte {
 	if ms.FWMark != 0 {
 		svc = appendAttr(svc, ipvsSvcAttrFWMark, binary.NativeEndian.AppendUint32(nil, ms.FWMark))
 	} else {
-		addr := make([]byte, 16)
-		copy(addr, ms.Address.To16())
+		addr := make([]byte, 16) // IPv4 in the first 4 bytes
 		if ms.AddressFamily == unix.AF_INET {
 			copy(addr, ms.Address.To4())
-			clear(addr[4:])
+		} else {
+			copy(addr, ms.Address.To16())
 		}
 		svc = appendAttr(svc, ipvsSvcAttrProto, binary.NativeEndian.AppendUint16(nil, ms.Protocol))
 		svc = appendAttr(svc, ipvsSvcAttrAddr, addr)

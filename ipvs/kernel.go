@@ -130,13 +130,34 @@ func bounded[T any](ctx context.Context, what string, f func() (T, error)) (T, e
 
 // Read dumps the kernel's table into kahook's types.
 func Read(ctx context.Context, k Kernel) (Table, error) {
-	return startRead(ctx, k)()
+	// kahook's own dump sockets, one per CPU (up to 4) to read a large
+	// table in parallel, opened here on the caller's thread so they
+	// live in the handle's network namespace.
+	var dumpers []*destDumper
+	if h, ok := k.(*Handle); ok && h.family != 0 {
+		for range min(runtime.NumCPU(), 4) {
+			d, err := newDestDumper(h.family)
+			if err != nil {
+				break // moby/ipvs's reading below still works
+			}
+			dumpers = append(dumpers, d)
+		}
+	}
+	var readers []func(*mobyipvs.Service) ([]*Dest, error)
+	for _, d := range dumpers {
+		readers = append(readers, d.dests)
+	}
+	if len(readers) == 0 {
+		readers = append(readers, mobyDests(k))
+	}
+	return bounded(ctx, "read IPVS table", func() (Table, error) {
+		return readTable(k, readers, dumpers)
+	})
 }
 
-// startRead starts Read in the background and returns the wait for its
-// result, so a caller can compute the desired table meanwhile.
-func startRead(ctx context.Context, k Kernel) func() (Table, error) {
-	readers := []func(*mobyipvs.Service) ([]*Dest, error){func(ms *mobyipvs.Service) ([]*Dest, error) {
+// mobyDests lists a service's destinations through moby/ipvs.
+func mobyDests(k Kernel) func(*mobyipvs.Service) ([]*Dest, error) {
+	return func(ms *mobyipvs.Service) ([]*Dest, error) {
 		mds, err := k.GetDestinations(ms)
 		if err != nil {
 			return nil, err
@@ -146,40 +167,6 @@ func startRead(ctx context.Context, k Kernel) func() (Table, error) {
 			ds[i] = fromMobyDest(md)
 		}
 		return ds, nil
-	}}
-	// kahook's own dump sockets, one per CPU (up to 4) to read a large
-	// table in parallel, opened here on the caller's thread so they
-	// live in the handle's network namespace.
-	var dumpers []*destDumper
-	if h, ok := k.(*Handle); ok && h.family != 0 {
-		for range min(runtime.NumCPU(), 4) {
-			d, err := newDestDumper(h.family)
-			if err != nil {
-				break // moby/ipvs's reading still works
-			}
-			dumpers = append(dumpers, d)
-		}
-	}
-	if len(dumpers) > 0 {
-		readers = readers[:0]
-		for _, d := range dumpers {
-			readers = append(readers, d.dests)
-		}
-	}
-	type result struct {
-		t   Table
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		t, err := bounded(ctx, "read IPVS table", func() (Table, error) {
-			return readTable(k, readers, dumpers)
-		})
-		done <- result{t, err}
-	}()
-	return func() (Table, error) {
-		r := <-done
-		return r.t, r.err
 	}
 }
 

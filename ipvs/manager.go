@@ -31,11 +31,15 @@ type Manager struct {
 	// ChangeLevel is the level each change is logged at (Info; `sync`
 	// logs one summary line instead).
 	ChangeLevel slog.Level
+}
 
-	// planned hands the managed-services file PlanLoad read on to the
-	// Apply that follows it under the same lock, so a large table's file
-	// is parsed once per run.
-	planned map[ServiceKey]string
+// LoadPlan is what PlanLoad found: the changes to make and the table they
+// lead to, and the managed-services file as read, so that Apply (under
+// the same lock) does not parse a large table's file again.
+type LoadPlan struct {
+	Changes []Change
+	Desired Table
+	managed map[ServiceKey]string
 }
 
 type managedEntry struct {
@@ -104,25 +108,19 @@ func scope(vss []*config.VirtualServer) string {
 }
 
 // PlanLoad computes the changes Load would make.
-func (m *Manager) PlanLoad(ctx context.Context, vss []*config.VirtualServer, all bool) ([]Change, Table, error) {
-	// The kernel's table is read while the desired table is computed:
-	// the read waits on netlink most of the time.
-	read := startRead(ctx, m.K)
+func (m *Manager) PlanLoad(ctx context.Context, vss []*config.VirtualServer, all bool) (*LoadPlan, error) {
 	desired, err := Desired(vss, m.Cfg.Groups, m.members())
 	if err != nil {
-		read()
-		return nil, nil, err
+		return nil, err
+	}
+	current, err := Read(ctx, m.K)
+	if err != nil {
+		return nil, err
 	}
 	managed, err := m.loadManaged()
 	if err != nil {
-		read()
-		return nil, nil, err
+		return nil, err
 	}
-	current, err := read()
-	if err != nil {
-		return nil, nil, err
-	}
-	m.planned = managed
 	own := scope(vss)
 	var stale []ServiceKey
 	for k, owner := range managed {
@@ -138,7 +136,7 @@ func (m *Manager) PlanLoad(ctx context.Context, vss []*config.VirtualServer, all
 		}
 	}
 	sort.Slice(stale, func(i, j int) bool { return compareServices(stale[i], stale[j]) < 0 })
-	return Plan(desired, current, stale), desired, nil
+	return &LoadPlan{Changes: Plan(desired, current, stale), Desired: desired, managed: managed}, nil
 }
 
 // Load makes the kernel hold these services exactly, verifies the result
@@ -150,24 +148,17 @@ func (m *Manager) Load(ctx context.Context, vss []*config.VirtualServer) (int, e
 
 // LoadAll is Load; with all, services outside the config are removed too.
 func (m *Manager) LoadAll(ctx context.Context, vss []*config.VirtualServer, all bool) (int, error) {
-	changes, desired, err := m.PlanLoad(ctx, vss, all)
+	p, err := m.PlanLoad(ctx, vss, all)
 	if err != nil {
 		return 0, err
 	}
-	return m.Apply(ctx, changes, desired, vss)
+	return m.Apply(ctx, p, vss)
 }
 
 // Apply performs planned changes, records which services kahook now
 // manages, and verifies the result by reading the table back.
-func (m *Manager) Apply(ctx context.Context, changes []Change, desired Table, vss []*config.VirtualServer) (int, error) {
-	managed := m.planned
-	m.planned = nil
-	if managed == nil {
-		var err error
-		if managed, err = m.loadManaged(); err != nil {
-			return 0, err
-		}
-	}
+func (m *Manager) Apply(ctx context.Context, p *LoadPlan, vss []*config.VirtualServer) (int, error) {
+	changes, desired, managed := p.Changes, p.Desired, p.managed
 	own := scope(vss)
 	for k := range desired {
 		managed[k] = own

@@ -242,23 +242,23 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 
 	m := &ipvs.Manager{K: k, Cfg: o.Cfg, StateDir: o.Store.Dir, Log: o.Log, ChangeLevel: slog.LevelDebug,
 		Members: func(vs *config.VirtualServer) []ipvs.Member { return members[vs] }}
-	changes, desired, err := m.PlanLoad(ictx, vss, false)
+	plan, err := m.PlanLoad(ictx, vss, false)
 	if err != nil {
 		return nil, err
 	}
-	for _, c := range changes {
+	for _, c := range plan.Changes {
 		rep.Changes = append(rep.Changes, c.String())
 	}
 	var applyErr error
-	if len(changes) > 0 {
-		_, applyErr = m.Apply(ictx, changes, desired, vss)
+	if len(plan.Changes) > 0 {
+		_, applyErr = m.Apply(ictx, plan, vss)
 	}
 	if err := o.Store.Save(st); err != nil {
 		return nil, err
 	}
 	rep.Exit = exit
 	rep.Duration = time.Since(start)
-	if changed || len(changes) > 0 {
+	if changed || len(plan.Changes) > 0 {
 		o.Log.Info("pool changed", summary(rep)...)
 	}
 	return rep, applyErr

@@ -115,14 +115,14 @@ func ipvsApply(c *cli.Context, diffOnly bool) error {
 	ctx, cancel := context.WithTimeout(c.Context, ipvsDeadline)
 	defer cancel()
 	if diffOnly || e.dryRun {
-		changes, _, err := m.PlanLoad(ctx, vss, c.Bool("all"))
+		plan, err := m.PlanLoad(ctx, vss, c.Bool("all"))
 		if err != nil {
 			return failed(err)
 		}
 		if e.json {
-			return printJSON(e.stdout, changes)
+			return printJSON(e.stdout, plan.Changes)
 		}
-		for _, ch := range changes {
+		for _, ch := range plan.Changes {
 			fmt.Fprintln(e.stdout, ch)
 		}
 		return nil

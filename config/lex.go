@@ -28,6 +28,7 @@ const maxIncludeDepth = 32
 type lexer struct {
 	configID  string
 	noInclude bool // in-memory text (fuzzing) must not read the filesystem
+	secure    bool // ReadFile's secure: refuse files non-root users can change
 	defs      map[string]string
 	lines     []Line
 	words     []string // backing array of the lines' words (emit)
@@ -36,13 +37,13 @@ type lexer struct {
 	files     []string // every file read, in order
 }
 
-// lexFile reads path and everything it includes.
-func lexFile(path, configID string) ([]Line, []string, error) {
-	lx := &lexer{configID: configID, defs: map[string]string{
+// lexFile reads path and everything it includes (each with ReadFile).
+func lexFile(path, configID string, secure bool) ([]Line, []string, error) {
+	lx := &lexer{configID: configID, secure: secure, defs: map[string]string{
 		"_HASH": "#",
 		"_BANG": "!",
 	}}
-	data, err := os.ReadFile(path)
+	data, err := ReadFile(path, secure)
 	if err != nil {
 		return nil, nil, &Error{Pos: Pos{File: path}, Msg: fmt.Sprintf("read config: %v", err)}
 	}
@@ -266,7 +267,7 @@ func (lx *lexer) include(pos Pos, pattern string) {
 		if st.IsDir() {
 			continue
 		}
-		data, err := os.ReadFile(m)
+		data, err := ReadFile(m, lx.secure)
 		if err != nil {
 			lx.errorf(pos, "include %q: %v", words[0], err)
 			return

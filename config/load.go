@@ -12,6 +12,10 @@ type Options struct {
 	// ConfigID selects "@id" lines (keepalived's -i). Empty means the
 	// short host name, as keepalived defaults it.
 	ConfigID string
+	// Secure refuses the config and every include unless they pass
+	// CheckSecure (keepalived's enable_script_security rule), each checked
+	// before it is opened. kahook sets it when running as root.
+	Secure bool
 }
 
 func (o Options) configID() string {
@@ -32,7 +36,7 @@ func (o Options) configID() string {
 // error names file:line; the returned error is an ErrorList (or an *Error
 // when the file itself cannot be read).
 func Load(path string, opts Options) (*Config, error) {
-	lines, files, err := lexFile(path, opts.configID())
+	lines, files, err := lexFile(path, opts.configID(), opts.Secure)
 	if err != nil {
 		return nil, err
 	}
@@ -62,7 +66,7 @@ func Parse(name string, data []byte, opts Options) (*Config, error) {
 // ParseTree returns only the statement tree of a file (used by doctor and
 // import on keepalived.conf, whose vrrp blocks kahook does not type).
 func ParseTree(path string, opts Options) (*Node, []string, error) {
-	lines, files, err := lexFile(path, opts.configID())
+	lines, files, err := lexFile(path, opts.configID(), opts.Secure)
 	if err != nil {
 		return nil, files, err
 	}

@@ -1,45 +1,245 @@
 package config
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
-// CheckSecure applies keepalived's enable_script_security rule to path:
-// the file and every directory above it must be owned by root, and must
-// not be writable by a non-root group or by others (a directory with the
-// sticky bit, like /tmp, is exempt from the write rule). kahook runs as
-// root and acts on what its config says, so a config another user can
-// edit is a way to root.
+// MaxFileSize bounds a config file and each include: 16 MiB. A config of
+// 10,000 virtual servers is about 2 MiB; anything much bigger is not a
+// config (an include of /dev/zero, a log file matched by a glob) and would
+// only make a root process use memory without end.
+const MaxFileSize = 16 << 20
+
+// maxSymlinks bounds the symlinks followed while resolving one path
+// (Linux's MAXSYMLINKS is 40 as well; more is ELOOP).
+const maxSymlinks = 40
+
+// CheckSecure applies keepalived's enable_script_security rule to path
+// (keepalived 2.2.7 lib/notify.c check_security): every object a root
+// process meets while resolving it, the directories of the path as
+// written, each symlink, the directories of each symlink's target and the
+// final file, must be owned by root, and the directories and the file must
+// not be writable by a group other than root's or by others (a directory
+// with the sticky bit, like /tmp, is exempt from the write rule, as in
+// keepalived). A symlink itself is judged by its owner only (its mode is
+// always 0777); a root-owned symlink in a safe directory to a safe file is
+// accepted, a symlink in a directory others can write is not. kahook runs
+// as root and acts on what its files say, so a file another user can
+// change, or swap through a directory or a symlink, is a way to root.
+//
+// The error names the offending object, the path asked for and the fix.
+// CheckSecure does not look at the final object's type; ReadFile and the
+// script checks require a regular file.
 func CheckSecure(path string) error {
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return err
+	_, _, err := resolveSecure(path)
+	return err
+}
+
+// ResolveSecure is CheckSecure that also returns the resolved path: absolute,
+// without symlinks, "." or "..", naming the same object as path did when
+// it was checked. Every directory on it is root's alone, so it keeps naming
+// that object against anyone but root.
+func ResolveSecure(path string) (string, error) {
+	p, _, err := resolveSecure(path)
+	return p, err
+}
+
+// resolveSecure walks path one component at a time as the kernel resolves
+// it (a symlink's target is spliced into the rest; ".." goes to the
+// physical parent) and checks every object met. It returns the resolved
+// path and the lstat of the final object.
+func resolveSecure(path string) (string, *unix.Stat_t, error) {
+	if path == "" {
+		return "", nil, errors.New("check path: empty path")
 	}
-	parts := strings.Split(strings.TrimPrefix(abs, "/"), "/")
+	full := path
+	if !filepath.IsAbs(full) {
+		wd, err := os.Getwd()
+		if err != nil {
+			return "", nil, fmt.Errorf("check %q: %w", path, err)
+		}
+		full = wd + "/" + full
+	}
+	var st unix.Stat_t
+	if err := checkObject(path, "/", &st); err != nil {
+		return "", nil, err
+	}
 	cur := "/"
-	for i := -1; i < len(parts); i++ {
-		if i >= 0 {
-			cur = filepath.Join(cur, parts[i])
-		}
-		var st syscall.Stat_t
-		if err := syscall.Lstat(cur, &st); err != nil {
-			return fmt.Errorf("%s: %w", cur, err)
-		}
-		mode := os.FileMode(st.Mode & 0o7777)
-		isDir := st.Mode&syscall.S_IFMT == syscall.S_IFDIR
-		if st.Uid != 0 {
-			return fmt.Errorf("%s is owned by uid %d, not root: refusing %s (keepalived's script security rule; chown root)", cur, st.Uid, path)
-		}
-		if isDir && st.Mode&syscall.S_ISVTX != 0 {
+	rest := components(full)
+	hops := 0
+	for len(rest) > 0 {
+		name := rest[0]
+		rest = rest[1:]
+		if name == ".." {
+			// cur is a resolved directory: its parent is lexical.
+			cur = filepath.Dir(cur)
+			if err := unix.Lstat(cur, &st); err != nil {
+				return "", nil, fmt.Errorf("check %q: %w", path, &os.PathError{Op: "lstat", Path: cur, Err: err})
+			}
 			continue
 		}
-		if (st.Gid != 0 && mode&0o020 != 0) || mode&0o002 != 0 {
-			return fmt.Errorf("%s is writable by non-root users (mode %04o): refusing %s (chmod go-w)", cur, mode, path)
+		next := filepath.Join(cur, name)
+		if err := checkObject(path, next, &st); err != nil {
+			return "", nil, err
+		}
+		switch st.Mode & unix.S_IFMT {
+		case unix.S_IFLNK:
+			hops++
+			if hops > maxSymlinks {
+				return "", nil, fmt.Errorf("check %q: %w", path, &os.PathError{Op: "resolve", Path: next, Err: unix.ELOOP})
+			}
+			target, err := os.Readlink(next)
+			if err != nil {
+				return "", nil, fmt.Errorf("check %q: %w", path, err)
+			}
+			if filepath.IsAbs(target) {
+				cur = "/"
+			}
+			rest = append(components(target), rest...)
+			continue
+		case unix.S_IFDIR:
+		default:
+			if len(rest) > 0 {
+				return "", nil, fmt.Errorf("check %q: %w", path, &os.PathError{Op: "resolve", Path: next, Err: unix.ENOTDIR})
+			}
+		}
+		cur = next
+	}
+	return cur, &st, nil
+}
+
+// checkObject lstats obj, met while resolving path, into st and applies
+// the rule to it.
+func checkObject(path, obj string, st *unix.Stat_t) error {
+	if err := unix.Lstat(obj, st); err != nil {
+		return fmt.Errorf("check %q: %w", path, &os.PathError{Op: "lstat", Path: obj, Err: err})
+	}
+	kind := fileKind(st.Mode)
+	if st.Uid != 0 {
+		return fmt.Errorf("%s %q is owned by uid %d, not root: refusing %q (keepalived's script security rule; chown root %q)", kind, obj, st.Uid, path, obj)
+	}
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFLNK:
+		return nil // a symlink's mode is always 0777 and means nothing
+	case unix.S_IFDIR:
+		if st.Mode&unix.S_ISVTX != 0 {
+			return nil // sticky: others cannot replace what root owns in it
 		}
 	}
+	mode := os.FileMode(st.Mode & 0o777)
+	if (st.Gid != 0 && mode&0o020 != 0) || mode&0o002 != 0 {
+		return fmt.Errorf("%s %q is writable by non-root users (mode %04o, group %d): refusing %q (keepalived's script security rule; chmod go-w %q)", kind, obj, st.Mode&0o7777, st.Gid, path, obj)
+	}
 	return nil
+}
+
+// components splits a path into its names, dropping empty ones and ".".
+func components(p string) []string {
+	var out []string
+	for _, c := range strings.Split(p, "/") {
+		if c != "" && c != "." {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// fileKind names a file type for messages.
+func fileKind(mode uint32) string {
+	switch mode & unix.S_IFMT {
+	case unix.S_IFREG:
+		return "file"
+	case unix.S_IFDIR:
+		return "directory"
+	case unix.S_IFLNK:
+		return "symlink"
+	case unix.S_IFIFO:
+		return "FIFO"
+	case unix.S_IFSOCK:
+		return "socket"
+	case unix.S_IFCHR:
+		return "character device"
+	case unix.S_IFBLK:
+		return "block device"
+	}
+	return "file"
+}
+
+// ReadFile reads a config file or an include without ever blocking or
+// reading without bound: the path must name a regular file (a FIFO, a
+// device or a directory is refused before it is opened), it is opened
+// with O_NONBLOCK|O_NOCTTY|O_CLOEXEC and checked again with fstat, and it
+// may hold at most MaxFileSize bytes. With secure (kahook running as
+// root), the path must first pass CheckSecure and the resolved path is
+// opened with O_NOFOLLOW; the opened file must be the one checked.
+func ReadFile(path string, secure bool) ([]byte, error) {
+	open := path
+	var checked unix.Stat_t
+	flags := unix.O_RDONLY | unix.O_NONBLOCK | unix.O_NOCTTY | unix.O_CLOEXEC
+	if secure {
+		resolved, st, err := resolveSecure(path)
+		if err != nil {
+			return nil, err
+		}
+		open, checked = resolved, *st
+		flags |= unix.O_NOFOLLOW
+	} else if err := unix.Stat(path, &checked); err != nil {
+		return nil, &os.PathError{Op: "stat", Path: path, Err: err}
+	}
+	if err := regular(path, &checked); err != nil {
+		return nil, err
+	}
+	var fd int
+	var err error
+	for {
+		fd, err = unix.Open(open, flags, 0)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	f := os.NewFile(uintptr(fd), open)
+	defer f.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return nil, &os.PathError{Op: "fstat", Path: path, Err: err}
+	}
+	if err := regular(path, &st); err != nil {
+		return nil, err
+	}
+	if st.Dev != checked.Dev || st.Ino != checked.Ino {
+		return nil, fmt.Errorf("%q changed while it was being opened: refusing it", path)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, &os.PathError{Op: "read", Path: path, Err: err}
+	}
+	if len(data) > MaxFileSize {
+		return nil, tooBig(path)
+	}
+	return data, nil
+}
+
+// regular refuses anything but a regular file of at most MaxFileSize.
+func regular(path string, st *unix.Stat_t) error {
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return fmt.Errorf("%q is a %s, not a regular file: refusing to read it", path, fileKind(st.Mode))
+	}
+	if st.Size > MaxFileSize {
+		return tooBig(path)
+	}
+	return nil
+}
+
+func tooBig(path string) error {
+	return fmt.Errorf("%q is bigger than %d MiB, the most a config file may hold: refusing to read it", path, MaxFileSize>>20)
 }

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/urfave/cli/v2"
 
@@ -52,19 +51,6 @@ func printSummary(w io.Writer, s config.Summary) {
 	for _, warn := range s.Warnings {
 		fmt.Fprintf(w, "  warning: %s\n", warn)
 	}
-}
-
-// checkConfigPermissions: as root, refuse config files others can write.
-func checkConfigPermissions(files []string) error {
-	if os.Geteuid() != 0 {
-		return nil
-	}
-	for _, f := range files {
-		if err := config.CheckSecure(f); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 func printJSON(w io.Writer, v any) error {

@@ -154,11 +154,10 @@ func getEnv(c *cli.Context) *env {
 
 // loadConfig reads --config; a bad config is exit 2 with file:line.
 func (e *env) loadConfig() (*config.Config, error) {
-	cfg, err := config.Load(e.configPath, config.Options{ConfigID: e.configID})
+	// As root, each file is checked (keepalived's script security rule)
+	// before it is opened.
+	cfg, err := config.Load(e.configPath, config.Options{ConfigID: e.configID, Secure: os.Geteuid() == 0})
 	if err != nil {
-		return nil, cli.Exit(err.Error(), exitUsage)
-	}
-	if err := checkConfigPermissions(cfg.Files); err != nil {
 		return nil, cli.Exit(err.Error(), exitUsage)
 	}
 	for _, s := range cfg.Skipped {

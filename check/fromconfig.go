@@ -1,6 +1,7 @@
 package check
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 
@@ -67,4 +68,48 @@ func FromConfig(vs *config.VirtualServer, rs *config.RealServer, c *config.Check
 		return []Checker{wrap(Misc{Argv: argv, Timeout: c.Misc.Timeout, Dynamic: c.Misc.Dynamic, User: c.Misc.User})}, nil
 	}
 	return nil, fmt.Errorf("%s: unsupported checker %s", c.Pos, c.Kind)
+}
+
+// ScriptError is a MISC_CHECK whose program SecureProgram refuses: `sync`
+// would never run it and would count the check failed.
+type ScriptError struct {
+	Pos      config.Pos // the MISC_CHECK block
+	MiscPath string
+	Err      error
+}
+
+func (e *ScriptError) Error() string {
+	return fmt.Sprintf("%s: MISC_CHECK misc_path %q: %v", e.Pos, e.MiscPath, e.Err)
+}
+
+func (e *ScriptError) Unwrap() error { return e.Err }
+
+// Unsafe reports whether the program breaks the script-security rule (as
+// opposed to being missing or not executable).
+func (e *ScriptError) Unsafe() bool {
+	var ie *config.InsecureError
+	return errors.As(e.Err, &ie)
+}
+
+// ScriptProblems vets the program of every MISC_CHECK of cfg with
+// SecureProgram, in config order, and returns those it refuses.
+func ScriptProblems(cfg *config.Config) []*ScriptError {
+	var out []*ScriptError
+	for _, vs := range cfg.VirtualServers {
+		for _, rs := range vs.RealServers {
+			for _, c := range rs.Checks {
+				if c.Kind != config.CheckMisc || c.Misc == nil {
+					continue
+				}
+				argv, err := config.SplitCommand(c.Misc.Path)
+				if err == nil && len(argv) > 0 {
+					_, err = SecureProgram(argv[0], c.Misc.User)
+				}
+				if err != nil {
+					out = append(out, &ScriptError{Pos: c.Pos, MiscPath: c.Misc.Path, Err: err})
+				}
+			}
+		}
+	}
+	return out
 }

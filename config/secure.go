@@ -115,15 +115,47 @@ func resolveSecure(path string) (string, *unix.Stat_t, error) {
 	return cur, &st, nil
 }
 
+// InsecureError is a path refused by CheckSecure: Object, met while
+// resolving Path, is owned by a user other than root (Owner) or writable
+// by a non-root group or by others.
+type InsecureError struct {
+	Path   string // the path asked for
+	Object string // the file, directory or symlink that breaks the rule
+	Kind   string // "file", "directory", "symlink", "FIFO"...
+	Owner  bool   // true: owned by UID; false: writable by others (Mode, GID)
+	UID    uint32
+	GID    uint32
+	Mode   uint32 // permission bits, with setuid/setgid/sticky
+}
+
+func (e *InsecureError) Error() string {
+	if e.Owner {
+		return fmt.Sprintf("%s %q is owned by uid %d, not root: refusing %q (keepalived's script security rule; %s)", e.Kind, e.Object, e.UID, e.Path, e.Fix())
+	}
+	return fmt.Sprintf("%s %q is writable by non-root users (mode %04o, group %d): refusing %q (keepalived's script security rule; %s)", e.Kind, e.Object, e.Mode, e.GID, e.Path, e.Fix())
+}
+
+// Fix is the command that makes Object pass the rule.
+func (e *InsecureError) Fix() string {
+	if e.Owner {
+		if e.Kind == "symlink" {
+			return fmt.Sprintf("chown -h root %q", e.Object)
+		}
+		return fmt.Sprintf("chown root %q", e.Object)
+	}
+	return fmt.Sprintf("chmod go-w %q", e.Object)
+}
+
 // checkObject lstats obj, met while resolving path, into st and applies
 // the rule to it.
 func checkObject(path, obj string, st *unix.Stat_t) error {
 	if err := unix.Lstat(obj, st); err != nil {
 		return fmt.Errorf("check %q: %w", path, &os.PathError{Op: "lstat", Path: obj, Err: err})
 	}
-	kind := fileKind(st.Mode)
+	bad := &InsecureError{Path: path, Object: obj, Kind: fileKind(st.Mode), UID: st.Uid, GID: st.Gid, Mode: st.Mode & 0o7777}
 	if st.Uid != 0 {
-		return fmt.Errorf("%s %q is owned by uid %d, not root: refusing %q (keepalived's script security rule; chown root %q)", kind, obj, st.Uid, path, obj)
+		bad.Owner = true
+		return bad
 	}
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFLNK:
@@ -133,9 +165,8 @@ func checkObject(path, obj string, st *unix.Stat_t) error {
 			return nil // sticky: others cannot replace what root owns in it
 		}
 	}
-	mode := os.FileMode(st.Mode & 0o777)
-	if (st.Gid != 0 && mode&0o020 != 0) || mode&0o002 != 0 {
-		return fmt.Errorf("%s %q is writable by non-root users (mode %04o, group %d): refusing %q (keepalived's script security rule; chmod go-w %q)", kind, obj, st.Mode&0o7777, st.Gid, path, obj)
+	if (st.Gid != 0 && st.Mode&0o020 != 0) || st.Mode&0o002 != 0 {
+		return bad
 	}
 	return nil
 }

@@ -1,10 +1,12 @@
 package doctor
 
 import (
+	"errors"
 	"net/netip"
 	"path/filepath"
 	"strings"
 
+	"github.com/kahook/kahook/check"
 	"github.com/kahook/kahook/config"
 )
 
@@ -21,6 +23,7 @@ func LintKahook(r *Report, kc *config.Config, k *Keepalived) {
 			}
 		}
 	}
+	lintMiscPaths(r, kc)
 	if k == nil {
 		return
 	}
@@ -89,5 +92,19 @@ func LintTwoNodeDR(r *Report, kc *config.Config, local map[netip.Addr]bool) {
 				}
 			}
 		}
+	}
+}
+
+// lintMiscPaths: a MISC_CHECK program that `sync` would refuse to run
+// (keepalived's script-security rule) or cannot find is a FAIL: its real
+// servers would be drained.
+func lintMiscPaths(r *Report, kc *config.Config) {
+	for _, p := range check.ScriptProblems(kc) {
+		fix := "install the program or fix misc_path (an absolute path)"
+		var ie *config.InsecureError
+		if errors.As(p.Err, &ie) {
+			fix = ie.Fix() + " (root must own the program, every directory above it and every symlink on the way; none writable by others)"
+		}
+		r.add(Fail, "misc-path", p.Pos, fix, "MISC_CHECK misc_path %q: %v: kahook sync will not run it and counts the check failed", p.MiscPath, p.Err)
 	}
 }

@@ -4,9 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/kahook/kahook/check"
 	"github.com/kahook/kahook/config"
 )
 
@@ -29,6 +31,17 @@ func configCommand() *cli.Command {
 				cfg, err := e.loadConfig()
 				if err != nil {
 					return err
+				}
+				// A MISC_CHECK program that breaks the script-security
+				// rule is a config error; a missing one is left to doctor.
+				var unsafe []string
+				for _, p := range check.ScriptProblems(cfg) {
+					if p.Unsafe() {
+						unsafe = append(unsafe, p.Error())
+					}
+				}
+				if len(unsafe) > 0 {
+					return usage("%s", strings.Join(unsafe, "\n"))
 				}
 				if e.json {
 					return printJSON(e.stdout, cfg)

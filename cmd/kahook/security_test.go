@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/kahook/kahook/internal/unpriv"
 )
 
 // TestConfigCheckFilesSecurity: `config check` on symlinked configs and
@@ -63,6 +65,62 @@ func TestConfigCheckFilesSecurity(t *testing.T) {
 			}
 			if r.code != tc.exit || !strings.Contains(got, tc.want) {
 				t.Fatalf("exit %d, want %d with %q\nstdout: %s\nstderr: %s", r.code, tc.exit, tc.want, r.out, r.err)
+			}
+		})
+	}
+}
+
+// TestUnsafeMiscPathRefused: a world-writable MISC_CHECK program is a
+// config error for `config check` (file:line, exit 2), a failed check
+// that never runs it for `check misc` (exit 1), and a FAIL with the fix
+// for `doctor` (issue 15 case 1). Other commands load the config as
+// before.
+func TestUnsafeMiscPathRefused(t *testing.T) {
+	dir := unpriv.Dir(t)
+	marker := filepath.Join(dir, "ran")
+	script := filepath.Join(dir, "check.sh")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\ntouch "+marker+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(script, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	unpriv.Run(t, fmt.Sprintf("printf '#!/bin/sh\\ntouch %s\\n' > %s", marker, script)) // any user can rewrite it
+	conf := filepath.Join(dir, "kahook.conf")
+	os.WriteFile(conf, []byte(`instance VI_1 {
+    interface lo
+    virtual_ipaddress { 10.0.0.10 }
+}
+virtual_server 10.0.0.10 80 {
+    protocol TCP
+    real_server 10.0.1.1 80 {
+        MISC_CHECK {
+            misc_path "`+script+` arg"
+        }
+    }
+}
+`), 0o644)
+	unsafe := fmt.Sprintf("file %q is writable by non-root users (mode 0777", script)
+	cases := []struct {
+		name string
+		args []string
+		exit int
+		want string // in stdout+stderr
+	}{
+		{"config check", []string{"--config", conf, "config", "check"}, 2, fmt.Sprintf("%s:8: MISC_CHECK misc_path %q: unsafe program: %s", conf, script+" arg", unsafe)},
+		{"check misc", []string{"check", "misc", "--", script, "arg"}, 1, "not run: unsafe program: " + unsafe},
+		{"doctor", []string{"--config", conf, "doctor", "--no-live"}, 1, fmt.Sprintf("FAIL %s:8: MISC_CHECK misc_path %q: unsafe program: %s", conf, script+" arg", unsafe)},
+		{"doctor fix", []string{"--json", "--config", conf, "doctor", "--no-live"}, 1, fmt.Sprintf(`"fix": %q`, fmt.Sprintf("chmod go-w %q (root must own the program, every directory above it and every symlink on the way; none writable by others)", script))},
+		{"sync on a backup node loads the config", []string{"--config", conf, "--state-dir", filepath.Join(dir, "state"), "--json", "sync", "VI_1"}, 0, `"skipped": "not MASTER`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errs := kahook(tc.args...)
+			if code != tc.exit || !strings.Contains(out+errs, tc.want) {
+				t.Errorf("exit %d, want %d with %s\nstdout: %s\nstderr: %s", code, tc.exit, tc.want, out, errs)
+			}
+			if _, err := os.Stat(marker); err == nil {
+				t.Fatalf("the world-writable script RAN")
 			}
 		})
 	}

@@ -1,0 +1,150 @@
+package check
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kahook/kahook/internal/unpriv"
+)
+
+// TestMiscRefusesUnsafeProgram: a MISC_CHECK program that would run as
+// root and that a non-root user can change is never started; the check
+// fails with the reason (issue 15 case 1). The attacks are made by uid
+// 65534; each program, if run, would create its marker file.
+func TestMiscRefusesUnsafeProgram(t *testing.T) {
+	base := unpriv.Dir(t)
+	p := func(rel string) string { return filepath.Join(base, rel) }
+	for _, d := range []struct {
+		name string
+		mode os.FileMode
+	}{{"safe", 0o755}, {"pub", 0o777}, {"nobodys", 0o755}, {"markers", 0o777}} {
+		if err := os.Mkdir(p(d.name), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p(d.name), d.mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Chown(p("nobodys"), unpriv.UID, unpriv.GID); err != nil {
+		t.Fatal(err)
+	}
+	body := func(marker string) string { return fmt.Sprintf("#!/bin/sh\ntouch %s\n", p("markers/"+marker)) }
+	rootScript := func(rel, marker string, mode os.FileMode) {
+		if err := os.WriteFile(p(rel), []byte(body(marker)), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p(rel), mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// nobody writes a script (a new file, or over a writable one).
+	plant := func(rel, marker string) {
+		unpriv.Run(t, fmt.Sprintf("printf '%%s' '%s' > %s && { chmod 755 %s 2>/dev/null || :; }", body(marker), p(rel), p(rel)))
+	}
+
+	rootScript("safe/ok.sh", "ok", 0o755)
+	rootScript("safe/ww.sh", "ww", 0o777)
+	plant("safe/ww.sh", "ww")
+	rootScript("pub/check.sh", "pub", 0o755)
+	unpriv.Run(t, "rm -f "+p("pub/check.sh")) // the directory lets nobody replace it
+	plant("pub/check.sh", "pub")
+	plant("nobodys/check.sh", "nobodys")
+	rootScript("safe/ww-target.sh", "link", 0o777)
+	if err := os.Symlink("ww-target.sh", p("safe/link.sh")); err != nil {
+		t.Fatal(err)
+	}
+	rootScript("safe/ww-root.sh", "root-user", 0o777)
+	rootScript("safe/ww-nobody.sh", "nobody-user", 0o777)
+	plant("pub/pathcheck", "path")
+
+	cases := []struct {
+		name   string
+		argv0  string
+		user   string
+		path   string // PATH, when set
+		marker string
+		refuse string // "" = runs
+	}{
+		{"root's script in root's dirs runs", p("safe/ok.sh"), "", "", "ok", ""},
+		{"world-writable script rewritten by nobody", p("safe/ww.sh"), "", "", "ww", fmt.Sprintf("file %q is writable by non-root users (mode 0777", p("safe/ww.sh"))},
+		{"script replaced by nobody in a world-writable dir", p("pub/check.sh"), "", "", "pub", fmt.Sprintf("directory %q is writable by non-root users", p("pub"))},
+		{"script in a directory nobody owns", p("nobodys/check.sh"), "", "", "nobodys", fmt.Sprintf("directory %q is owned by uid 65534", p("nobodys"))},
+		{"root symlink to a world-writable script", p("safe/link.sh"), "", "", "link", fmt.Sprintf("file %q is writable by non-root users", p("safe/ww-target.sh"))},
+		{"bare name found in a world-writable PATH dir", "pathcheck", "", p("pub") + ":/usr/bin:/bin", "path", fmt.Sprintf("directory %q is writable by non-root users", p("pub"))},
+		{"user root named explicitly", p("safe/ww-root.sh"), "root", "", "root-user", fmt.Sprintf("file %q is writable by non-root users", p("safe/ww-root.sh"))},
+		// keepalived vets only scripts that run as root (need_script_protection).
+		{"world-writable script run as user nobody runs", p("safe/ww-nobody.sh"), "nobody", "", "nobody-user", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.path != "" {
+				t.Setenv("PATH", tc.path)
+			}
+			r := Misc{Argv: []string{tc.argv0}, User: tc.user, Timeout: 5 * time.Second}.Check(context.Background())
+			_, statErr := os.Stat(p("markers/" + tc.marker))
+			ran := statErr == nil
+			if tc.refuse == "" {
+				if !r.Healthy || !ran {
+					t.Fatalf("safe program: %+v, ran=%v", r, ran)
+				}
+				return
+			}
+			if ran {
+				t.Errorf("the program RAN: marker %s exists", p("markers/"+tc.marker))
+			}
+			if r.Healthy || r.ExitCode(true) != 1 || !strings.HasPrefix(r.Reason, "not run: unsafe program: ") || !strings.Contains(r.Reason, tc.refuse) {
+				t.Errorf("result %+v\nwant a failed check saying %s", r, tc.refuse)
+			}
+		})
+	}
+}
+
+// TestLookPathAsKeepalived: a bare name is searched in PATH (unset:
+// /bin:/usr/bin, glibc's _CS_PATH), the first executable regular file
+// wins; a name with a slash is taken as written.
+func TestLookPathAsKeepalived(t *testing.T) {
+	dir := t.TempDir()
+	notExec := filepath.Join(dir, "a", "prog")
+	exe := filepath.Join(dir, "b", "prog")
+	for _, f := range []struct {
+		path string
+		mode os.FileMode
+	}{{notExec, 0o644}, {exe, 0o755}} {
+		os.MkdirAll(filepath.Dir(f.path), 0o755)
+		if err := os.WriteFile(f.path, []byte("#!/bin/sh\n"), f.mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.Mkdir(filepath.Join(dir, "c"), 0o755)
+	os.Mkdir(filepath.Join(dir, "c", "prog"), 0o755) // a directory is skipped
+	cases := []struct {
+		name, path, prog, want, err string
+	}{
+		{"first executable regular file wins", filepath.Join(dir, "c") + ":" + filepath.Join(dir, "a") + ":" + filepath.Join(dir, "b"), "prog", exe, ""},
+		{"only a non-executable match", filepath.Join(dir, "a"), "prog", "", "not an executable regular file"},
+		{"no match", filepath.Join(dir, "c", "prog"), "nothere", "", "not found in PATH"},
+		{"a slash means as written", "", "./relative/prog", "./relative/prog", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("PATH", tc.path)
+			got, err := LookPath(tc.prog)
+			if got != tc.want || (err == nil) != (tc.err == "") || err != nil && !strings.Contains(err.Error(), tc.err) {
+				t.Fatalf("LookPath(%q) = %q, %v; want %q, %q", tc.prog, got, err, tc.want, tc.err)
+			}
+		})
+	}
+	t.Run("PATH unset is /bin:/usr/bin", func(t *testing.T) {
+		t.Setenv("PATH", "")
+		os.Unsetenv("PATH")
+		got, err := LookPath("sh")
+		if err != nil || (got != "/bin/sh" && got != "/usr/bin/sh") {
+			t.Fatalf("LookPath(sh) = %q, %v", got, err)
+		}
+	})
+}

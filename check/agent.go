@@ -1,16 +1,30 @@
 package check
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
 )
 
+// MaxAgentReply bounds an agent's reply line, in bytes: HAProxy reads the
+// reply into its check buffer (tune.bufsize, 16384 bytes by default) and
+// a line not ended within it is not a reply ("Ignoring incomplete line
+// from agent": src/tcpcheck.c, tcpcheck_agent_expect_reply, with
+// last_read set once the buffer is full).
+const MaxAgentReply = 16384
+
 // Agent is HAProxy's agent-check: connect, optionally send a string, read
-// one line of words. "up"/"ready" healthy, "drain" healthy at weight 0,
-// "down"/"fail"/"stopped"/"maint" not healthy, "N%" a weight of
-// MaxWeight; other words (maxconn:N, comments) are ignored.
+// one line of words, ended by the first CR or LF (HAProxy's
+// doc/configuration.txt, "agent-check"), however many TCP segments it
+// comes in, within the exchange deadline and MaxAgentReply bytes. "up"/
+// "ready" healthy, "drain" healthy at weight 0, "down"/"fail"/"stopped"/
+// "maint" not healthy, "N%" a weight of MaxWeight; other words
+// (maxconn:N, comments) are ignored. A line that does not end (the
+// connection closes first, the deadline passes, or MaxAgentReply bytes
+// come without an end of line) is invalid: the check fails.
 type Agent struct {
 	Conn
 	Send      string
@@ -34,14 +48,52 @@ func (a Agent) Check(ctx context.Context) Result {
 				return failf("send: %v", err)
 			}
 		}
-		buf := make([]byte, 1024)
-		n, err := io.ReadAtLeast(c, buf, 1)
-		if err != nil && n == 0 {
-			return failf("no answer: %v", err)
+		line, err := readAgentLine(c)
+		if err != nil {
+			return failf("agent: %v", err)
 		}
-		line, _, _ := strings.Cut(string(buf[:n]), "\n")
 		return ParseAgent(line, a.MaxWeight)
 	})
+}
+
+// readAgentLine reads up to the first CR or LF, at most MaxAgentReply
+// bytes, and returns the line without it. A NUL before the end of line,
+// EOF, an error (the deadline) or a full buffer first is an error, as
+// HAProxy ignores such a line.
+func readAgentLine(r io.Reader) (string, error) {
+	buf := make([]byte, MaxAgentReply)
+	n := 0
+	for {
+		m, err := r.Read(buf[n:])
+		if i := bytes.IndexAny(buf[n:n+m], "\r\n\x00"); i >= 0 {
+			if buf[n+i] == 0 {
+				return "", fmt.Errorf("reply %q has a NUL before its end of line", clip(buf[:n+i]))
+			}
+			return string(buf[:n+i]), nil
+		}
+		n += m
+		switch {
+		case n == len(buf):
+			return "", fmt.Errorf("reply has no end of line in its first %d bytes", n)
+		case errors.Is(err, io.EOF) && n == 0:
+			return "", errors.New("no answer: connection closed")
+		case errors.Is(err, io.EOF):
+			return "", fmt.Errorf("incomplete reply %q: connection closed before the end of line", clip(buf[:n]))
+		case err != nil && n == 0:
+			return "", fmt.Errorf("no answer: %w", err)
+		case err != nil:
+			return "", fmt.Errorf("incomplete reply %q: %w", clip(buf[:n]), err)
+		}
+	}
+}
+
+// clip shortens an agent's text for a message.
+func clip(b []byte) string {
+	const keep = 64
+	if len(b) > keep {
+		return string(b[:keep]) + "..."
+	}
+	return string(b)
 }
 
 // ParseAgent maps an agent-check reply.

@@ -3,6 +3,7 @@ package check
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -147,4 +148,72 @@ func TestLookPathAsKeepalived(t *testing.T) {
 			t.Fatalf("LookPath(sh) = %q, %v", got, err)
 		}
 	})
+}
+
+// TestAgentReadsOneBoundedLine: the agent's reply is read up to its end
+// of line, across TCP segments, within the deadline and MaxAgentReply
+// bytes; anything else is an invalid reply, a failed check (issue 15
+// case 9).
+func TestAgentReadsOneBoundedLine(t *testing.T) {
+	type part struct {
+		data  string
+		pause time.Duration // before this part
+	}
+	long := strings.Repeat(" ", 1<<20)
+	cases := []struct {
+		name    string
+		parts   []part
+		close   bool // close after the parts (else hold the connection open)
+		healthy bool
+		weight  int
+		reason  string
+	}{
+		{"reply split over TCP segments", []part{{"dra", 0}, {"in\n", 100 * time.Millisecond}}, true, true, 0, "agent says drain"},
+		{"weight split mid-word", []part{{"up 5", 0}, {"0%\r\n", 100 * time.Millisecond}}, true, true, 100, `agent says "up 50%"`},
+		{"CR ends the line", []part{{"down\rup\n", 0}}, true, false, Unchanged, "agent says down"},
+		{"only the first line counts", []part{{"up\ndown\n", 0}}, true, true, Unchanged, `agent says "up"`},
+		{"line of exactly MaxAgentReply bytes with its LF", []part{{"up" + strings.Repeat(" ", MaxAgentReply-3) + "\n", 0}}, true, true, Unchanged, `agent says "up"`},
+		{"1 MB reply without end of line", []part{{"up" + long, 0}}, true, false, Unchanged, "agent: reply has no end of line in its first 16384 bytes"},
+		{"1 MB line ended after the bound", []part{{"up" + long + "\n", 0}}, true, false, Unchanged, "agent: reply has no end of line in its first 16384 bytes"},
+		{"closed before the end of line", []part{{"up", 0}}, true, false, Unchanged, `agent: incomplete reply "up": connection closed before the end of line`},
+		{"no end of line before the deadline", []part{{"up", 0}}, false, false, Unchanged, `agent: incomplete reply "up": read tcp`},
+		{"NUL before the end of line", []part{{"up\x00down\n", 0}}, true, false, Unchanged, `agent: reply "up" has a NUL before its end of line`},
+		{"closed without a word", nil, true, false, Unchanged, "agent: no answer: connection closed"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close()
+			release := make(chan struct{})
+			defer close(release)
+			go func() {
+				c, err := l.Accept()
+				if err != nil {
+					return
+				}
+				defer c.Close()
+				for _, p := range tc.parts {
+					time.Sleep(p.pause)
+					if _, err := c.Write([]byte(p.data)); err != nil {
+						return
+					}
+				}
+				if !tc.close {
+					<-release
+				}
+			}()
+			addr := l.Addr().(*net.TCPAddr).AddrPort()
+			start := time.Now()
+			r := Agent{Conn: Conn{Addr: addr, Timeout: 500 * time.Millisecond}, MaxWeight: 200}.Check(context.Background())
+			if took := time.Since(start); took > 2*time.Second {
+				t.Errorf("check took %v: not bounded by its 500 ms timeout", took)
+			}
+			if r.Healthy != tc.healthy || r.Weight != tc.weight || !strings.Contains(r.Reason, tc.reason) {
+				t.Errorf("result %+v\nwant healthy=%v weight=%d reason %q", r, tc.healthy, tc.weight, tc.reason)
+			}
+		})
+	}
 }

@@ -3,9 +3,9 @@ package config
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -238,8 +238,7 @@ func ReadFile(path string, secure bool) ([]byte, error) {
 	if err != nil {
 		return nil, &os.PathError{Op: "open", Path: path, Err: err}
 	}
-	f := os.NewFile(uintptr(fd), open)
-	defer f.Close()
+	defer unix.Close(fd)
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
 		return nil, &os.PathError{Op: "fstat", Path: path, Err: err}
@@ -250,14 +249,26 @@ func ReadFile(path string, secure bool) ([]byte, error) {
 	if st.Dev != checked.Dev || st.Ino != checked.Ino {
 		return nil, fmt.Errorf("%q changed while it was being opened: refusing it", path)
 	}
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
-	if err != nil {
-		return nil, &os.PathError{Op: "read", Path: path, Err: err}
+	// A regular file never blocks; read it on the raw descriptor (an
+	// os.File of an O_NONBLOCK descriptor would go through the poller).
+	data := make([]byte, 0, st.Size+1)
+	for len(data) <= MaxFileSize {
+		if len(data) == cap(data) {
+			data = slices.Grow(data, 4096) // it grew since fstat
+		}
+		n, err := unix.Read(fd, data[len(data):min(cap(data), MaxFileSize+1)])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, &os.PathError{Op: "read", Path: path, Err: err}
+		}
+		if n == 0 {
+			return data, nil
+		}
+		data = data[:len(data)+n]
 	}
-	if len(data) > MaxFileSize {
-		return nil, tooBig(path)
-	}
-	return data, nil
+	return nil, tooBig(path)
 }
 
 // regular refuses anything but a regular file of at most MaxFileSize.

@@ -129,7 +129,7 @@ func checkCommand() *cli.Command {
 // are not parsed as flags, and a check must never ignore one silently.
 func maxArgs(c *cli.Context, n int) error {
 	if c.NArg() > n {
-		return usage("%s: unexpected arguments %q (flags go before the arguments)", c.Command.FullName(), c.Args().Slice()[n:])
+		return usage("%s: unexpected arguments %q (flags go before the arguments)", commandName(c), c.Args().Slice()[n:])
 	}
 	return nil
 }

@@ -79,7 +79,7 @@ func ipvsCommand() *cli.Command {
 						defer cancel()
 						return failed(ipvs.FlushAll(ctx, h, e.log))
 					}
-					m, unlock, err := e.ipvsManager(c.Context)
+					m, unlock, err := e.ipvsManager(c.Context, "")
 					if err != nil {
 						return err
 					}
@@ -100,16 +100,14 @@ func ipvsCommand() *cli.Command {
 
 func ipvsApply(c *cli.Context, diffOnly bool) error {
 	e := getEnv(c)
-	m, unlock, err := e.ipvsManager(c.Context)
+	name := c.Args().First()
+	m, unlock, err := e.ipvsManager(c.Context, name)
 	if err != nil {
 		return err
 	}
 	defer unlock()
 	vss := m.Cfg.VirtualServers
-	if name := c.Args().First(); name != "" {
-		if m.Cfg.Instance(name) == nil {
-			return usage("ipvs: no instance %q in %s", name, m.Cfg.Path)
-		}
+	if name != "" {
 		vss = m.Cfg.ServersOf(name)
 	}
 	ctx, cancel := context.WithTimeout(c.Context, ipvsDeadline)
@@ -131,11 +129,15 @@ func ipvsApply(c *cli.Context, diffOnly bool) error {
 	return failed(err)
 }
 
-// ipvsManager loads the config, takes the run lock and opens IPVS.
-func (e *env) ipvsManager(ctx context.Context) (*ipvs.Manager, func(), error) {
+// ipvsManager loads the config, checks the instance (if not ""), takes
+// the run lock and opens IPVS.
+func (e *env) ipvsManager(ctx context.Context, instance string) (*ipvs.Manager, func(), error) {
 	cfg, err := e.loadConfig()
 	if err != nil {
 		return nil, nil, err
+	}
+	if instance != "" && cfg.Instance(instance) == nil {
+		return nil, nil, usage("ipvs: no instance %q in %s", instance, cfg.Path)
 	}
 	store, err := state.Open(e.resolveStateDir(cfg))
 	if err != nil {

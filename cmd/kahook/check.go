@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/netip"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -302,7 +301,8 @@ func runCheck(c *cli.Context, ck check.Checker) error {
 		}{ck.String(), res, float64(res.Latency.Microseconds()) / 1000, code})
 	} else if !res.Healthy {
 		// keepalived discards this; a person running the check reads it.
-		fmt.Fprintf(e.stderr, "%s: %s\n", ck, res.Reason)
+		// The reason can carry the server's words: one line, escaped.
+		fmt.Fprintln(e.stderr, escapeControl(fmt.Sprintf("%s: %s", ck, res.Reason)))
 	}
 	e.log.Debug("check", "check", ck.String(), "healthy", res.Healthy, "weight", res.Weight, "reason", res.Reason, "latency", res.Latency)
 	if code == 0 {
@@ -362,7 +362,7 @@ func genhashCommand() *cli.Command {
 				fmt.Fprintf(e.stdout, "Request:\n%s\nHeaders:\n%s\nBody: %d bytes\n", h.Request(h.URLs[0]), resp.Header, len(resp.Body))
 			}
 			if err != nil {
-				fmt.Fprintln(os.Stderr, err)
+				fmt.Fprintln(e.stderr, escapeControl(err.Error()))
 				return cli.Exit("", exitFailed)
 			}
 			fmt.Fprintln(e.stdout, resp.Digest)

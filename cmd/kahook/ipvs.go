@@ -137,7 +137,7 @@ func (e *env) ipvsManager(ctx context.Context, instance string) (*ipvs.Manager, 
 		return nil, nil, err
 	}
 	if instance != "" && cfg.Instance(instance) == nil {
-		return nil, nil, usage("ipvs: no instance %q in %s", instance, cfg.Path)
+		return nil, nil, usage("ipvs: no instance %q in %q", instance, cfg.Path)
 	}
 	store, err := state.Open(e.resolveStateDir(cfg))
 	if err != nil {

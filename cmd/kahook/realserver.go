@@ -51,7 +51,7 @@ func realserver(c *cli.Context, up bool) error {
 		}
 		node := cfg.RealServer
 		if node == nil {
-			return usage("realserver: no --vip given and no 'realserver { }' block in %s", cfg.Path)
+			return usage("realserver: no --vip given and no 'realserver { }' block in %q", cfg.Path)
 		}
 		if iface == "" {
 			iface = node.Interface
@@ -68,7 +68,7 @@ func realserver(c *cli.Context, up bool) error {
 	fs := sysctl.FS{Root: c.String("proc-sys")}
 	if iface != "" {
 		if _, err := os.Stat(fs.Root + "/net/ipv4/conf/" + iface); err != nil {
-			return usage("realserver: interface %s does not exist", iface)
+			return usage("realserver: interface %q does not exist", iface)
 		}
 	}
 	m, err := vip.NewManager(e.log)

@@ -43,7 +43,7 @@ func syncCommand() *cli.Command {
 				name = cfg.Instances[0].Name
 			}
 			if cfg.Instance(name) == nil {
-				return usage("sync: no instance %q in %s", name, cfg.Path)
+				return usage("sync: no instance %q in %q", name, cfg.Path)
 			}
 			store, err := state.Open(e.resolveStateDir(cfg))
 			if err != nil {

@@ -36,7 +36,7 @@ func sysctlCommand() *cli.Command {
 					}
 					fs := sysctl.FS{Root: c.String("proc-sys")}
 					if _, err := os.Stat(filepath.Join(fs.Root, "net/ipv4/conf", iface)); err != nil {
-						return usage("sysctl: interface %s does not exist", iface)
+						return usage("sysctl: interface %q does not exist", iface)
 					}
 					changes, err := fs.Ensure(role, iface, e.dryRun, e.log)
 					if e.dryRun || e.json {

@@ -93,7 +93,7 @@ func vipChange(c *cli.Context, add bool) error {
 		}
 		for _, a := range addrs {
 			if !configHasVIP(cfg, a.Prefix.Addr()) {
-				return usage("vip: %s is not a VIP of any instance or realserver block in %s (use --force to act anyway)", a.Prefix.Addr(), cfg.Path)
+				return usage("vip: %s is not a VIP of any instance or realserver block in %q (use --force to act anyway)", a.Prefix.Addr(), cfg.Path)
 			}
 		}
 	}

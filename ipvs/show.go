@@ -154,3 +154,47 @@ func fwdSwitch(f uint32) string {
 	}
 	return "-m"
 }
+
+// FlagNames are the service's flags by ipvsadm's names: "persistent",
+// "ops" and the scheduler flags ("sh-fallback", "flag-1"...); never the
+// kernel's "hashed".
+func (s Service) FlagNames() []string {
+	out := []string{}
+	if s.Flags&FlagPersistent != 0 {
+		out = append(out, "persistent")
+	}
+	if s.Flags&FlagOnePacket != 0 {
+		out = append(out, "ops")
+	}
+	if f := schedFlagNames(s); f != "" {
+		out = append(out, strings.Split(f, ",")...)
+	}
+	return out
+}
+
+// Granularity is the persistence netmask as keepalived's
+// persistence_granularity writes it: dotted for IPv4 (255.255.255.0), a
+// prefix length for IPv6 (64).
+func (s Service) Granularity() string {
+	if s.Key.Family == 6 {
+		return fmt.Sprint(s.Netmask)
+	}
+	m := s.Netmask
+	return net.IPv4(byte(m), byte(m>>8), byte(m>>16), byte(m>>24)).String()
+}
+
+// LBKind is the forwarding method by keepalived's lb_kind name: DR, NAT,
+// TUN, or LOCAL (the kernel's choice for a local destination).
+func LBKind(f uint32) string {
+	switch f & fwdMask {
+	case FwdMasq:
+		return "NAT"
+	case FwdLocalNode:
+		return "LOCAL"
+	case FwdTunnel:
+		return "TUN"
+	case FwdRoute:
+		return "DR"
+	}
+	return "BYPASS"
+}

@@ -293,12 +293,7 @@ func runCheck(c *cli.Context, ck check.Checker) error {
 	res := ck.Check(ctx)
 	code := res.ExitCode(c.Bool("dynamic"))
 	if e.json {
-		_ = printJSON(e.stdout, struct {
-			Check string `json:"check"`
-			check.Result
-			LatencyMS float64 `json:"latency_ms"`
-			Exit      int     `json:"exit_code"`
-		}{ck.String(), res, float64(res.Latency.Microseconds()) / 1000, code})
+		_ = printJSON(e.stdout, toCheckJSON(ck.String(), res, code))
 	} else if !res.Healthy {
 		// keepalived discards this; a person running the check reads it.
 		// The reason can carry the server's words: one line, escaped.
@@ -365,8 +360,22 @@ func genhashCommand() *cli.Command {
 				fmt.Fprintln(e.stderr, escapeControl(err.Error()))
 				return cli.Exit("", exitFailed)
 			}
+			if e.json {
+				return printJSON(e.stdout, genhashJSON{Server: ip.String(), Port: port, URL: h.URLs[0].Path, Virtualhost: h.Virtualhost, Protocol: proto, TLS: h.TLS, Digest: resp.Digest})
+			}
 			fmt.Fprintln(e.stdout, resp.Digest)
 			return nil
 		},
 	}
+}
+
+// genhashJSON is `genhash --json`.
+type genhashJSON struct {
+	Server      string `json:"server"`
+	Port        int    `json:"port"`
+	URL         string `json:"url"`
+	Virtualhost string `json:"virtualhost,omitempty"`
+	Protocol    string `json:"protocol"`
+	TLS         bool   `json:"tls"`
+	Digest      string `json:"digest"`
 }

@@ -32,7 +32,7 @@ func configCommand() *cli.Command {
 					return err
 				}
 				if e.json {
-					return printJSON(e.stdout, cfg)
+					return printJSONSeconds(e.stdout, cfg)
 				}
 				printSummary(e.stdout, config.Summarize(cfg))
 				return nil

@@ -71,13 +71,22 @@ func ipvsCommand() *cli.Command {
 						if err != nil {
 							return failed(err)
 						}
-						if e.dryRun {
-							fmt.Fprintln(e.stdout, "would flush every IPVS service")
-							return nil
-						}
 						ctx, cancel := context.WithTimeout(c.Context, ipvsDeadline)
 						defer cancel()
-						return failed(ipvs.FlushAll(ctx, h, e.log))
+						t, err := ipvs.Read(ctx, h)
+						if err != nil {
+							return failed(err)
+						}
+						if !e.dryRun {
+							err = ipvs.FlushAll(ctx, h, e.log)
+						}
+						switch {
+						case e.json:
+							_ = printJSON(e.stdout, flushJSON{Services: len(t), DryRun: e.dryRun})
+						case e.dryRun:
+							fmt.Fprintf(e.stdout, "would flush every IPVS service (%d)\n", len(t))
+						}
+						return failed(err)
 					}
 					m, unlock, err := e.ipvsManager(c.Context, "")
 					if err != nil {
@@ -85,12 +94,18 @@ func ipvsCommand() *cli.Command {
 					}
 					defer unlock()
 					if e.dryRun {
+						if e.json {
+							return printJSON(e.stdout, flushJSON{DryRun: true})
+						}
 						fmt.Fprintln(e.stdout, "would remove the services of", e.configPath)
 						return nil
 					}
 					ctx, cancel := context.WithTimeout(c.Context, ipvsDeadline)
 					defer cancel()
-					_, err = m.Flush(ctx)
+					n, err := m.Flush(ctx)
+					if e.json {
+						_ = printJSON(e.stdout, flushJSON{Services: n})
+					}
 					return failed(err)
 				},
 			},
@@ -118,14 +133,21 @@ func ipvsApply(c *cli.Context, diffOnly bool) error {
 			return failed(err)
 		}
 		if e.json {
-			return printJSON(e.stdout, plan.Changes)
+			return printJSON(e.stdout, changesJSON(plan.Changes))
 		}
 		for _, ch := range plan.Changes {
 			fmt.Fprintln(e.stdout, ch)
 		}
 		return nil
 	}
-	_, err = m.LoadAll(ctx, vss, c.Bool("all"))
+	plan, err := m.PlanLoad(ctx, vss, c.Bool("all"))
+	if err != nil {
+		return failed(err)
+	}
+	n, err := m.Apply(ctx, plan, vss)
+	if e.json {
+		_ = printJSON(e.stdout, changesJSON(plan.Changes[:n]))
+	}
 	return failed(err)
 }
 
@@ -156,15 +178,9 @@ func (e *env) ipvsManager(ctx context.Context, instance string) (*ipvs.Manager, 
 	return m, lock.Unlock, nil
 }
 
-type serviceJSON struct {
-	ipvs.Service
-	Dests []*ipvs.Dest `json:"destinations"`
-}
-
-func tableJSON(t ipvs.Table) []serviceJSON {
-	out := []serviceJSON{}
-	for _, k := range t.Keys() {
-		out = append(out, serviceJSON{Service: t[k].Service, Dests: t[k].SortedDests()})
-	}
-	return out
+// flushJSON is `ipvs flush --json`: how many services were removed (or,
+// with --dry-run --all, would be).
+type flushJSON struct {
+	Services int  `json:"services_removed"`
+	DryRun   bool `json:"dry_run"`
 }

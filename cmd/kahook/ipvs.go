@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/netip"
+	"os"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -22,35 +24,26 @@ func ipvsCommand() *cli.Command {
 		Subcommands: []*cli.Command{
 			{
 				Name:  "show",
-				Usage: "print the kernel's table like `ipvsadm -Ln` (--rules: like `ipvsadm -Sn`)",
-				Flags: []cli.Flag{&cli.BoolFlag{Name: "rules", Usage: "ipvsadm-save form"}},
-				Action: func(c *cli.Context) error {
-					e := getEnv(c)
-					h, err := ipvs.Open()
-					if err != nil {
-						return failed(err)
-					}
-					ctx, cancel := context.WithTimeout(c.Context, ipvsDeadline)
-					defer cancel()
-					t, err := ipvs.Read(ctx, h)
-					if err != nil {
-						return failed(err)
-					}
-					switch {
-					case e.json:
-						return printJSON(e.stdout, tableJSON(t))
-					case c.Bool("rules"):
-						return ipvs.WriteRules(e.stdout, t)
-					default:
-						return ipvs.WriteList(e.stdout, t)
-					}
+				Usage: "print the kernel's table like `ipvsadm -Ln` (--stats, --rate, --exact, -t/-u/-f, --timeout as ipvsadm; --rules: like `ipvsadm -Sn`)",
+				Flags: []cli.Flag{
+					&cli.BoolFlag{Name: "rules", Usage: "ipvsadm-save form"},
+					&cli.BoolFlag{Name: "stats", Usage: "counters (ipvsadm --stats)"},
+					&cli.BoolFlag{Name: "rate", Usage: "rates (ipvsadm --rate)"},
+					&cli.BoolFlag{Name: "exact", Usage: "numbers unabridged (ipvsadm --exact)"},
+					&cli.StringFlag{Name: "tcp-service", Aliases: []string{"t"}, Usage: "only this TCP service `VIP:PORT`"},
+					&cli.StringFlag{Name: "udp-service", Aliases: []string{"u"}, Usage: "only this UDP service `VIP:PORT`"},
+					&cli.StringFlag{Name: "sctp-service", Usage: "only this SCTP service `VIP:PORT`"},
+					&cli.UintFlag{Name: "fwmark-service", Aliases: []string{"f"}, Usage: "only this fwmark service `MARK` (IPv4)"},
+					&cli.BoolFlag{Name: "timeout", Usage: "the tcp, tcpfin and udp timeouts (ipvsadm --timeout)"},
+					&cli.BoolFlag{Name: "connection", Aliases: []string{"c"}, Usage: "the connection entries (ipvsadm -c)"},
 				},
+				Action: ipvsShow,
 			},
 			{
 				Name:      "diff",
-				Usage:     "print the changes `ipvs apply` would make (nothing is applied); exit 0 either way",
+				Usage:     "print the changes `ipvs apply` would make (nothing is applied); exit 0, or with --exit-code 1 when there are changes",
 				ArgsUsage: "[INSTANCE]",
-				Flags:     []cli.Flag{allFlag},
+				Flags:     []cli.Flag{allFlag, &cli.BoolFlag{Name: "exit-code", Usage: "exit 1 when the kernel differs from the config (like git diff --exit-code)"}},
 				Action:    func(c *cli.Context) error { return ipvsApply(c, true) },
 			},
 			{
@@ -113,6 +106,116 @@ func ipvsCommand() *cli.Command {
 	}
 }
 
+// ipvsShow is `ipvs show`: ipvsadm's list views of the kernel's table.
+func ipvsShow(c *cli.Context) error {
+	e := getEnv(c)
+	opt := ipvs.ListOptions{Exact: c.Bool("exact")}
+	switch {
+	case c.Bool("stats") && c.Bool("rate"):
+		return usage("ipvs show: --stats and --rate exclude each other (as in ipvsadm)")
+	case c.Bool("stats"):
+		opt.Format = ipvs.ListStats
+	case c.Bool("rate"):
+		opt.Format = ipvs.ListRate
+	}
+	var filters int
+	for _, f := range []struct {
+		flag  string
+		proto uint16
+	}{{"tcp-service", ipvs.ProtoTCP}, {"udp-service", ipvs.ProtoUDP}, {"sctp-service", ipvs.ProtoSCTP}} {
+		if v := c.String(f.flag); v != "" {
+			ap, err := netip.ParseAddrPort(v)
+			if err != nil {
+				return usage("ipvs show: --%s: %q is not VIP:PORT", f.flag, v)
+			}
+			k := ipvs.ServiceKey{Family: 4, Protocol: f.proto, Addr: ap.Addr().Unmap(), Port: ap.Port()}
+			if k.Addr.Is6() {
+				k.Family = 6
+			}
+			opt.Service = &k
+			filters++
+		}
+	}
+	if c.IsSet("fwmark-service") {
+		if c.Uint("fwmark-service") == 0 {
+			return usage("ipvs show: --fwmark-service: expected a mark above 0")
+		}
+		opt.Service = &ipvs.ServiceKey{Family: 4, FWMark: uint32(c.Uint("fwmark-service"))}
+		filters++
+	}
+	if filters > 1 {
+		return usage("ipvs show: give one of -t, -u, --sctp-service, -f")
+	}
+	views := 0
+	for _, v := range []bool{c.Bool("timeout"), c.Bool("connection"), c.Bool("rules"), opt.Format != ipvs.ListDefault} {
+		if v {
+			views++
+		}
+	}
+	if views > 1 {
+		return usage("ipvs show: give one of --stats, --rate, --rules, --timeout, -c")
+	}
+	if filters > 0 && (c.Bool("timeout") || c.Bool("connection") || c.Bool("rules")) {
+		// ipvsadm: "Illegal 'service-address' option with the 'save' command".
+		return usage("ipvs show: -t/-u/-f select a service of the list, not of --rules, --timeout or -c")
+	}
+	h, err := ipvs.Open()
+	if err != nil {
+		return failed(err)
+	}
+	ctx, cancel := context.WithTimeout(c.Context, ipvsDeadline)
+	defer cancel()
+	if c.Bool("connection") {
+		f, err := os.Open(ipvs.ConnFile)
+		if err != nil {
+			return failed(fmt.Errorf("read IPVS connections: %w", err))
+		}
+		defer f.Close()
+		conns, err := ipvs.ReadConns(f)
+		if err != nil {
+			return failed(err)
+		}
+		if e.json {
+			return printJSON(e.stdout, conns)
+		}
+		return ipvs.WriteConns(e.stdout, conns)
+	}
+	if c.Bool("timeout") {
+		cfg, err := h.GetConfig()
+		if err != nil {
+			return failed(fmt.Errorf("read IPVS timeouts: %w", err))
+		}
+		if e.json {
+			return printJSON(e.stdout, map[string]float64{"tcp": cfg.TimeoutTCP.Seconds(), "tcpfin": cfg.TimeoutTCPFin.Seconds(), "udp": cfg.TimeoutUDP.Seconds()})
+		}
+		return ipvs.WriteTimeout(e.stdout, cfg.TimeoutTCP, cfg.TimeoutTCPFin, cfg.TimeoutUDP)
+	}
+	t, err := ipvs.Read(ctx, h)
+	if err != nil {
+		return failed(err)
+	}
+	var stats ipvs.TableStats
+	if opt.Format != ipvs.ListDefault || e.json {
+		if stats, err = ipvs.ReadStats(ctx, h); err != nil {
+			return failed(err)
+		}
+	}
+	if opt.Service != nil {
+		if _, ok := t[*opt.Service]; !ok {
+			return failed(fmt.Errorf("ipvs show: %s: %w", opt.Service, ipvs.ErrNoSuchService))
+		}
+		t = ipvs.Table{*opt.Service: t[*opt.Service]}
+	}
+	switch {
+	case e.json:
+		return printJSON(e.stdout, tableStatsJSON(t, stats))
+	case c.Bool("rules"):
+		return ipvs.WriteRules(e.stdout, t)
+	default:
+		return ipvs.WriteListOptions(e.stdout, t, stats, opt)
+	}
+}
+
 func ipvsApply(c *cli.Context, diffOnly bool) error {
 	e := getEnv(c)
 	name := c.Args().First()
@@ -133,10 +236,14 @@ func ipvsApply(c *cli.Context, diffOnly bool) error {
 			return failed(err)
 		}
 		if e.json {
-			return printJSON(e.stdout, changesJSON(plan.Changes))
+			_ = printJSON(e.stdout, changesJSON(plan.Changes))
+		} else {
+			for _, ch := range plan.Changes {
+				fmt.Fprintln(e.stdout, ch)
+			}
 		}
-		for _, ch := range plan.Changes {
-			fmt.Fprintln(e.stdout, ch)
+		if diffOnly && c.Bool("exit-code") && len(plan.Changes) > 0 {
+			return cli.Exit("", exitFailed)
 		}
 		return nil
 	}

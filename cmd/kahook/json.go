@@ -41,12 +41,15 @@ type destJSON struct {
 	LThreshold    uint32 `json:"lthreshold"`
 	ActiveConns   int    `json:"active_conns"`
 	InactiveConns int    `json:"inactive_conns"`
+	// Stats are the counters and rates (ipvs show only).
+	Stats *ipvs.Stats `json:"stats,omitempty"`
 }
 
 // tableServiceJSON is a service of `ipvs show --json`.
 type tableServiceJSON struct {
 	serviceJSON
-	Destinations []destJSON `json:"destinations"`
+	Stats        *ipvs.Stats `json:"stats,omitempty"`
+	Destinations []destJSON  `json:"destinations"`
 }
 
 // changeJSON is one IPVS change of `ipvs diff|apply|flush --json`.
@@ -77,12 +80,22 @@ func toDestJSON(d *ipvs.Dest) destJSON {
 		UThreshold: d.UThreshold, LThreshold: d.LThreshold, ActiveConns: d.ActiveConns, InactiveConns: d.InactiveConns}
 }
 
-func tableJSON(t ipvs.Table) []tableServiceJSON {
+func tableJSON(t ipvs.Table) []tableServiceJSON { return tableStatsJSON(t, ipvs.TableStats{}) }
+
+// tableStatsJSON is `ipvs show --json`: with stats when they were read.
+func tableStatsJSON(t ipvs.Table, stats ipvs.TableStats) []tableServiceJSON {
 	out := []tableServiceJSON{}
 	for _, k := range t.Keys() {
 		s := tableServiceJSON{serviceJSON: toServiceJSON(t[k].Service), Destinations: []destJSON{}}
+		if st, ok := stats.Services[k]; ok {
+			s.Stats = &st
+		}
 		for _, d := range t[k].SortedDests() {
-			s.Destinations = append(s.Destinations, toDestJSON(d))
+			dj := toDestJSON(d)
+			if st, ok := stats.Dests[k][d.Key]; ok {
+				dj.Stats = &st
+			}
+			s.Destinations = append(s.Destinations, dj)
 		}
 		out = append(out, s)
 	}

@@ -104,6 +104,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 	app := &cli.App{
 		Name:                 "kahook",
 		Usage:                "keepalived notify/check hook: VIPs, ARP sysctls, gratuitous ARP, IPVS and health checks",
+		Description:          "The global options work before or after the command: kahook config check --json FILE.",
 		Version:              version,
 		Writer:               stdout,
 		ErrWriter:            stderr,
@@ -142,7 +143,8 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 // environment variables, root true); every command has them again
 // (without: an explicit flag must win over the environment), minus the
 // names and aliases the command already uses (`ipvs show -c` is ipvsadm's
-// connection list, not --config).
+// connection list, not --config). The copies are hidden: help and the man
+// page list the global options once.
 const globalCategory = "global options (also accepted before the command)"
 
 func globalFlags(root bool, taken map[string]bool) []cli.Flag {
@@ -173,10 +175,10 @@ func globalFlags(root bool, taken map[string]bool) []cli.Flag {
 		switch f := f.(type) {
 		case *cli.StringFlag:
 			f.Aliases = slices.DeleteFunc(f.Aliases, func(a string) bool { return taken[a] })
-			f.Category = globalCategory
+			f.Category, f.Hidden = globalCategory, true
 		case *cli.BoolFlag:
 			f.Aliases = slices.DeleteFunc(f.Aliases, func(a string) bool { return taken[a] })
-			f.Category = globalCategory
+			f.Category, f.Hidden = globalCategory, true
 		}
 		out = append(out, f)
 	}

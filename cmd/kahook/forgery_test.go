@@ -26,17 +26,20 @@ func TestNoForgedLogLines(t *testing.T) {
 		args []string
 		fifo string // written into the FIFO, then closed
 		exit int
+		conf string // the config's text, when not the common one
 	}{
-		{"notify instance with a newline", []string{"notify", "master", "VI_1\n" + forged}, "", 2},
-		{"notify instance with a carriage return", []string{"notify", "master", "VI_1\r" + forged}, "", 2},
-		{"generic notify instance with a newline", []string{"notify", "INSTANCE", "VI_1\n" + forged, "MASTER", "100"}, "", 2},
-		{"notify state with a newline", []string{"notify", "master\n" + forged, "VI_1"}, "", 2},
-		{"ipvs apply instance with a newline", []string{"ipvs", "apply", "VI_1\n" + forged}, "", 2},
-		{"sync instance with a newline", []string{"sync", "VI_1\n" + forged}, "", 2},
-		{"config path with a newline", []string{"--config", conf + "\n" + forged, "config", "check"}, "", 2},
-		{"check misc program with a newline", []string{"check", "misc", "--", "/nonexistent\n" + forged}, "", 1},
-		{"stray argument with a newline", []string{"version", "x\n" + forged}, "", 2},
-		{"FIFO line with a carriage return", []string{"fifo", fifo}, "INSTANCE VI_1\r" + forged + " MASTER 100\nINSTANCE \"VI_9\r" + forged + "\" BACKUP 50\n", 0},
+		{"notify instance with a newline", []string{"notify", "master", "VI_1\n" + forged}, "", 2, ""},
+		{"notify instance with a carriage return", []string{"notify", "master", "VI_1\r" + forged}, "", 2, ""},
+		{"generic notify instance with a newline", []string{"notify", "INSTANCE", "VI_1\n" + forged, "MASTER", "100"}, "", 2, ""},
+		{"notify state with a newline", []string{"notify", "master\n" + forged, "VI_1"}, "", 2, ""},
+		{"ipvs apply instance with a newline", []string{"ipvs", "apply", "VI_1\n" + forged}, "", 2, ""},
+		{"sync instance with a newline", []string{"sync", "VI_1\n" + forged}, "", 2, ""},
+		{"config path with a newline", []string{"--config", conf + "\n" + forged, "config", "check"}, "", 2, ""},
+		{"check misc program with a newline", []string{"check", "misc", "--", "/nonexistent\n" + forged}, "", 1, ""},
+		{"stray argument with a newline", []string{"version", "x\n" + forged}, "", 2, ""},
+		{"FIFO line with a carriage return", []string{"fifo", fifo}, "INSTANCE VI_1\r" + forged + " MASTER 100\nINSTANCE \"VI_9\r" + forged + "\" BACKUP 50\n", 0, ""},
+		{"config word with a carriage return", []string{"config", "check"}, "", 2, "virtual_server 10.0.0.1 80 {\n  lb_kind X\r" + forged + "\n}\n"},
+		{"config name with a terminal escape", []string{"notify", "master", "VI_1"}, "", 2, "instance VI\x1b]0;x\x07_1 {\n interface lo\n}\n\n" + forged + "\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sock := filepath.Join(t.TempDir(), "log")
@@ -58,7 +61,12 @@ func TestNoForgedLogLines(t *testing.T) {
 					}
 				}()
 			}
-			args := append([]string{"kahook", "--syslog", "on", "--syslog-addr", sock, "--config", conf, "--state-dir", filepath.Join(t.TempDir(), "state")}, tc.args...)
+			cfg := conf
+			if tc.conf != "" {
+				cfg = filepath.Join(t.TempDir(), "kahook.conf")
+				os.WriteFile(cfg, []byte(tc.conf), 0o644)
+			}
+			args := append([]string{"kahook", "--syslog", "on", "--syslog-addr", sock, "--config", cfg, "--state-dir", filepath.Join(t.TempDir(), "state")}, tc.args...)
 			var stdout, stderr bytes.Buffer
 			code := run(args, &stdout, &stderr)
 			if code != tc.exit {
@@ -79,6 +87,9 @@ func TestNoForgedLogLines(t *testing.T) {
 			}
 			t.Logf("stderr:\n%s\nsyslog:\n%s", stderr.String(), strings.Join(syslog, ""))
 			for where, text := range map[string]string{"stdout": stdout.String(), "stderr": stderr.String(), "syslog": strings.Join(syslog, "")} {
+				if i := strings.IndexFunc(text, func(r rune) bool { return r < 0x20 && r != '\n' && r != '\t' || r == 0x7f }); i >= 0 {
+					t.Errorf("%s has a raw control character %q at %d:\n%q", where, text[i], i, text)
+				}
 				for _, line := range strings.FieldsFunc(text, func(r rune) bool { return r == '\n' || r == '\r' }) {
 					// syslog lines start with <PRI>timestamp kahook[pid]: .
 					if _, after, ok := strings.Cut(line, "]: "); ok && where == "syslog" {

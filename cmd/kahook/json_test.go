@@ -66,6 +66,8 @@ func TestGoldenJSON(t *testing.T) {
 	closed.Close()
 
 	proc := fakeProcSys(t, "eth0")
+	syncConf := filepath.Join(t.TempDir(), "sync.conf")
+	os.WriteFile(syncConf, []byte(refuseConf), 0o644)
 	normalize := strings.NewReplacer(agent.Addr().String(), "AGENT", webAddr, "WEB", closedAddr, "CLOSED", runtime.Version(), "GO", proc, "PROC", `"port": `+webPort+",", `"port": 80,`)
 	latency := regexp.MustCompile(`"latency_seconds": [0-9.e-]+`)
 	wd, _ := os.Getwd()
@@ -84,6 +86,7 @@ func TestGoldenJSON(t *testing.T) {
 		{"sysctl-show", []string{"sysctl", "show", "--proc-sys", proc, "-i", "eth0", "--role", "director"}, 0},
 		{"sysctl-apply", []string{"sysctl", "apply", "--proc-sys", proc, "-i", "eth0", "--role", "realserver"}, 0},
 		{"sysctl-apply-again", []string{"sysctl", "apply", "--proc-sys", proc, "-i", "eth0", "--role", "realserver"}, 0},
+		{"sync-not-master", []string{"--config", syncConf, "--state-dir", filepath.Join(t.TempDir(), "state"), "sync", "VI_1"}, 0},
 		{"doctor", []string{"doctor", "--no-live", "--keepalived-conf", filepath.Join(wd, "testdata", "keepalived.conf"), "--config", filepath.Join(wd, "testdata", "director.conf")}, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -157,6 +160,7 @@ func TestGoldenJSONInNamespace(t *testing.T) {
 		{"vip-del", "vip del --force 10.77.0.101 10.77.0.102"},
 		{"vip-list-empty", "vip list --dev eth1"},
 		{"garp", "garp -i eth0 --repeat 1 --interval 1ms 10.77.0.1"},
+		{"arp-probe-no-answer", "arp probe -i eth0 --tries 1 --timeout 100ms 10.77.0.9"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cmd := ns.Command(append([]string{bin, "--syslog", "off", "--log-level", "error", "--json"}, strings.Fields(tc.args)...)...)

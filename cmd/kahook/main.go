@@ -139,14 +139,15 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 	return app
 }
 
+// globalCategory marks the commands' copies of the global flags.
+const globalCategory = "global options (also accepted before the command)"
+
 // globalFlags are kahook's global flags. The app has them (with their
 // environment variables, root true); every command has them again
 // (without: an explicit flag must win over the environment), minus the
 // names and aliases the command already uses (`ipvs show -c` is ipvsadm's
 // connection list, not --config). The copies are hidden: help and the man
 // page list the global options once.
-const globalCategory = "global options (also accepted before the command)"
-
 func globalFlags(root bool, taken map[string]bool) []cli.Flag {
 	env := func(name string) []string {
 		if root {

@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"sort"
 	"strings"
 	"syscall"
@@ -372,3 +373,79 @@ func TestVMKilledApplyConverges(t *testing.T) {
 		}
 	}
 }
+
+// TestVMShowViewsMatchIpvsadm (issue 17 item 3): `ipvs show` with
+// --stats, --rate, --exact, a service filter (-t/-u/-f) and --timeout is
+// byte for byte what ipvsadm prints for the same table, with counters
+// that are not all zero. Rates move with the kernel's 2 s estimator, so
+// a view is read again (at most 3 times) when a tick fell between the
+// two reads.
+func TestVMShowViewsMatchIpvsadm(t *testing.T) {
+	l := newLVS(t)
+	conf, _ := filepath.Abs("testdata/all-features.conf")
+	l.mustKahook(conf, "ipvs", "apply")
+	// Traffic for the counters: connection attempts to a NAT service
+	// from inside the namespace (the real servers need not answer).
+	l.MustRun("ip", "addr", "add", "10.1.0.1/32", "dev", "lo")
+	l.MustRun("ip", "link", "add", "v0", "type", "veth", "peer", "name", "v1")
+	l.MustRun("ip", "addr", "add", "10.2.0.254/24", "dev", "v0")
+	l.MustRun("ip", "link", "set", "v0", "up")
+	l.MustRun("ip", "link", "set", "v1", "up")
+	for i := 0; i < 5; i++ {
+		l.Run("timeout", "0.3", "bash", "-c", "echo > /dev/tcp/10.1.0.1/80")
+	}
+	for _, tc := range []struct {
+		name    string
+		kahook  []string
+		ipvsadm []string
+	}{
+		{"stats", []string{"--stats"}, []string{"-Ln", "--stats"}},
+		{"stats exact", []string{"--stats", "--exact"}, []string{"-Ln", "--stats", "--exact"}},
+		{"rate", []string{"--rate"}, []string{"-Ln", "--rate"}},
+		{"tcp service", []string{"-t", "10.1.0.1:80"}, []string{"-Ln", "-t", "10.1.0.1:80"}},
+		{"tcp service stats", []string{"--stats", "-t", "10.1.0.1:80"}, []string{"-Ln", "--stats", "-t", "10.1.0.1:80"}},
+		{"udp service", []string{"-u", "10.1.0.5:80"}, []string{"-Ln", "-u", "10.1.0.5:80"}},
+		{"fwmark service", []string{"-f", "7"}, []string{"-Ln", "-f", "7"}},
+		{"timeout", []string{"--timeout"}, []string{"-Ln", "--timeout"}},
+		{"connections", []string{"-c"}, []string{"-Lnc"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var want, got string
+			for try := 0; try < 3; try++ {
+				want = l.MustRun(append([]string{"ipvsadm"}, tc.ipvsadm...)...)
+				got = l.mustKahook(conf, append([]string{"ipvs", "show"}, tc.kahook...)...)
+				if got == want || (tc.name == "connections" && sameConnList(want, got) == nil) {
+					got = want
+					break
+				}
+			}
+			if tc.name == "connections" {
+				if err := sameConnList(want, got); err != nil {
+					t.Errorf("ipvs show -c differs from ipvsadm -Lnc: %v\n--- ipvsadm\n%s--- kahook\n%s", err, want, got)
+				}
+			} else if got != want {
+				t.Errorf("ipvs show %v differs from ipvsadm %v:\n--- ipvsadm\n%s--- kahook\n%s", tc.kahook, tc.ipvsadm, want, got)
+			}
+			if (tc.name == "stats" || tc.name == "connections") && !strings.Contains(got, "10.1.0.1:80") {
+				t.Errorf("no 10.1.0.1:80 in:\n%s", got)
+			}
+		})
+	}
+	if stats := l.mustKahook(conf, "ipvs", "show", "--stats", "-t", "10.1.0.1:80"); !regexpNonZero.MatchString(stats) {
+		t.Errorf("no connection counted:\n%s", stats)
+	}
+	if _, code := l.kahook(conf, "ipvs", "show", "-t", "10.99.0.1:80"); code != 1 {
+		t.Errorf("a service not in the table: exit %d, want 1 (ipvsadm: No such service)", code)
+	}
+	// diff --exit-code: 0 while the kernel holds the config, 1 after a
+	// change behind kahook's back.
+	if _, code := l.kahook(conf, "ipvs", "diff", "--exit-code"); code != 0 {
+		t.Errorf("diff --exit-code on an applied config: exit %d", code)
+	}
+	l.MustRun("ipvsadm", "-e", "-t", "10.1.0.1:80", "-r", "10.2.0.1:8080", "-m", "-w", "9")
+	if out, code := l.kahook(conf, "ipvs", "diff", "--exit-code"); code != 1 || !strings.Contains(out, "10.2.0.1:8080") {
+		t.Errorf("diff --exit-code after a weight change: exit %d\n%s", code, out)
+	}
+}
+
+var regexpNonZero = regexp.MustCompile(`TCP  10\.1\.0\.1:80 +[1-9]`)

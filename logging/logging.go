@@ -10,7 +10,9 @@ import (
 	"log/slog"
 	"log/syslog"
 	"os"
+	"strconv"
 	"strings"
+	"unicode"
 
 	"golang.org/x/sys/unix"
 )
@@ -130,7 +132,11 @@ func (h *syslogHandler) Enabled(_ context.Context, l slog.Level) bool { return l
 
 func (h *syslogHandler) Handle(_ context.Context, r slog.Record) error {
 	var b strings.Builder
-	b.WriteString(r.Message)
+	if hasUnprintable(r.Message) {
+		b.WriteString(strconv.Quote(r.Message))
+	} else {
+		b.WriteString(r.Message)
+	}
 	write := func(a slog.Attr) bool {
 		fmt.Fprintf(&b, " %s=%s", a.Key, quote(a.Value.String()))
 		return true
@@ -160,8 +166,11 @@ func (h *syslogHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 
 func (h *syslogHandler) WithGroup(string) slog.Handler { return h }
 
+// quote quotes a value that is empty, has a separator, or has a control
+// or other unprintable character: a newline in an instance name or a FIFO
+// line must never start a forged syslog line (issue 15 case 7).
 func quote(s string) string {
-	if s == "" || strings.ContainsAny(s, " \t\"=") {
+	if s == "" || strings.ContainsAny(s, " \t\"=") || hasUnprintable(s) {
 		return fmt.Sprintf("%q", s)
 	}
 	return s
@@ -169,3 +178,7 @@ func quote(s string) string {
 
 // Discard is a logger that drops everything (for library callers and tests).
 func Discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+func hasUnprintable(s string) bool {
+	return strings.ContainsFunc(s, func(r rune) bool { return !unicode.IsPrint(r) })
+}

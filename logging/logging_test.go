@@ -64,3 +64,30 @@ func TestSyslogOff(t *testing.T) {
 		t.Errorf("syslog off still sent %d bytes", n)
 	}
 }
+
+// TestSyslogQuotesControlCharacters: a value or message with a newline
+// (an instance name from argv, a FIFO line) stays on one syslog line, so
+// it cannot forge another (issue 15 case 7).
+func TestSyslogQuotesControlCharacters(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "log")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	log, closeLog := New(Options{Level: slog.LevelInfo, Stderr: &bytes.Buffer{}, Syslog: "on", SyslogAddr: sock})
+	log.Info("event", "instance", "VI_1\nforged")
+	log.Info("line\nforged", "k", "v")
+	closeLog()
+	conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+	buf := make([]byte, 2048)
+	for _, want := range []string{`event instance="VI_1\nforged"`, `"line\nforged" k=v`} {
+		n, err := conn.Read(buf)
+		if err != nil {
+			t.Fatalf("read syslog: %v", err)
+		}
+		if got := strings.TrimSuffix(string(buf[:n]), "\n"); !strings.Contains(got, want) || strings.Contains(got, "\n") {
+			t.Errorf("syslog line %q: want %s on one line", got, want)
+		}
+	}
+}

@@ -10,6 +10,15 @@ if [ -n "$bad" ]; then
 	echo "gofmt would change: $bad" >&2
 	exit 1
 fi
+# No binary in git (issue 17 item 6): every tracked file must be text by
+# git's own test (no NUL byte), so a build output or a stray executable
+# fails the lint instead of being committed.
+binaries=$(comm -23 <(git ls-files | sort) <(git grep -I --cached -l -e '' | sort) |
+	while IFS= read -r f; do if [ -s "$f" ]; then echo "$f"; fi; done)
+if [ -n "$binaries" ]; then
+	echo "binary files are tracked by git (build outputs belong in .gitignore): $binaries" >&2
+	exit 1
+fi
 go vet ./...
 go vet -tags vm ./...
 staticcheck ./...
@@ -20,4 +29,4 @@ if ! file /tmp/kahook-lint-bin | grep -q "statically linked"; then
 	exit 1
 fi
 rm -f /tmp/kahook-lint-bin
-echo "lint: ok (gofmt, go vet, staticcheck, static build)"
+echo "lint: ok (gofmt, no committed binary, go vet, staticcheck, static build)"

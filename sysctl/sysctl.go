@@ -60,6 +60,9 @@ type Value struct {
 	Iface string `json:"interface"`
 	Knob  string `json:"knob"`
 	Value int    `json:"value"`
+	// reason is why the role wants it (Desired sets it): a knob with the
+	// same value in two roles has a reason per role.
+	reason string
 }
 
 func (v Value) Key() string { return v.Iface + "." + v.Knob }
@@ -73,7 +76,7 @@ func Desired(role config.Role, iface string) ([]Value, error) {
 	var out []Value
 	for _, ifc := range Interfaces(iface) {
 		for _, s := range settings {
-			out = append(out, Value{Iface: ifc, Knob: s.Knob, Value: s.Value})
+			out = append(out, Value{Iface: ifc, Knob: s.Knob, Value: s.Value, reason: s.Reason})
 		}
 	}
 	return out, nil
@@ -96,14 +99,20 @@ func Plan(desired []Value, current map[string]int) []Change {
 		if ok && cur == d.Value {
 			continue
 		}
-		out = append(out, Change{Value: d, From: cur, Reason: reasonFor(d.Knob, d.Value)})
+		reason := d.reason
+		if reason == "" {
+			reason = reasonFor(d.Knob, d.Value)
+		}
+		out = append(out, Change{Value: d, From: cur, Reason: reason})
 	}
 	return out
 }
 
+// reasonFor is the reason for a value that does not come from Desired:
+// the first role (in a fixed order) that sets it.
 func reasonFor(knob string, value int) string {
-	for _, settings := range Roles {
-		for _, s := range settings {
+	for _, role := range []config.Role{config.RoleDirector, config.RoleRealServer} {
+		for _, s := range Roles[role] {
 			if s.Knob == knob && s.Value == value {
 				return s.Reason
 			}

@@ -150,7 +150,7 @@ run_in_vm() {
 	local cwd=$1 script=$2
 	prepare
 	local out
-	out=$(mktemp -d /tmp/kahook-vm.XXXXXX)
+	out=$(mktemp -d "${TMPDIR:-/tmp}/kahook-vm.XXXXXX")
 	cp "$script" "$out/cmd.sh"
 	{
 		printf 'export VM_CWD=%q\n' "$cwd"

@@ -83,7 +83,7 @@ func probe(c *cli.Context, ifname string, targets []netip.Addr, tries int, timeo
 	out := map[string][]string{}
 	conflict := false
 	for _, t := range targets {
-		out[t.String()] = found[t]
+		out[t.String()] = emptyIfNil(found[t])
 		if len(found[t]) > 1 {
 			conflict = true
 		}

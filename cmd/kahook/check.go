@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/netip"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -129,7 +128,7 @@ func checkCommand() *cli.Command {
 // are not parsed as flags, and a check must never ignore one silently.
 func maxArgs(c *cli.Context, n int) error {
 	if c.NArg() > n {
-		return usage("%s: unexpected arguments %q (flags go before the arguments)", c.Command.FullName(), c.Args().Slice()[n:])
+		return usage("%s: unexpected arguments %q (flags go before the arguments)", commandName(c), c.Args().Slice()[n:])
 	}
 	return nil
 }
@@ -294,15 +293,11 @@ func runCheck(c *cli.Context, ck check.Checker) error {
 	res := ck.Check(ctx)
 	code := res.ExitCode(c.Bool("dynamic"))
 	if e.json {
-		_ = printJSON(e.stdout, struct {
-			Check string `json:"check"`
-			check.Result
-			LatencyMS float64 `json:"latency_ms"`
-			Exit      int     `json:"exit_code"`
-		}{ck.String(), res, float64(res.Latency.Microseconds()) / 1000, code})
+		_ = printJSON(e.stdout, toCheckJSON(ck.String(), res, code))
 	} else if !res.Healthy {
 		// keepalived discards this; a person running the check reads it.
-		fmt.Fprintf(e.stderr, "%s: %s\n", ck, res.Reason)
+		// The reason can carry the server's words: one line, escaped.
+		fmt.Fprintln(e.stderr, escapeControl(fmt.Sprintf("%s: %s", ck, res.Reason)))
 	}
 	e.log.Debug("check", "check", ck.String(), "healthy", res.Healthy, "weight", res.Weight, "reason", res.Reason, "latency", res.Latency)
 	if code == 0 {
@@ -362,11 +357,25 @@ func genhashCommand() *cli.Command {
 				fmt.Fprintf(e.stdout, "Request:\n%s\nHeaders:\n%s\nBody: %d bytes\n", h.Request(h.URLs[0]), resp.Header, len(resp.Body))
 			}
 			if err != nil {
-				fmt.Fprintln(os.Stderr, err)
+				fmt.Fprintln(e.stderr, escapeControl(err.Error()))
 				return cli.Exit("", exitFailed)
+			}
+			if e.json {
+				return printJSON(e.stdout, genhashJSON{Server: ip.String(), Port: port, URL: h.URLs[0].Path, Virtualhost: h.Virtualhost, Protocol: proto, TLS: h.TLS, Digest: resp.Digest})
 			}
 			fmt.Fprintln(e.stdout, resp.Digest)
 			return nil
 		},
 	}
+}
+
+// genhashJSON is `genhash --json`.
+type genhashJSON struct {
+	Server      string `json:"server"`
+	Port        int    `json:"port"`
+	URL         string `json:"url"`
+	Virtualhost string `json:"virtualhost,omitempty"`
+	Protocol    string `json:"protocol"`
+	TLS         bool   `json:"tls"`
+	Digest      string `json:"digest"`
 }

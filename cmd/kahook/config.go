@@ -44,7 +44,7 @@ func configCommand() *cli.Command {
 					return usage("%s", strings.Join(unsafe, "\n"))
 				}
 				if e.json {
-					return printJSON(e.stdout, cfg)
+					return printJSONSeconds(e.stdout, cfg)
 				}
 				printSummary(e.stdout, config.Summarize(cfg))
 				return nil

@@ -96,7 +96,7 @@ func garpFollow(ctx context.Context, c *cli.Context, e *env, name string) error 
 		start = time.Now()
 	}
 	if err := notify.Follow(ctx, cfg, store, name, key, start, e.log); err != nil {
-		return failed(fmt.Errorf("background gratuitous ARP for %s: %w", name, err))
+		return failed(fmt.Errorf("background gratuitous ARP for %q: %w", name, err))
 	}
 	return nil
 }

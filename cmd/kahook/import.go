@@ -1,6 +1,8 @@
 package main
 
 import (
+	"strings"
+
 	"github.com/urfave/cli/v2"
 
 	"github.com/kahook/kahook/config"
@@ -22,7 +24,20 @@ func importCommand() *cli.Command {
 			if err != nil {
 				return usage("%v", err)
 			}
-			return failed(importconf.Draft(e.stdout, path, tree))
+			if !e.json {
+				return failed(importconf.Draft(e.stdout, path, tree))
+			}
+			var draft strings.Builder
+			if err := importconf.Draft(&draft, path, tree); err != nil {
+				return failed(err)
+			}
+			return printJSON(e.stdout, importJSON{Source: path, Config: draft.String()})
 		},
 	}
+}
+
+// importJSON is `import --json`: the drafted kahook.conf as one string.
+type importJSON struct {
+	Source string `json:"source"`
+	Config string `json:"config"`
 }

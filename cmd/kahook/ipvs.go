@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/netip"
+	"os"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -22,35 +24,26 @@ func ipvsCommand() *cli.Command {
 		Subcommands: []*cli.Command{
 			{
 				Name:  "show",
-				Usage: "print the kernel's table like `ipvsadm -Ln` (--rules: like `ipvsadm -Sn`)",
-				Flags: []cli.Flag{&cli.BoolFlag{Name: "rules", Usage: "ipvsadm-save form"}},
-				Action: func(c *cli.Context) error {
-					e := getEnv(c)
-					h, err := ipvs.Open()
-					if err != nil {
-						return failed(err)
-					}
-					ctx, cancel := context.WithTimeout(c.Context, ipvsDeadline)
-					defer cancel()
-					t, err := ipvs.Read(ctx, h)
-					if err != nil {
-						return failed(err)
-					}
-					switch {
-					case e.json:
-						return printJSON(e.stdout, tableJSON(t))
-					case c.Bool("rules"):
-						return ipvs.WriteRules(e.stdout, t)
-					default:
-						return ipvs.WriteList(e.stdout, t)
-					}
+				Usage: "print the kernel's table like `ipvsadm -Ln` (--stats, --rate, --exact, -t/-u/-f, --timeout as ipvsadm; --rules: like `ipvsadm -Sn`)",
+				Flags: []cli.Flag{
+					&cli.BoolFlag{Name: "rules", Usage: "ipvsadm-save form"},
+					&cli.BoolFlag{Name: "stats", Usage: "counters (ipvsadm --stats)"},
+					&cli.BoolFlag{Name: "rate", Usage: "rates (ipvsadm --rate)"},
+					&cli.BoolFlag{Name: "exact", Usage: "numbers unabridged (ipvsadm --exact)"},
+					&cli.StringFlag{Name: "tcp-service", Aliases: []string{"t"}, Usage: "only this TCP service `VIP:PORT`"},
+					&cli.StringFlag{Name: "udp-service", Aliases: []string{"u"}, Usage: "only this UDP service `VIP:PORT`"},
+					&cli.StringFlag{Name: "sctp-service", Usage: "only this SCTP service `VIP:PORT`"},
+					&cli.UintFlag{Name: "fwmark-service", Aliases: []string{"f"}, Usage: "only this fwmark service `MARK` (IPv4)"},
+					&cli.BoolFlag{Name: "timeout", Usage: "the tcp, tcpfin and udp timeouts (ipvsadm --timeout)"},
+					&cli.BoolFlag{Name: "connection", Aliases: []string{"c"}, Usage: "the connection entries (ipvsadm -c)"},
 				},
+				Action: ipvsShow,
 			},
 			{
 				Name:      "diff",
-				Usage:     "print the changes `ipvs apply` would make (nothing is applied); exit 0 either way",
+				Usage:     "print the changes `ipvs apply` would make (nothing is applied); exit 0, or with --exit-code 1 when there are changes",
 				ArgsUsage: "[INSTANCE]",
-				Flags:     []cli.Flag{allFlag},
+				Flags:     []cli.Flag{allFlag, &cli.BoolFlag{Name: "exit-code", Usage: "exit 1 when the kernel differs from the config (like git diff --exit-code)"}},
 				Action:    func(c *cli.Context) error { return ipvsApply(c, true) },
 			},
 			{
@@ -71,26 +64,41 @@ func ipvsCommand() *cli.Command {
 						if err != nil {
 							return failed(err)
 						}
-						if e.dryRun {
-							fmt.Fprintln(e.stdout, "would flush every IPVS service")
-							return nil
-						}
 						ctx, cancel := context.WithTimeout(c.Context, ipvsDeadline)
 						defer cancel()
-						return failed(ipvs.FlushAll(ctx, h, e.log))
+						t, err := ipvs.Read(ctx, h)
+						if err != nil {
+							return failed(err)
+						}
+						if !e.dryRun {
+							err = ipvs.FlushAll(ctx, h, e.log)
+						}
+						switch {
+						case e.json:
+							_ = printJSON(e.stdout, flushJSON{Services: len(t), DryRun: e.dryRun})
+						case e.dryRun:
+							fmt.Fprintf(e.stdout, "would flush every IPVS service (%d)\n", len(t))
+						}
+						return failed(err)
 					}
-					m, unlock, err := e.ipvsManager(c.Context)
+					m, unlock, err := e.ipvsManager(c.Context, "")
 					if err != nil {
 						return err
 					}
 					defer unlock()
 					if e.dryRun {
+						if e.json {
+							return printJSON(e.stdout, flushJSON{DryRun: true})
+						}
 						fmt.Fprintln(e.stdout, "would remove the services of", e.configPath)
 						return nil
 					}
 					ctx, cancel := context.WithTimeout(c.Context, ipvsDeadline)
 					defer cancel()
-					_, err = m.Flush(ctx)
+					n, err := m.Flush(ctx)
+					if e.json {
+						_ = printJSON(e.stdout, flushJSON{Services: n})
+					}
 					return failed(err)
 				},
 			},
@@ -98,18 +106,126 @@ func ipvsCommand() *cli.Command {
 	}
 }
 
+// ipvsShow is `ipvs show`: ipvsadm's list views of the kernel's table.
+func ipvsShow(c *cli.Context) error {
+	e := getEnv(c)
+	opt := ipvs.ListOptions{Exact: c.Bool("exact")}
+	switch {
+	case c.Bool("stats") && c.Bool("rate"):
+		return usage("ipvs show: --stats and --rate exclude each other (as in ipvsadm)")
+	case c.Bool("stats"):
+		opt.Format = ipvs.ListStats
+	case c.Bool("rate"):
+		opt.Format = ipvs.ListRate
+	}
+	var filters int
+	for _, f := range []struct {
+		flag  string
+		proto uint16
+	}{{"tcp-service", ipvs.ProtoTCP}, {"udp-service", ipvs.ProtoUDP}, {"sctp-service", ipvs.ProtoSCTP}} {
+		if v := c.String(f.flag); v != "" {
+			ap, err := netip.ParseAddrPort(v)
+			if err != nil {
+				return usage("ipvs show: --%s: %q is not VIP:PORT", f.flag, v)
+			}
+			k := ipvs.ServiceKey{Family: 4, Protocol: f.proto, Addr: ap.Addr().Unmap(), Port: ap.Port()}
+			if k.Addr.Is6() {
+				k.Family = 6
+			}
+			opt.Service = &k
+			filters++
+		}
+	}
+	if c.IsSet("fwmark-service") {
+		if c.Uint("fwmark-service") == 0 {
+			return usage("ipvs show: --fwmark-service: expected a mark above 0")
+		}
+		opt.Service = &ipvs.ServiceKey{Family: 4, FWMark: uint32(c.Uint("fwmark-service"))}
+		filters++
+	}
+	if filters > 1 {
+		return usage("ipvs show: give one of -t, -u, --sctp-service, -f")
+	}
+	views := 0
+	for _, v := range []bool{c.Bool("timeout"), c.Bool("connection"), c.Bool("rules"), opt.Format != ipvs.ListDefault} {
+		if v {
+			views++
+		}
+	}
+	if views > 1 {
+		return usage("ipvs show: give one of --stats, --rate, --rules, --timeout, -c")
+	}
+	if filters > 0 && (c.Bool("timeout") || c.Bool("connection") || c.Bool("rules")) {
+		// ipvsadm: "Illegal 'service-address' option with the 'save' command".
+		return usage("ipvs show: -t/-u/-f select a service of the list, not of --rules, --timeout or -c")
+	}
+	h, err := ipvs.Open()
+	if err != nil {
+		return failed(err)
+	}
+	ctx, cancel := context.WithTimeout(c.Context, ipvsDeadline)
+	defer cancel()
+	if c.Bool("connection") {
+		f, err := os.Open(ipvs.ConnFile)
+		if err != nil {
+			return failed(fmt.Errorf("read IPVS connections: %w", err))
+		}
+		defer f.Close()
+		conns, err := ipvs.ReadConns(f)
+		if err != nil {
+			return failed(err)
+		}
+		if e.json {
+			return printJSON(e.stdout, conns)
+		}
+		return ipvs.WriteConns(e.stdout, conns)
+	}
+	if c.Bool("timeout") {
+		cfg, err := h.GetConfig()
+		if err != nil {
+			return failed(fmt.Errorf("read IPVS timeouts: %w", err))
+		}
+		if e.json {
+			return printJSON(e.stdout, map[string]float64{"tcp": cfg.TimeoutTCP.Seconds(), "tcpfin": cfg.TimeoutTCPFin.Seconds(), "udp": cfg.TimeoutUDP.Seconds()})
+		}
+		return ipvs.WriteTimeout(e.stdout, cfg.TimeoutTCP, cfg.TimeoutTCPFin, cfg.TimeoutUDP)
+	}
+	t, err := ipvs.Read(ctx, h)
+	if err != nil {
+		return failed(err)
+	}
+	var stats ipvs.TableStats
+	if opt.Format != ipvs.ListDefault || e.json {
+		if stats, err = ipvs.ReadStats(ctx, h); err != nil {
+			return failed(err)
+		}
+	}
+	if opt.Service != nil {
+		if _, ok := t[*opt.Service]; !ok {
+			return failed(fmt.Errorf("ipvs show: %s: %w", opt.Service, ipvs.ErrNoSuchService))
+		}
+		t = ipvs.Table{*opt.Service: t[*opt.Service]}
+	}
+	switch {
+	case e.json:
+		return printJSON(e.stdout, tableStatsJSON(t, stats))
+	case c.Bool("rules"):
+		return ipvs.WriteRules(e.stdout, t)
+	default:
+		return ipvs.WriteListOptions(e.stdout, t, stats, opt)
+	}
+}
+
 func ipvsApply(c *cli.Context, diffOnly bool) error {
 	e := getEnv(c)
-	m, unlock, err := e.ipvsManager(c.Context)
+	name := c.Args().First()
+	m, unlock, err := e.ipvsManager(c.Context, name)
 	if err != nil {
 		return err
 	}
 	defer unlock()
 	vss := m.Cfg.VirtualServers
-	if name := c.Args().First(); name != "" {
-		if m.Cfg.Instance(name) == nil {
-			return usage("ipvs: no instance %q in %s", name, m.Cfg.Path)
-		}
+	if name != "" {
 		vss = m.Cfg.ServersOf(name)
 	}
 	ctx, cancel := context.WithTimeout(c.Context, ipvsDeadline)
@@ -120,22 +236,37 @@ func ipvsApply(c *cli.Context, diffOnly bool) error {
 			return failed(err)
 		}
 		if e.json {
-			return printJSON(e.stdout, plan.Changes)
+			_ = printJSON(e.stdout, changesJSON(plan.Changes))
+		} else {
+			for _, ch := range plan.Changes {
+				fmt.Fprintln(e.stdout, ch)
+			}
 		}
-		for _, ch := range plan.Changes {
-			fmt.Fprintln(e.stdout, ch)
+		if diffOnly && c.Bool("exit-code") && len(plan.Changes) > 0 {
+			return cli.Exit("", exitFailed)
 		}
 		return nil
 	}
-	_, err = m.LoadAll(ctx, vss, c.Bool("all"))
+	plan, err := m.PlanLoad(ctx, vss, c.Bool("all"))
+	if err != nil {
+		return failed(err)
+	}
+	n, err := m.Apply(ctx, plan, vss)
+	if e.json {
+		_ = printJSON(e.stdout, changesJSON(plan.Changes[:n]))
+	}
 	return failed(err)
 }
 
-// ipvsManager loads the config, takes the run lock and opens IPVS.
-func (e *env) ipvsManager(ctx context.Context) (*ipvs.Manager, func(), error) {
+// ipvsManager loads the config, checks the instance (if not ""), takes
+// the run lock and opens IPVS.
+func (e *env) ipvsManager(ctx context.Context, instance string) (*ipvs.Manager, func(), error) {
 	cfg, err := e.loadConfig()
 	if err != nil {
 		return nil, nil, err
+	}
+	if instance != "" && cfg.Instance(instance) == nil {
+		return nil, nil, usage("ipvs: no instance %q in %q", instance, cfg.Path)
 	}
 	store, err := state.Open(e.resolveStateDir(cfg))
 	if err != nil {
@@ -154,15 +285,9 @@ func (e *env) ipvsManager(ctx context.Context) (*ipvs.Manager, func(), error) {
 	return m, lock.Unlock, nil
 }
 
-type serviceJSON struct {
-	ipvs.Service
-	Dests []*ipvs.Dest `json:"destinations"`
-}
-
-func tableJSON(t ipvs.Table) []serviceJSON {
-	out := []serviceJSON{}
-	for _, k := range t.Keys() {
-		out = append(out, serviceJSON{Service: t[k].Service, Dests: t[k].SortedDests()})
-	}
-	return out
+// flushJSON is `ipvs flush --json`: how many services were removed (or,
+// with --dry-run --all, would be).
+type flushJSON struct {
+	Services int  `json:"services_removed"`
+	DryRun   bool `json:"dry_run"`
 }

@@ -11,8 +11,10 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"slices"
 
 	"github.com/urfave/cli/v2"
+	"golang.org/x/sys/unix"
 
 	"github.com/kahook/kahook/config"
 	"github.com/kahook/kahook/logging"
@@ -54,28 +56,55 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if unknown != "" && err == nil {
 		err = usage("unknown command %q (kahook --help lists them)", unknown)
 	}
-	if e, ok := app.Metadata[envMetadata].(*env); ok {
-		e.close()
+	e, _ := app.Metadata[envMetadata].(*env)
+	if e != nil {
+		defer e.close()
 	}
 	if err == nil {
 		return exitOK
 	}
+	code := exitUsage // anything but an ExitCoder is a usage error from flag parsing
 	var ec cli.ExitCoder
 	if errors.As(err, &ec) {
-		if msg := err.Error(); msg != "" {
-			fmt.Fprintln(stderr, "kahook:", msg)
-		}
-		return ec.ExitCode()
+		code = ec.ExitCode()
 	}
-	// Anything else is a usage error from flag parsing.
-	fmt.Fprintln(stderr, "kahook:", err)
-	return exitUsage
+	// The message carries values from argv, the config, FIFO lines and
+	// the network: one line, control characters escaped.
+	if msg := escapeControl(err.Error()); msg != "" {
+		fmt.Fprintln(stderr, "kahook:", msg)
+		if e != nil {
+			e.logFinal(code, msg)
+		}
+	}
+	return code
+}
+
+// logFinal sends the final error to syslog too (when --syslog sends the
+// logs there): keepalived discards what its scripts print, so a refused
+// `notify` would otherwise leave no trace.
+func (e *env) logFinal(code int, msg string) {
+	if e.syslog == "off" || (e.syslog == "auto" && isTerminal(e.stderr)) {
+		return
+	}
+	log, closeLog := logging.New(logging.Options{Level: slog.LevelError, Stderr: io.Discard, Syslog: "on", SyslogAddr: e.syslogAddr})
+	defer closeLog()
+	log.Error("kahook failed", "exit", code, "error", msg)
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
 }
 
 func newApp(stdout, stderr io.Writer) *cli.App {
 	app := &cli.App{
 		Name:                 "kahook",
 		Usage:                "keepalived notify/check hook: VIPs, ARP sysctls, gratuitous ARP, IPVS and health checks",
+		Description:          "The global options work before or after the command: kahook config check --json FILE.",
 		Version:              version,
 		Writer:               stdout,
 		ErrWriter:            stderr,
@@ -84,33 +113,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		// kahook decides its own exit codes in run().
 		ExitErrHandler: func(*cli.Context, error) {},
 		Metadata:       map[string]any{},
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "config", Aliases: []string{"c"}, Value: config.DefaultPath, Usage: "kahook config `FILE`", EnvVars: []string{"KAHOOK_CONFIG"}},
-			&cli.BoolFlag{Name: "json", Usage: "print results as JSON"},
-			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
-			&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "print what would change, change nothing"},
-			&cli.StringFlag{Name: "syslog", Value: "auto", Usage: "also log to syslog: auto (when stderr is not a terminal), on, off"},
-			&cli.StringFlag{Name: "state-dir", Usage: "state and lock `DIR` (default: global_defs state_dir, else " + config.DefaultStateDir + ")", EnvVars: []string{"KAHOOK_STATE_DIR"}},
-			&cli.StringFlag{Name: "config-id", Usage: "id selecting '@id' config lines (keepalived -i; default: short host name)"},
-		},
-		Before: func(c *cli.Context) error {
-			level, err := logging.ParseLevel(c.String("log-level"))
-			if err != nil {
-				return cli.Exit(err.Error(), exitUsage)
-			}
-			switch c.String("syslog") {
-			case "auto", "on", "off":
-			default:
-				return cli.Exit("--syslog: expected auto, on or off", exitUsage)
-			}
-			log, closeLog := logging.New(logging.Options{Level: level, Stderr: stderr, Syslog: c.String("syslog")})
-			c.App.Metadata[envMetadata] = &env{
-				log: log, close: closeLog, stdout: stdout, stderr: stderr,
-				configPath: c.String("config"), configSet: c.IsSet("config"), configID: c.String("config-id"),
-				json: c.Bool("json"), dryRun: c.Bool("dry-run"), stateDir: c.String("state-dir"),
-			}
-			return nil
-		},
+		Flags:          globalFlags(true, nil),
 		Commands: []*cli.Command{
 			notifyCommand(),
 			fifoCommand(),
@@ -131,7 +134,56 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			manCommand(),
 		},
 	}
+	finishCommands(app.Commands)
+	app.OnUsageError = func(_ *cli.Context, err error, _ bool) error { return usage("%v", err) }
 	return app
+}
+
+// globalCategory marks the commands' copies of the global flags.
+const globalCategory = "global options (also accepted before the command)"
+
+// globalFlags are kahook's global flags. The app has them (with their
+// environment variables, root true); every command has them again
+// (without: an explicit flag must win over the environment), minus the
+// names and aliases the command already uses (`ipvs show -c` is ipvsadm's
+// connection list, not --config). The copies are hidden: help and the man
+// page list the global options once.
+func globalFlags(root bool, taken map[string]bool) []cli.Flag {
+	env := func(name string) []string {
+		if root {
+			return []string{name}
+		}
+		return nil
+	}
+	flags := []cli.Flag{
+		&cli.StringFlag{Name: "config", Aliases: []string{"c"}, Value: config.DefaultPath, Usage: "kahook config `FILE`", EnvVars: env("KAHOOK_CONFIG")},
+		&cli.BoolFlag{Name: "json", Usage: "print results as JSON"},
+		&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
+		&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "print what would change, change nothing"},
+		&cli.StringFlag{Name: "syslog", Value: "auto", Usage: "also log to syslog: auto (when stderr is not a terminal), on, off"},
+		&cli.StringFlag{Name: "syslog-addr", Hidden: true, Usage: "syslog unixgram socket (tests)"},
+		&cli.StringFlag{Name: "state-dir", Usage: "state and lock `DIR` (default: global_defs state_dir, else " + config.DefaultStateDir + ")", EnvVars: env("KAHOOK_STATE_DIR")},
+		&cli.StringFlag{Name: "config-id", Usage: "id selecting '@id' config lines (keepalived -i; default: short host name)"},
+	}
+	if root {
+		return flags
+	}
+	var out []cli.Flag
+	for _, f := range flags {
+		if taken[f.Names()[0]] {
+			continue
+		}
+		switch f := f.(type) {
+		case *cli.StringFlag:
+			f.Aliases = slices.DeleteFunc(f.Aliases, func(a string) bool { return taken[a] })
+			f.Category, f.Hidden = globalCategory, true
+		case *cli.BoolFlag:
+			f.Aliases = slices.DeleteFunc(f.Aliases, func(a string) bool { return taken[a] })
+			f.Category, f.Hidden = globalCategory, true
+		}
+		out = append(out, f)
+	}
+	return out
 }
 
 // env is what every command needs from the global flags.
@@ -146,6 +198,8 @@ type env struct {
 	json       bool
 	dryRun     bool
 	stateDir   string
+	syslog     string // --syslog, --syslog-addr: where the final error goes too
+	syslogAddr string
 }
 
 func getEnv(c *cli.Context) *env {

@@ -22,8 +22,9 @@ import (
 
 func notifyCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "notify",
-		Usage: "run a VRRP transition (notify_master/backup/fault/stop or keepalived's generic notify)",
+		Name:      "notify",
+		Usage:     "run a VRRP transition (notify_master/backup/fault/stop or keepalived's generic notify)",
+		ArgsUsage: "STATE INSTANCE | TYPE NAME STATE PRIORITY...",
 		UsageText: "kahook notify master|backup|fault|stop INSTANCE\n" +
 			"   kahook notify INSTANCE|GROUP NAME STATE PRIORITY   (keepalived appends these to a 'notify' script)",
 		Action: func(c *cli.Context) error {
@@ -39,7 +40,12 @@ func notifyCommand() *cli.Command {
 				return usage("notify: %v", err)
 			}
 			ev.Key, ev.Received = key, received
-			eng, err := e.engine()
+			// Validated before the state dir is created or locked: a
+			// refused event creates nothing.
+			eng, err := e.engine(func(eng *notify.Engine) error {
+				_, err := eng.Validate(ev)
+				return err
+			})
 			if err != nil {
 				return err
 			}
@@ -74,15 +80,13 @@ func printPlan(e *env, res *notify.Result) {
 	}
 }
 
-// engine wires a notify engine for this node.
-func (e *env) engine() (*notify.Engine, error) {
+// engine wires a notify engine for this node. validate (if not nil)
+// runs before the state dir is opened: what it refuses (exit 2) leaves
+// nothing behind.
+func (e *env) engine(validate func(*notify.Engine) error) (*notify.Engine, error) {
 	cfg, err := e.loadConfig()
 	if err != nil {
 		return nil, err
-	}
-	store, err := state.Open(e.resolveStateDir(cfg))
-	if err != nil {
-		return nil, failed(err)
 	}
 	vips, err := vip.NewManager(e.log)
 	if err != nil {
@@ -90,7 +94,6 @@ func (e *env) engine() (*notify.Engine, error) {
 	}
 	eng := &notify.Engine{
 		Cfg:    cfg,
-		Store:  store,
 		VIPs:   vips,
 		Sysctl: sysctl.ProcSys,
 		Log:    e.log,
@@ -101,6 +104,19 @@ func (e *env) engine() (*notify.Engine, error) {
 		},
 		Announce: &notify.GARPStarter{Exe: notify.SelfExe(), Args: e.globalArgs(cfg), Log: e.log},
 	}
+	if validate != nil {
+		var bad *notify.BadInputError
+		if err := validate(eng); errors.As(err, &bad) {
+			return nil, usage("%v", err)
+		} else if err != nil {
+			return nil, failed(err)
+		}
+	}
+	store, err := state.Open(e.resolveStateDir(cfg))
+	if err != nil {
+		return nil, failed(err)
+	}
+	eng.Store = store
 	if needsIPVS(cfg) {
 		eng.IPVS = &lazyIPVS{e: e, cfg: cfg, stateDir: store.Dir}
 	}
@@ -177,7 +193,10 @@ func fifoCommand() *cli.Command {
 			if c.NArg() != 1 {
 				return usage("fifo: expected the FIFO path keepalived passes")
 			}
-			eng, err := e.engine()
+			if _, err := os.Stat(c.Args().First()); err != nil {
+				return usage("fifo: %v", err)
+			}
+			eng, err := e.engine(nil)
 			if err != nil {
 				return err
 			}

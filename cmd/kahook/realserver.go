@@ -51,7 +51,7 @@ func realserver(c *cli.Context, up bool) error {
 		}
 		node := cfg.RealServer
 		if node == nil {
-			return usage("realserver: no --vip given and no 'realserver { }' block in %s", cfg.Path)
+			return usage("realserver: no --vip given and no 'realserver { }' block in %q", cfg.Path)
 		}
 		if iface == "" {
 			iface = node.Interface
@@ -68,23 +68,28 @@ func realserver(c *cli.Context, up bool) error {
 	fs := sysctl.FS{Root: c.String("proc-sys")}
 	if iface != "" {
 		if _, err := os.Stat(fs.Root + "/net/ipv4/conf/" + iface); err != nil {
-			return usage("realserver: interface %s does not exist", iface)
+			return usage("realserver: interface %q does not exist", iface)
 		}
 	}
 	m, err := vip.NewManager(e.log)
 	if err != nil {
 		return failed(err)
 	}
+	out := realserverJSON{Sysctls: []sysctl.Change{}, VIPs: []vip.Change{}, DryRun: e.dryRun}
 	if up {
 		// Sysctls before the VIPs: a VIP on lo with arp_ignore 0 is
 		// answered (and stolen from the director) the moment it is added.
 		changes, err := fs.Ensure(config.RoleRealServer, iface, e.dryRun, e.log)
-		if e.dryRun {
+		out.Sysctls = emptyIfNil(changes)
+		if e.dryRun && !e.json {
 			for _, ch := range changes {
 				fmt.Fprintf(e.stdout, "would set net.ipv4.conf.%s.%s %d -> %d\n", ch.Iface, ch.Knob, ch.From, ch.Value.Value)
 			}
 		}
 		if err != nil {
+			if e.json {
+				_ = printJSON(e.stdout, out)
+			}
 			return failed(err)
 		}
 	}
@@ -92,10 +97,21 @@ func realserver(c *cli.Context, up bool) error {
 	if errors.Is(err, vip.ErrNoInterface) {
 		return usage("%v", err)
 	}
-	if e.dryRun {
+	out.VIPs = emptyIfNil(changes)
+	if e.json {
+		_ = printJSON(e.stdout, out)
+	} else if e.dryRun {
 		for _, ch := range changes {
 			fmt.Fprintf(e.stdout, "would %s %s\n", ch.Op, ch.Addr)
 		}
 	}
 	return failed(err)
+}
+
+// realserverJSON is `realserver up|down --json`: the changes made (with
+// --dry-run: that would be made), in the order they are made.
+type realserverJSON struct {
+	Sysctls []sysctl.Change `json:"sysctls"`
+	VIPs    []vip.Change    `json:"vips"`
+	DryRun  bool            `json:"dry_run"`
 }

@@ -43,7 +43,7 @@ func syncCommand() *cli.Command {
 				name = cfg.Instances[0].Name
 			}
 			if cfg.Instance(name) == nil {
-				return usage("sync: no instance %q in %s", name, cfg.Path)
+				return usage("sync: no instance %q in %q", name, cfg.Path)
 			}
 			store, err := state.Open(e.resolveStateDir(cfg))
 			if err != nil {
@@ -58,7 +58,7 @@ func syncCommand() *cli.Command {
 				Log:            e.log,
 			})
 			if rep != nil && e.json {
-				_ = printJSON(e.stdout, rep)
+				_ = printJSON(e.stdout, toSyncJSON(rep))
 			}
 			if err != nil {
 				return failed(err)
@@ -85,4 +85,18 @@ func poolMembers(_ *config.Config, stateDir string) ipvs.MembersFunc {
 		return ipvs.StartMembers
 	}
 	return pool.Members(st)
+}
+
+// syncJSON is pool.Report with the pass's duration in seconds and [] for
+// empty lists.
+type syncJSON struct {
+	*pool.Report
+	DurationNS *struct{} `json:"duration_ns,omitempty"` // hides the report's nanoseconds
+	Duration   float64   `json:"duration_seconds"`
+}
+
+func toSyncJSON(r *pool.Report) syncJSON {
+	c := *r
+	c.Servers, c.Quorum, c.Changes = emptyIfNil(c.Servers), emptyIfNil(c.Quorum), emptyIfNil(c.Changes)
+	return syncJSON{Report: &c, Duration: r.Duration.Seconds()}
 }

@@ -36,12 +36,12 @@ func sysctlCommand() *cli.Command {
 					}
 					fs := sysctl.FS{Root: c.String("proc-sys")}
 					if _, err := os.Stat(filepath.Join(fs.Root, "net/ipv4/conf", iface)); err != nil {
-						return usage("sysctl: interface %s does not exist", iface)
+						return usage("sysctl: interface %q does not exist", iface)
 					}
 					changes, err := fs.Ensure(role, iface, e.dryRun, e.log)
 					if e.dryRun || e.json {
 						if e.json {
-							_ = printJSON(e.stdout, changes)
+							_ = printJSON(e.stdout, emptyIfNil(changes))
 						} else {
 							for _, ch := range changes {
 								fmt.Fprintf(e.stdout, "would set net.ipv4.conf.%s.%s %d -> %d\n", ch.Iface, ch.Knob, ch.From, ch.Value.Value)
@@ -85,7 +85,7 @@ func sysctlCommand() *cli.Command {
 						}
 					}
 					if e.json {
-						_ = printJSON(e.stdout, map[string]any{"interfaces": effs, "findings": findings})
+						_ = printJSON(e.stdout, map[string]any{"interfaces": emptyIfNil(effs), "findings": emptyIfNil(findings)})
 					} else {
 						printEffective(e, effs, findings)
 					}

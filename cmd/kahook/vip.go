@@ -52,7 +52,7 @@ func vipCommand() *cli.Command {
 						return failed(err)
 					}
 					if e.json {
-						return printJSON(e.stdout, list)
+						return printJSON(e.stdout, emptyIfNil(list))
 					}
 					for _, p := range list {
 						fmt.Fprintln(e.stdout, p)
@@ -93,7 +93,7 @@ func vipChange(c *cli.Context, add bool) error {
 		}
 		for _, a := range addrs {
 			if !configHasVIP(cfg, a.Prefix.Addr()) {
-				return usage("vip: %s is not a VIP of any instance or realserver block in %s (use --force to act anyway)", a.Prefix.Addr(), cfg.Path)
+				return usage("vip: %s is not a VIP of any instance or realserver block in %q (use --force to act anyway)", a.Prefix.Addr(), cfg.Path)
 			}
 		}
 	}
@@ -107,7 +107,7 @@ func vipChange(c *cli.Context, add bool) error {
 	}
 	if e.dryRun || e.json {
 		if e.json {
-			_ = printJSON(e.stdout, changes)
+			_ = printJSON(e.stdout, emptyIfNil(changes))
 		} else {
 			for _, ch := range changes {
 				fmt.Fprintf(e.stdout, "would %s %s\n", ch.Op, ch.Addr)

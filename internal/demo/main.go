@@ -45,6 +45,7 @@ func run(kahook, labweb string) int {
 		return 1
 	}
 	l.Say = say
+	say("lab namespaces: %s-*", l.Prefix())
 	// Ctrl-C or SIGTERM: tear the lab down, then exit.
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)

@@ -114,34 +114,22 @@ func (l *Lab) AddNode(name, ip, mac string) (*Node, error) {
 		return nil, err
 	}
 	n.IP, n.MAC = ip, mac
-	tmp := fmt.Sprintf("%sv%d", l.prefix, len(l.nodes))
+	// Both ends of the veth are created inside their namespaces: nothing
+	// takes a name in the host's namespace, so labs and tests running at
+	// the same time cannot collide.
 	port := "p-" + name
-	steps := []struct {
+	for _, s := range []struct {
 		ns   *Node
 		args []string
 	}{
-		{nil, []string{"ip", "link", "add", tmp, "type", "veth", "peer", "name", port}},
-		{nil, []string{"ip", "link", "set", port, "netns", l.Switch.NS}},
-		{nil, []string{"ip", "link", "set", tmp, "netns", n.NS}},
-		{n, []string{"ip", "link", "set", tmp, "name", "eth0"}},
+		{n, []string{"ip", "link", "add", "eth0", "type", "veth", "peer", "name", port, "netns", l.Switch.NS}},
 		{n, []string{"ip", "link", "set", "eth0", "address", mac}},
 		{n, []string{"ip", "addr", "add", ip + "/24", "dev", "eth0"}},
 		{n, []string{"ip", "link", "set", "eth0", "up"}},
 		{l.Switch, []string{"ip", "link", "set", port, "master", "br0"}},
 		{l.Switch, []string{"ip", "link", "set", port, "up"}},
-	}
-	for _, s := range steps {
-		var err error
-		if s.ns == nil {
-			var out []byte
-			out, err = exec.Command(s.args[0], s.args[1:]...).CombinedOutput()
-			if err != nil {
-				err = fmt.Errorf("%s: %v: %s", strings.Join(s.args, " "), err, out)
-			}
-		} else {
-			_, err = s.ns.Run(s.args...)
-		}
-		if err != nil {
+	} {
+		if _, err := s.ns.Run(s.args...); err != nil {
 			return nil, err
 		}
 	}

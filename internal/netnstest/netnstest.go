@@ -144,22 +144,15 @@ func NewSwitch(t testing.TB) *Switch {
 }
 
 // Plug connects node n to the bridge with interface ifname, a fixed MAC
-// and an address (CIDR; "" for none).
+// and an address (CIDR; "" for none). Both ends of the veth are created
+// inside their namespaces (ifname in n, the port in the switch), so no
+// name is ever taken in the host's namespace and tests running at the
+// same time cannot collide.
 func (s *Switch) Plug(n *NS, ifname, mac, cidr string) {
 	s.t.Helper()
 	s.ports++
 	port := fmt.Sprintf("p%d", s.ports)
-	tmp := fmt.Sprintf("kt%dx%d", os.Getpid()%100000, counter.Add(1))
-	run := func(args ...string) {
-		if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
-			s.t.Fatalf("%s: %v: %s", strings.Join(args, " "), err, out)
-		}
-	}
-	// Created in the host namespace for an instant only, then moved.
-	run("ip", "link", "add", tmp, "type", "veth", "peer", "name", port)
-	run("ip", "link", "set", port, "netns", s.Name)
-	run("ip", "link", "set", tmp, "netns", n.Name)
-	n.MustRun("ip", "link", "set", tmp, "name", ifname)
+	n.MustRun("ip", "link", "add", ifname, "type", "veth", "peer", "name", port, "netns", s.Name)
 	if mac != "" {
 		n.MustRun("ip", "link", "set", ifname, "address", mac)
 	}

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/kahook/kahook/internal/testbin"
+)
+
+// TestRefusedInputCreatesNothing runs the real binary on input that must
+// be refused (issue 15 case 8): exit 2, a message on stderr naming the
+// problem, nothing on stdout, and nothing created (no state dir, no file
+// in the working directory).
+func TestRefusedInputCreatesNothing(t *testing.T) {
+	bin := testbin.Kahook(t)
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"check without subcommand", []string{"check"}, "check: expected a subcommand (one of: tcp, http"},
+		{"ipvs without subcommand", []string{"ipvs"}, "ipvs: expected a subcommand (one of: show, diff, apply, flush)"},
+		{"vip without subcommand", []string{"vip"}, "vip: expected a subcommand"},
+		{"sysctl without subcommand", []string{"sysctl"}, "sysctl: expected a subcommand"},
+		{"realserver without subcommand", []string{"realserver"}, "realserver: expected a subcommand"},
+		{"config without subcommand", []string{"config"}, "config: expected a subcommand (one of: check)"},
+		{"arp without subcommand", []string{"arp"}, "arp: expected a subcommand (one of: probe)"},
+		{"check unknown subcommand", []string{"check", "tpc", "127.0.0.1:80"}, `check: unknown subcommand "tpc"`},
+		{"ipvs unknown subcommand", []string{"ipvs", "list"}, `ipvs: unknown subcommand "list"`},
+		{"vip unknown subcommand", []string{"vip", "show"}, `vip: unknown subcommand "show"`},
+		{"sysctl unknown subcommand", []string{"sysctl", "set"}, `sysctl: unknown subcommand "set"`},
+		{"realserver unknown subcommand", []string{"realserver", "start"}, `realserver: unknown subcommand "start"`},
+		{"unknown command", []string{"stauts"}, `unknown command "stauts"`},
+		{"version extra", []string{"version", "extra"}, `version: takes no arguments, got ["extra"]`},
+		{"ipvs show extra", []string{"ipvs", "show", "extra"}, `ipvs show: takes no arguments, got ["extra"]`},
+		{"ipvs show rules of one service", []string{"ipvs", "show", "--rules", "-t", "10.0.0.1:80"}, "ipvs show: -t/-u/-f select a service of the list"},
+		{"ipvs show two views", []string{"ipvs", "show", "--stats", "--rate"}, "ipvs show: --stats and --rate exclude each other"},
+		{"ipvs show bad service", []string{"ipvs", "show", "-t", "10.0.0.1"}, `ipvs show: --tcp-service: "10.0.0.1" is not VIP:PORT`},
+		{"ipvs flush extra", []string{"ipvs", "flush", "extra"}, `ipvs flush: takes no arguments`},
+		{"ipvs apply two instances", []string{"ipvs", "apply", "VI_1", "VI_2"}, `ipvs apply: unexpected arguments ["VI_2"]`},
+		{"ipvs diff two instances", []string{"ipvs", "diff", "VI_1", "VI_2"}, `ipvs diff: unexpected arguments ["VI_2"]`},
+		{"vip list extra", []string{"vip", "list", "lo"}, `vip list: takes no arguments`},
+		{"sysctl show extra", []string{"sysctl", "show", "-i", "lo", "eth0"}, `sysctl show: takes no arguments`},
+		{"realserver up extra", []string{"realserver", "up", "10.0.0.10"}, `realserver up: takes no arguments`},
+		{"realserver down extra", []string{"realserver", "down", "10.0.0.10"}, `realserver down: takes no arguments`},
+		{"vip add without an address", []string{"vip", "add"}, "vip: expected at least one IP"},
+		{"vip del with a bad address", []string{"vip", "del", "10.0.0.300"}, `vip: "10.0.0.300" is not an IP address`},
+		{"sysctl apply with an unknown role", []string{"sysctl", "apply", "--role", "router", "-i", "lo"}, "--role must be director or realserver"},
+		{"check ssl extra", []string{"check", "ssl", "https://127.0.0.1/", "extra"}, `check ssl: unexpected arguments ["extra"]`},
+		{"check file extra", []string{"check", "file", "--absent", "x", "y"}, `check file: takes no arguments`},
+		{"man extra", []string{"man", "8"}, `man: takes no arguments`},
+		{"doctor extra", []string{"doctor", "--no-live", "keepalived.conf"}, `doctor: takes no arguments`},
+		{"config check two files", []string{"config", "check", "a.conf", "b.conf"}, `config check: unexpected arguments ["b.conf"]`},
+		{"import two files", []string{"import", "a.conf", "b.conf"}, `import: unexpected arguments ["b.conf"]`},
+		{"sync two instances", []string{"sync", "VI_1", "VI_2"}, `sync: unexpected arguments ["VI_2"]`},
+		{"completion extra", []string{"completion", "bash", "zsh"}, `completion: unexpected arguments ["zsh"]`},
+		{"fifo two paths", []string{"fifo", "a", "b"}, `fifo: unexpected arguments ["b"]`},
+		{"flag after the argument", []string{"check", "tcp", "127.0.0.1:80", "--retry", "2"}, `check tcp: unexpected arguments ["--retry" "2"]`},
+		{"unknown flag after the command", []string{"config", "check", "--jsn"}, "config check: flag provided but not defined: -jsn"},
+		{"negative connect timeout", []string{"check", "tcp", "--connect-timeout", "-1", "127.0.0.1:80"}, "--connect-timeout: must not be negative, got -1"},
+		{"negative connect timeout with a URL", []string{"check", "http", "--connect-timeout", "-1", "http://127.0.0.1/"}, "--connect-timeout: must not be negative"},
+		{"zero connect timeout", []string{"check", "agent", "--connect-timeout", "0", "127.0.0.1:80"}, "--connect-timeout: must be above 0"},
+		{"negative misc timeout", []string{"check", "misc", "--misc-timeout", "-3", "true"}, "--misc-timeout: must not be negative, got -3"},
+		{"zero misc timeout", []string{"check", "misc", "--misc-timeout", "0", "true"}, "--misc-timeout: must be above 0"},
+		{"negative retry", []string{"check", "tcp", "--retry", "-1", "127.0.0.1:80"}, "--retry: must not be negative"},
+		{"negative delay before retry", []string{"check", "smtp", "--delay-before-retry", "-1", "127.0.0.1:25"}, "--delay-before-retry: must not be negative"},
+		{"zero max weight", []string{"check", "agent", "--max-weight", "0", "127.0.0.1:80"}, "--max-weight: must be above 0"},
+		{"negative genhash timeout", []string{"genhash", "-s", "127.0.0.1", "-p", "80", "-u", "/", "-t", "-1"}, "--timeout: must not be negative"},
+		{"negative sync deadline", []string{"sync", "--deadline", "-1s", "VI_1"}, "--deadline: must not be negative"},
+		{"zero sync workers", []string{"sync", "--workers", "0", "VI_1"}, "--workers: must be above 0"},
+		{"negative drain timeout", []string{"sync", "--drain-timeout", "-5s", "VI_1"}, "--drain-timeout: must not be negative"},
+		{"negative garp interval", []string{"garp", "-i", "lo", "--interval", "-1s", "127.0.0.1"}, "--interval: must not be negative"},
+		{"zero arp tries", []string{"arp", "probe", "-i", "lo", "--tries", "0", "127.0.0.1"}, "--tries: must be above 0"},
+		{"bad log level after the command", []string{"version", "--log-level", "chatty"}, `log level "chatty"`},
+		{"bad syslog mode", []string{"--syslog", "maybe", "version"}, `--syslog: expected auto, on or off, got "maybe"`},
+		{"notify unknown instance", []string{"notify", "master", "NOPE"}, `instance "NOPE": no 'instance NOPE { ... }' block`},
+		{"notify generic unknown instance", []string{"notify", "INSTANCE", "NOPE", "MASTER", "100"}, `instance "NOPE"`},
+		{"notify generic unknown group", []string{"notify", "GROUP", "G_NOPE", "BACKUP", "0"}, `sync group "G_NOPE"`},
+		{"notify unknown state", []string{"notify", "primary", "VI_1"}, `unknown state "primary"`},
+		{"notify bad priority", []string{"notify", "INSTANCE", "VI_1", "MASTER", "300"}, `priority "300": expected 0-255`},
+		{"notify without instance", []string{"notify", "master"}, "got 1 arguments"},
+		{"notify instance on a missing interface", []string{"notify", "master", "VI_BADIF"}, "interface kh-no-such0"},
+		{"ipvs apply unknown instance", []string{"ipvs", "apply", "NOPE"}, `ipvs: no instance "NOPE"`},
+		{"ipvs diff unknown instance", []string{"ipvs", "diff", "NOPE"}, `ipvs: no instance "NOPE"`},
+		{"sync unknown instance", []string{"sync", "NOPE"}, `sync: no instance "NOPE"`},
+		{"fifo missing", []string{"fifo", "no-such-fifo"}, "fifo: stat no-such-fifo: no such file or directory"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			conf := filepath.Join(dir, "kahook.conf")
+			if err := os.WriteFile(conf, []byte(refuseConf), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			stateDir := filepath.Join(dir, "state")
+			cmd := exec.Command(bin, append([]string{"--syslog", "off", "--config", conf, "--state-dir", stateDir}, tc.args...)...)
+			cmd.Dir = dir
+			cmd.Env = append(os.Environ(), "KAHOOK_CONFIG=", "KAHOOK_STATE_DIR=")
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			err := cmd.Run()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != 2 {
+				t.Errorf("exit %v, want 2\nstdout: %s\nstderr: %s", err, stdout.String(), stderr.String())
+			}
+			if !strings.Contains(stderr.String(), tc.want) {
+				t.Errorf("stderr lacks %q:\n%s", tc.want, stderr.String())
+			}
+			if stdout.Len() != 0 {
+				t.Errorf("a refused command printed on stdout (help text belongs nowhere near a pipe):\n%s", stdout.String())
+			}
+			entries, _ := os.ReadDir(dir)
+			for _, en := range entries {
+				if en.Name() != "kahook.conf" {
+					t.Errorf("a refused command created %s", filepath.Join(dir, en.Name()))
+				}
+			}
+		})
+	}
+}
+
+const refuseConf = `
+instance VI_1 {
+    interface lo
+    virtual_ipaddress { 192.0.2.10 }
+}
+instance VI_BADIF {
+    interface kh-no-such0
+    virtual_ipaddress { 192.0.2.11 }
+}
+virtual_server 192.0.2.10 80 {
+    protocol TCP
+    real_server 198.51.100.11 80 { TCP_CHECK { } }
+}
+`

@@ -1,0 +1,209 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/kahook/kahook/logging"
+)
+
+// finishCommands applies the rules every command shares, so no command
+// can forget one (issue 15 case 8, issue 17 item 1):
+//   - a command with subcommands refuses a missing or unknown subcommand
+//     (exit 2): run as a vrrp_script, `kahook check` must not read as
+//     healthy;
+//   - a command takes at most as many arguments as its ArgsUsage names
+//     (none without ArgsUsage; "..." means any number);
+//   - numeric flags are never negative, and the timeouts, counts and
+//     weights in positiveFlags are above 0;
+//   - the global flags also work after the command's name;
+//   - a usage error goes to stderr without the help text.
+//
+// All of it runs before the command's action, so a refused command has
+// changed and created nothing.
+func finishCommands(cmds []*cli.Command) {
+	for _, cmd := range cmds {
+		cmd.OnUsageError = func(c *cli.Context, err error, _ bool) error { return usage("%s: %v", commandName(c), err) }
+		if len(cmd.Subcommands) > 0 {
+			finishCommands(cmd.Subcommands)
+			if cmd.Action == nil {
+				cmd.Action = noSubcommand
+			}
+			continue
+		}
+		taken := map[string]bool{}
+		for _, f := range cmd.Flags {
+			for _, n := range f.Names() {
+				taken[n] = true
+			}
+		}
+		cmd.Flags = append(cmd.Flags, globalFlags(false, taken)...)
+		before := cmd.Before
+		cmd.Before = func(c *cli.Context) error {
+			if err := setupEnv(c); err != nil {
+				return err
+			}
+			if err := checkArgCount(c); err != nil {
+				return err
+			}
+			if err := checkNumericFlags(c); err != nil {
+				return err
+			}
+			if before != nil {
+				return before(c)
+			}
+			return nil
+		}
+	}
+}
+
+// commandName is the command's path without the program: "ipvs show".
+func commandName(c *cli.Context) string {
+	return strings.TrimPrefix(c.Command.HelpName, c.App.Name+" ")
+}
+
+// noSubcommand is the action of a command that only groups subcommands.
+func noSubcommand(c *cli.Context) error {
+	var names []string
+	for _, s := range c.Command.Subcommands {
+		if !s.Hidden && s.Name != "help" {
+			names = append(names, s.Name)
+		}
+	}
+	want := strings.Join(names, ", ")
+	if c.Args().Present() {
+		return usage("%s: unknown subcommand %q (expected one of: %s)", commandName(c), c.Args().First(), want)
+	}
+	return usage("%s: expected a subcommand (one of: %s)", commandName(c), want)
+}
+
+// checkArgCount refuses arguments beyond what the command's ArgsUsage
+// names: a flag written after an argument is not parsed as a flag, and
+// kahook never ignores a word silently.
+func checkArgCount(c *cli.Context) error {
+	if strings.Contains(c.Command.ArgsUsage, "...") {
+		return nil
+	}
+	if n := len(strings.Fields(c.Command.ArgsUsage)); c.NArg() > n {
+		if n == 0 {
+			return usage("%s: takes no arguments, got %q", commandName(c), c.Args().Slice())
+		}
+		return maxArgs(c, n)
+	}
+	return nil
+}
+
+// positiveFlags must be above 0 when given: a zero timeout, count or
+// weight is never what an operator means (check misc turned 0 into 60 s).
+var positiveFlags = map[string]bool{
+	"connect-timeout": true, "misc-timeout": true, "timeout": true, "deadline": true,
+	"workers": true, "tries": true, "max-weight": true, "max-body": true, "repeat": true,
+}
+
+// checkNumericFlags refuses negative numbers in every numeric flag the
+// command has, and 0 in positiveFlags.
+func checkNumericFlags(c *cli.Context) error {
+	for _, f := range c.Command.Flags {
+		name := f.Names()[0]
+		if !c.IsSet(name) {
+			continue
+		}
+		var v float64
+		switch f.(type) {
+		case *cli.IntFlag:
+			v = float64(c.Int(name))
+		case *cli.Int64Flag:
+			v = float64(c.Int64(name))
+		case *cli.Float64Flag:
+			v = c.Float64(name)
+		case *cli.DurationFlag:
+			v = float64(c.Duration(name)) / float64(time.Second)
+		default:
+			continue
+		}
+		switch {
+		case v < 0:
+			return usage("--%s: must not be negative, got %v", name, v)
+		case v == 0 && positiveFlags[name]:
+			return usage("--%s: must be above 0", name)
+		}
+	}
+	return nil
+}
+
+// globalContext is the context whose value of the global flag name
+// counts: the innermost one where it was given (`kahook config check
+// --json` and `kahook --json config check` mean the same), else c itself
+// for the default.
+func globalContext(c *cli.Context, name string) *cli.Context {
+	for _, x := range c.Lineage() {
+		if x.Command == nil || !hasFlag(x.Command.Flags, name) {
+			continue
+		}
+		if x.IsSet(name) {
+			return x
+		}
+	}
+	return c
+}
+
+func hasFlag(flags []cli.Flag, name string) bool {
+	for _, f := range flags {
+		if f.Names()[0] == name {
+			return true
+		}
+	}
+	return false
+}
+
+// setupEnv reads the global flags wherever they were given, checks them
+// and builds the env the command's action uses.
+func setupEnv(c *cli.Context) error {
+	str := func(name string) string { return globalContext(c, name).String(name) }
+	flag := func(name string) bool { return globalContext(c, name).Bool(name) }
+	level, err := logging.ParseLevel(str("log-level"))
+	if err != nil {
+		return usage("--log-level: %v", err)
+	}
+	switch str("syslog") {
+	case "auto", "on", "off":
+	default:
+		return usage("--syslog: expected auto, on or off, got %q", str("syslog"))
+	}
+	stdout, stderr := c.App.Writer, c.App.ErrWriter
+	log, closeLog := logging.New(logging.Options{Level: level, Stderr: stderr, Syslog: str("syslog"), SyslogAddr: str("syslog-addr")})
+	c.App.Metadata[envMetadata] = &env{
+		log: log, close: closeLog, stdout: stdout, stderr: stderr,
+		configPath: str("config"), configSet: globalContext(c, "config").IsSet("config"), configID: str("config-id"),
+		json: flag("json"), dryRun: flag("dry-run"), stateDir: str("state-dir"),
+		syslog: str("syslog"), syslogAddr: str("syslog-addr"),
+	}
+	return nil
+}
+
+// escapeControl makes a message safe to print as one line: control
+// characters (a newline in an instance name from argv, a FIFO line, a
+// config word) are written as Go escapes, so no value can start a forged
+// log line (issue 15 case 7).
+func escapeControl(s string) string {
+	if !strings.ContainsFunc(s, isControl) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if isControl(r) {
+			q := fmt.Sprintf("%q", string(r))
+			b.WriteString(q[1 : len(q)-1])
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func isControl(r rune) bool {
+	return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == '\u2028' || r == '\u2029'
+}

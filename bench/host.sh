@@ -51,7 +51,12 @@ done
 bin/labweb -listen 127.0.0.1:18099 -name bench >/dev/null 2>&1 &
 WEB=$!
 for i in $(seq 50); do bash -c 'exec 3<>/dev/tcp/127.0.0.1/18099' 2>/dev/null && break; sleep 0.1; done
-$BT -name check/kahook-tcp -n "$N" -- bin/kahook --syslog off check tcp 127.0.0.1:18099
-$BT -name check/bash-tcp -n "$N" -- bash -c 'exec 3<>/dev/tcp/127.0.0.1/18099'
-$BT -name check/kahook-http -n "$N" -- bin/kahook --syslog off check http http://127.0.0.1:18099/
-$BT -name check/curl -n "$N" -- curl -sf -o /dev/null http://127.0.0.1:18099/
+# Alternating rounds (benchtool -alternate): the tools compared share the
+# shared machine's slow spells. At least 20 runs each.
+CN=$((N < 20 ? 20 : N))
+$BT -alternate -n "$CN" -- \
+	check/kahook-tcp bin/kahook --syslog off check tcp 127.0.0.1:18099 :: \
+	check/bash-tcp bash -c 'exec 3<>/dev/tcp/127.0.0.1/18099'
+$BT -alternate -n "$CN" -- \
+	check/kahook-http bin/kahook --syslog off check http http://127.0.0.1:18099/ :: \
+	check/curl curl -sf -o /dev/null http://127.0.0.1:18099/

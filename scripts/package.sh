@@ -13,7 +13,8 @@ mkdir -p dist/gen
 # shipped binary has no man page generator (-tags urfave_cli_no_docs, see
 # cmd/kahook/man.go): a development build of the same tree prints it.
 CGO_ENABLED=0 go build -o dist/gen/kahook-man ./cmd/kahook
-dist/gen/kahook-man --syslog off man | gzip -9n >dist/gen/kahook.8.gz
+dist/gen/kahook-man --syslog off man 8 | gzip -9n >dist/gen/kahook.8.gz
+dist/gen/kahook-man --syslog off man --readme README.md 5 | gzip -9n >dist/gen/kahook.conf.5.gz
 dist/gen/kahook-man --syslog off completion bash >dist/gen/kahook.bash
 dist/gen/kahook-man --syslog off completion zsh >dist/gen/_kahook
 rm -f dist/gen/kahook-man

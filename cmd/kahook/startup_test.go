@@ -40,10 +40,30 @@ func TestShippedBuildHasNoManGenerator(t *testing.T) {
 }
 
 // TestManPage: a development build (no tag: this test binary) prints
-// kahook(8) from the command tree.
+// kahook(8) from the command tree and kahook.conf(5) from the README's
+// configuration reference.
 func TestManPage(t *testing.T) {
-	code, out, errs := kahook("man")
-	if code != 0 || !strings.Contains(out, ".TH kahook 8") || !strings.Contains(out, "realserver") {
-		t.Errorf("man: exit %d\n%s%s", code, out, errs)
+	for _, tc := range []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"kahook.8", []string{"man", "8"}, []string{".TH kahook 8", ".SH COMMANDS", "realserver", ".SH EXIT STATUS", ".SH FILES", ".SH EXAMPLES", ".SH SEE ALSO"}},
+		{"kahook.conf.5", []string{"man", "--readme", "../../README.md", "5"}, []string{".TH kahook.conf 5", "global_defs", "garp_master_repeat", "virtual_server_group", ".SH SEE ALSO"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errs := kahook(tc.args...)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, errs)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("lacks %q", w)
+				}
+			}
+		})
+	}
+	if code, _, _ := kahook("man", "--readme", "no-such-README.md", "5"); code != exitFailed {
+		t.Errorf("man 5 without a README: exit %d, want %d", code, exitFailed)
 	}
 }

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$(go env GOPATH)/bin:$PATH"
-command -v staticcheck >/dev/null || scripts/deps.sh
+scripts/deps.sh lint
 bad=$(gofmt -l $(git ls-files '*.go'))
 if [ -n "$bad" ]; then
 	echo "gofmt would change: $bad" >&2

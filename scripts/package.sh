@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 VERSION=${1:?usage: package.sh VERSION}
 export PATH="$(go env GOPATH)/bin:$PATH"
-command -v nfpm >/dev/null || scripts/deps.sh
+scripts/deps.sh package
 mkdir -p dist/gen
 # The man page and completions come from the command tree itself. The
 # shipped binary has no man page generator (-tags urfave_cli_no_docs, see

@@ -110,6 +110,7 @@ func main() {
 	w("")
 	w("One invocation each against a loopback HTTP server (`bin/labweb`); each")
 	w("pair alternates round by round (`benchtool -alternate`), %d runs each.", t["check/kahook-tcp"].Runs)
+	w("`BENCH_HOST_ONLY=checks bench/host.sh` reruns only this part.")
 	w("")
 	w("| command | median | min - max | peak RSS |")
 	w("| --- | ---: | ---: | ---: |")

@@ -1,13 +1,12 @@
 package arp
 
 import (
-	"encoding/binary"
 	"fmt"
 	"net"
 	"net/netip"
 
 	mdarp "github.com/mdlayher/arp"
-	"golang.org/x/net/icmp"
+	"github.com/mdlayher/ndp"
 	"golang.org/x/net/ipv6"
 )
 
@@ -31,50 +30,36 @@ func Dial(ifname string) (*mdarp.Client, *net.Interface, error) {
 
 // NA sends unsolicited neighbour advertisements (RFC 4861 7.2.6) for IPv6
 // VIPs to all-nodes, with the Override flag so neighbours replace the
-// old link-layer address they hold.
+// old link-layer address they hold. The messages are built and sent by
+// github.com/mdlayher/ndp (hop limit 255, checksum by the kernel).
 type NA struct {
-	conn *icmp.PacketConn
+	conn *ndp.Conn
 	ifi  *net.Interface
 }
 
 // DialNA opens a raw ICMPv6 socket for advertisements on ifname.
 func DialNA(ifi *net.Interface) (*NA, error) {
-	c, err := icmp.ListenPacket("ip6:ipv6-icmp", "::")
+	// Unspecified: each advertisement names its own source (the VIP, as
+	// keepalived sends them), so the interface needs no address of its own.
+	c, _, err := ndp.Listen(ifi, ndp.Unspecified)
 	if err != nil {
-		return nil, fmt.Errorf("open ICMPv6 socket: %w", err)
-	}
-	pc := c.IPv6PacketConn()
-	if err := pc.SetMulticastInterface(ifi); err != nil {
-		c.Close()
-		return nil, fmt.Errorf("ICMPv6 on %s: %w", ifi.Name, err)
-	}
-	// Neighbours drop NDP messages whose hop limit is not 255.
-	if err := pc.SetMulticastHopLimit(255); err != nil {
-		c.Close()
-		return nil, err
+		return nil, fmt.Errorf("open ICMPv6 socket on %s: %w", ifi.Name, err)
 	}
 	return &NA{conn: c, ifi: ifi}, nil
 }
 
-// Advertise sends one unsolicited NA for target, from target.
+// Advertise sends one unsolicited NA for target, from target, to ff02::1.
 func (n *NA) Advertise(target netip.Addr) error {
-	body := make([]byte, 4+16+8)
-	binary.BigEndian.PutUint32(body[0:4], 1<<29) // O (override) flag
-	t16 := target.As16()
-	copy(body[4:20], t16[:])
-	body[20] = 2 // option: target link-layer address
-	body[21] = 1 // length in units of 8 bytes
-	copy(body[22:28], n.ifi.HardwareAddr)
-	msg := icmp.Message{Type: ipv6.ICMPTypeNeighborAdvertisement, Body: &icmp.RawBody{Data: body}}
-	// The kernel fills in the ICMPv6 checksum on raw ICMPv6 sockets.
-	b, err := msg.Marshal(nil)
-	if err != nil {
-		return err
+	na := &ndp.NeighborAdvertisement{
+		Override:      true,
+		TargetAddress: target,
+		Options:       []ndp.Option{&ndp.LinkLayerAddress{Direction: ndp.Target, Addr: n.ifi.HardwareAddr}},
 	}
-	cm := &ipv6.ControlMessage{HopLimit: 255, Src: net.IP(t16[:]), IfIndex: n.ifi.Index}
-	dst := &net.IPAddr{IP: net.ParseIP("ff02::1"), Zone: n.ifi.Name}
-	_, err = n.conn.IPv6PacketConn().WriteTo(b, cm, dst)
-	return err
+	cm := &ipv6.ControlMessage{HopLimit: ndp.HopLimit, Src: target.AsSlice(), IfIndex: n.ifi.Index}
+	if err := n.conn.WriteTo(na, cm, netip.IPv6LinkLocalAllNodes()); err != nil {
+		return fmt.Errorf("send on %s: %w", n.ifi.Name, err)
+	}
+	return nil
 }
 
 // Close closes the socket.

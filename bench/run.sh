@@ -10,7 +10,7 @@ if [ "$(id -u)" != 0 ]; then
 	echo "make bench needs root (namespaces, IPVS)" >&2
 	exit 2
 fi
-scripts/deps.sh
+scripts/deps.sh bench
 make -s bin/kahook bin/labweb
 CGO_ENABLED=0 go build -o bin/benchtool ./internal/benchtool
 CGO_ENABLED=0 go build -o bin/benchlab ./internal/benchlab

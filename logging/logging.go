@@ -12,6 +12,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode"
 
 	"golang.org/x/sys/unix"
@@ -55,16 +56,13 @@ func New(opts Options) (*slog.Logger, func()) {
 	closer := func() {}
 	useSyslog := opts.Syslog == "on" || (opts.Syslog != "off" && !isTerminal(opts.Stderr))
 	if useSyslog {
-		// A missing /dev/log (containers, test namespaces) is not an
-		// error: stderr still gets every line.
 		network := ""
 		if opts.SyslogAddr != "" {
 			network = "unixgram"
 		}
-		if w, err := syslog.Dial(network, opts.SyslogAddr, syslog.LOG_DAEMON|syslog.LOG_INFO, "kahook"); err == nil {
-			handlers = append(handlers, &syslogHandler{w: w, level: opts.Level})
-			closer = func() { _ = w.Close() }
-		}
+		ls := &lazySyslog{network: network, addr: opts.SyslogAddr}
+		handlers = append(handlers, &syslogHandler{ls: ls, level: opts.Level})
+		closer = ls.close
 	}
 	if len(handlers) == 1 {
 		return slog.New(text), closer
@@ -121,9 +119,45 @@ func (f fanout) WithGroup(name string) slog.Handler {
 	return out
 }
 
+// lazySyslog connects to syslog at the first line that reaches it, so a
+// run that logs nothing at its level (a healthy check every interval, an
+// unchanged notify) opens no socket. A missing /dev/log (containers, test
+// namespaces) is not an error: stderr still gets every line.
+type lazySyslog struct {
+	network, addr string
+
+	mu     sync.Mutex
+	w      *syslog.Writer
+	closed bool // closed, or the dial failed: drop syslog lines
+}
+
+func (l *lazySyslog) writer() *syslog.Writer {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.w == nil && !l.closed {
+		w, err := syslog.Dial(l.network, l.addr, syslog.LOG_DAEMON|syslog.LOG_INFO, "kahook")
+		if err != nil {
+			l.closed = true
+			return nil
+		}
+		l.w = w
+	}
+	return l.w
+}
+
+func (l *lazySyslog) close() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.w != nil {
+		_ = l.w.Close()
+		l.w = nil
+	}
+	l.closed = true
+}
+
 // syslogHandler writes "msg key=value ..." at the record's severity.
 type syslogHandler struct {
-	w     *syslog.Writer
+	ls    *lazySyslog
 	level slog.Level
 	attrs []slog.Attr
 }
@@ -146,15 +180,19 @@ func (h *syslogHandler) Handle(_ context.Context, r slog.Record) error {
 	}
 	r.Attrs(write)
 	msg := b.String()
+	w := h.ls.writer()
+	if w == nil {
+		return nil
+	}
 	switch {
 	case r.Level >= slog.LevelError:
-		return h.w.Err(msg)
+		return w.Err(msg)
 	case r.Level >= slog.LevelWarn:
-		return h.w.Warning(msg)
+		return w.Warning(msg)
 	case r.Level >= slog.LevelInfo:
-		return h.w.Info(msg)
+		return w.Info(msg)
 	default:
-		return h.w.Debug(msg)
+		return w.Debug(msg)
 	}
 }
 

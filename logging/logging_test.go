@@ -91,3 +91,26 @@ func TestSyslogQuotesControlCharacters(t *testing.T) {
 		}
 	}
 }
+
+// TestSyslogConnectsAtFirstLine: the syslog socket is opened when the
+// first line reaches it, not when the logger is made, so a run that logs
+// nothing (a healthy check every interval) opens no socket; a syslog that
+// appears between the two still gets the line.
+func TestSyslogConnectsAtFirstLine(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "log")
+	log, closeLog := New(Options{Level: slog.LevelInfo, Stderr: &bytes.Buffer{}, Syslog: "on", SyslogAddr: sock})
+	defer closeLog()
+	log.Debug("below the level: no line, no socket")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	log.Warn("first line")
+	conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+	buf := make([]byte, 2048)
+	n, err := conn.Read(buf)
+	if err != nil || !strings.Contains(string(buf[:n]), "first line") {
+		t.Fatalf("syslog got %q, %v", buf[:n], err)
+	}
+}

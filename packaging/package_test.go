@@ -123,6 +123,40 @@ func TestLintian(t *testing.T) {
 	}
 }
 
+// TestManPages: the .deb's kahook(8) and kahook.conf(5) render with man
+// (no warnings from groff) and carry the sections an operator looks for.
+func TestManPages(t *testing.T) {
+	need(t, "dpkg-deb", "man")
+	root := t.TempDir()
+	run(t, "dpkg-deb", "-x", deb(t, v1), root)
+	for _, page := range []struct {
+		path string
+		want []string
+	}{
+		{"usr/share/man/man8/kahook.8.gz", []string{"NAME", "SYNOPSIS", "GLOBAL OPTIONS", "COMMANDS", "EXIT STATUS", "ENVIRONMENT", "FILES", "EXAMPLES", "SEE ALSO",
+			"notify", "realserver", "/etc/kahook/kahook.conf", "kahook.conf(5)"}},
+		{"usr/share/man/man5/kahook.conf.5.gz", []string{"NAME", "SYNOPSIS", "DESCRIPTION", "EXAMPLE", "SEE ALSO",
+			"global_defs", "state_dir", "garp_master_repeat", "virtual_server", "kahook(8)"}},
+	} {
+		t.Run(filepath.Base(page.path), func(t *testing.T) {
+			cmd := exec.Command("man", "--warnings", "-l", filepath.Join(root, page.path))
+			cmd.Env = append(os.Environ(), "MANWIDTH=80", "MANPAGER=cat", "LC_ALL=C.UTF-8")
+			var stderr strings.Builder
+			cmd.Stderr = &stderr
+			out, err := cmd.Output()
+			if err != nil || stderr.Len() > 0 {
+				t.Fatalf("man -l: %v\n%s", err, stderr.String())
+			}
+			text := regexp.MustCompile(`.\x08`).ReplaceAllString(string(out), "")
+			for _, w := range page.want {
+				if !strings.Contains(text, w) {
+					t.Errorf("the rendered page lacks %q:\n%s", w, text)
+				}
+			}
+		})
+	}
+}
+
 func TestRPM(t *testing.T) {
 	need(t, "rpm", "rpmlint")
 	r := rpmFile(t, v1)
@@ -134,7 +168,7 @@ func TestRPM(t *testing.T) {
 	}
 	list := run(t, "rpm", "-qpl", r)
 	for _, want := range []string{"/usr/sbin/kahook", "/etc/kahook/kahook.conf", "/usr/lib/systemd/system/kahook-realserver.service",
-		"/usr/share/man/man8/kahook.8.gz", "/usr/share/bash-completion/completions/kahook", "/usr/share/zsh/site-functions/_kahook",
+		"/usr/share/man/man8/kahook.8.gz", "/usr/share/man/man5/kahook.conf.5.gz", "/usr/share/bash-completion/completions/kahook", "/usr/share/zsh/site-functions/_kahook",
 		"/usr/share/licenses/kahook/LICENSE", "/usr/share/doc/kahook/examples/two-node-dr/kahook.conf"} {
 		if !strings.Contains(list, want+"\n") {
 			t.Errorf("rpm -qpl lacks %s", want)
@@ -242,7 +276,7 @@ func TestInstallDebian(t *testing.T) {
 		t.Errorf("after remove: binary present %v, config present %v", exists("/usr/sbin/kahook"), exists("/etc/kahook/kahook.conf"))
 	}
 	in("dpkg", "-P", "kahook")
-	for _, p := range []string{"/etc/kahook", "/usr/sbin/kahook", "/lib/systemd/system/kahook-realserver.service", "/usr/share/doc/kahook", "/usr/share/man/man8/kahook.8.gz"} {
+	for _, p := range []string{"/etc/kahook", "/usr/sbin/kahook", "/lib/systemd/system/kahook-realserver.service", "/usr/share/doc/kahook", "/usr/share/man/man8/kahook.8.gz", "/usr/share/man/man5/kahook.conf.5.gz"} {
 		if exists(p) {
 			t.Errorf("after purge %s remains", p)
 		}

@@ -8,7 +8,7 @@ if [ "$(id -u)" != 0 ]; then
 	echo "make demo needs root (network namespaces, IPVS)" >&2
 	exit 2
 fi
-scripts/deps.sh
+scripts/deps.sh demo
 make -s bin/kahook bin/labweb bin/demo
 if bin/kahook --syslog off ipvs show >/dev/null 2>&1; then
 	exec bin/demo --kahook bin/kahook --labweb bin/labweb

@@ -1,21 +1,58 @@
 #!/usr/bin/env bash
-# deps.sh: install what kahook's build, tests, demo and packaging need on
-# a Debian 12 machine, as root. Idempotent: only missing packages are
-# installed, and apt-get update runs only when something is missing.
+# deps.sh TARGET...: install what one make target needs on a Debian 12
+# machine, as root: demo, test, package, bench or lint (no argument: test,
+# which is everything). Idempotent: only missing packages are installed,
+# apt-get update runs only when something is missing, and a pinned Go tool
+# is built only when the target uses it and it is missing.
+#
+# The sets follow what each target runs (read the scripts when changing
+# them):
+#   demo    scripts/demo.sh: go build; bin/demo drives keepalived, ip, curl
+#           and ipvsadm in namespaces; on a kernel without IPVS vm/vm.sh
+#           (qemu, busybox, cpio, kmod) runs it on this machine's / .
+#   package scripts/package.sh: go build, gzip, nfpm (a Go tool).
+#   lint    scripts/lint.sh: go vet, staticcheck (a Go tool), file.
+#   bench   bench/run.sh: host.sh (ip, sysctl, arping, curl, bash /dev/tcp)
+#           and vm.sh in the VM (ipvsadm, ipvsadm-restore, keepalived).
+#   test    scripts/test.sh: lint, every package's tests (keepalived and
+#           genhash, nginx, arping, ping, curl; packaging: nfpm, lintian,
+#           rpm, rpmlint, debootstrap, systemd-analyze, dpkg-deb, man) and
+#           the VM tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PKGS=(
-	keepalived ipvsadm iproute2 arping iputils-ping curl procps kmod file  # runtime and tests
-	nginx-light                                                          # HTTP backend for check tests
-	qemu-system-x86 busybox-static cpio                                  # VM harness (host kernel has no IPVS)
-	lintian rpm rpmlint debootstrap systemd dpkg-dev                     # packaging tests
-	hyperfine                                                            # benchmarks
-	git make
+BASE=(iproute2 procps kmod git make)
+VM=(qemu-system-x86 busybox-static cpio kmod)
+declare -A SETS=(
+	[demo]="${BASE[*]} ${VM[*]} keepalived ipvsadm curl"
+	[package]="${BASE[*]}"
+	[lint]="${BASE[*]} file"
+	[bench]="${BASE[*]} ${VM[*]} keepalived ipvsadm arping curl"
+	[test]="${BASE[*]} ${VM[*]} keepalived ipvsadm arping iputils-ping curl file nginx-light lintian rpm rpmlint debootstrap systemd dpkg-dev man-db"
 )
+declare -A TOOLS=([package]="nfpm" [lint]="staticcheck" [test]="staticcheck nfpm")
+
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(test)
+pkgs=()
+tools=()
+for t in "${targets[@]}"; do
+	if [ -z "${SETS[$t]+x}" ]; then
+		echo "deps: unknown target $t (demo, test, package, bench, lint)" >&2
+		exit 2
+	fi
+	read -ra p <<<"${SETS[$t]}"
+	pkgs+=("${p[@]}")
+	read -ra p <<<"${TOOLS[$t]:-}"
+	tools+=("${p[@]}")
+done
+
+# One dpkg-query for all: a package it does not know is missing too.
+mapfile -t want < <(printf '%s\n' "${pkgs[@]}" | sort -u)
+installed=$(dpkg-query -W -f='${Package} ${Status}\n' "${want[@]}" 2>/dev/null | awk '/ ok installed$/{print $1}' || true)
 missing=()
-for p in "${PKGS[@]}"; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+for p in "${want[@]}"; do
+	grep -qx "$p" <<<"$installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
 	if [ "$(id -u)" != 0 ]; then
@@ -35,7 +72,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 	done
 fi
 
-# Go tools, pinned.
+# Go tools, pinned, only those the targets use.
 GOBIN=$(go env GOPATH)/bin
 export PATH="$GOBIN:$PATH"
 tool() { # tool NAME MODULE VERSION PKG
@@ -44,5 +81,9 @@ tool() { # tool NAME MODULE VERSION PKG
 		go install "$4@$3"
 	fi
 }
-tool staticcheck honnef.co/go/tools v0.8.2 honnef.co/go/tools/cmd/staticcheck
-tool nfpm github.com/goreleaser/nfpm/v2 v2.44.1 github.com/goreleaser/nfpm/v2/cmd/nfpm
+for t in $(printf '%s\n' "${tools[@]}" | sort -u); do
+	case "$t" in
+	staticcheck) tool staticcheck honnef.co/go/tools v0.8.2 honnef.co/go/tools/cmd/staticcheck ;;
+	nfpm) tool nfpm github.com/goreleaser/nfpm/v2 v2.44.1 github.com/goreleaser/nfpm/v2/cmd/nfpm ;;
+	esac
+done

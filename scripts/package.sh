@@ -7,18 +7,22 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 VERSION=${1:?usage: package.sh VERSION}
 export PATH="$(go env GOPATH)/bin:$PATH"
-command -v nfpm >/dev/null || scripts/deps.sh
+scripts/deps.sh package
 mkdir -p dist/gen
-[ -x bin/kahook ] || CGO_ENABLED=0 go build -o bin/kahook ./cmd/kahook
-# The man page and completions come from the command tree itself.
-bin/kahook --syslog off man | gzip -9n >dist/gen/kahook.8.gz
-bin/kahook --syslog off completion bash >dist/gen/kahook.bash
-bin/kahook --syslog off completion zsh >dist/gen/_kahook
+# The man page and completions come from the command tree itself. The
+# shipped binary has no man page generator (-tags urfave_cli_no_docs, see
+# cmd/kahook/man.go): a development build of the same tree prints it.
+CGO_ENABLED=0 go build -o dist/gen/kahook-man ./cmd/kahook
+dist/gen/kahook-man --syslog off man 8 | gzip -9n >dist/gen/kahook.8.gz
+dist/gen/kahook-man --syslog off man --readme README.md 5 | gzip -9n >dist/gen/kahook.conf.5.gz
+dist/gen/kahook-man --syslog off completion bash >dist/gen/kahook.bash
+dist/gen/kahook-man --syslog off completion zsh >dist/gen/_kahook
+rm -f dist/gen/kahook-man
 COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 OUT=${KAHOOK_DIST:-dist}
 mkdir -p "$OUT"
 build() {
-	CGO_ENABLED=0 GOARCH=$1 go build -trimpath -ldflags "-s -w -X main.version=$VERSION -X main.commit=$COMMIT" -o bin/kahook ./cmd/kahook
+	CGO_ENABLED=0 GOARCH=$1 go build -trimpath -tags urfave_cli_no_docs -ldflags "-s -w -X main.version=$VERSION -X main.commit=$COMMIT" -o bin/kahook ./cmd/kahook
 }
 for arch in ${KAHOOK_ARCHES:-amd64 arm64}; do
 	build "$arch"

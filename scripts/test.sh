@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # test.sh: the whole test suite (`make test`), as root on Debian 12:
-#   1. dependencies (Debian packages, staticcheck, nfpm)
+#   1. dependencies (scripts/deps.sh test: every Debian package and Go
+#      tool the suite uses)
 #   2. lint: gofmt, go vet, staticcheck, static build
 #   3. host tests: go test ./... (pure tests, network-namespace tests,
 #      keepalived and nginx tests, packaging and demo tests)
@@ -12,7 +13,7 @@ if [ "$(id -u)" != 0 ]; then
 	echo "make test needs root (network namespaces, IPVS, packages)" >&2
 	exit 2
 fi
-scripts/deps.sh
+scripts/deps.sh test
 export PATH="$(go env GOPATH)/bin:$PATH"
 scripts/lint.sh
 echo "== host tests"

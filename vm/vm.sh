@@ -228,7 +228,7 @@ cmd_test() {
 	local bindir=$CACHE/bin
 	rm -rf "$bindir"
 	mkdir -p "$bindir"
-	(cd "$ROOT" && CGO_ENABLED=0 go build -o "$bindir/kahook" ./cmd/kahook && CGO_ENABLED=0 go build -o "$bindir/labweb" ./internal/labweb)
+	(cd "$ROOT" && CGO_ENABLED=0 go build -tags urfave_cli_no_docs -o "$bindir/kahook" ./cmd/kahook && CGO_ENABLED=0 go build -o "$bindir/labweb" ./internal/labweb)
 	local script
 	script=$(mktemp)
 	printf 'set -f\nfail=0\n' >"$script"

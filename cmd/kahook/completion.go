@@ -64,21 +64,3 @@ func completionCommand() *cli.Command {
 		Subcommands: nil,
 	}
 }
-
-// manCommand prints kahook(8) in roff; packaging generates the man page
-// from the command tree with it, so the two cannot disagree.
-func manCommand() *cli.Command {
-	return &cli.Command{
-		Name:   "man",
-		Usage:  "print the kahook(8) man page (roff)",
-		Hidden: true,
-		Action: func(c *cli.Context) error {
-			page, err := c.App.ToManWithSection(8)
-			if err != nil {
-				return failed(err)
-			}
-			fmt.Fprint(getEnv(c).stdout, page)
-			return nil
-		},
-	}
-}

@@ -106,12 +106,14 @@ func main() {
 		msf(t["notify/kahook-backup/1"].MedianMS), msf(t["notify/kahook-backup/16"].MedianMS), msf(t["notify/kahook-backup/256"].MedianMS))
 	w("")
 
-	w("## checks (issue 5)")
+	w("## checks (issue 5, issue 18: process start)")
 	w("")
-	w("One invocation each against a loopback HTTP server (`bin/labweb`).")
+	w("One invocation each against a loopback HTTP server (`bin/labweb`); each")
+	w("pair alternates round by round (`benchtool -alternate`), %d runs each.", t["check/kahook-tcp"].Runs)
+	w("`BENCH_HOST_ONLY=checks bench/host.sh` reruns only this part.")
 	w("")
-	w("| command | median | peak RSS |")
-	w("| --- | ---: | ---: |")
+	w("| command | median | min - max | peak RSS |")
+	w("| --- | ---: | ---: | ---: |")
 	for _, n := range []struct{ key, label string }{
 		{"check/kahook-tcp", "`kahook check tcp 127.0.0.1:PORT`"},
 		{"check/bash-tcp", "`bash -c 'exec 3<>/dev/tcp/127.0.0.1/PORT'`"},
@@ -119,13 +121,13 @@ func main() {
 		{"check/curl", "`curl -sf -o /dev/null http://127.0.0.1:PORT/`"},
 	} {
 		x := t[n.key]
-		w("| %s | %s | %s |", n.label, msf(x.MedianMS), kb(x.MaxRSSKB))
+		w("| %s | %.2f ms | %.2f - %.2f ms | %s |", n.label, x.MedianMS, x.MinMS, x.MaxMS, kb(x.MaxRSSKB))
 	}
 	kh, curl := t["check/kahook-http"], t["check/curl"]
 	kt, bt := t["check/kahook-tcp"], t["check/bash-tcp"]
 	w("")
-	w("* `kahook check http` vs `curl`: curl / kahook = %s (target: kahook faster: %s).", ratio(curl.MedianMS, kh.MedianMS), verdict(kh.MedianMS < curl.MedianMS))
-	w("* `kahook check tcp` vs bash `/dev/tcp`: bash / kahook = %s.", ratio(bt.MedianMS, kt.MedianMS))
+	w("* `kahook check tcp` / bash `/dev/tcp` = %s (target at most 1.0x: %s).", ratio2(kt.MedianMS, bt.MedianMS), verdict(kt.MedianMS <= bt.MedianMS))
+	w("* `kahook check http` / `curl` = %s (target at most 0.5x: %s).", ratio2(kh.MedianMS, curl.MedianMS), verdict(kh.MedianMS <= 0.5*curl.MedianMS))
 	w("* Peak RSS of `kahook check http`: %s (target under 15 MB: %s).", kb(kh.MaxRSSKB), verdict(kh.MaxRSSKB > 0 && kh.MaxRSSKB < 15*1024))
 	w("")
 
@@ -246,6 +248,14 @@ func ratio(a, b float64) string {
 		return "n/a"
 	}
 	return fmt.Sprintf("%.1fx", a/b)
+}
+
+// ratio2 is ratio with two decimals, for targets near 1.0x.
+func ratio2(a, b float64) string {
+	if a == 0 || b == 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.2fx", a/b)
 }
 
 func verdict(ok bool) string {

@@ -26,14 +26,18 @@ var (
 	cache = map[string]*built{}
 )
 
-// Kahook returns the path of a static kahook binary.
-func Kahook(t testing.TB) string { return Build(t, "kahook", "./cmd/kahook") }
+// Kahook returns the path of a static kahook binary, built as it ships
+// (without the man page generator: cmd/kahook/man.go).
+func Kahook(t testing.TB) string {
+	return Build(t, "kahook", "./cmd/kahook", "-tags", "urfave_cli_no_docs")
+}
 
 // Labweb returns the lab's web server (internal/labweb).
 func Labweb(t testing.TB) string { return Build(t, "labweb", "./internal/labweb") }
 
-// Build returns the binary name built from pkg (relative to the module).
-func Build(t testing.TB, name, pkg string) string {
+// Build returns the binary name built from pkg (relative to the module)
+// with the extra go build flags.
+func Build(t testing.TB, name, pkg string, flags ...string) string {
 	t.Helper()
 	if dir := os.Getenv("KAHOOK_TEST_BIN_DIR"); dir != "" {
 		p := filepath.Join(dir, name)
@@ -57,7 +61,7 @@ func Build(t testing.TB, name, pkg string) string {
 			return
 		}
 		tmp := filepath.Join(dir, fmt.Sprintf("%s.%d", name, os.Getpid()))
-		cmd := exec.Command("go", "build", "-o", tmp, pkg)
+		cmd := exec.Command("go", append(append([]string{"build", "-o", tmp}, flags...), pkg)...)
 		cmd.Dir = RepoRoot()
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if b.out, b.err = cmd.CombinedOutput(); b.err != nil {

@@ -87,7 +87,7 @@ func TestGoldenJSON(t *testing.T) {
 		{"sysctl-apply", []string{"sysctl", "apply", "--proc-sys", proc, "-i", "eth0", "--role", "realserver"}, 0},
 		{"sysctl-apply-again", []string{"sysctl", "apply", "--proc-sys", proc, "-i", "eth0", "--role", "realserver"}, 0},
 		{"sync-not-master", []string{"--config", syncConf, "--state-dir", filepath.Join(t.TempDir(), "state"), "sync", "VI_1"}, 0},
-		{"doctor", []string{"doctor", "--no-live", "--keepalived-conf", filepath.Join(wd, "testdata", "keepalived.conf"), "--config", filepath.Join(wd, "testdata", "director.conf")}, 0},
+		{"doctor", []string{"doctor", "--no-live", "--keepalived-conf", filepath.Join(wd, "testdata", "keepalived.conf"), "--config", filepath.Join(wd, "testdata", "director.conf")}, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, out, errs := kahook(append([]string{"--json"}, tc.args...)...)

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/kahook/kahook/internal/kaconftest"
 	"github.com/kahook/kahook/internal/netnstest"
 	"github.com/kahook/kahook/internal/testbin"
 )
@@ -252,10 +253,13 @@ func TestInstallDebian(t *testing.T) {
 	}
 }
 
-// TestExamples: every example is valid for keepalived and for kahook.
+// TestExamples: every example is valid for kahook, and keepalived's
+// config test exits 0 on its keepalived.conf as written, with vrrp_strict,
+// with vrrp_version 3 and with both (README: keepalived's VIP is a
+// placeholder).
 func TestExamples(t *testing.T) {
-	need(t, "keepalived")
 	kahook := testbin.Kahook(t)
+	kc := kaconftest.New(t, kahook)
 	dirs, _ := filepath.Glob(filepath.Join(testbin.RepoRoot(), "packaging", "examples", "*"))
 	n := 0
 	for _, d := range dirs {
@@ -263,23 +267,16 @@ func TestExamples(t *testing.T) {
 			continue
 		}
 		n++
-		// keepalived checks that scripts exist: point them at this build.
 		text, err := os.ReadFile(filepath.Join(d, "keepalived.conf"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		ka := filepath.Join(t.TempDir(), "keepalived.conf")
-		os.WriteFile(ka, []byte(strings.ReplaceAll(string(text), "/usr/sbin/kahook", kahook)), 0o644)
-		out, err := exec.Command("keepalived", "-t", "-f", ka).CombinedOutput()
-		if err != nil {
-			// The one notice keepalived's config test counts as an error:
-			// a VRRPv2 instance without VIPs (kahook binds them). keepalived
-			// itself runs it (see README, decisions).
-			for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-				if line != "" && !strings.Contains(line, "No VIP specified; at least one is sensible") {
-					t.Errorf("%s: keepalived -t: %s", filepath.Base(d), line)
+		for _, v := range kaconftest.Variants {
+			t.Run(filepath.Base(d)+"/"+v.Name, func(t *testing.T) {
+				if r := kc.Check(kaconftest.WithGlobal(string(text), v.GlobalDefs)); r.Code != 0 {
+					t.Errorf("keepalived -t exit %d:\n%s", r.Code, r.Output)
 				}
-			}
+			})
 		}
 		if out, err := exec.Command(kahook, "--syslog", "off", "config", "check", filepath.Join(d, "kahook.conf")).CombinedOutput(); err != nil {
 			t.Errorf("%s: kahook config check: %v\n%s", filepath.Base(d), err, out)
@@ -287,5 +284,51 @@ func TestExamples(t *testing.T) {
 	}
 	if n != 5 {
 		t.Errorf("%d examples, want 5", n)
+	}
+}
+
+// quickStart returns the README's Quick start code blocks: keepalived.conf
+// then kahook.conf.
+func quickStart(t *testing.T) (keepalived, kahook string) {
+	t.Helper()
+	readme, err := os.ReadFile(filepath.Join(testbin.RepoRoot(), "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(readme)
+	i := strings.Index(s, "\n## Quick start\n")
+	if i < 0 {
+		t.Fatal("README has no Quick start section")
+	}
+	s = s[i+1:]
+	if j := strings.Index(s[3:], "\n## "); j >= 0 {
+		s = s[:j+3]
+	}
+	blocks := regexp.MustCompile("(?s)```\n(.*?)```").FindAllStringSubmatch(s, -1)
+	if len(blocks) != 2 {
+		t.Fatalf("Quick start has %d code blocks, want 2 (keepalived.conf, kahook.conf)", len(blocks))
+	}
+	return blocks[0][1], blocks[1][1]
+}
+
+// TestQuickStart: the README's Quick start passes keepalived -t (also
+// strict and VRRPv3) and kahook config check, and wires kahook's checks.
+func TestQuickStart(t *testing.T) {
+	kahook := testbin.Kahook(t)
+	ka, kh := quickStart(t)
+	kc := kaconftest.New(t, kahook)
+	for _, v := range kaconftest.Variants {
+		t.Run(v.Name, func(t *testing.T) {
+			if r := kc.Check(kaconftest.WithGlobal(ka, v.GlobalDefs)); r.Code != 0 {
+				t.Errorf("keepalived -t exit %d:\n%s", r.Code, r.Output)
+			}
+		})
+	}
+	path := filepath.Join(t.TempDir(), "kahook.conf")
+	if err := os.WriteFile(path, []byte(kh), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(kahook, "--syslog", "off", "config", "check", path).CombinedOutput(); err != nil {
+		t.Errorf("kahook config check: %v\n%s", err, out)
 	}
 }

@@ -12,6 +12,9 @@ func importCommand() *cli.Command {
 		Name:      "import",
 		Usage:     "print a kahook.conf drafted from a keepalived.conf (one instance per vrrp_instance, the virtual_server blocks)",
 		ArgsUsage: "KEEPALIVED_CONF",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "keepalived", Usage: "print the keepalived.conf that goes with the draft instead (placeholder VIPs, kahook notify, kahook sync as a tracked vrrp_script)"},
+		},
 		Action: func(c *cli.Context) error {
 			e := getEnv(c)
 			if c.NArg() != 1 {
@@ -21,6 +24,9 @@ func importCommand() *cli.Command {
 			tree, _, err := config.ParseTree(path, config.Options{ConfigID: e.configID})
 			if err != nil {
 				return usage("%v", err)
+			}
+			if c.Bool("keepalived") {
+				return failed(importconf.DraftKeepalived(e.stdout, path, tree))
 			}
 			return failed(importconf.Draft(e.stdout, path, tree))
 		},

@@ -136,7 +136,8 @@ func TestRPM(t *testing.T) {
 	list := run(t, "rpm", "-qpl", r)
 	for _, want := range []string{"/usr/sbin/kahook", "/etc/kahook/kahook.conf", "/usr/lib/systemd/system/kahook-realserver.service",
 		"/usr/share/man/man8/kahook.8.gz", "/usr/share/bash-completion/completions/kahook", "/usr/share/zsh/site-functions/_kahook",
-		"/usr/share/licenses/kahook/LICENSE", "/usr/share/doc/kahook/examples/two-node-dr/kahook.conf"} {
+		"/usr/share/licenses/kahook/LICENSE", "/usr/share/doc/kahook/examples/two-node-dr/kahook.conf",
+		"/usr/lib/systemd/system/keepalived.service.d/kahook-reload.conf"} {
 		if !strings.Contains(list, want+"\n") {
 			t.Errorf("rpm -qpl lacks %s", want)
 		}
@@ -214,6 +215,22 @@ func TestInstallDebian(t *testing.T) {
 	}
 	if out, err := exec.Command("systemd-analyze", "verify", "--man=no", "--root="+root, "kahook-realserver.service").CombinedOutput(); err != nil {
 		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
+	}
+	// The reload drop-in extends keepalived's own unit (Debian's, as
+	// shipped by the keepalived package).
+	if !exists("/lib/systemd/system/keepalived.service.d/kahook-reload.conf") {
+		t.Error("keepalived.service.d/kahook-reload.conf not installed")
+	}
+	os.WriteFile(filepath.Join(root, "lib/systemd/system/keepalived.service"), []byte(debianKeepalivedUnit), 0o644)
+	os.WriteFile(filepath.Join(root, "usr/sbin/keepalived"), []byte("#!/bin/sh\n"), 0o755)
+	if !exists("/bin/kill") { // procps is not in minbase
+		os.WriteFile(filepath.Join(root, "bin/kill"), []byte("#!/bin/sh\n"), 0o755)
+	}
+	if out, err := exec.Command("systemd-analyze", "verify", "--man=no", "--root="+root, "keepalived.service").CombinedOutput(); err != nil {
+		t.Errorf("systemd-analyze verify keepalived.service with kahook's drop-in: %v\n%s", err, out)
+	}
+	if data, _ := os.ReadFile(filepath.Join(root, "lib/systemd/system/keepalived.service.d/kahook-reload.conf")); !strings.Contains(string(data), "\nExecReload=/usr/sbin/kahook --syslog on reload\n") {
+		t.Errorf("the drop-in does not add kahook's reload:\n%s", data)
 	}
 	if exists("/etc/systemd/system/multi-user.target.wants/kahook-realserver.service") {
 		t.Error("the package enabled the unit")
@@ -332,3 +349,25 @@ func TestQuickStart(t *testing.T) {
 		t.Errorf("kahook config check: %v\n%s", err, out)
 	}
 }
+
+// debianKeepalivedUnit is keepalived.service of Debian 12's keepalived
+// 2.2.7 package.
+const debianKeepalivedUnit = `[Unit]
+Description=Keepalive Daemon (LVS and VRRP)
+After=network-online.target
+Wants=network-online.target
+Documentation=man:keepalived(8)
+Documentation=man:keepalived.conf(5)
+Documentation=man:genhash(1)
+Documentation=https://keepalived.org
+ConditionFileNotEmpty=/etc/keepalived/keepalived.conf
+
+[Service]
+Type=notify
+EnvironmentFile=-/etc/default/keepalived
+ExecStart=/usr/sbin/keepalived --dont-fork $DAEMON_ARGS
+ExecReload=/bin/kill -HUP $MAINPID
+
+[Install]
+WantedBy=multi-user.target
+`

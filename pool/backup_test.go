@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -157,6 +158,60 @@ func TestFresh(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := Fresh(tc.ps, now); got != tc.want {
 				t.Errorf("Fresh = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestReloadServers: a reload applies the services of MASTER instances
+// only.
+func TestReloadServers(t *testing.T) {
+	cfg, err := config.Parse("kahook.conf", []byte(`instance A {
+    interface eth0
+    virtual_ipaddress { 10.0.0.10 }
+}
+instance B {
+    interface eth0
+    virtual_ipaddress { 10.0.0.20 }
+}
+virtual_server 10.0.0.10 80 {
+    protocol TCP
+    real_server 10.0.1.1 80 { }
+}
+virtual_server 10.0.0.20 80 {
+    protocol TCP
+    real_server 10.0.1.2 80 { }
+}
+`), config.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		states  map[string]string
+		masters string
+		servers string
+	}{
+		{"none recorded", nil, "", ""},
+		{"A MASTER", map[string]string{"A": "MASTER", "B": "BACKUP"}, "A", "10.0.0.10:tcp:80"},
+		{"both MASTER", map[string]string{"A": "MASTER", "B": "MASTER"}, "A B", "10.0.0.10:tcp:80 10.0.0.20:tcp:80"},
+		{"FAULT", map[string]string{"A": "FAULT"}, "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := &state.State{Instances: map[string]*state.InstanceState{}}
+			for n, s := range tc.states {
+				st.Instances[n] = &state.InstanceState{State: s}
+			}
+			vss, masters := ReloadServers(cfg, st)
+			var names []string
+			for _, vs := range vss {
+				names = append(names, vs.Name())
+			}
+			if got := strings.Join(masters, " "); got != tc.masters {
+				t.Errorf("masters %q, want %q", got, tc.masters)
+			}
+			if got := strings.Join(names, " "); got != tc.servers {
+				t.Errorf("servers %q, want %q", got, tc.servers)
 			}
 		})
 	}

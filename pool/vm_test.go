@@ -165,33 +165,6 @@ virtual_server 10.9.0.100 82 {
 }
 `
 
-// TestVMNewMasterLoadsOnlyLiveServers: sync on the BACKUP records that a
-// real server is dead, and the MASTER transition that follows never loads
-// it (keepalived's checker, running in every VRRP state, gives the same).
-func TestVMNewMasterLoadsOnlyLiveServers(t *testing.T) {
-	l := newLab(t, 9)
-	codes := t.TempDir()
-	os.WriteFile(filepath.Join(codes, "code1"), []byte("0"), 0o644)
-	os.WriteFile(filepath.Join(codes, "code2"), []byte("0"), 0o644)
-	l.write(fmt.Sprintf(fourServers, codes))
-	for _, i := range []int{1, 3, 4} {
-		l.web(fmt.Sprintf("10.9.1.%d:8080,10.9.1.%d:8081", i, i))
-	}
-	l.kahook("notify", "backup", "VI_1")
-	if rep, code := l.pass(); code != 0 || rep.Master || strings.TrimSpace(l.rules()) != "" {
-		t.Fatalf("backup pass: exit %d %+v\n%s", code, rep, l.rules())
-	}
-	if out, code := l.kahook("notify", "master", "VI_1"); code != 0 {
-		t.Fatalf("notify master: %s", out)
-	}
-	if w := l.weightOf("10.9.0.100:80", "10.9.1.2:8080"); w != "absent" {
-		t.Errorf("dead server loaded by the new MASTER (weight %s)\n%s", w, l.rules())
-	}
-	if w := l.weightOf("10.9.0.100:80", "10.9.1.1:8080"); w != "2" {
-		t.Errorf("live server: weight %s, want 2\n%s", w, l.rules())
-	}
-}
-
 func TestVMSyncFollowsHealth(t *testing.T) {
 	l := newLab(t, 9)
 	codes := t.TempDir()

@@ -97,8 +97,8 @@ type target struct {
 
 // Run does one pass for the instance: check every real server, debounce,
 // decide quorum and, on the MASTER, placements, apply the difference to
-// IPVS and record the pool (elsewhere: record the health only). It returns the report; its
-// Exit is 0 while every virtual server of the instance has quorum.
+// IPVS and record the pool (elsewhere: record the health only). It
+// returns the report; its Exit is 0 while every virtual server of the instance has quorum.
 func Run(ctx context.Context, o Options) (*Report, error) {
 	start := time.Now()
 	now := o.now()
@@ -107,9 +107,8 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if in == nil {
 		return nil, fmt.Errorf("instance %q: not in %s", o.Instance, o.Cfg.Path)
 	}
-	st, err := o.Store.Load()
-	if err != nil {
-		return nil, err
+	if _, err := o.Store.Load(); err != nil {
+		return nil, err // a broken state file: fail before checking
 	}
 	vss := o.Cfg.ServersOf(o.Instance)
 	targets, err := o.targets(vss)
@@ -131,7 +130,8 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return nil, err
 	}
 	defer lock.Unlock()
-	if st, err = o.Store.Load(); err != nil {
+	st, err := o.Store.Load()
+	if err != nil {
 		return nil, err
 	}
 	rep.Master = isMaster(st, o.Instance)

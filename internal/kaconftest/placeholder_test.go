@@ -45,7 +45,7 @@ func TestPlaceholderRealRun(t *testing.T) {
 			sw.Plug(cl, "eth0", "02:78:00:00:00:09", "10.78.0.9/24")
 			lb.MustRun("ip", "-6", "addr", "add", "fd78::1/64", "dev", "eth0", "nodad")
 			kconf := filepath.Join(dir, "kahook.conf")
-			os.WriteFile(kconf, []byte(fmt.Sprintf("instance VI_1 {\n interface eth0\n virtual_ipaddress {\n  10.78.0.100\n }\n garp_master_delay 0\n}\n")), 0o644)
+			os.WriteFile(kconf, []byte("instance VI_1 {\n interface eth0\n virtual_ipaddress {\n  10.78.0.100\n }\n garp_master_delay 0\n}\n"), 0o644)
 			log := filepath.Join(dir, "notify.log")
 			// The notify records whether the VIP was already on lo when
 			// keepalived started it, then runs kahook.

@@ -135,7 +135,8 @@ func lintSyncWired(r *Report, kc *config.Config, k *Keepalived) {
 var syncValueFlags = map[string]bool{"rise": true, "fall": true, "deadline": true, "drain-timeout": true, "workers": true, "textfile": true}
 
 // SyncRuns reports whether a keepalived script command runs `kahook sync`
-// for the instance (with no instance argument: the config's only one).
+// for the instance (with no instance argument: the config's only one) and
+// would parse (nothing after the instance name).
 func SyncRuns(cmd, instance string, instances int) bool {
 	argv, err := config.SplitCommand(cmd)
 	if err != nil || len(argv) < 2 || filepath.Base(argv[0]) != "kahook" {
@@ -151,7 +152,9 @@ func SyncRuns(cmd, instance string, instances int) bool {
 	for j := i + 1; j < len(argv); j++ {
 		a := argv[j]
 		if !strings.HasPrefix(a, "-") {
-			return a == instance
+			// Flags after the instance make kahook exit 2 (urfave/cli:
+			// flags go before the arguments).
+			return a == instance && j == len(argv)-1
 		}
 		if syncValueFlags[strings.TrimLeft(a, "-")] {
 			j++ // its value

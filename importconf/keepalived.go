@@ -121,7 +121,7 @@ func instanceChecked(cfg *config.Config, name string) bool {
 // (lost quorum) put the instance in FAULT.
 func scriptBlock(script, instance string) string {
 	return fmt.Sprintf(`vrrp_script %s {
-    script "%s sync %s --deadline 8s"
+    script "%s sync --deadline 8s %s"
     interval 10
     timeout 12
     fall 2

@@ -298,6 +298,7 @@ func TestExamples(t *testing.T) {
 		if out, err := exec.Command(kahook, "--syslog", "off", "config", "check", filepath.Join(d, "kahook.conf")).CombinedOutput(); err != nil {
 			t.Errorf("%s: kahook config check: %v\n%s", filepath.Base(d), err, out)
 		}
+		commandsParse(t, kc, kahook, string(text), filepath.Join(d, "kahook.conf"))
 	}
 	if n != 5 {
 		t.Errorf("%d examples, want 5", n)
@@ -347,6 +348,34 @@ func TestQuickStart(t *testing.T) {
 	}
 	if out, err := exec.Command(kahook, "--syslog", "off", "config", "check", path).CombinedOutput(); err != nil {
 		t.Errorf("kahook config check: %v\n%s", err, out)
+	}
+	commandsParse(t, kc, kahook, ka, path)
+	if !strings.Contains(ka, "track_script") || len(kaconftest.KahookCommands(ka)) != 2 {
+		t.Errorf("the Quick start does not wire kahook sync and notify")
+	}
+}
+
+// commandsParse runs each `kahook sync` command line of a keepalived.conf
+// (with the example's kahook.conf, in a namespace where the real servers
+// are unreachable) and fails on exit 2: a command line kahook rejects
+// would leave the checks silently unrun. notify lines are parsed with
+// --dry-run.
+func commandsParse(t *testing.T, kc *kaconftest.Checker, kahook, keepalived, kahookConf string) {
+	t.Helper()
+	for _, cmd := range kaconftest.KahookCommands(keepalived) {
+		argv := strings.Fields(cmd)
+		args := append([]string{kahook, "--syslog", "off", "--config", kahookConf, "--state-dir", t.TempDir()}, argv[1:]...)
+		switch {
+		case len(argv) > 1 && argv[1] == "sync":
+		case len(argv) > 1 && argv[1] == "notify":
+			args = append(args[:7], append([]string{"--dry-run"}, args[7:]...)...)
+			args = append(args, "INSTANCE", "VI_1", "MASTER", "150")
+		default:
+			continue
+		}
+		if out, code := kc.Run(args...); code == 2 {
+			t.Errorf("%q: kahook rejects the command line (exit 2):\n%s", cmd, out)
+		}
 	}
 }
 

@@ -71,6 +71,36 @@ func (c *Checker) Check(text string) Result {
 	return Result{Code: code, Output: strings.TrimSpace(out)}
 }
 
+// Run runs a command in the namespace (no route beyond its two /24s) and
+// returns its output and exit code.
+func (c *Checker) Run(args ...string) (string, int) {
+	out, err := c.ns.Run(args...)
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return out, ee.ExitCode()
+	} else if err != nil {
+		c.t.Fatalf("%v: %v", args, err)
+	}
+	return out, 0
+}
+
+// KahookCommands are the kahook command lines a keepalived.conf runs
+// (script, notify..., misc_path), as written.
+func KahookCommands(text string) []string {
+	var out []string
+	for _, line := range strings.Split(text, "\n") {
+		i := strings.Index(line, "\"/usr/sbin/kahook ")
+		if i < 0 {
+			continue
+		}
+		rest := line[i+1:]
+		if j := strings.Index(rest, "\""); j >= 0 {
+			out = append(out, rest[:j])
+		}
+	}
+	return out
+}
+
 // Variants are the global settings every kahook keepalived.conf must also
 // pass with: as written, strict RFC mode, and VRRPv3.
 var Variants = []struct{ Name, GlobalDefs string }{

@@ -81,9 +81,9 @@ func TestUDP(t *testing.T) {
 	closed := closedUDPPort(t)
 	conn := func(a netip.AddrPort) check.Conn { return check.Conn{Addr: a, Timeout: 300 * time.Millisecond} }
 	okReply, _ := hex(t, "4f 4b 20 32", true) // "OK 2"
-	wild, wmask := hex(t, "4f4b 20 3X", true)  // "OK " then 0x30-0x3f ('2' is 0x32)
+	wild, wmask := hex(t, "4f4b 20 3X", true) // "OK " then 0x30-0x3f ('2' is 0x32)
 	wildBad, wbmask := hex(t, "4f4b 20 4X", true)
-	bad, _ := hex(t, "4e4f", true)             // "NO"
+	bad, _ := hex(t, "4e4f", true) // "NO"
 	for _, tc := range []struct {
 		name string
 		c    check.UDP

@@ -94,4 +94,3 @@ func sameIP(a net.Addr, ip net.IP) bool {
 	}
 	return false
 }
-

@@ -120,4 +120,3 @@ func reuseAddr(_, _ string, rc syscall.RawConn) error {
 	}
 	return serr
 }
-

@@ -66,6 +66,8 @@ func FromConfig(vs *config.VirtualServer, rs *config.RealServer, c *config.Check
 		return []Checker{wrap(Ping{Conn: conn(c.Conn)})}, nil
 	case config.CheckDNS:
 		return []Checker{wrap(DNS{Conn: conn(c.Conn), Type: c.DNS.Type, Name: c.DNS.Name})}, nil
+	case config.CheckFile:
+		return []Checker{TrackFile{Path: c.File.Path, Weight: c.File.Weight, Reverse: c.File.Reverse, BaseWeight: rs.Weight}}, nil
 	case config.CheckMisc:
 		argv, err := config.SplitCommand(c.Misc.Path)
 		if err != nil {

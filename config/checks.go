@@ -3,6 +3,7 @@ package config
 import (
 	"encoding/hex"
 	"errors"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -33,6 +34,8 @@ func (b *builder) check(n *Node, vs *VirtualServer, rs *RealServer, inh rsInheri
 		ck.UDP = &UDPCheck{MaxReplyLength: 255}
 	case CheckDNS:
 		ck.DNS = &DNSCheck{Type: "SOA"}
+	case CheckFile:
+		ck.File = &FileCheck{}
 	}
 	ok := true
 	for _, c := range n.Children {
@@ -50,6 +53,8 @@ func (b *builder) check(n *Node, vs *VirtualServer, rs *RealServer, inh rsInheri
 			ok = b.udpKey(c, ck) && ok
 		case ck.DNS != nil:
 			ok = b.dnsKey(c, ck) && ok
+		case ck.File != nil:
+			ok = b.fileKey(c, ck) && ok
 		default:
 			b.skip(c, string(kind))
 		}
@@ -74,6 +79,9 @@ func (b *builder) check(n *Node, vs *VirtualServer, rs *RealServer, inh rsInheri
 	if ck.HTTP != nil && len(ck.HTTP.URLs) == 0 {
 		b.errorf(n.Pos, "%s: no url { path ... } block", kind)
 		ok = false
+	}
+	if ck.File != nil {
+		ok = b.resolveTrackFile(n, ck.File) && ok
 	}
 	if ck.UDP != nil && ck.UDP.MinReplyLength > ck.UDP.MaxReplyLength {
 		b.errorf(n.Pos, "UDP_CHECK min_reply_length %d > max_reply_length %d: the check would always fail", ck.UDP.MinReplyLength, ck.UDP.MaxReplyLength)
@@ -110,7 +118,7 @@ func pickInt(vals ...int) int {
 // commonCheckKey handles the keywords every checker shares; it reports
 // whether it knew the keyword.
 func (b *builder) commonCheckKey(c *Node, ck *Check) bool {
-	connKeys := ck.Misc == nil // MISC_CHECK has no connection keywords
+	connKeys := ck.Misc == nil && ck.File == nil // MISC_CHECK, FILE_CHECK: no connection keywords
 	switch c.Key {
 	case "retry", "nb_get_retry":
 		if v, ok := b.intArg(c, 0, 1<<31-1, "retry count"); ok {
@@ -457,6 +465,107 @@ func ParseHex(s string, wildcards bool) (data, mask []byte, ok bool) {
 		mask = nil
 	}
 	return data, mask, true
+}
+
+// CheckFile is FILE_CHECK: a track_file's value moves the weight.
+const CheckFile CheckKind = "FILE_CHECK"
+
+// FileCheck holds FILE_CHECK settings (keepalived's check_file.c with a
+// top-level track_file NAME { file PATH  weight W [reverse] } block):
+// Weight 0 takes the server down while the file's number is non-zero
+// (zero with Reverse); otherwise the server's weight moves by number x
+// Weight (x -1 with Reverse). SetWeight records whether the FILE_CHECK
+// block gave its own weight (else the track_file's).
+type FileCheck struct {
+	TrackFile string `json:"track_file"`
+	Path      string `json:"file"`
+	Weight    int    `json:"weight"`
+	Reverse   bool   `json:"reverse,omitempty"`
+	SetWeight bool   `json:"-"`
+}
+
+func (b *builder) fileKey(c *Node, ck *Check) bool {
+	f := ck.File
+	switch c.Key {
+	case "track_file":
+		s, ok := b.one(c, "a track_file name")
+		if !ok {
+			return false
+		}
+		f.TrackFile = s
+	case "weight":
+		w, rev, ok := b.trackWeight(c, -(1<<31 - 1), 1<<31-1)
+		if !ok {
+			return false
+		}
+		f.Weight, f.Reverse, f.SetWeight = w, rev, true
+	default:
+		b.skip(c, string(ck.Kind))
+	}
+	return true
+}
+
+// trackWeight reads "weight W [reverse|noreverse]".
+func (b *builder) trackWeight(c *Node, lo, hi int) (int, bool, bool) {
+	if len(c.Args) == 0 || len(c.Args) > 2 {
+		b.errorf(c.Pos, "weight: expected W [reverse]")
+		return 0, false, false
+	}
+	w, err := strconv.Atoi(c.Args[0])
+	if err != nil || w < lo || w > hi {
+		b.errorf(c.Pos, "weight: %q is not a number in %d..%d", c.Args[0], lo, hi)
+		return 0, false, false
+	}
+	rev := false
+	if len(c.Args) == 2 {
+		switch c.Args[1] {
+		case "reverse":
+			rev = true
+		case "noreverse":
+		default:
+			b.errorf(c.Pos, "weight: unknown option %q (reverse or noreverse)", c.Args[1])
+			return 0, false, false
+		}
+	}
+	return w, rev, true
+}
+
+// resolveTrackFile finds the FILE_CHECK's top-level track_file block (or
+// its deprecated name vrrp_track_file): its file and default weight 1.
+func (b *builder) resolveTrackFile(n *Node, f *FileCheck) bool {
+	if f.TrackFile == "" {
+		b.errorf(n.Pos, "FILE_CHECK: no track_file")
+		return false
+	}
+	for _, tf := range b.cfg.Tree.Children {
+		if (tf.Key != "track_file" && tf.Key != "vrrp_track_file") || tf.Arg(0) != f.TrackFile || !tf.Block {
+			continue
+		}
+		w, rev := 1, false
+		for _, c := range tf.Children {
+			switch c.Key {
+			case "file":
+				if s, ok := b.one(c, "a file path"); ok {
+					f.Path = s
+				}
+			case "weight":
+				var ok bool
+				if w, rev, ok = b.trackWeight(c, -254, 254); !ok {
+					return false
+				}
+			}
+		}
+		if f.Path == "" {
+			b.errorf(tf.Pos, "track_file %s: no file", f.TrackFile)
+			return false
+		}
+		if !f.SetWeight {
+			f.Weight, f.Reverse = w, rev
+		}
+		return true
+	}
+	b.errorf(n.Pos, "FILE_CHECK: track_file %s not found (define it at the top level: track_file %s { file PATH })", f.TrackFile, f.TrackFile)
+	return false
 }
 
 // SplitCommand splits a script line into words as keepalived does

@@ -94,3 +94,58 @@ func TestParseHex(t *testing.T) {
 		})
 	}
 }
+
+// TestFileCheck: FILE_CHECK resolves its top-level track_file (file and
+// default weight, reverse), its own weight overrides it, and a missing
+// track_file is a config error.
+func TestFileCheck(t *testing.T) {
+	conf := func(check string) string {
+		return `track_file app {
+    file /run/app/weight
+    weight 3 reverse
+}
+vrrp_track_file old {
+    file /run/old
+}
+virtual_server 10.0.0.1 80 {
+    protocol TCP
+    real_server 10.0.1.1 80 {
+        FILE_CHECK {
+` + check + `
+        }
+    }
+}
+`
+	}
+	for _, tc := range []struct {
+		name, block string
+		path        string
+		weight      int
+		reverse     bool
+		err         string
+	}{
+		{"track_file's weight", "track_file app", "/run/app/weight", 3, true, ""},
+		{"own weight", "track_file app\nweight 0", "/run/app/weight", 0, false, ""},
+		{"own weight reverse", "track_file app\nweight -2 reverse", "/run/app/weight", -2, true, ""},
+		{"deprecated name, default weight 1", "track_file old", "/run/old", 1, false, ""},
+		{"not defined", "track_file nope", "", 0, false, "k.conf:11: FILE_CHECK: track_file nope not found"},
+		{"no track_file", "weight 1", "", 0, false, "k.conf:11: FILE_CHECK: no track_file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := Parse("k.conf", []byte(conf(tc.block)), Options{})
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Errorf("error %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			f := cfg.VirtualServers[0].RealServers[0].Checks[0].File
+			if f.Path != tc.path || f.Weight != tc.weight || f.Reverse != tc.reverse {
+				t.Errorf("FILE_CHECK %+v", f)
+			}
+		})
+	}
+}

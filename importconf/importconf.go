@@ -61,7 +61,7 @@ func Draft(w io.Writer, path string, tree *config.Node) error {
 	}
 	var rest []*config.Node
 	for _, n := range tree.Children {
-		if n.Key == "virtual_server_group" || n.Key == "virtual_server" {
+		if n.Key == "virtual_server_group" || n.Key == "virtual_server" || n.Key == "track_file" || n.Key == "vrrp_track_file" {
 			rest = append(rest, n)
 		}
 	}

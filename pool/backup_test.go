@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -214,5 +215,59 @@ virtual_server 10.0.0.20 80 {
 				t.Errorf("servers %q, want %q", got, tc.servers)
 			}
 		})
+	}
+}
+
+// TestFileCheckMovesWeight: a FILE_CHECK's number sets the weight a new
+// MASTER loads (keepalived: weight + number x track weight), and takes the
+// server out with weight 0 and a non-zero number.
+func TestFileCheckMovesWeight(t *testing.T) {
+	dir := t.TempDir()
+	conf := fmt.Sprintf(`track_file a {
+    file %[1]s/a
+    weight 2
+}
+track_file b {
+    file %[1]s/b
+    weight 0
+}
+instance VI_1 {
+    interface eth0
+    virtual_ipaddress { 10.0.0.10 }
+}
+virtual_server 10.0.0.10 80 {
+    protocol TCP
+    real_server 10.0.1.1 80 {
+        weight 1
+        FILE_CHECK {
+            track_file a
+        }
+    }
+    real_server 10.0.1.2 80 {
+        FILE_CHECK {
+            track_file b
+        }
+    }
+}
+`, dir)
+	os.WriteFile(dir+"/a", []byte("3\n"), 0o644)
+	os.WriteFile(dir+"/b", []byte("1\n"), 0o644)
+	cfg, err := config.Parse("kahook.conf", []byte(conf), config.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, _ := state.Open(t.TempDir())
+	if _, err := Run(context.Background(), Options{Cfg: cfg, Store: store, Instance: "VI_1",
+		OpenIPVS: func() (ipvs.Kernel, error) { return nil, fmt.Errorf("no IPVS on a BACKUP") },
+		Log:      slog.New(slog.NewTextHandler(io.Discard, nil))}); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := store.Load()
+	var got []string
+	for _, m := range Members(st)(cfg.ServersOf("VI_1")[0]) {
+		got = append(got, fmt.Sprintf("%s w%d", m.RS.Endpoint(), m.Weight))
+	}
+	if strings.Join(got, ",") != "10.0.1.1:80 w7" {
+		t.Errorf("members %v, want 10.0.1.1:80 at 1+3x2=7 and 10.0.1.2 out", got)
 	}
 }

@@ -145,6 +145,19 @@ func checkCommand() *cli.Command {
 					}
 					return runCheck(c, check.DNS{Conn: conn, Type: c.String("type"), Name: c.String("name")})
 				}},
+			{Name: "track-file", Usage: "FILE_CHECK: a track_file's number takes the server down (weight 0) or moves its weight", ArgsUsage: "PATH",
+				Flags: []cli.Flag{
+					&cli.IntFlag{Name: "weight", Value: 1, Usage: "track_file weight: 0 = down while the number is non-zero"},
+					&cli.BoolFlag{Name: "reverse", Usage: "weight reverse"},
+					&cli.IntFlag{Name: "base-weight", Value: 1, Usage: "the real server's configured weight"},
+					&cli.BoolFlag{Name: "dynamic", Usage: "exit 2+weight (misc_dynamic)"},
+				},
+				Action: func(c *cli.Context) error {
+					if c.NArg() != 1 {
+						return usage("check track-file: expected the file's path")
+					}
+					return runCheck(c, check.TrackFile{Path: c.Args().First(), Weight: c.Int("weight"), Reverse: c.Bool("reverse"), BaseWeight: c.Int("base-weight")})
+				}},
 			{Name: "misc", Usage: "MISC_CHECK: run a program (exit 0 healthy; with --dynamic 2..255 is weight code-2)",
 				ArgsUsage: "-- PROGRAM [ARGS...] | \"PROGRAM ARGS\"",
 				Flags: []cli.Flag{

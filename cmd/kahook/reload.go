@@ -1,10 +1,6 @@
 package main
 
 import (
-	"context"
-	"strings"
-	"time"
-
 	"github.com/urfave/cli/v2"
 
 	"github.com/kahook/kahook/ipvs"
@@ -34,39 +30,11 @@ func reloadCommand() *cli.Command {
 			if err != nil {
 				return failed(err)
 			}
-			lock, err := store.LockWithin(c.Context, 30*time.Second)
-			if err != nil {
-				return failed(err)
+			res, err := pool.Reload(c.Context, cfg, store, func() (ipvs.Kernel, error) { return ipvs.Open() }, e.log, ipvsDeadline)
+			if res != nil && e.json {
+				_ = printJSON(e.stdout, res)
 			}
-			defer lock.Unlock()
-			st, err := store.Load()
-			if err != nil {
-				return failed(err)
-			}
-			vss, masters := pool.ReloadServers(cfg, st)
-			if len(masters) == 0 {
-				e.log.Debug("reload: config valid; MASTER for no instance, nothing to apply", "config", cfg.Path)
-				return nil
-			}
-			if len(vss) == 0 {
-				e.log.Debug("reload: config valid; the MASTER instances have no virtual servers", "instances", strings.Join(masters, ","))
-				return nil
-			}
-			h, err := ipvs.Open()
-			if err != nil {
-				return failed(err)
-			}
-			m := &ipvs.Manager{K: h, Cfg: cfg, StateDir: store.Dir, Log: e.log, Members: pool.Members(st)}
-			ctx, cancel := context.WithTimeout(c.Context, ipvsDeadline)
-			defer cancel()
-			n, err := m.LoadAll(ctx, vss, false)
-			if err != nil {
-				return failed(err)
-			}
-			if n > 0 {
-				e.log.Info("reload applied", "instances", strings.Join(masters, ","), "ipvs_changes", n)
-			}
-			return nil
+			return failed(err)
 		},
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/kahook/kahook/config"
+	"github.com/kahook/kahook/doctor"
 	"github.com/kahook/kahook/internal/kaconftest"
 	"github.com/kahook/kahook/internal/netnstest"
 	"github.com/kahook/kahook/internal/testbin"
@@ -299,6 +301,7 @@ func TestExamples(t *testing.T) {
 			t.Errorf("%s: kahook config check: %v\n%s", filepath.Base(d), err, out)
 		}
 		commandsParse(t, kc, kahook, string(text), filepath.Join(d, "kahook.conf"))
+		wiringFindings(t, filepath.Join(d, "keepalived.conf"), filepath.Join(d, "kahook.conf"))
 	}
 	if n != 5 {
 		t.Errorf("%d examples, want 5", n)
@@ -352,6 +355,31 @@ func TestQuickStart(t *testing.T) {
 	commandsParse(t, kc, kahook, ka, path)
 	if !strings.Contains(ka, "track_script") || len(kaconftest.KahookCommands(ka)) != 2 {
 		t.Errorf("the Quick start does not wire kahook sync and notify")
+	}
+}
+
+// wiringFindings: doctor finds the pair wired: every checker run by a
+// tracked kahook sync, every instance with a (placeholder) VIP, no service
+// VIP held by keepalived.
+func wiringFindings(t *testing.T, keepalived, kahook string) {
+	t.Helper()
+	tree, _, err := config.ParseTree(keepalived, config.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kc, err := config.Load(kahook, config.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r doctor.Report
+	k := doctor.ReadKeepalived(keepalived, tree)
+	doctor.LintKeepalived(&r, k, kc)
+	doctor.LintKahook(&r, kc, k)
+	for _, f := range r.Problems() {
+		switch f.Check {
+		case "checks-wired", "no-vip", "vip-owner", "strict", "instance":
+			t.Errorf("doctor on %s: %s", filepath.Base(filepath.Dir(keepalived)), f)
+		}
 	}
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/kahook/kahook/pool"
 	"log/slog"
 	"os"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kahook/kahook/config"
+	"github.com/kahook/kahook/pool"
 	"github.com/kahook/kahook/state"
 	"github.com/kahook/kahook/sysctl"
 	"github.com/kahook/kahook/vip"

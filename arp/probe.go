@@ -54,10 +54,7 @@ func Probe(ctx context.Context, c Conn, senderMAC net.HardwareAddr, senderIP net
 				done <- err
 				return
 			}
-			if p.Operation != mdarp.OperationReply || !want[p.SenderIP] {
-				continue
-			}
-			if bytes.Equal(p.SenderHardwareAddr, senderMAC) {
+			if !AnswersProbe(p, senderMAC, senderIP) || !want[p.SenderIP] {
 				continue
 			}
 			m := found[p.SenderIP]
@@ -98,6 +95,20 @@ func Probe(ctx context.Context, c Conn, senderMAC net.HardwareAddr, senderIP net
 		out[t] = macs
 	}
 	return out, nil
+}
+
+// AnswersProbe reports whether p is a reply to a request this prober sent
+// (from senderMAC/senderIP): an ARP reply addressed to the prober's own
+// address and MAC. Gratuitous ARP (a reply or request whose target is
+// the announced address itself, sent for seconds after a transition) is
+// not an answer: counting it would report a node that does not answer for
+// an address as answering.
+func AnswersProbe(p *mdarp.Packet, senderMAC net.HardwareAddr, senderIP netip.Addr) bool {
+	return p.Operation == mdarp.OperationReply &&
+		p.TargetIP == senderIP &&
+		bytes.Equal(p.TargetHardwareAddr, senderMAC) &&
+		p.SenderIP != p.TargetIP &&
+		!bytes.Equal(p.SenderHardwareAddr, senderMAC)
 }
 
 // FirstIPv4 returns the first IPv4 address of an interface.

@@ -93,16 +93,23 @@ func timed(f func() Result) Result {
 
 // Conn is where a check connects.
 type Conn struct {
-	Addr    netip.AddrPort
-	BindTo  netip.Addr
-	Timeout time.Duration // connect timeout (keepalived connect_timeout)
+	Addr     netip.AddrPort
+	BindTo   netip.Addr
+	BindPort uint16        // keepalived bind_port: the source port (0: any)
+	Timeout  time.Duration // connect timeout (keepalived connect_timeout)
 }
 
-// dial connects within the connect timeout and the context.
+// dial connects within the connect timeout and the context, from
+// bindto/bind_port when set.
 func (c Conn) dial(ctx context.Context) (net.Conn, error) {
 	d := net.Dialer{Timeout: c.Timeout}
-	if c.BindTo.IsValid() {
-		d.LocalAddr = &net.TCPAddr{IP: net.IP(c.BindTo.AsSlice())}
+	if c.BindTo.IsValid() || c.BindPort != 0 {
+		la := &net.TCPAddr{Port: int(c.BindPort)}
+		if c.BindTo.IsValid() {
+			la.IP = net.IP(c.BindTo.AsSlice())
+		}
+		d.LocalAddr = la
+		d.Control = reuseAddr
 	}
 	conn, err := d.DialContext(ctx, "tcp", c.Addr.String())
 	if err != nil {

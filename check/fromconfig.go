@@ -22,7 +22,7 @@ func FromConfig(vs *config.VirtualServer, rs *config.RealServer, c *config.Check
 		if port == 0 {
 			port = rs.Port
 		}
-		return Conn{Addr: netip.AddrPortFrom(ip, port), BindTo: cc.BindTo, Timeout: cc.Timeout}
+		return Conn{Addr: netip.AddrPortFrom(ip, port), BindTo: cc.BindTo, BindPort: cc.BindPort, Timeout: cc.Timeout}
 	}
 	wrap := func(ck Checker) Checker {
 		if c.Retry > 0 {
@@ -60,6 +60,15 @@ func FromConfig(vs *config.VirtualServer, rs *config.RealServer, c *config.Check
 			out = append(out, wrap(SMTP{Conn: conn(hc), HeloName: c.SMTP.HeloName}))
 		}
 		return out, nil
+	case config.CheckUDP:
+		u := c.UDP
+		return []Checker{wrap(UDP{Conn: conn(c.Conn), Payload: u.Payload, RequireReply: u.RequireReply, Reply: u.Reply, Mask: u.ReplyMask, MinLength: u.MinReplyLength, MaxLength: u.MaxReplyLength})}, nil
+	case config.CheckPing:
+		return []Checker{wrap(Ping{Conn: conn(c.Conn)})}, nil
+	case config.CheckDNS:
+		return []Checker{wrap(DNS{Conn: conn(c.Conn), Type: c.DNS.Type, Name: c.DNS.Name})}, nil
+	case config.CheckFile:
+		return []Checker{TrackFile{Path: c.File.Path, Weight: c.File.Weight, Reverse: c.File.Reverse, BaseWeight: rs.Weight}}, nil
 	case config.CheckMisc:
 		argv, err := config.SplitCommand(c.Misc.Path)
 		if err != nil {

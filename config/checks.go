@@ -3,6 +3,7 @@ package config
 import (
 	"encoding/hex"
 	"errors"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -29,6 +30,12 @@ func (b *builder) check(n *Node, vs *VirtualServer, rs *RealServer, inh rsInheri
 		ck.SMTP = &SMTPCheck{HeloName: "localhost"}
 	case CheckMisc:
 		ck.Misc = &MiscCheck{}
+	case CheckUDP:
+		ck.UDP = &UDPCheck{MaxReplyLength: 255}
+	case CheckDNS:
+		ck.DNS = &DNSCheck{Type: "SOA"}
+	case CheckFile:
+		ck.File = &FileCheck{}
 	}
 	ok := true
 	for _, c := range n.Children {
@@ -42,6 +49,12 @@ func (b *builder) check(n *Node, vs *VirtualServer, rs *RealServer, inh rsInheri
 			ok = b.smtpKey(c, ck) && ok
 		case ck.Misc != nil:
 			ok = b.miscKey(c, ck) && ok
+		case ck.UDP != nil:
+			ok = b.udpKey(c, ck) && ok
+		case ck.DNS != nil:
+			ok = b.dnsKey(c, ck) && ok
+		case ck.File != nil:
+			ok = b.fileKey(c, ck) && ok
 		default:
 			b.skip(c, string(kind))
 		}
@@ -52,6 +65,10 @@ func (b *builder) check(n *Node, vs *VirtualServer, rs *RealServer, inh rsInheri
 		defRetry = 0
 	case CheckHTTP, CheckSSL:
 		defDelay = 3 * time.Second
+	case CheckDNS:
+		// check_dns.c: DNS_DEFAULT_RETRY 3, delay_before_retry defaults
+		// to delay_loop.
+		defRetry, defDelay = 3, ck.DelayLoop
 	}
 	if ck.Retry == unset {
 		ck.Retry = pickInt(inh.retry, vs.Retry, defRetry)
@@ -61,6 +78,13 @@ func (b *builder) check(n *Node, vs *VirtualServer, rs *RealServer, inh rsInheri
 	}
 	if ck.HTTP != nil && len(ck.HTTP.URLs) == 0 {
 		b.errorf(n.Pos, "%s: no url { path ... } block", kind)
+		ok = false
+	}
+	if ck.File != nil {
+		ok = b.resolveTrackFile(n, ck.File) && ok
+	}
+	if ck.UDP != nil && ck.UDP.MinReplyLength > ck.UDP.MaxReplyLength {
+		b.errorf(n.Pos, "UDP_CHECK min_reply_length %d > max_reply_length %d: the check would always fail", ck.UDP.MinReplyLength, ck.UDP.MaxReplyLength)
 		ok = false
 	}
 	if ck.Misc != nil {
@@ -94,7 +118,7 @@ func pickInt(vals ...int) int {
 // commonCheckKey handles the keywords every checker shares; it reports
 // whether it knew the keyword.
 func (b *builder) commonCheckKey(c *Node, ck *Check) bool {
-	connKeys := ck.Misc == nil // MISC_CHECK has no connection keywords
+	connKeys := ck.Misc == nil && ck.File == nil // MISC_CHECK, FILE_CHECK: no connection keywords
 	switch c.Key {
 	case "retry", "nb_get_retry":
 		if v, ok := b.intArg(c, 0, 1<<31-1, "retry count"); ok {
@@ -290,6 +314,258 @@ func (b *builder) miscKey(c *Node, ck *Check) bool {
 		b.skip(c, string(ck.Kind))
 	}
 	return true
+}
+
+// The checkers keepalived 2.2 has beyond the classic ones.
+const (
+	CheckPing CheckKind = "PING_CHECK"
+	CheckUDP  CheckKind = "UDP_CHECK"
+	CheckDNS  CheckKind = "DNS_CHECK"
+)
+
+// UDPCheck holds UDP_CHECK settings (keepalived's check_udp.c): the
+// payload sent (default: 32 bytes of "keepalived check - "), whether a
+// reply is required, and the reply's expected bytes (a zero Mask bit
+// compares, a one ignores: hex digit X in the config) and length bounds,
+// applied only when reply bytes are given.
+type UDPCheck struct {
+	Payload        []byte `json:"payload,omitempty"`
+	RequireReply   bool   `json:"require_reply,omitempty"`
+	Reply          []byte `json:"reply,omitempty"`
+	ReplyMask      []byte `json:"reply_mask,omitempty"`
+	MinReplyLength int    `json:"min_reply_length"`
+	MaxReplyLength int    `json:"max_reply_length"`
+}
+
+// DNSCheck holds DNS_CHECK settings (check_dns.c): query type (default
+// SOA) and name (default the root).
+type DNSCheck struct {
+	Type string `json:"type"`
+	Name string `json:"name"`
+}
+
+// DNSTypes are the query types keepalived's DNS_CHECK knows, by name.
+var DNSTypes = map[string]uint16{"A": 1, "NS": 2, "CNAME": 5, "SOA": 6, "MX": 15, "TXT": 16, "AAAA": 28, "RRSIG": 46, "DNSKEY": 48}
+
+func (b *builder) udpKey(c *Node, ck *Check) bool {
+	u := ck.UDP
+	switch c.Key {
+	case "payload":
+		data, _, ok := ParseHex(strings.Join(c.Args, " "), false)
+		if !ok {
+			b.errorf(c.Pos, "payload: %q is not a hex string", strings.Join(c.Args, " "))
+			return false
+		}
+		u.Payload = data
+	case "require_reply":
+		u.RequireReply = true
+		if len(c.Args) > 0 {
+			data, mask, ok := ParseHex(strings.Join(c.Args, " "), true)
+			if !ok {
+				b.errorf(c.Pos, "require_reply: %q is not a hex string (X for any nibble)", strings.Join(c.Args, " "))
+				return false
+			}
+			u.Reply, u.ReplyMask = data, mask
+		}
+	case "min_reply_length", "max_reply_length":
+		v, ok := b.intArg(c, 0, 65535, "length")
+		if !ok {
+			return false
+		}
+		if c.Key == "min_reply_length" {
+			u.MinReplyLength = v
+		} else {
+			u.MaxReplyLength = v
+		}
+	default:
+		b.skip(c, string(ck.Kind))
+	}
+	return true
+}
+
+func (b *builder) dnsKey(c *Node, ck *Check) bool {
+	switch c.Key {
+	case "type":
+		s, ok := b.one(c, "a query type")
+		if !ok {
+			return false
+		}
+		if _, known := DNSTypes[strings.ToUpper(s)]; !known {
+			b.errorf(c.Pos, "type: unknown DNS check type %q (A, NS, CNAME, SOA, MX, TXT, AAAA, RRSIG, DNSKEY)", s)
+			return false
+		}
+		ck.DNS.Type = strings.ToUpper(s)
+	case "name":
+		s, ok := b.one(c, "a domain name")
+		if !ok {
+			return false
+		}
+		if (strings.HasPrefix(s, ".") && s != ".") || strings.Contains(s, "..") {
+			b.errorf(c.Pos, "name: %q has an empty label", s)
+			return false
+		}
+		ck.DNS.Name = s
+	default:
+		b.skip(c, string(ck.Kind))
+	}
+	return true
+}
+
+// ParseHex reads keepalived's hex strings (read_hex_str): hex digits,
+// blanks between octets, a lone digit before a blank is one octet; with
+// wildcards, X (or x) matches any nibble and sets the mask's nibble.
+func ParseHex(s string, wildcards bool) (data, mask []byte, ok bool) {
+	val := func(c byte) (byte, bool, bool) {
+		switch {
+		case c >= '0' && c <= '9':
+			return c - '0', false, true
+		case c >= 'a' && c <= 'f':
+			return c - 'a' + 10, false, true
+		case c >= 'A' && c <= 'F':
+			return c - 'A' + 10, false, true
+		case wildcards && (c == 'x' || c == 'X'):
+			return 0, true, true
+		}
+		return 0, false, false
+	}
+	masked := false
+	for i := 0; i < len(s); {
+		if s[i] == ' ' || s[i] == '\t' {
+			i++
+			continue
+		}
+		v, wild, good := val(s[i])
+		if !good {
+			return nil, nil, false
+		}
+		var m byte
+		if wild {
+			m = 0x0f
+		}
+		i++
+		if i < len(s) && s[i] != ' ' && s[i] != '\t' {
+			v2, wild2, good2 := val(s[i])
+			if !good2 {
+				return nil, nil, false
+			}
+			v, m = v<<4|v2, m<<4
+			if wild2 {
+				m |= 0x0f
+			}
+			i++
+		}
+		masked = masked || m != 0
+		data = append(data, v)
+		mask = append(mask, m)
+	}
+	if len(data) == 0 {
+		return nil, nil, false
+	}
+	if !masked {
+		mask = nil
+	}
+	return data, mask, true
+}
+
+// CheckFile is FILE_CHECK: a track_file's value moves the weight.
+const CheckFile CheckKind = "FILE_CHECK"
+
+// FileCheck holds FILE_CHECK settings (keepalived's check_file.c with a
+// top-level track_file NAME { file PATH  weight W [reverse] } block):
+// Weight 0 takes the server down while the file's number is non-zero
+// (zero with Reverse); otherwise the server's weight moves by number x
+// Weight (x -1 with Reverse). SetWeight records whether the FILE_CHECK
+// block gave its own weight (else the track_file's).
+type FileCheck struct {
+	TrackFile string `json:"track_file"`
+	Path      string `json:"file"`
+	Weight    int    `json:"weight"`
+	Reverse   bool   `json:"reverse,omitempty"`
+	SetWeight bool   `json:"-"`
+}
+
+func (b *builder) fileKey(c *Node, ck *Check) bool {
+	f := ck.File
+	switch c.Key {
+	case "track_file":
+		s, ok := b.one(c, "a track_file name")
+		if !ok {
+			return false
+		}
+		f.TrackFile = s
+	case "weight":
+		w, rev, ok := b.trackWeight(c, -(1<<31 - 1), 1<<31-1)
+		if !ok {
+			return false
+		}
+		f.Weight, f.Reverse, f.SetWeight = w, rev, true
+	default:
+		b.skip(c, string(ck.Kind))
+	}
+	return true
+}
+
+// trackWeight reads "weight W [reverse|noreverse]".
+func (b *builder) trackWeight(c *Node, lo, hi int) (int, bool, bool) {
+	if len(c.Args) == 0 || len(c.Args) > 2 {
+		b.errorf(c.Pos, "weight: expected W [reverse]")
+		return 0, false, false
+	}
+	w, err := strconv.Atoi(c.Args[0])
+	if err != nil || w < lo || w > hi {
+		b.errorf(c.Pos, "weight: %q is not a number in %d..%d", c.Args[0], lo, hi)
+		return 0, false, false
+	}
+	rev := false
+	if len(c.Args) == 2 {
+		switch c.Args[1] {
+		case "reverse":
+			rev = true
+		case "noreverse":
+		default:
+			b.errorf(c.Pos, "weight: unknown option %q (reverse or noreverse)", c.Args[1])
+			return 0, false, false
+		}
+	}
+	return w, rev, true
+}
+
+// resolveTrackFile finds the FILE_CHECK's top-level track_file block (or
+// its deprecated name vrrp_track_file): its file and default weight 1.
+func (b *builder) resolveTrackFile(n *Node, f *FileCheck) bool {
+	if f.TrackFile == "" {
+		b.errorf(n.Pos, "FILE_CHECK: no track_file")
+		return false
+	}
+	for _, tf := range b.cfg.Tree.Children {
+		if (tf.Key != "track_file" && tf.Key != "vrrp_track_file") || tf.Arg(0) != f.TrackFile || !tf.Block {
+			continue
+		}
+		w, rev := 1, false
+		for _, c := range tf.Children {
+			switch c.Key {
+			case "file":
+				if s, ok := b.one(c, "a file path"); ok {
+					f.Path = s
+				}
+			case "weight":
+				var ok bool
+				if w, rev, ok = b.trackWeight(c, -254, 254); !ok {
+					return false
+				}
+			}
+		}
+		if f.Path == "" {
+			b.errorf(tf.Pos, "track_file %s: no file", f.TrackFile)
+			return false
+		}
+		if !f.SetWeight {
+			f.Weight, f.Reverse = w, rev
+		}
+		return true
+	}
+	b.errorf(n.Pos, "FILE_CHECK: track_file %s not found (define it at the top level: track_file %s { file PATH })", f.TrackFile, f.TrackFile)
+	return false
 }
 
 // SplitCommand splits a script line into words as keepalived does

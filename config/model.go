@@ -215,7 +215,7 @@ type RealServer struct {
 	Virtualhost      string     `json:"virtualhost,omitempty"`
 	Checks           []*Check   `json:"checks,omitempty"`
 	// OtherChecks are keepalived checkers kahook does not run
-	// (PING_CHECK, UDP_CHECK, DNS_CHECK, BFD_CHECK, FILE_CHECK).
+	// (BFD_CHECK).
 	OtherChecks []string `json:"other_checks,omitempty"`
 	Sorry       bool     `json:"sorry,omitempty"`
 }
@@ -258,6 +258,9 @@ type Check struct {
 	HTTP             *HTTPCheck    `json:"http,omitempty"`
 	SMTP             *SMTPCheck    `json:"smtp,omitempty"`
 	Misc             *MiscCheck    `json:"misc,omitempty"`
+	UDP              *UDPCheck     `json:"udp,omitempty"`
+	DNS              *DNSCheck     `json:"dns,omitempty"`
+	File             *FileCheck    `json:"file,omitempty"`
 }
 
 // HTTPCheck holds HTTP_GET/SSL_GET settings.

@@ -315,11 +315,11 @@ func (b *builder) realServer(n *Node, vs *VirtualServer) (*RealServer, bool) {
 			if s, ok := b.one(c, "a host name"); ok {
 				rs.Virtualhost = s
 			}
-		case "HTTP_GET", "SSL_GET", "TCP_CHECK", "SMTP_CHECK", "MISC_CHECK":
+		case "HTTP_GET", "SSL_GET", "TCP_CHECK", "SMTP_CHECK", "MISC_CHECK", "PING_CHECK", "UDP_CHECK", "DNS_CHECK", "FILE_CHECK":
 			if b.needBlock(c) {
 				checkNodes = append(checkNodes, c)
 			}
-		case "PING_CHECK", "UDP_CHECK", "DNS_CHECK", "BFD_CHECK", "FILE_CHECK":
+		case "BFD_CHECK":
 			rs.OtherChecks = append(rs.OtherChecks, c.Key)
 			b.skip(c, "real_server "+rs.Endpoint())
 		default:

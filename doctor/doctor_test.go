@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -77,6 +78,40 @@ vrrp_instance VI_1 {
 }
 `
 
+// withPH gives every vrrp_instance without virtual_ipaddress the placeholder
+// kahook's keepalived.conf carries (README: keepalived's VIP is a
+// placeholder), numbered after its VRID.
+func withPH(conf string) string {
+	re := regexp.MustCompile(`virtual_router_id (\d+)\n`)
+	var out []string
+	for n, part := range strings.SplitAfter(conf, "vrrp_instance ") {
+		if n == 0 {
+			out = append(out, part)
+			continue
+		}
+		end, depth := -1, 0
+		for i, c := range part {
+			if c == '{' {
+				depth++
+			} else if c == '}' {
+				if depth--; depth == 0 {
+					end = i
+					break
+				}
+			}
+		}
+		if end >= 0 && !strings.Contains(part[:end], "virtual_ipaddress") {
+			id := "1"
+			if m := re.FindStringSubmatch(part[:end]); m != nil {
+				id = m[1]
+			}
+			part = part[:end] + "\nvirtual_ipaddress { 127.255.0." + id + "/32 dev lo }" + part[end:]
+		}
+		out = append(out, part)
+	}
+	return strings.Join(out, "")
+}
+
 // TestLintFindings: each finding fires on its bad config and stays
 // silent once the config is fixed.
 func TestLintFindings(t *testing.T) {
@@ -93,26 +128,29 @@ func TestLintFindings(t *testing.T) {
 		name, bad, fixed string
 		want             string
 	}{
-		{"strict without VIPs", fmt.Sprintf(base, "vrrp_strict", "accept"), fmt.Sprintf(base, "", ""), "FAIL strict"},
+		{"strict without VIPs", fmt.Sprintf(base, "vrrp_strict", "accept"), withPH(fmt.Sprintf(base, "", "")), "FAIL strict"},
 		{"strict with VIP on lo", fmt.Sprintf(base, "vrrp_strict", "accept\nvirtual_ipaddress { 10.0.0.1/32 dev lo }"), fmt.Sprintf(base, "", "virtual_ipaddress { 10.0.0.1 }"), "FAIL strict"},
 		{"strict with unicast", fmt.Sprintf(base, "vrrp_strict", "accept\nvirtual_ipaddress { 10.0.0.1 }\nunicast_peer { 10.0.0.2 }"), fmt.Sprintf(base, "", "virtual_ipaddress { 10.0.0.1 }\nunicast_peer { 10.0.0.2 }"), "FAIL strict"},
 		{"strict with 21 VIPs", fmt.Sprintf(base, "vrrp_strict", "accept\n"+many), fmt.Sprintf(base, "", many), "FAIL strict"},
 		{"strict with auth", fmt.Sprintf(base, "vrrp_strict", "accept\nvirtual_ipaddress { 10.0.0.1 }\nauthentication {\nauth_type PASS\nauth_pass secret\n}"), fmt.Sprintf(base, "", "virtual_ipaddress { 10.0.0.1 }\nauthentication {\nauth_type PASS\nauth_pass secret\n}"), "FAIL strict"},
 		{"strict drops VIP traffic", fmt.Sprintf(base, "vrrp_strict", "virtual_ipaddress { 10.0.0.1 }"), fmt.Sprintf(base, "vrrp_strict", "accept\nvirtual_ipaddress { 10.0.0.1 }"), "WARN strict"},
-		{"garp sends nothing (global)", fmt.Sprintf(base, "vrrp_garp_master_repeat 0", ""), fmt.Sprintf(base, "vrrp_garp_master_repeat 5", ""), "WARN garp"},
-		{"garp sends nothing (instance)", fmt.Sprintf(base, "", "garp_master_repeat 0"), fmt.Sprintf(base, "", "garp_master_repeat 3"), "WARN garp"},
+		{"strict drops VIP traffic, placeholder", fmt.Sprintf(base, "vrrp_strict", "virtual_ipaddress { 10.0.0.1 }"), withPH(fmt.Sprintf(base, "vrrp_strict", "")), "WARN strict"},
+		{"strict IPv6 placeholder", fmt.Sprintf(base, "vrrp_strict", "accept\nvirtual_ipaddress { fd00::1/128 dev lo }"), fmt.Sprintf(base, "vrrp_strict", "virtual_ipaddress { fe80::5e:33/128 dev lo }"), "FAIL strict"},
+		{"no VIP", fmt.Sprintf(base, "", ""), withPH(fmt.Sprintf(base, "", "")), "FAIL no-vip"},
+		{"garp sends nothing (global)", fmt.Sprintf(base, "vrrp_garp_master_repeat 0", ""), withPH(fmt.Sprintf(base, "vrrp_garp_master_repeat 5", "")), "WARN garp"},
+		{"garp sends nothing (instance)", fmt.Sprintf(base, "", "garp_master_repeat 0"), withPH(fmt.Sprintf(base, "", "garp_master_repeat 3")), "WARN garp"},
 		{"keepalived VIP on lo", fmt.Sprintf(base, "", "virtual_ipaddress { 10.0.0.1/32 dev lo }"), fmt.Sprintf(base, "", "virtual_ipaddress { 10.0.0.1/32 }"), "FAIL vip-lo"},
 		{"VIP on lo not /32", fmt.Sprintf(base, "", "virtual_ipaddress { 10.0.0.1/24 dev lo }"), fmt.Sprintf(base, "", "virtual_ipaddress { 10.0.0.1/24 }"), "FAIL vip-lo: VIP 10.0.0.1/24 on lo is not a host"},
-		{"script not absolute", fmt.Sprintf(base, "", "notify_master \"notify.sh master\""), fmt.Sprintf(base, "", "notify_master \""+exe+" master\""), "FAIL script"},
-		{"script missing", fmt.Sprintf(base, "", "notify_master /nonexistent/notify.sh"), fmt.Sprintf(base, "", "notify_master "+exe), "FAIL script"},
-		{"script not executable", fmt.Sprintf(base, "", "notify_master "+noexec), fmt.Sprintf(base, "", "notify_master "+exe), "FAIL script"},
-		{"no script security", strings.Replace(fmt.Sprintf(base, "", "notify_master "+exe), "enable_script_security", "", 1), fmt.Sprintf(base, "", "notify_master "+exe), "WARN script-security"},
-		{"script_user unknown", strings.Replace(fmt.Sprintf(base, "", "notify_master "+exe), "script_user root", "script_user nosuchuser", 1), fmt.Sprintf(base, "", "notify_master "+exe), "FAIL script-user"},
-		{"duplicate VRID", fmt.Sprintf(base, "", "") + "vrrp_instance VI_2 {\ninterface eth0\nvirtual_router_id 51\n}\n", fmt.Sprintf(base, "", "") + "vrrp_instance VI_2 {\ninterface eth0\nvirtual_router_id 52\n}\n", "FAIL vrid"},
-		{"VRID out of range", strings.Replace(fmt.Sprintf(base, "", ""), "virtual_router_id 51", "virtual_router_id 300", 1), fmt.Sprintf(base, "", ""), "FAIL vrid"},
-		{"auth_pass truncated", fmt.Sprintf(base, "", "authentication {\nauth_type PASS\nauth_pass longpassword\n}"), fmt.Sprintf(base, "", "authentication {\nauth_type PASS\nauth_pass shortpw\n}"), "WARN auth"},
-		{"priority 255", strings.Replace(fmt.Sprintf(base, "", ""), "priority 100", "priority 255", 1), fmt.Sprintf(base, "", ""), "WARN priority"},
-		{"nopreempt with MASTER", strings.Replace(fmt.Sprintf(base, "", "nopreempt"), "state BACKUP", "state MASTER", 1), fmt.Sprintf(base, "", "nopreempt"), "WARN nopreempt"},
+		{"script not absolute", fmt.Sprintf(base, "", "notify_master \"notify.sh master\""), withPH(fmt.Sprintf(base, "", "notify_master \""+exe+" master\"")), "FAIL script"},
+		{"script missing", fmt.Sprintf(base, "", "notify_master /nonexistent/notify.sh"), withPH(fmt.Sprintf(base, "", "notify_master "+exe)), "FAIL script"},
+		{"script not executable", fmt.Sprintf(base, "", "notify_master "+noexec), withPH(fmt.Sprintf(base, "", "notify_master "+exe)), "FAIL script"},
+		{"no script security", strings.Replace(fmt.Sprintf(base, "", "notify_master "+exe), "enable_script_security", "", 1), withPH(fmt.Sprintf(base, "", "notify_master "+exe)), "WARN script-security"},
+		{"script_user unknown", strings.Replace(fmt.Sprintf(base, "", "notify_master "+exe), "script_user root", "script_user nosuchuser", 1), withPH(fmt.Sprintf(base, "", "notify_master "+exe)), "FAIL script-user"},
+		{"duplicate VRID", fmt.Sprintf(base, "", "") + "vrrp_instance VI_2 {\ninterface eth0\nvirtual_router_id 51\n}\n", withPH(fmt.Sprintf(base, "", "") + "vrrp_instance VI_2 {\ninterface eth0\nvirtual_router_id 52\n}\n"), "FAIL vrid"},
+		{"VRID out of range", strings.Replace(fmt.Sprintf(base, "", ""), "virtual_router_id 51", "virtual_router_id 300", 1), withPH(fmt.Sprintf(base, "", "")), "FAIL vrid"},
+		{"auth_pass truncated", fmt.Sprintf(base, "", "authentication {\nauth_type PASS\nauth_pass longpassword\n}"), withPH(fmt.Sprintf(base, "", "authentication {\nauth_type PASS\nauth_pass shortpw\n}")), "WARN auth"},
+		{"priority 255", strings.Replace(fmt.Sprintf(base, "", ""), "priority 100", "priority 255", 1), withPH(fmt.Sprintf(base, "", "")), "WARN priority"},
+		{"nopreempt with MASTER", strings.Replace(fmt.Sprintf(base, "", "nopreempt"), "state BACKUP", "state MASTER", 1), withPH(fmt.Sprintf(base, "", "nopreempt")), "WARN nopreempt"},
 		{"virtual server owned by nobody", fmt.Sprintf(base, "", "virtual_ipaddress { 10.0.0.1 }") + "virtual_server 10.0.0.9 80 {\nreal_server 10.0.1.1 80 {\n}\n}\n", fmt.Sprintf(base, "", "virtual_ipaddress { 10.0.0.9 }") + "virtual_server 10.0.0.9 80 {\nreal_server 10.0.1.1 80 {\n}\n}\n", "WARN vs-owner"},
 	}
 	for _, tc := range cases {
@@ -136,7 +174,7 @@ func TestLintInsecureScript(t *testing.T) {
 	exe := filepath.Join(dir, "notify.sh")
 	os.WriteFile(exe, []byte("#!/bin/sh\n"), 0o777)
 	os.Chmod(exe, 0o777) // group and world writable
-	conf := fmt.Sprintf(base, "", "notify_master "+exe)
+	conf := withPH(fmt.Sprintf(base, "", "notify_master "+exe))
 	if f := findings(keepalived(t, conf), nil); !has(f, "FAIL script") {
 		t.Errorf("world-writable script with enable_script_security: %q", f)
 	}
@@ -161,11 +199,11 @@ func TestLintKahookWithKeepalived(t *testing.T) {
 	}
 	// The same VIP bound by both keepalived and kahook.
 	kc = kahookConf(t, "instance VI_1 {\n interface eth0\n virtual_ipaddress { 10.0.0.1 }\n}\n")
-	if f := findings(k, kc); !has(f, "WARN vip-owner") {
+	if f := findings(k, kc); !has(f, "FAIL vip-owner") {
 		t.Errorf("two owners: %q", f)
 	}
-	// Fixed: keepalived without the VIP, kahook with it.
-	k = keepalived(t, fmt.Sprintf(base, "", "notify \""+bin+" notify\""))
+	// Fixed: keepalived with a placeholder, kahook with the VIP.
+	k = keepalived(t, withPH(fmt.Sprintf(base, "", "notify \""+bin+" notify\"")))
 	if f := findings(k, kc); len(f) != 0 {
 		t.Errorf("fixed: %q", f)
 	}
@@ -364,5 +402,61 @@ func TestSamples(t *testing.T) {
 	}
 	if silent < 15 {
 		t.Errorf("only %d samples silent", silent)
+	}
+}
+
+// TestLintChecksWired: kahook.conf's checkers run only when keepalived
+// runs `kahook sync` for their instance as a tracked vrrp_script.
+func TestLintChecksWired(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "kahook")
+	os.WriteFile(bin, []byte("#!/bin/sh\n"), 0o755)
+	kc := kahookConf(t, `instance VI_1 {
+ interface eth0
+ virtual_ipaddress { 10.0.0.1 }
+}
+virtual_server 10.0.0.1 80 {
+ protocol TCP
+ real_server 10.0.1.1 80 {
+  TCP_CHECK {
+   connect_timeout 2
+  }
+ }
+}
+`)
+	unchecked := kahookConf(t, "instance VI_1 {\n interface eth0\n virtual_ipaddress { 10.0.0.1 }\n}\nvirtual_server 10.0.0.1 80 {\n protocol TCP\n real_server 10.0.1.1 80 {\n }\n}\n")
+	script := func(cmd string) string {
+		return "vrrp_script kahook_sync {\n script \"" + bin + " " + cmd + "\"\n interval 10\n}\n"
+	}
+	notify := "virtual_ipaddress { 127.255.0.51/32 dev lo }\nnotify \"" + bin + " notify\""
+	tracked := notify + "\ntrack_script {\n kahook_sync\n}"
+	cases := []struct {
+		name string
+		ka   string
+		kc   *config.Config
+		want string // "" for no finding
+	}{
+		{"notify only", fmt.Sprintf(base, "", notify), kc, "FAIL checks-wired: instance VI_1: 1 checkers"},
+		{"script not tracked", script("sync VI_1") + fmt.Sprintf(base, "", notify), kc, "FAIL checks-wired: instance VI_1: vrrp_script kahook_sync runs kahook sync but no vrrp_instance tracks it"},
+		{"script for another instance", script("sync VI_2") + fmt.Sprintf(base, "", tracked), kc, "FAIL checks-wired"},
+		{"tracked", script("sync --deadline 8s VI_1") + fmt.Sprintf(base, "", tracked), kc, ""},
+		{"flag after the instance: exit 2", script("sync VI_1 --deadline 8s") + fmt.Sprintf(base, "", tracked), kc, "FAIL checks-wired"},
+		{"tracked, flags first", script("--syslog off sync --deadline 8s VI_1") + fmt.Sprintf(base, "", tracked), kc, ""},
+		{"tracked, only instance implied", script("sync") + fmt.Sprintf(base, "", tracked), kc, ""},
+		{"tracked by a sync group", script("sync VI_1") + fmt.Sprintf(base, "", notify) + "vrrp_sync_group G {\n group {\n VI_1\n }\n track_script {\n kahook_sync\n }\n}\n", kc, ""},
+		{"no checkers", fmt.Sprintf(base, "", notify), unchecked, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := findings(keepalived(t, tc.ka), tc.kc)
+			if tc.want == "" {
+				if len(f) != 0 {
+					t.Errorf("want no finding, got %q", f)
+				}
+				return
+			}
+			if !has(f, tc.want) {
+				t.Errorf("want %q in %q", tc.want, f)
+			}
+		})
 	}
 }

@@ -47,12 +47,13 @@ func LintKahook(r *Report, kc *config.Config, k *Keepalived) {
 		for _, v := range in.VIPs {
 			for _, kv := range kin.VIPs {
 				if kv.Prefix.Addr() == v.Prefix.Addr() {
-					r.add(Warn, "vip-owner", kv.Pos, "remove "+kv.Prefix.String()+" from keepalived's virtual_ipaddress: kahook binds it",
-						"VIP %s is bound by keepalived (on %s) and by kahook (on %s): two owners", v.Prefix.Addr(), kv.Dev, v.Dev)
+					r.add(Fail, "vip-owner", kv.Pos, "replace "+kv.Prefix.String()+" in keepalived's virtual_ipaddress with the placeholder "+PlaceholderFor(kin, kv.Prefix.Addr().Is6()),
+						"VIP %s is bound by keepalived (on %s) and by kahook (on %s): keepalived binds and announces it before kahook has loaded IPVS, and vrrp_strict drops its traffic", v.Prefix.Addr(), kv.Dev, v.Dev)
 				}
 			}
 		}
 	}
+	lintSyncWired(r, kc, k)
 	// A vrrp_instance whose notify runs kahook needs its kahook instance.
 	for _, in := range k.Instances {
 		for _, c := range in.Node.Children {
@@ -107,4 +108,74 @@ func lintMiscPaths(r *Report, kc *config.Config) {
 		}
 		r.add(Fail, "misc-path", p.Pos, fix, "MISC_CHECK misc_path %q: %v: kahook sync will not run it and counts the check failed", p.MiscPath, p.Err)
 	}
+}
+
+// lintSyncWired: kahook.conf's checkers run only in `kahook sync`, which
+// keepalived runs only as a vrrp_script that some vrrp_instance or
+// vrrp_sync_group tracks (keepalived drops untracked scripts). Without it
+// every real server stays in the table whatever its health.
+func lintSyncWired(r *Report, kc *config.Config, k *Keepalived) {
+	for _, in := range kc.Instances {
+		checked := 0
+		for _, vs := range kc.ServersOf(in.Name) {
+			for _, rs := range vs.RealServers {
+				checked += len(rs.Checks)
+			}
+		}
+		if checked == 0 {
+			continue
+		}
+		wired, untracked := false, ""
+		for name, s := range k.VRRPScripts {
+			if !SyncRuns(s.Cmd, in.Name, len(kc.Instances)) {
+				continue
+			}
+			if k.Tracked[name] {
+				wired = true
+			} else {
+				untracked = name
+			}
+		}
+		switch {
+		case wired:
+		case untracked != "":
+			r.add(Fail, "checks-wired", in.Pos, "add 'track_script { "+untracked+" }' to vrrp_instance "+in.Name,
+				"instance %s: vrrp_script %s runs kahook sync but no vrrp_instance tracks it, so keepalived never runs it: the %d checkers of its real servers never run", in.Name, untracked, checked)
+		default:
+			r.add(Fail, "checks-wired", in.Pos, "add 'vrrp_script kahook_sync { script \"/usr/sbin/kahook sync "+in.Name+"\" interval 10 timeout 12 weight -60 }' and 'track_script { kahook_sync }' to vrrp_instance "+in.Name,
+				"instance %s: %d checkers in %s, but no vrrp_script of %s runs kahook sync for it: they never run and dead real servers stay in the table", in.Name, checked, kc.Path, k.Path)
+		}
+	}
+}
+
+// syncValueFlags are `kahook sync`'s flags that take a separate value.
+var syncValueFlags = map[string]bool{"rise": true, "fall": true, "deadline": true, "drain-timeout": true, "workers": true, "textfile": true}
+
+// SyncRuns reports whether a keepalived script command runs `kahook sync`
+// for the instance (with no instance argument: the config's only one) and
+// would parse (nothing after the instance name).
+func SyncRuns(cmd, instance string, instances int) bool {
+	argv, err := config.SplitCommand(cmd)
+	if err != nil || len(argv) < 2 || filepath.Base(argv[0]) != "kahook" {
+		return false
+	}
+	i := 1
+	for i < len(argv) && argv[i] != "sync" {
+		i++
+	}
+	if i == len(argv) {
+		return false
+	}
+	for j := i + 1; j < len(argv); j++ {
+		a := argv[j]
+		if !strings.HasPrefix(a, "-") {
+			// Flags after the instance make kahook exit 2 (urfave/cli:
+			// flags go before the arguments).
+			return a == instance && j == len(argv)-1
+		}
+		if syncValueFlags[strings.TrimLeft(a, "-")] {
+			j++ // its value
+		}
+	}
+	return instances == 1
 }

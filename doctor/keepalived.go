@@ -1,6 +1,7 @@
 package doctor
 
 import (
+	"fmt"
 	"net/netip"
 	"os"
 	"os/user"
@@ -24,6 +25,11 @@ type Keepalived struct {
 	Groups         map[string]bool // vrrp_sync_group names
 	Scripts        []Script
 	VirtualServers []*config.Node
+	// VRRPScripts are the vrrp_script blocks by name; Tracked the names a
+	// vrrp_instance or vrrp_sync_group tracks (keepalived drops the rest:
+	// "Warning - script X is not used").
+	VRRPScripts map[string]Script
+	Tracked     map[string]bool
 }
 
 // VRRPInstance is a vrrp_instance block.
@@ -67,7 +73,7 @@ var scriptKeys = map[string]bool{
 
 // ReadKeepalived extracts what doctor checks from a parsed tree.
 func ReadKeepalived(path string, tree *config.Node) *Keepalived {
-	k := &Keepalived{Path: path, Groups: map[string]bool{}}
+	k := &Keepalived{Path: path, Groups: map[string]bool{}, VRRPScripts: map[string]Script{}, Tracked: map[string]bool{}}
 	var walkScripts func(n *config.Node, in string)
 	walkScripts = func(n *config.Node, in string) {
 		for _, c := range n.Children {
@@ -98,13 +104,59 @@ func ReadKeepalived(path string, tree *config.Node) *Keepalived {
 			}
 		case "vrrp_instance":
 			k.Instances = append(k.Instances, readInstance(n))
+			readTracked(k, n)
 		case "vrrp_sync_group":
 			k.Groups[n.Arg(0)] = true
+			readTracked(k, n)
+		case "vrrp_script":
+			if c := n.First("script"); c != nil && len(c.Args) > 0 {
+				k.VRRPScripts[n.Arg(0)] = Script{Pos: c.Pos, Kind: "vrrp_script", Cmd: strings.Join(c.Args, " ")}
+			}
 		case "virtual_server":
 			k.VirtualServers = append(k.VirtualServers, n)
 		}
 	}
 	return k
+}
+
+// readTracked records the scripts a vrrp_instance or vrrp_sync_group's
+// track_script block names (its lines: NAME [weight N]).
+func readTracked(k *Keepalived, n *config.Node) {
+	for _, ts := range n.Find("track_script") {
+		for _, c := range ts.Children {
+			k.Tracked[c.Key] = true
+		}
+	}
+}
+
+// Placeholder reports whether a keepalived VIP is a placeholder rather than
+// a service address: a host address on lo that is loopback (127/8) or
+// link-local, which the kernel never answers for on the wire (README:
+// keepalived's VIP is a placeholder).
+func (v KVIP) Placeholder() bool {
+	a := v.Prefix.Addr()
+	return v.Dev == "lo" && v.Prefix.IsSingleIP() && (a.IsLoopback() || a.IsLinkLocalUnicast())
+}
+
+// PlaceholderFor is the placeholder kahook suggests for an instance: one
+// per VRID, the same on both directors.
+func PlaceholderFor(in *VRRPInstance, v6 bool) string {
+	id := max(in.VRID, 1)
+	if v6 {
+		return fmt.Sprintf("fe80::5e:%x/128 dev lo", id)
+	}
+	return fmt.Sprintf("127.255.0.%d/32 dev lo", id)
+}
+
+// serviceVIPs are a vrrp_instance's VIPs that are not placeholders.
+func (in *VRRPInstance) serviceVIPs() []KVIP {
+	var out []KVIP
+	for _, v := range in.VIPs {
+		if !v.Placeholder() {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 func readInstance(n *config.Node) *VRRPInstance {
@@ -191,9 +243,9 @@ func lintStrict(r *Report, k *Keepalived) {
 	fix := "remove vrrp_strict from global_defs (it only enforces RFC 3768 and blocks these)"
 	for _, in := range k.Instances {
 		if len(in.VIPs) == 0 {
-			r.add(Fail, "strict", in.Node.Pos, fix, "vrrp_strict with vrrp_instance %s and no virtual_ipaddress (kahook binds the VIPs): keepalived refuses the instance in strict mode", in.Name)
+			r.add(Fail, "strict", in.Node.Pos, "add a placeholder: virtual_ipaddress { "+PlaceholderFor(in, false)+" }", "vrrp_strict with vrrp_instance %s and no virtual_ipaddress: keepalived refuses the instance in strict mode", in.Name)
 		}
-		for _, v := range in.VIPs {
+		for _, v := range in.serviceVIPs() {
 			if v.Dev == "lo" {
 				r.add(Fail, "strict", v.Pos, fix, "vrrp_strict with VIP %s on lo: strict mode's firewall DROP rule and ARP handling leave it unanswered", v.Prefix)
 			}
@@ -207,7 +259,7 @@ func lintStrict(r *Report, k *Keepalived) {
 		if in.Auth != nil {
 			r.add(Fail, "strict", in.Auth.Pos, fix+" or drop authentication", "vrrp_strict with authentication in %s: strict mode forbids it", in.Name)
 		}
-		if !in.Accept {
+		if !in.Accept && len(in.serviceVIPs()) > 0 {
 			r.add(Warn, "strict", k.StrictPos, "add 'accept' to vrrp_instance "+in.Name+" or remove vrrp_strict", "vrrp_strict without 'accept' in %s: keepalived installs a firewall rule dropping all traffic to its VIPs (\"VIP up, no traffic\")", in.Name)
 		}
 	}
@@ -235,7 +287,11 @@ func lintInstances(r *Report, k *Keepalived) {
 		if in.Nopreempt != nil && in.State == "MASTER" {
 			r.add(Warn, "nopreempt", in.Nopreempt.Pos, "set 'state BACKUP' with nopreempt", "vrrp_instance %s: nopreempt with state MASTER: keepalived ignores nopreempt unless the initial state is BACKUP", in.Name)
 		}
-		for _, v := range in.VIPs {
+		if len(in.VIPs) == 0 {
+			r.add(Fail, "no-vip", in.Node.Pos, "add a placeholder: virtual_ipaddress { "+PlaceholderFor(in, false)+" } (the same on both directors; kahook binds the service VIPs)",
+				"vrrp_instance %s has no virtual_ipaddress: keepalived -t exits 5 (\"No VIP specified\") and VRRPv3 refuses the instance", in.Name)
+		}
+		for _, v := range in.serviceVIPs() {
 			if v.Dev == "lo" {
 				if v.Prefix.Bits() != v.Prefix.Addr().BitLen() {
 					r.add(Fail, "vip-lo", v.Pos, "use "+v.Prefix.Addr().String()+"/32 on lo", "VIP %s on lo is not a host address: the whole subnet becomes local to this node", v.Prefix)

@@ -19,17 +19,16 @@ var garpKeys = []string{"garp_master_delay", "garp_master_repeat", "garp_master_
 // Draft writes the kahook.conf for tree (read from path).
 func Draft(w io.Writer, path string, tree *config.Node) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, `# kahook.conf drafted by "kahook import %s". Review it before use.
+	fmt.Fprintf(&b, `# kahook.conf drafted by "kahook import %[1]s". Review it before use.
 #
 # keepalived keeps running VRRP; kahook binds the VIPs (IPv4 on lo, IPv6 on
 # the announce interface), sets the ARP sysctls, sends gratuitous ARP and
 # loads the IPVS services of the instance that owns their address.
-# In keepalived.conf, for each vrrp_instance below:
-#   - remove the VIPs from virtual_ipaddress (kahook binds them; keepalived
-#     2.x accepts a VRRPv2 instance without VIPs),
-#   - add:  notify "/usr/sbin/kahook notify"
-#   - and remove the virtual_server blocks if kahook (not keepalived's
-#     checker) is to load them.
+# "kahook import --keepalived %[1]s" prints the keepalived.conf that goes
+# with it: each vrrp_instance keeps one placeholder VIP (127.255.0.VRID/32
+# dev lo) in place of these, runs "/usr/sbin/kahook notify", and tracks a
+# vrrp_script running "kahook sync" (the checks below, on MASTER and BACKUP);
+# the virtual_server blocks move here.
 
 `, path)
 	globalGARP := map[string]string{}
@@ -41,12 +40,28 @@ func Draft(w io.Writer, path string, tree *config.Node) error {
 		}
 	}
 	seen := map[netip.Addr]string{}
-	for _, in := range tree.Find("vrrp_instance") {
-		draftInstance(&b, in, globalGARP, seen)
+	gateways := natSubnets(tree)
+	draftGlobals(&b, tree)
+	instances := tree.Find("vrrp_instance")
+	fwmarks := fwmarksOf(tree)
+	for _, in := range instances {
+		var marks []string
+		if len(instances) == 1 {
+			marks = fwmarks
+		}
+		draftInstance(&b, in, globalGARP, seen, gateways, marks)
+	}
+	if len(instances) != 1 {
+		for _, m := range fwmarks {
+			fmt.Fprintf(&b, "# FIXME: virtual_server fwmark %s belongs to no instance: add 'fwmark %s' to the instance that owns its traffic\n", m, m)
+		}
+		if len(fwmarks) > 0 {
+			b.WriteString("\n")
+		}
 	}
 	var rest []*config.Node
 	for _, n := range tree.Children {
-		if n.Key == "virtual_server_group" || n.Key == "virtual_server" {
+		if n.Key == "virtual_server_group" || n.Key == "virtual_server" || n.Key == "track_file" || n.Key == "vrrp_track_file" {
 			rest = append(rest, n)
 		}
 	}
@@ -60,7 +75,7 @@ func Draft(w io.Writer, path string, tree *config.Node) error {
 	return err
 }
 
-func draftInstance(b *strings.Builder, in *config.Node, globalGARP map[string]string, seen map[netip.Addr]string) {
+func draftInstance(b *strings.Builder, in *config.Node, globalGARP map[string]string, seen map[netip.Addr]string, gateways []netip.Prefix, fwmarks []string) {
 	name := in.Arg(0)
 	iface := ""
 	if n := in.First("interface"); n != nil {
@@ -73,11 +88,19 @@ func draftInstance(b *strings.Builder, in *config.Node, globalGARP map[string]st
 	}
 	fmt.Fprintf(b, "    interface %s\n", iface)
 	var vips []string
-	if vb := in.First("virtual_ipaddress"); vb != nil {
+	for _, block := range []string{"virtual_ipaddress", "virtual_ipaddress_excluded"} {
+		vb := in.First(block)
+		if vb == nil {
+			continue
+		}
+		was := "was"
+		if block == "virtual_ipaddress_excluded" {
+			was = "was virtual_ipaddress_excluded"
+		}
 		for _, l := range vb.Children {
 			a, ok := vipAddr(l.Key)
 			if !ok {
-				fmt.Fprintf(b, "    # skipped virtual_ipaddress %q: not an address\n", l.Text())
+				fmt.Fprintf(b, "    # skipped %s %q: not an address\n", block, l.Text())
 				continue
 			}
 			if other, dup := seen[a]; dup {
@@ -85,13 +108,22 @@ func draftInstance(b *strings.Builder, in *config.Node, globalGARP map[string]st
 				continue
 			}
 			seen[a] = name
-			vips = append(vips, fmt.Sprintf("        %s    # was: %s", a, l.Text()))
+			if p, dev, ok := gatewayVIP(l, iface, gateways); ok {
+				// A NAT gateway: the real servers route through it, so it
+				// keeps its subnet on its interface.
+				vips = append(vips, fmt.Sprintf("        %s dev %s    # NAT gateway of real servers in %s (%s: %s)", p, dev, p.Masked(), was, l.Text()))
+				continue
+			}
+			vips = append(vips, fmt.Sprintf("        %s    # %s: %s", a, was, l.Text()))
 		}
 	}
 	if len(vips) > 0 {
 		b.WriteString("    virtual_ipaddress {\n" + strings.Join(vips, "\n") + "\n    }\n")
 	} else {
 		b.WriteString("    # no VIPs: kahook only loads and removes the IPVS services\n    master {\n        vip off\n    }\n")
+	}
+	if len(fwmarks) > 0 {
+		fmt.Fprintf(b, "    fwmark %s    # keepalived's fwmark virtual servers (the only instance)\n", strings.Join(fwmarks, " "))
 	}
 	for _, k := range garpKeys {
 		v := globalGARP[k]
@@ -120,4 +152,104 @@ func quote(s string) string {
 		return `"` + s + `"`
 	}
 	return s
+}
+
+// draftGlobals flags what keepalived keeps doing beside kahook: sync
+// groups (and their notify scripts, which keepalived still runs) and IPVS
+// connection synchronisation.
+func draftGlobals(b *strings.Builder, tree *config.Node) {
+	var notes []string
+	if g := tree.First("global_defs"); g != nil {
+		if n := g.First("lvs_sync_daemon"); n != nil {
+			notes = append(notes, fmt.Sprintf("keepalived runs lvs_sync_daemon %s (%s) and keeps running it: IPVS connections synchronise only to a BACKUP that has the services loaded when the sync messages arrive (see the README on backup { ipvs ... })", strings.Join(n.Args, " "), n.Pos))
+		}
+	}
+	for _, in := range tree.Find("vrrp_instance") {
+		if n := in.First("lvs_sync_daemon_interface"); n != nil {
+			notes = append(notes, fmt.Sprintf("vrrp_instance %s has lvs_sync_daemon_interface %s (%s): keepalived keeps running the sync daemon; the same applies", in.Arg(0), n.Arg(0), n.Pos))
+		}
+	}
+	for _, g := range tree.Find("vrrp_sync_group") {
+		var members []string
+		if gb := g.First("group"); gb != nil {
+			for _, c := range gb.Children {
+				members = append(members, c.Key)
+			}
+		}
+		note := fmt.Sprintf("vrrp_sync_group %s (%s) moves %s together; keepalived keeps it, and each member's own kahook instance follows", g.Arg(0), g.Pos, strings.Join(members, ", "))
+		var scripts []string
+		for _, c := range g.Children {
+			if strings.HasPrefix(c.Key, "notify") && len(c.Args) > 0 {
+				scripts = append(scripts, c.Key+" "+strings.Join(c.Args, " "))
+			}
+		}
+		if len(scripts) > 0 {
+			note += "; its scripts stay in keepalived.conf and keep running: " + strings.Join(scripts, "; ")
+		}
+		notes = append(notes, note)
+	}
+	for _, n := range notes {
+		b.WriteString("# NOTE: " + n + "\n")
+	}
+	if len(notes) > 0 {
+		b.WriteString("\n")
+	}
+}
+
+// fwmarksOf lists the fwmark numbers of the fwmark virtual servers.
+func fwmarksOf(tree *config.Node) []string {
+	var out []string
+	for _, vs := range tree.Find("virtual_server") {
+		if vs.Arg(0) == "fwmark" && vs.Arg(1) != "" {
+			out = append(out, vs.Arg(1))
+		}
+	}
+	return out
+}
+
+// natSubnets are the subnets of NAT real servers: a VIP with a prefix
+// that holds one is their gateway.
+func natSubnets(tree *config.Node) []netip.Prefix {
+	var out []netip.Prefix
+	for _, vs := range tree.Find("virtual_server") {
+		kind := ""
+		if n := vs.First("lb_kind"); n != nil {
+			kind = strings.ToUpper(n.Arg(0))
+		}
+		for _, rs := range vs.Find("real_server") {
+			k := kind
+			if n := rs.First("lvs_method"); n != nil {
+				k = strings.ToUpper(n.Arg(0))
+			}
+			if k != "NAT" {
+				continue
+			}
+			if a, err := netip.ParseAddr(rs.Arg(0)); err == nil {
+				out = append(out, netip.PrefixFrom(a.Unmap(), a.BitLen()))
+			}
+		}
+	}
+	return out
+}
+
+// gatewayVIP: a VIP with a subnet prefix (not a host address) that holds
+// a NAT real server keeps its prefix on its interface.
+func gatewayVIP(l *config.Node, iface string, rss []netip.Prefix) (netip.Prefix, string, bool) {
+	p, err := netip.ParsePrefix(l.Key)
+	if err != nil || p.IsSingleIP() {
+		return netip.Prefix{}, "", false
+	}
+	p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits())
+	dev := iface
+	for i := 0; i+1 < len(l.Args); i++ {
+		if l.Args[i] == "dev" {
+			dev = l.Args[i+1]
+		}
+	}
+	for _, rs := range rss {
+		if p.Contains(rs.Addr()) {
+			return p, dev, true
+		}
+	}
+	return netip.Prefix{}, "", false
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kahook/kahook/config"
+	"github.com/kahook/kahook/pool"
 	"github.com/kahook/kahook/state"
 	"github.com/kahook/kahook/sysctl"
 	"github.com/kahook/kahook/vip"
@@ -144,9 +145,9 @@ func (e *Engine) Handle(ctx context.Context, ev Event) (*Result, error) {
 		// Recorded before acting: a run killed halfway is visible as
 		// applied=false, and any older run still waiting sees it is stale.
 		st.Instances[ev.Name] = cur
-		if ev.State == Master && (prev == nil || prev.State != Master) {
-			// A new mastership starts from keepalived's start state: the
-			// health `sync` recorded last time may be long stale.
+		if ev.State == Master && (prev == nil || prev.State != Master) && !pool.Fresh(st.Pools[ev.Name], time.Now()) {
+			// A new mastership loads the health `sync` recorded (also
+			// while BACKUP) when it is fresh, else keepalived's start state.
 			delete(st.Pools, ev.Name)
 		}
 		if err := e.Store.Save(st); err != nil {

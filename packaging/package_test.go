@@ -11,6 +11,9 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/kahook/kahook/config"
+	"github.com/kahook/kahook/doctor"
+	"github.com/kahook/kahook/internal/kaconftest"
 	"github.com/kahook/kahook/internal/netnstest"
 	"github.com/kahook/kahook/internal/testbin"
 )
@@ -169,7 +172,8 @@ func TestRPM(t *testing.T) {
 	list := run(t, "rpm", "-qpl", r)
 	for _, want := range []string{"/usr/sbin/kahook", "/etc/kahook/kahook.conf", "/usr/lib/systemd/system/kahook-realserver.service",
 		"/usr/share/man/man8/kahook.8.gz", "/usr/share/man/man5/kahook.conf.5.gz", "/usr/share/bash-completion/completions/kahook", "/usr/share/zsh/site-functions/_kahook",
-		"/usr/share/licenses/kahook/LICENSE", "/usr/share/doc/kahook/examples/two-node-dr/kahook.conf"} {
+		"/usr/share/licenses/kahook/LICENSE", "/usr/share/doc/kahook/examples/two-node-dr/kahook.conf",
+		"/usr/lib/systemd/system/keepalived.service.d/kahook-reload.conf"} {
 		if !strings.Contains(list, want+"\n") {
 			t.Errorf("rpm -qpl lacks %s", want)
 		}
@@ -248,6 +252,22 @@ func TestInstallDebian(t *testing.T) {
 	if out, err := exec.Command("systemd-analyze", "verify", "--man=no", "--root="+root, "kahook-realserver.service").CombinedOutput(); err != nil {
 		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
 	}
+	// The reload drop-in extends keepalived's own unit (Debian's, as
+	// shipped by the keepalived package).
+	if !exists("/lib/systemd/system/keepalived.service.d/kahook-reload.conf") {
+		t.Error("keepalived.service.d/kahook-reload.conf not installed")
+	}
+	os.WriteFile(filepath.Join(root, "lib/systemd/system/keepalived.service"), []byte(debianKeepalivedUnit), 0o644)
+	os.WriteFile(filepath.Join(root, "usr/sbin/keepalived"), []byte("#!/bin/sh\n"), 0o755)
+	if !exists("/bin/kill") { // procps is not in minbase
+		os.WriteFile(filepath.Join(root, "bin/kill"), []byte("#!/bin/sh\n"), 0o755)
+	}
+	if out, err := exec.Command("systemd-analyze", "verify", "--man=no", "--root="+root, "keepalived.service").CombinedOutput(); err != nil {
+		t.Errorf("systemd-analyze verify keepalived.service with kahook's drop-in: %v\n%s", err, out)
+	}
+	if data, _ := os.ReadFile(filepath.Join(root, "lib/systemd/system/keepalived.service.d/kahook-reload.conf")); !strings.Contains(string(data), "\nExecReload=/usr/sbin/kahook --syslog on reload\n") {
+		t.Errorf("the drop-in does not add kahook's reload:\n%s", data)
+	}
 	if exists("/etc/systemd/system/multi-user.target.wants/kahook-realserver.service") {
 		t.Error("the package enabled the unit")
 	}
@@ -286,10 +306,13 @@ func TestInstallDebian(t *testing.T) {
 	}
 }
 
-// TestExamples: every example is valid for keepalived and for kahook.
+// TestExamples: every example is valid for kahook, and keepalived's
+// config test exits 0 on its keepalived.conf as written, with vrrp_strict,
+// with vrrp_version 3 and with both (README: keepalived's VIP is a
+// placeholder).
 func TestExamples(t *testing.T) {
-	need(t, "keepalived")
 	kahook := testbin.Kahook(t)
+	kc := kaconftest.New(t, kahook)
 	dirs, _ := filepath.Glob(filepath.Join(testbin.RepoRoot(), "packaging", "examples", "*"))
 	n := 0
 	for _, d := range dirs {
@@ -297,29 +320,145 @@ func TestExamples(t *testing.T) {
 			continue
 		}
 		n++
-		// keepalived checks that scripts exist: point them at this build.
 		text, err := os.ReadFile(filepath.Join(d, "keepalived.conf"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		ka := filepath.Join(t.TempDir(), "keepalived.conf")
-		os.WriteFile(ka, []byte(strings.ReplaceAll(string(text), "/usr/sbin/kahook", kahook)), 0o644)
-		out, err := exec.Command("keepalived", "-t", "-f", ka).CombinedOutput()
-		if err != nil {
-			// The one notice keepalived's config test counts as an error:
-			// a VRRPv2 instance without VIPs (kahook binds them). keepalived
-			// itself runs it (see README, decisions).
-			for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-				if line != "" && !strings.Contains(line, "No VIP specified; at least one is sensible") {
-					t.Errorf("%s: keepalived -t: %s", filepath.Base(d), line)
+		for _, v := range kaconftest.Variants {
+			t.Run(filepath.Base(d)+"/"+v.Name, func(t *testing.T) {
+				if r := kc.Check(kaconftest.WithGlobal(string(text), v.GlobalDefs)); r.Code != 0 {
+					t.Errorf("keepalived -t exit %d:\n%s", r.Code, r.Output)
 				}
-			}
+			})
 		}
 		if out, err := exec.Command(kahook, "--syslog", "off", "config", "check", filepath.Join(d, "kahook.conf")).CombinedOutput(); err != nil {
 			t.Errorf("%s: kahook config check: %v\n%s", filepath.Base(d), err, out)
 		}
+		commandsParse(t, kc, kahook, string(text), filepath.Join(d, "kahook.conf"))
+		wiringFindings(t, filepath.Join(d, "keepalived.conf"), filepath.Join(d, "kahook.conf"))
 	}
 	if n != 5 {
 		t.Errorf("%d examples, want 5", n)
 	}
 }
+
+// quickStart returns the README's Quick start code blocks: keepalived.conf
+// then kahook.conf.
+func quickStart(t *testing.T) (keepalived, kahook string) {
+	t.Helper()
+	readme, err := os.ReadFile(filepath.Join(testbin.RepoRoot(), "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(readme)
+	i := strings.Index(s, "\n## Quick start\n")
+	if i < 0 {
+		t.Fatal("README has no Quick start section")
+	}
+	s = s[i+1:]
+	if j := strings.Index(s[3:], "\n## "); j >= 0 {
+		s = s[:j+3]
+	}
+	blocks := regexp.MustCompile("(?s)```\n(.*?)```").FindAllStringSubmatch(s, -1)
+	if len(blocks) != 2 {
+		t.Fatalf("Quick start has %d code blocks, want 2 (keepalived.conf, kahook.conf)", len(blocks))
+	}
+	return blocks[0][1], blocks[1][1]
+}
+
+// TestQuickStart: the README's Quick start passes keepalived -t (also
+// strict and VRRPv3) and kahook config check, and wires kahook's checks.
+func TestQuickStart(t *testing.T) {
+	kahook := testbin.Kahook(t)
+	ka, kh := quickStart(t)
+	kc := kaconftest.New(t, kahook)
+	for _, v := range kaconftest.Variants {
+		t.Run(v.Name, func(t *testing.T) {
+			if r := kc.Check(kaconftest.WithGlobal(ka, v.GlobalDefs)); r.Code != 0 {
+				t.Errorf("keepalived -t exit %d:\n%s", r.Code, r.Output)
+			}
+		})
+	}
+	path := filepath.Join(t.TempDir(), "kahook.conf")
+	if err := os.WriteFile(path, []byte(kh), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(kahook, "--syslog", "off", "config", "check", path).CombinedOutput(); err != nil {
+		t.Errorf("kahook config check: %v\n%s", err, out)
+	}
+	commandsParse(t, kc, kahook, ka, path)
+	if !strings.Contains(ka, "track_script") || len(kaconftest.KahookCommands(ka)) != 2 {
+		t.Errorf("the Quick start does not wire kahook sync and notify")
+	}
+}
+
+// wiringFindings: doctor finds the pair wired: every checker run by a
+// tracked kahook sync, every instance with a (placeholder) VIP, no service
+// VIP held by keepalived.
+func wiringFindings(t *testing.T, keepalived, kahook string) {
+	t.Helper()
+	tree, _, err := config.ParseTree(keepalived, config.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kc, err := config.Load(kahook, config.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r doctor.Report
+	k := doctor.ReadKeepalived(keepalived, tree)
+	doctor.LintKeepalived(&r, k, kc)
+	doctor.LintKahook(&r, kc, k)
+	for _, f := range r.Problems() {
+		switch f.Check {
+		case "checks-wired", "no-vip", "vip-owner", "strict", "instance":
+			t.Errorf("doctor on %s: %s", filepath.Base(filepath.Dir(keepalived)), f)
+		}
+	}
+}
+
+// commandsParse runs each `kahook sync` command line of a keepalived.conf
+// (with the example's kahook.conf, in a namespace where the real servers
+// are unreachable) and fails on exit 2: a command line kahook rejects
+// would leave the checks silently unrun. notify lines are parsed with
+// --dry-run.
+func commandsParse(t *testing.T, kc *kaconftest.Checker, kahook, keepalived, kahookConf string) {
+	t.Helper()
+	for _, cmd := range kaconftest.KahookCommands(keepalived) {
+		argv := strings.Fields(cmd)
+		args := append([]string{kahook, "--syslog", "off", "--config", kahookConf, "--state-dir", t.TempDir()}, argv[1:]...)
+		switch {
+		case len(argv) > 1 && argv[1] == "sync":
+		case len(argv) > 1 && argv[1] == "notify":
+			args = append(args[:7], append([]string{"--dry-run"}, args[7:]...)...)
+			args = append(args, "INSTANCE", "VI_1", "MASTER", "150")
+		default:
+			continue
+		}
+		if out, code := kc.Run(args...); code == 2 {
+			t.Errorf("%q: kahook rejects the command line (exit 2):\n%s", cmd, out)
+		}
+	}
+}
+
+// debianKeepalivedUnit is keepalived.service of Debian 12's keepalived
+// 2.2.7 package.
+const debianKeepalivedUnit = `[Unit]
+Description=Keepalive Daemon (LVS and VRRP)
+After=network-online.target
+Wants=network-online.target
+Documentation=man:keepalived(8)
+Documentation=man:keepalived.conf(5)
+Documentation=man:genhash(1)
+Documentation=https://keepalived.org
+ConditionFileNotEmpty=/etc/keepalived/keepalived.conf
+
+[Service]
+Type=notify
+EnvironmentFile=-/etc/default/keepalived
+ExecStart=/usr/sbin/keepalived --dont-fork $DAEMON_ARGS
+ExecReload=/bin/kill -HUP $MAINPID
+
+[Install]
+WantedBy=multi-user.target
+`

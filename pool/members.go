@@ -36,3 +36,20 @@ func Members(st *state.State) ipvs.MembersFunc {
 		return out
 	}
 }
+
+// ReloadServers is what a reload applies (`kahook reload`, run by
+// keepalived's ExecReload): the virtual servers of the instances this node
+// is MASTER for according to kahook's state, and those instances' names.
+// A BACKUP holds no table to update (its services are loaded by the MASTER
+// transition, from the config as it is then).
+func ReloadServers(cfg *config.Config, st *state.State) ([]*config.VirtualServer, []string) {
+	var vss []*config.VirtualServer
+	var masters []string
+	for _, in := range cfg.Instances {
+		if isMaster(st, in.Name) {
+			masters = append(masters, in.Name)
+			vss = append(vss, cfg.ServersOf(in.Name)...)
+		}
+	}
+	return vss, masters
+}

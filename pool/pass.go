@@ -95,10 +95,10 @@ type target struct {
 	done     int
 }
 
-// Run does one pass for the instance: check every real server (when this
-// node is MASTER), debounce, decide quorum and placements, apply the
-// difference to IPVS and record the pool. It returns the report; its
-// Exit is 0 while every virtual server of the instance has quorum.
+// Run does one pass for the instance: check every real server, debounce,
+// decide quorum and, on the MASTER, placements, apply the difference to
+// IPVS and record the pool (elsewhere: record the health only). It
+// returns the report; its Exit is 0 while every virtual server of the instance has quorum.
 func Run(ctx context.Context, o Options) (*Report, error) {
 	start := time.Now()
 	now := o.now()
@@ -107,15 +107,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if in == nil {
 		return nil, fmt.Errorf("instance %q: not in %s", o.Instance, o.Cfg.Path)
 	}
-	st, err := o.Store.Load()
-	if err != nil {
-		return nil, err
+	if _, err := o.Store.Load(); err != nil {
+		return nil, err // a broken state file: fail before checking
 	}
-	if !isMaster(st, o.Instance) {
-		rep.Skipped = "not MASTER: nothing checked, nothing changed"
-		return rep, nil
-	}
-	rep.Master = true
 	vss := o.Cfg.ServersOf(o.Instance)
 	targets, err := o.targets(vss)
 	if err != nil {
@@ -136,14 +130,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return nil, err
 	}
 	defer lock.Unlock()
-	if st, err = o.Store.Load(); err != nil {
+	st, err := o.Store.Load()
+	if err != nil {
 		return nil, err
 	}
-	if !isMaster(st, o.Instance) {
-		rep.Master = false
-		rep.Skipped = "left MASTER during the pass: nothing changed"
-		return rep, nil
-	}
+	rep.Master = isMaster(st, o.Instance)
 	ps := st.Pools[o.Instance]
 	if ps == nil {
 		ps = &state.PoolState{}
@@ -154,6 +145,10 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	if ps.QuorumUp == nil {
 		ps.QuorumUp = map[string]bool{}
+	}
+	ps.Checked = now
+	if !rep.Master {
+		return o.recordHealth(rep, st, ps, vss, targets, now, start)
 	}
 
 	k, err := o.OpenIPVS()
@@ -262,6 +257,88 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		o.Log.Info("pool changed", summary(rep)...)
 	}
 	return rep, applyErr
+}
+
+// recordHealth is a pass on a node that is not MASTER (BACKUP, FAULT, or
+// no event yet): the checks ran, their verdicts and the quorum go into the
+// state, and IPVS is neither opened nor changed. A new MASTER's table then
+// holds only the servers that are up (Members), as keepalived's checker,
+// which runs in every VRRP state, gives it. There is nothing to drain on a
+// node without the table. The exit code is the quorum's, as on the MASTER,
+// so a FAULT caused by a lost quorum ends only when the pool is back.
+func (o Options) recordHealth(rep *Report, st *state.State, ps *state.PoolState, vss []*config.VirtualServer, targets []*target, now, start time.Time) (*Report, error) {
+	changed := false
+	for _, tg := range targets {
+		key := ServerKey(tg.vs, tg.rs)
+		s := ps.Servers[key]
+		if s == nil {
+			s = &state.ServerState{}
+			ps.Servers[key] = s
+		}
+		obs := observation(tg)
+		ev := Observe(s, tg.rs, obs, o.Debounce, now)
+		s.DrainSince = time.Time{}
+		if ev != EventNone {
+			changed = true
+			ps.LastChange = now
+		}
+		sr := ServerReport{VirtualServer: tg.vs.Name(), RealServer: tg.rs.Endpoint(), Up: s.Up, Maintenance: s.Maintenance, Event: ev, Checked: obs.Checked, Placement: "not MASTER: health recorded, IPVS untouched"}
+		for i, r := range tg.results {
+			if i < tg.done {
+				sr.Checks = append(sr.Checks, CheckReport{Check: tg.checkers[i].String(), Healthy: r.Healthy, Weight: r.Weight, Reason: r.Reason, LatencyMS: ms(r.Latency)})
+				sr.LatencyMS = max(sr.LatencyMS, ms(r.Latency))
+			}
+		}
+		if Serving(s) {
+			sr.Weight = EffectiveWeight(s, tg.rs)
+		}
+		rep.Servers = append(rep.Servers, sr)
+	}
+	exit := 0
+	for _, vs := range vss {
+		sum := 0
+		for _, rs := range vs.RealServers {
+			if s := ps.Servers[ServerKey(vs, rs)]; Serving(s) {
+				sum += EffectiveWeight(s, rs)
+			}
+		}
+		var prev *bool
+		if v, ok := ps.QuorumUp[vs.Name()]; ok {
+			prev = &v
+		}
+		up := QuorumUp(prev, sum, vs.Quorum, vs.Hysteresis)
+		qr := QuorumReport{VirtualServer: vs.Name(), Up: up, Weight: sum, Quorum: vs.Quorum, Hysteresis: vs.Hysteresis}
+		if prev != nil && *prev != up {
+			qr.Changed, changed = true, true
+			ps.LastChange = now
+		}
+		ps.QuorumUp[vs.Name()] = up
+		if !up {
+			exit = 1
+		}
+		rep.Quorum = append(rep.Quorum, qr)
+	}
+	if err := o.Store.Save(st); err != nil {
+		return nil, err
+	}
+	rep.Skipped = "not MASTER: health recorded, IPVS untouched"
+	rep.Exit = exit
+	rep.Duration = time.Since(start)
+	if changed {
+		o.Log.Info("pool health changed (not MASTER)", summary(rep)...)
+	}
+	return rep, nil
+}
+
+// FreshFor is how old a pool's last pass may be for a new MASTER to load
+// from it; an older one (sync stopped running, a long outage) is dropped
+// and the new MASTER starts from keepalived's start state.
+const FreshFor = 60 * time.Second
+
+// Fresh reports whether a new MASTER may trust the pool's health: a pass
+// (on this node, in any state) recorded it within FreshFor of now.
+func Fresh(ps *state.PoolState, now time.Time) bool {
+	return ps != nil && !ps.Checked.IsZero() && now.Sub(ps.Checked) < FreshFor && now.Sub(ps.Checked) > -FreshFor
 }
 
 func isMaster(st *state.State, name string) bool {

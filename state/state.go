@@ -113,6 +113,8 @@ type PoolState struct {
 	Servers    map[string]*ServerState `json:"servers"`
 	QuorumUp   map[string]bool         `json:"quorum_up,omitempty"` // by virtual server
 	LastChange time.Time               `json:"last_change,omitzero"`
+	// Checked is when the last pass recorded health, in any VRRP state.
+	Checked time.Time `json:"checked,omitzero"`
 }
 
 // ServerState is one real server's debounced health.

@@ -17,7 +17,7 @@ func arpCommand() *cli.Command {
 		Usage: "ARP tools",
 		Subcommands: []*cli.Command{{
 			Name:      "probe",
-			Usage:     "ask who has each IP and list every MAC that answers (exit 1 when an IP has more than one)",
+			Usage:     "ask who has each IP and list every MAC that answers its request (gratuitous ARP is not an answer); exit 1 when an IP has none or more than one",
 			ArgsUsage: "IP...",
 			Flags: []cli.Flag{
 				&cli.StringFlag{Name: "interface", Aliases: []string{"i"}, Usage: "interface to probe on"},
@@ -58,6 +58,11 @@ func arpCommand() *cli.Command {
 				}
 				if conflict {
 					return cli.Exit("", exitFailed)
+				}
+				for _, t := range targets {
+					if len(res[t.String()]) == 0 {
+						return cli.Exit("", exitFailed) // nobody answers for it
+					}
 				}
 				return nil
 			},

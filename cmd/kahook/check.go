@@ -26,6 +26,7 @@ func connFlags(defRetry int, defDelay float64) []cli.Flag {
 		&cli.StringFlag{Name: "connect-ip", Usage: "address to check"},
 		&cli.IntFlag{Name: "connect-port", Usage: "port to check"},
 		&cli.StringFlag{Name: "bindto", Usage: "source address"},
+		&cli.IntFlag{Name: "bind-port", Usage: "source port (keepalived bind_port)"},
 		&cli.Float64Flag{Name: "connect-timeout", Value: 5, Usage: "seconds for the connect, and again for the exchange"},
 		&cli.IntFlag{Name: "retry", Value: defRetry, Usage: "retries after a failure (keepalived retry)"},
 		&cli.Float64Flag{Name: "delay-before-retry", Value: defDelay, Usage: "seconds between retries"},
@@ -73,6 +74,88 @@ func checkCommand() *cli.Command {
 						return err
 					}
 					return runCheck(c, check.SMTP{Conn: conn, HeloName: c.String("helo-name")})
+				}},
+			{Name: "ping", Usage: "PING_CHECK: one ICMP echo, answered within the timeout", ArgsUsage: "IP",
+				Flags: connFlags(0, 1),
+				Action: func(c *cli.Context) error {
+					if err := maxArgs(c, 1); err != nil {
+						return err
+					}
+					arg := c.Args().First()
+					if arg == "" {
+						arg = c.String("connect-ip")
+					}
+					ip, err := netip.ParseAddr(arg)
+					if err != nil {
+						return usage("check ping: %q is not an IP address", arg)
+					}
+					// checkConn reads the timeout and bindto; ICMP has no port.
+					conn, err := checkConn(c, "")
+					if err != nil && c.NArg() == 0 {
+						return err
+					}
+					conn.Timeout = seconds(c.Float64("connect-timeout"))
+					if conn.Timeout <= 0 {
+						return usage("--connect-timeout must be positive")
+					}
+					conn.Addr = netip.AddrPortFrom(ip.Unmap(), 0)
+					return runCheck(c, check.Ping{Conn: conn})
+				}},
+			{Name: "udp", Usage: "UDP_CHECK: send a datagram; an ICMP unreachable fails, silence passes unless a reply is required", ArgsUsage: "[IP:PORT]",
+				Flags: append(connFlags(0, 1),
+					&cli.StringFlag{Name: "payload", Usage: "hex payload (default keepalived's 32 bytes)"},
+					&cli.BoolFlag{Name: "require-reply", Usage: "fail without a reply"},
+					&cli.StringFlag{Name: "reply", Usage: "hex the reply must start with (X: any nibble); implies --require-reply"},
+					&cli.IntFlag{Name: "min-reply-length", Usage: "with --reply: shortest reply accepted"},
+					&cli.IntFlag{Name: "max-reply-length", Value: 255, Usage: "with --reply: longest reply accepted"}),
+				Action: func(c *cli.Context) error {
+					conn, err := checkConn(c, "")
+					if err != nil {
+						return err
+					}
+					u := check.UDP{Conn: conn, RequireReply: c.Bool("require-reply"), MinLength: c.Int("min-reply-length"), MaxLength: c.Int("max-reply-length")}
+					if h := c.String("payload"); h != "" {
+						data, _, ok := config.ParseHex(h, false)
+						if !ok {
+							return usage("--payload: %q is not a hex string", h)
+						}
+						u.Payload = data
+					}
+					if h := c.String("reply"); h != "" {
+						data, mask, ok := config.ParseHex(h, true)
+						if !ok {
+							return usage("--reply: %q is not a hex string", h)
+						}
+						u.Reply, u.Mask, u.RequireReply = data, mask, true
+					}
+					return runCheck(c, u)
+				}},
+			{Name: "dns", Usage: "DNS_CHECK: a query answered with NOERROR within the timeout", ArgsUsage: "[IP:PORT]",
+				Flags: append(connFlags(0, 1),
+					&cli.StringFlag{Name: "type", Value: "SOA", Usage: "A, NS, CNAME, SOA, MX, TXT, AAAA, RRSIG or DNSKEY"},
+					&cli.StringFlag{Name: "name", Usage: "name to query (default the root)"}),
+				Action: func(c *cli.Context) error {
+					conn, err := checkConn(c, "")
+					if err != nil {
+						return err
+					}
+					if _, known := config.DNSTypes[strings.ToUpper(c.String("type"))]; !known {
+						return usage("--type: unknown DNS type %q", c.String("type"))
+					}
+					return runCheck(c, check.DNS{Conn: conn, Type: c.String("type"), Name: c.String("name")})
+				}},
+			{Name: "track-file", Usage: "FILE_CHECK: a track_file's number takes the server down (weight 0) or moves its weight", ArgsUsage: "PATH",
+				Flags: []cli.Flag{
+					&cli.IntFlag{Name: "weight", Value: 1, Usage: "track_file weight: 0 = down while the number is non-zero"},
+					&cli.BoolFlag{Name: "reverse", Usage: "weight reverse"},
+					&cli.IntFlag{Name: "base-weight", Value: 1, Usage: "the real server's configured weight"},
+					&cli.BoolFlag{Name: "dynamic", Usage: "exit 2+weight (misc_dynamic)"},
+				},
+				Action: func(c *cli.Context) error {
+					if c.NArg() != 1 {
+						return usage("check track-file: expected the file's path")
+					}
+					return runCheck(c, check.TrackFile{Path: c.Args().First(), Weight: c.Int("weight"), Reverse: c.Bool("reverse"), BaseWeight: c.Int("base-weight")})
 				}},
 			{Name: "misc", Usage: "MISC_CHECK: run a program (exit 0 healthy; with --dynamic 2..255 is weight code-2)",
 				ArgsUsage: "-- PROGRAM [ARGS...] | \"PROGRAM ARGS\"",
@@ -149,6 +232,11 @@ func checkConn(c *cli.Context, defaultPath string) (check.Conn, error) {
 			return conn, usage("--bindto: %q is not an IP address", b)
 		}
 		conn.BindTo = a
+	}
+	if bp := c.Int("bind-port"); bp < 0 || bp > 65535 {
+		return conn, usage("--bind-port: expected 0-65535")
+	} else {
+		conn.BindPort = uint16(bp)
 	}
 	if arg := c.Args().First(); arg != "" && defaultPath == "" {
 		ap, err := netip.ParseAddrPort(arg)

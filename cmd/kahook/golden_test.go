@@ -4,6 +4,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -57,6 +58,47 @@ func TestGoldenImport(t *testing.T) {
 	os.Chdir("..")
 	golden(t, "keepalived.import.conf", out)
 	// The draft is a valid kahook.conf.
+	p := filepath.Join(t.TempDir(), "kahook.conf")
+	os.WriteFile(p, []byte(out), 0o644)
+	if code, _, errs := kahook("config", "check", p); code != 0 {
+		t.Errorf("the imported config does not pass config check: %s", errs)
+	}
+}
+
+// TestGoldenImportDeployment: what import carries or flags of a
+// production keepalived.conf (issue 19): a sync group and its notify
+// lines, virtual_ipaddress_excluded, a fwmark service, a /24 NAT-gateway
+// VIP, lvs_sync_daemon; and the keepalived.conf that goes with it.
+func TestGoldenImportDeployment(t *testing.T) {
+	inTestdata(t)
+	code, out, errs := kahook("import", "deploy.keepalived.conf")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	code, ka, errs := kahook("import", "--keepalived", "deploy.keepalived.conf")
+	if code != 0 {
+		t.Fatalf("--keepalived: exit %d: %s", code, errs)
+	}
+	os.Chdir("..")
+	golden(t, "deploy.import.conf", out)
+	golden(t, "deploy.import.keepalived.conf", ka)
+	for _, want := range []string{
+		"NOTE: keepalived runs lvs_sync_daemon eth1 VI_1",
+		"NOTE: vrrp_sync_group G1",
+		"notify_master /usr/local/bin/announce master",
+		"192.0.2.11    # was virtual_ipaddress_excluded",
+		"10.0.0.1/24 dev eth1    # NAT gateway",
+		"FIXME: virtual_server fwmark 7 belongs to no instance",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("kahook.conf draft lacks %q", want)
+		}
+	}
+	for _, want := range []string{"vrrp_sync_group G1", `notify_master "/usr/local/bin/announce master"`, "lvs_sync_daemon eth1 VI_1", "127.255.0.52/32 dev lo", "kahook_sync_VI_1"} {
+		if !strings.Contains(ka, want) {
+			t.Errorf("keepalived.conf draft lacks %q", want)
+		}
+	}
 	p := filepath.Join(t.TempDir(), "kahook.conf")
 	os.WriteFile(p, []byte(out), 0o644)
 	if code, _, errs := kahook("config", "check", p); code != 0 {

@@ -14,6 +14,9 @@ func importCommand() *cli.Command {
 		Name:      "import",
 		Usage:     "print a kahook.conf drafted from a keepalived.conf (one instance per vrrp_instance, the virtual_server blocks)",
 		ArgsUsage: "KEEPALIVED_CONF",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "keepalived", Usage: "print the keepalived.conf that goes with the draft instead (placeholder VIPs, kahook notify, kahook sync as a tracked vrrp_script)"},
+		},
 		Action: func(c *cli.Context) error {
 			e := getEnv(c)
 			if c.NArg() != 1 {
@@ -24,14 +27,18 @@ func importCommand() *cli.Command {
 			if err != nil {
 				return usage("%v", err)
 			}
-			if !e.json {
-				return failed(importconf.Draft(e.stdout, path, tree))
+			draft := importconf.Draft
+			if c.Bool("keepalived") {
+				draft = importconf.DraftKeepalived
 			}
-			var draft strings.Builder
-			if err := importconf.Draft(&draft, path, tree); err != nil {
+			if !e.json {
+				return failed(draft(e.stdout, path, tree))
+			}
+			var out strings.Builder
+			if err := draft(&out, path, tree); err != nil {
 				return failed(err)
 			}
-			return printJSON(e.stdout, importJSON{Source: path, Config: draft.String()})
+			return printJSON(e.stdout, importJSON{Source: path, Config: out.String()})
 		},
 	}
 }

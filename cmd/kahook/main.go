@@ -119,6 +119,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			fifoCommand(),
 			checkCommand(),
 			syncCommand(),
+			reloadCommand(),
 			ipvsCommand(),
 			vipCommand(),
 			sysctlCommand(),

@@ -16,7 +16,8 @@ func syncCommand() *cli.Command {
 		Name:  "sync",
 		Usage: "one health-checked pass over an instance's IPVS pool (exit 0 while quorum holds: usable as a vrrp_script)",
 		UsageText: "kahook sync [INSTANCE]\n\n" +
-			"   On a node that is not MASTER for the instance it checks nothing and exits 0.",
+			"   On a node that is not MASTER for the instance it runs the checks and records the health\n" +
+			"   and quorum (a new MASTER loads only servers that are up) without touching IPVS.",
 		ArgsUsage: "[INSTANCE]",
 		Flags: []cli.Flag{
 			&cli.IntFlag{Name: "rise", Value: 1, Usage: "consecutive passing passes before a down server is back"},

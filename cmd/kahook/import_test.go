@@ -1,0 +1,74 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/kahook/kahook/config"
+	"github.com/kahook/kahook/doctor"
+	"github.com/kahook/kahook/internal/kaconftest"
+	"github.com/kahook/kahook/internal/testbin"
+)
+
+// TestImportDraftsPassKeepalived: for each of keepalived's samples (all
+// pass keepalived -t), the keepalived.conf `import --keepalived` drafts
+// passes keepalived -t too, also with vrrp_strict and VRRPv3 where the
+// original does, and doctor finds every checked instance wired to kahook
+// sync and no instance without a VIP.
+func TestImportDraftsPassKeepalived(t *testing.T) {
+	files, _ := filepath.Glob("/usr/share/doc/keepalived/samples/keepalived.conf.*")
+	if len(files) == 0 {
+		if os.Getenv("CI") != "" {
+			t.Fatal("keepalived samples missing")
+		}
+		t.Skip("keepalived not installed")
+	}
+	kc := kaconftest.New(t, testbin.Kahook(t))
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			orig, _ := os.ReadFile(f)
+			code, ka, errs := kahook("import", "--keepalived", f)
+			if code != 0 {
+				t.Fatalf("import --keepalived: exit %d: %s", code, errs)
+			}
+			code, kh, errs := kahook("import", f)
+			if code != 0 {
+				t.Fatalf("import: exit %d: %s", code, errs)
+			}
+			for _, v := range kaconftest.Variants {
+				if kc.Check(kaconftest.WithGlobal(string(orig), v.GlobalDefs)).Code != 0 {
+					continue // keepalived refuses the sample itself in this mode
+				}
+				if r := kc.Check(kaconftest.WithGlobal(ka, v.GlobalDefs)); r.Code != 0 {
+					t.Errorf("%s: keepalived -t exit %d on the draft:\n%s\n--- draft:\n%s", v.Name, r.Code, r.Output, ka)
+				}
+			}
+			dir := t.TempDir()
+			kaPath, khPath := filepath.Join(dir, "keepalived.conf"), filepath.Join(dir, "kahook.conf")
+			os.WriteFile(kaPath, []byte(ka), 0o644)
+			os.WriteFile(khPath, []byte(kh), 0o644)
+			tree, _, err := config.ParseTree(kaPath, config.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := config.Load(khPath, config.Options{})
+			if err != nil {
+				t.Fatalf("kahook.conf draft: %v", err)
+			}
+			var r doctor.Report
+			k := doctor.ReadKeepalived(kaPath, tree)
+			doctor.LintKeepalived(&r, k, cfg)
+			doctor.LintKahook(&r, cfg, k)
+			for _, p := range r.Problems() {
+				if p.Check == "checks-wired" || p.Check == "no-vip" || p.Check == "vip-owner" {
+					t.Errorf("doctor on the drafts: %s", p)
+				}
+			}
+			if strings.Contains(ka, "virtual_server ") {
+				t.Errorf("the keepalived draft still loads virtual servers itself")
+			}
+		})
+	}
+}

@@ -1,0 +1,40 @@
+package main
+
+import (
+	"github.com/urfave/cli/v2"
+
+	"github.com/kahook/kahook/ipvs"
+	"github.com/kahook/kahook/pool"
+	"github.com/kahook/kahook/state"
+)
+
+func reloadCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "reload",
+		Usage: "validate kahook.conf and apply its IPVS services for the instances this node is MASTER for (keepalived's ExecReload)",
+		UsageText: "kahook reload\n\n" +
+			"   A config that does not validate changes nothing and exits 2 (logged). On a node that is\n" +
+			"   MASTER for no instance it only validates. The table is diffed, never flushed, and keeps\n" +
+			"   the pool's health decisions.",
+		Action: func(c *cli.Context) error {
+			e := getEnv(c)
+			if err := maxArgs(c, 0); err != nil {
+				return err
+			}
+			cfg, err := e.loadConfig()
+			if err != nil {
+				e.log.Error("reload refused: kahook.conf does not validate; nothing changed", "config", e.configPath, "error", err.Error())
+				return err
+			}
+			store, err := state.Open(e.resolveStateDir(cfg))
+			if err != nil {
+				return failed(err)
+			}
+			res, err := pool.Reload(c.Context, cfg, store, func() (ipvs.Kernel, error) { return ipvs.Open() }, e.log, ipvsDeadline)
+			if res != nil && e.json {
+				_ = printJSON(e.stdout, res)
+			}
+			return failed(err)
+		},
+	}
+}

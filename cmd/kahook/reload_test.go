@@ -1,0 +1,33 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestReloadValidatesFirst: a broken kahook.conf is refused with exit 2
+// and file:line; a valid one on a node MASTER for nothing only validates
+// (IPVS is not opened: this host has none, so opening it would exit 1).
+func TestReloadValidatesFirst(t *testing.T) {
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "kahook.conf")
+	good := "instance VI_1 {\n    interface eth0\n    virtual_ipaddress { 10.0.0.10 }\n}\nvirtual_server 10.0.0.10 80 {\n    protocol TCP\n    real_server 10.0.1.1 80 { weight 3 }\n}\n"
+	for _, tc := range []struct {
+		name, conf string
+		code       int
+		msg        string
+	}{
+		{"broken", strings.Replace(good, "weight 3", "weight x", 1), 2, "kahook.conf:7"},
+		{"valid, not MASTER", good, 0, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			os.WriteFile(conf, []byte(tc.conf), 0o644)
+			code, _, errs := kahook("--config", conf, "--state-dir", filepath.Join(dir, "state"), "reload")
+			if code != tc.code || !strings.Contains(errs, tc.msg) {
+				t.Errorf("exit %d (%q), want %d with %q", code, errs, tc.code, tc.msg)
+			}
+		})
+	}
+}

@@ -1,0 +1,183 @@
+package importconf
+
+import (
+	"fmt"
+	"io"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/kahook/kahook/config"
+)
+
+// KahookPath is where the packages install kahook; the keepalived.conf
+// draft runs it from there.
+const KahookPath = "/usr/sbin/kahook"
+
+// DraftKeepalived writes the keepalived.conf that goes with Draft's
+// kahook.conf: the same file with, in each vrrp_instance, the VIPs
+// replaced by one placeholder (README: keepalived's VIP is a placeholder),
+// kahook as the notify, and a tracked vrrp_script running `kahook sync`
+// where the instance has checked real servers; the virtual_server blocks
+// move to kahook.conf. What it cannot carry it flags with "! FIXME".
+// keepalived -t accepts the draft wherever it accepts the original.
+func DraftKeepalived(w io.Writer, path string, tree *config.Node) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "! keepalived.conf drafted by \"kahook import --keepalived %s\". Review it before use.\n", path)
+	b.WriteString("! keepalived runs VRRP; kahook (kahook.conf, drafted by \"kahook import\") binds the VIPs,\n")
+	b.WriteString("! loads IPVS and health-checks the pool (kahook sync, on MASTER and BACKUP).\n")
+	cfg := draftConfig(path, tree)
+	inGroup := map[string]bool{}
+	for _, g := range tree.Find("vrrp_sync_group") {
+		if gb := g.First("group"); gb != nil {
+			for _, c := range gb.Children {
+				inGroup[c.Key] = true
+			}
+		}
+	}
+	var body strings.Builder
+	moved := 0
+	if tree.First("global_defs") == nil {
+		body.WriteString("global_defs {\n    enable_script_security\n    script_user root\n}\n")
+	}
+	for _, n := range tree.Children {
+		switch n.Key {
+		case "global_defs":
+			n = secureGlobals(n)
+		case "virtual_server", "virtual_server_group":
+			moved++
+			continue // kahook.conf has them
+		case "vrrp_instance":
+			name := n.Arg(0)
+			script := ""
+			if cfg != nil && instanceChecked(cfg, name) {
+				script = "kahook_sync_" + quote(name)
+				b.WriteString(scriptBlock(script, name))
+			}
+			in, fixme := rewriteInstance(n, script)
+			if fixme != "" {
+				body.WriteString("! FIXME: " + fixme + "\n")
+			}
+			if err := config.Render(&body, []*config.Node{in}, 0); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := config.Render(&body, []*config.Node{n}, 0); err != nil {
+			return err
+		}
+	}
+	if moved > 0 {
+		fmt.Fprintf(&b, "! %d virtual_server/virtual_server_group blocks moved to kahook.conf.\n", moved)
+	}
+	b.WriteString(body.String())
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// secureGlobals adds what keepalived needs to run kahook as root:
+// enable_script_security (kahook's files are root's only) and script_user
+// root where none is set.
+func secureGlobals(g *config.Node) *config.Node {
+	cp := *g
+	cp.Children = append([]*config.Node(nil), g.Children...)
+	if g.First("enable_script_security") == nil {
+		cp.Children = append(cp.Children, &config.Node{Key: "enable_script_security"})
+	}
+	if g.First("script_user") == nil {
+		cp.Children = append(cp.Children, &config.Node{Key: "script_user", Args: []string{"root"}})
+	}
+	return &cp
+}
+
+// draftConfig parses the kahook.conf draft, to know which instances own
+// checked real servers.
+func draftConfig(path string, tree *config.Node) *config.Config {
+	var kb strings.Builder
+	if err := Draft(&kb, path, tree); err != nil {
+		return nil
+	}
+	cfg, err := config.Parse("draft", []byte(kb.String()), config.Options{})
+	if err != nil {
+		return nil
+	}
+	return cfg
+}
+
+func instanceChecked(cfg *config.Config, name string) bool {
+	for _, vs := range cfg.ServersOf(name) {
+		for _, rs := range vs.RealServers {
+			if len(rs.Checks) > 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// scriptBlock runs kahook sync for one instance every 10 s. No weight: a
+// weighted script is a config error in a sync group's instance and for an
+// address owner (keepalived's vrrp_complete_instance); two failed passes
+// (lost quorum) put the instance in FAULT.
+func scriptBlock(script, instance string) string {
+	return fmt.Sprintf(`vrrp_script %s {
+    script "%s sync --deadline 8s %s"
+    interval 10
+    timeout 12
+    fall 2
+    rise 2
+}
+`, script, KahookPath, quote(instance))
+}
+
+func rewriteInstance(n *config.Node, script string) (*config.Node, string) {
+	in := &config.Node{Pos: n.Pos, Key: n.Key, Args: n.Args, Block: true}
+	v6 := false
+	hasNotify := false
+	var tracked *config.Node
+	for _, c := range n.Children {
+		switch c.Key {
+		case "virtual_ipaddress", "virtual_ipaddress_excluded":
+			if c.Key == "virtual_ipaddress" && len(c.Children) > 0 {
+				if a, ok := vipAddr(c.Children[0].Key); ok && a.Is6() {
+					v6 = true
+				}
+			}
+			continue // kahook.conf has them
+		case "notify":
+			hasNotify = true
+		case "track_script":
+			cp := *c
+			cp.Children = append([]*config.Node(nil), c.Children...)
+			tracked = &cp
+			in.Children = append(in.Children, tracked)
+			continue
+		}
+		in.Children = append(in.Children, c)
+	}
+	vrid := 1
+	if c := n.First("virtual_router_id"); c != nil {
+		if v, err := strconv.Atoi(c.Arg(0)); err == nil && v >= 1 && v <= 255 {
+			vrid = v
+		}
+	}
+	ph := netip.MustParseAddr(fmt.Sprintf("127.255.0.%d", vrid)).String() + "/32"
+	if v6 {
+		ph = fmt.Sprintf("fe80::5e:%x/128", vrid)
+	}
+	in.Children = append(in.Children, &config.Node{Key: "virtual_ipaddress", Block: true, Children: []*config.Node{
+		{Key: ph, Args: []string{"dev", "lo"}},
+	}})
+	if script != "" {
+		if tracked == nil {
+			tracked = &config.Node{Key: "track_script", Block: true}
+			in.Children = append(in.Children, tracked)
+		}
+		tracked.Children = append(tracked.Children, &config.Node{Key: script})
+	}
+	if hasNotify {
+		return in, "vrrp_instance " + n.Arg(0) + " already has a notify script: run \"" + KahookPath + " notify\" with the same four arguments from it"
+	}
+	in.Children = append(in.Children, &config.Node{Key: "notify", Args: []string{KahookPath + " notify"}})
+	return in, ""
+}

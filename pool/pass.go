@@ -36,26 +36,26 @@ type Options struct {
 
 // CheckReport is one check's result in a pass.
 type CheckReport struct {
-	Check     string  `json:"check"`
-	Healthy   bool    `json:"healthy"`
-	Weight    int     `json:"weight"`
-	Reason    string  `json:"reason"`
-	LatencyMS float64 `json:"latency_ms"`
+	Check          string  `json:"check"`
+	Healthy        bool    `json:"healthy"`
+	Weight         *int    `json:"weight"` // null unless the check yields one (misc_dynamic, agent)
+	Reason         string  `json:"reason"`
+	LatencySeconds float64 `json:"latency_seconds"`
 }
 
 // ServerReport is one real server after a pass.
 type ServerReport struct {
-	VirtualServer string        `json:"virtual_server"`
-	RealServer    string        `json:"real_server"`
-	Up            bool          `json:"up"`
-	Maintenance   bool          `json:"maintenance,omitempty"`
-	Weight        int           `json:"weight"`
-	InTable       bool          `json:"in_table"`
-	Placement     string        `json:"placement"`
-	Event         Event         `json:"event,omitempty"`
-	Checks        []CheckReport `json:"checks,omitempty"`
-	Checked       bool          `json:"checked"`
-	LatencyMS     float64       `json:"latency_ms"`
+	VirtualServer  string        `json:"virtual_server"`
+	RealServer     string        `json:"real_server"`
+	Up             bool          `json:"up"`
+	Maintenance    bool          `json:"maintenance,omitempty"`
+	Weight         int           `json:"weight"`
+	InTable        bool          `json:"in_table"`
+	Placement      string        `json:"placement"`
+	Event          Event         `json:"event,omitempty"`
+	Checks         []CheckReport `json:"checks,omitempty"`
+	Checked        bool          `json:"checked"`
+	LatencySeconds float64       `json:"latency_seconds"`
 }
 
 // QuorumReport is one virtual server's quorum after a pass.
@@ -180,8 +180,8 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		sr := &ServerReport{VirtualServer: tg.vs.Name(), RealServer: tg.rs.Endpoint(), Up: s.Up, Maintenance: s.Maintenance, Event: ev, Checked: obs.Checked}
 		for i, r := range tg.results {
 			if i < tg.done {
-				sr.Checks = append(sr.Checks, CheckReport{Check: tg.checkers[i].String(), Healthy: r.Healthy, Weight: r.Weight, Reason: r.Reason, LatencyMS: ms(r.Latency)})
-				sr.LatencyMS = max(sr.LatencyMS, ms(r.Latency))
+				sr.Checks = append(sr.Checks, CheckReport{Check: tg.checkers[i].String(), Healthy: r.Healthy, Weight: reportWeight(r.Weight), Reason: r.Reason, LatencySeconds: secs(r.Latency)})
+				sr.LatencySeconds = max(sr.LatencySeconds, secs(r.Latency))
 			}
 		}
 		byKey[key] = sr
@@ -285,8 +285,8 @@ func (o Options) recordHealth(rep *Report, st *state.State, ps *state.PoolState,
 		sr := ServerReport{VirtualServer: tg.vs.Name(), RealServer: tg.rs.Endpoint(), Up: s.Up, Maintenance: s.Maintenance, Event: ev, Checked: obs.Checked, Placement: "not MASTER: health recorded, IPVS untouched"}
 		for i, r := range tg.results {
 			if i < tg.done {
-				sr.Checks = append(sr.Checks, CheckReport{Check: tg.checkers[i].String(), Healthy: r.Healthy, Weight: r.Weight, Reason: r.Reason, LatencyMS: ms(r.Latency)})
-				sr.LatencyMS = max(sr.LatencyMS, ms(r.Latency))
+				sr.Checks = append(sr.Checks, CheckReport{Check: tg.checkers[i].String(), Healthy: r.Healthy, Weight: reportWeight(r.Weight), Reason: r.Reason, LatencySeconds: secs(r.Latency)})
+				sr.LatencySeconds = max(sr.LatencySeconds, secs(r.Latency))
 			}
 		}
 		if Serving(s) {
@@ -353,7 +353,17 @@ func (o Options) now() time.Time {
 	return time.Now()
 }
 
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+// secs is d in seconds, to the microsecond (no float noise in JSON).
+func secs(d time.Duration) float64 { return float64(d.Microseconds()) / 1e6 }
+
+// reportWeight is a check's dynamic weight for the report: nil (JSON
+// null) when the check sets none.
+func reportWeight(w int) *int {
+	if w == check.Unchanged {
+		return nil
+	}
+	return &w
+}
 
 func (o Options) targets(vss []*config.VirtualServer) ([]*target, error) {
 	var out []*target

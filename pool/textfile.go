@@ -2,7 +2,6 @@ package pool
 
 import (
 	"fmt"
-	"math"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -42,7 +41,7 @@ func WriteTextfile(dir string, r *Report, ps *state.PoolState) error {
 	}
 	metric("kahook_realserver_check_latency_seconds", "Slowest check of the real server in the last pass.", "gauge")
 	for _, s := range servers {
-		fmt.Fprintf(&b, "kahook_realserver_check_latency_seconds%s %g\n", lbl("instance", r.Instance, "virtual_server", s.VirtualServer, "real_server", s.RealServer), seconds(s.LatencyMS))
+		fmt.Fprintf(&b, "kahook_realserver_check_latency_seconds%s %g\n", lbl("instance", r.Instance, "virtual_server", s.VirtualServer, "real_server", s.RealServer), s.LatencySeconds)
 	}
 	metric("kahook_pool_quorum_up", "1 while the virtual server's live weight meets its quorum.", "gauge")
 	for _, q := range r.Quorum {
@@ -66,8 +65,6 @@ var labelEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
 // seconds turns a latency in milliseconds (whole microseconds, see ms)
 // into seconds without float noise: 4.73 ms is 0.00473, not
 // 0.004730000000000001.
-func seconds(ms float64) float64 { return math.Round(ms*1000) / 1e6 }
-
 func b2i(b bool) int {
 	if b {
 		return 1

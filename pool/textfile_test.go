@@ -18,8 +18,8 @@ func TestWriteTextfile(t *testing.T) {
 	r := &Report{
 		Instance: `VI_1 "edge"\a`,
 		Servers: []ServerReport{
-			{VirtualServer: "10.0.0.10:80", RealServer: "10.0.1.12:80", Up: true, Weight: 2, LatencyMS: 0.25},
-			{VirtualServer: "10.0.0.10:80", RealServer: "10.0.1.11:80", Up: true, Maintenance: true, Weight: 0, LatencyMS: 4.73},
+			{VirtualServer: "10.0.0.10:80", RealServer: "10.0.1.12:80", Up: true, Weight: 2, LatencySeconds: 0.00025},
+			{VirtualServer: "10.0.0.10:80", RealServer: "10.0.1.11:80", Up: true, Maintenance: true, Weight: 0, LatencySeconds: 0.00473},
 		},
 		Quorum:   []QuorumReport{{VirtualServer: "10.0.0.10:80", Up: true}},
 		Duration: 1500 * time.Millisecond,

@@ -114,6 +114,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		Commands: []*cli.Command{
 			notifyCommand(),
 			fifoCommand(),
+			releaseCommand(),
 			checkCommand(),
 			syncCommand(),
 			ipvsCommand(),

@@ -135,7 +135,8 @@ func TestRPM(t *testing.T) {
 	list := run(t, "rpm", "-qpl", r)
 	for _, want := range []string{"/usr/sbin/kahook", "/etc/kahook/kahook.conf", "/usr/lib/systemd/system/kahook-realserver.service",
 		"/usr/share/man/man8/kahook.8.gz", "/usr/share/bash-completion/completions/kahook", "/usr/share/zsh/site-functions/_kahook",
-		"/usr/share/licenses/kahook/LICENSE", "/usr/share/doc/kahook/examples/two-node-dr/kahook.conf"} {
+		"/usr/share/licenses/kahook/LICENSE", "/usr/share/doc/kahook/examples/two-node-dr/kahook.conf",
+		"/usr/lib/systemd/system/keepalived.service.d/kahook-release.conf"} {
 		if !strings.Contains(list, want+"\n") {
 			t.Errorf("rpm -qpl lacks %s", want)
 		}
@@ -214,6 +215,29 @@ func TestInstallDebian(t *testing.T) {
 	if out, err := exec.Command("systemd-analyze", "verify", "--man=no", "--root="+root, "kahook-realserver.service").CombinedOutput(); err != nil {
 		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
 	}
+	// keepalived.service gets kahook's release drop-in: systemd accepts
+	// it and runs `kahook release --all` after keepalived exits. The
+	// chroot has no keepalived: a stand-in unit and binary take its place.
+	const dropIn = "/lib/systemd/system/keepalived.service.d/kahook-release.conf"
+	if !exists(dropIn) {
+		t.Errorf("%s not installed", dropIn)
+	}
+	os.WriteFile(filepath.Join(root, "lib/systemd/system/keepalived.service"),
+		[]byte("[Unit]\nDescription=keepalived stand-in\n[Service]\nType=notify\nExecStart=/usr/sbin/keepalived --dont-fork\n"), 0o644)
+	in("cp", "/bin/true", "/usr/sbin/keepalived")
+	if out, err := exec.Command("systemd-analyze", "verify", "--man=no", "--root="+root, "keepalived.service").CombinedOutput(); err != nil || len(out) > 0 {
+		t.Errorf("systemd-analyze verify keepalived.service with the drop-in: %v\n%s", err, out)
+	}
+	if out := run(t, "systemd-analyze", "cat-config", "--root="+root, "systemd/system/keepalived.service"); !strings.Contains(out, "\nExecStopPost=-/usr/sbin/kahook release --all\n") {
+		t.Errorf("keepalived.service does not run the release after it stops:\n%s", out)
+	}
+	// Control: verify does read that drop-in dir (a broken line there fails).
+	broken := filepath.Join(root, filepath.Dir(dropIn), "zz-broken.conf")
+	os.WriteFile(broken, []byte("[Service]\nExecStopPost=-not/absolute\n"), 0o644)
+	if out, _ := exec.Command("systemd-analyze", "verify", "--man=no", "--root="+root, "keepalived.service").CombinedOutput(); !strings.Contains(string(out), "zz-broken.conf") {
+		t.Errorf("systemd-analyze verify ignored the drop-in dir:\n%s", out)
+	}
+	os.Remove(broken)
 	if exists("/etc/systemd/system/multi-user.target.wants/kahook-realserver.service") {
 		t.Error("the package enabled the unit")
 	}
@@ -242,7 +266,7 @@ func TestInstallDebian(t *testing.T) {
 		t.Errorf("after remove: binary present %v, config present %v", exists("/usr/sbin/kahook"), exists("/etc/kahook/kahook.conf"))
 	}
 	in("dpkg", "-P", "kahook")
-	for _, p := range []string{"/etc/kahook", "/usr/sbin/kahook", "/lib/systemd/system/kahook-realserver.service", "/usr/share/doc/kahook", "/usr/share/man/man8/kahook.8.gz"} {
+	for _, p := range []string{"/etc/kahook", "/usr/sbin/kahook", "/lib/systemd/system/kahook-realserver.service", dropIn, "/usr/share/doc/kahook", "/usr/share/man/man8/kahook.8.gz"} {
 		if exists(p) {
 			t.Errorf("after purge %s remains", p)
 		}

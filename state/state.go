@@ -5,8 +5,8 @@
 //
 // The state dir is trusted only when a non-root user cannot change it
 // (keepalived's enable_script_security rule, config.CheckSecure): kahook
-// creates it 0700 and the lock 0600, refuses a dir that others own or can
-// write, opens every file in it with O_NOFOLLOW|O_NONBLOCK, requires a
+// creates it 0700 and the lock 0600, refuses a dir that others own, can
+// write or can enter (CheckDir), opens every file in it with O_NOFOLLOW|O_NONBLOCK, requires a
 // regular file of at most MaxFileSize bytes, and treats what it reads as
 // untrusted input: a file that does not parse, has an unknown version or
 // wrong types is logged and treated as empty (the next save replaces it).
@@ -89,9 +89,12 @@ func (s *Store) Prepare() error {
 	return CheckDir(s.Dir)
 }
 
-// CheckDir checks an existing state dir without creating anything: an
-// *UnsafeError when a non-root user can change it (only checked when
-// running as root, like the config), a plain error when it is missing.
+// CheckDir checks an existing state dir without creating anything. When
+// running as root (like the config check) it is an *UnsafeError unless
+// the dir and every directory above it are owned by root and not writable
+// by a non-root user (config.CheckSecure) and the dir itself gives others
+// no access and its group no write (0700 or 0750). A missing dir is a
+// plain error wrapping os.ErrNotExist.
 func CheckDir(dir string) error {
 	st, err := os.Stat(dir)
 	if err != nil {
@@ -105,6 +108,11 @@ func CheckDir(dir string) error {
 	}
 	if err := config.CheckSecure(dir); err != nil {
 		return &UnsafeError{Dir: dir, Err: err}
+	}
+	// Stricter than a config dir: others may not even enter it (they
+	// could open the lock and hold it), nor may a group write to it.
+	if mode := st.Mode().Perm(); mode&0o027 != 0 {
+		return &UnsafeError{Dir: dir, Err: fmt.Errorf("mode %04o lets users other than root in (want 0700, or 0750)", mode)}
 	}
 	return nil
 }
@@ -127,6 +135,11 @@ type Lock struct{ f *os.File }
 func (s *Store) Lock(ctx context.Context) (*Lock, error) {
 	path := filepath.Join(s.Dir, lockName)
 	fd, err := unix.Open(path, unix.O_RDWR|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0o600)
+	if errors.Is(err, unix.EROFS) {
+		// flock needs no write access: runs still serialise on a
+		// read-only file system (where nothing can be recorded).
+		fd, err = unix.Open(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open lock %s: %w", path, err)
 	}

@@ -386,3 +386,73 @@ instance VI_1 {
 	}
 	t.Logf("frames at %v", got)
 }
+
+// TestFIFOKeepalivedStop (issue 14, case 1): keepalived 2.2.x runs
+// `kahook fifo` as its notify_fifo_script. Stopping keepalived (SIGTERM,
+// as `systemctl stop` does) while MASTER SIGTERMs the FIFO reader first
+// and writes the STOP line after: the reader must still apply it. 20
+// stops in a row, the VIP must be gone after each.
+func TestFIFOKeepalivedStop(t *testing.T) {
+	if _, err := exec.LookPath("keepalived"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("keepalived missing: scripts/deps.sh installs it")
+		}
+		t.Skip("keepalived not installed")
+	}
+	sw := netnstest.NewSwitch(t)
+	n := newNode(t, sw, "kf", "02:00:00:00:04:0a", "10.9.0.1/24", "", fmt.Sprintf(`
+instance VI_1 {
+    interface eth0
+    virtual_ipaddress {
+        %s
+    }
+    garp_master_repeat 1
+    garp_master_delay 0
+}
+`, vip4))
+	dir := filepath.Dir(n.conf)
+	ka := filepath.Join(dir, "keepalived.conf")
+	writeFile(t, ka, fmt.Sprintf(`global_defs {
+    router_id kahook-test
+    script_user root
+    notify_fifo %s
+    notify_fifo_script "%s --syslog off --config %s --state-dir %s fifo"
+}
+vrrp_instance VI_1 {
+    state MASTER
+    interface eth0
+    virtual_router_id 51
+    priority 150
+    advert_int 1
+}
+`, filepath.Join(dir, "notify.fifo"), n.bin, n.conf, n.stateDir))
+	const stops = 20
+	released := 0
+	for i := 0; i < stops; i++ {
+		p := netnstest.Start(t, n.NS, "keepalived", "--dont-fork", "--log-console", "--vrrp", "--use-file", ka,
+			"--pid", filepath.Join(dir, "k.pid"), "--vrrp_pid", filepath.Join(dir, "v.pid"), "--checkers_pid", filepath.Join(dir, "c.pid"))
+		if !netnstest.Eventually(15*time.Second, func() bool { return n.hasAddr("lo", vip4) }) {
+			t.Fatalf("stop %d: keepalived never made kahook MASTER:\n%s", i+1, p.Output())
+		}
+		if err := p.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		p.Wait()
+		// keepalived has exited; the reader applies the STOP it wrote
+		// after the SIGTERM (within its 2 s drain bound).
+		if netnstest.Eventually(4*time.Second, func() bool { return !n.hasAddr("lo", vip4) }) {
+			released++
+		} else {
+			t.Errorf("stop %d: the VIP stayed after keepalived stopped", i+1)
+		}
+		// The reader is gone before the next start.
+		netnstest.Eventually(4*time.Second, func() bool {
+			out, _ := n.Run("pgrep", "-f", "fifo "+filepath.Join(dir, "notify.fifo"))
+			return strings.TrimSpace(out) == ""
+		})
+	}
+	t.Logf("%d of %d keepalived stops released the VIP", released, stops)
+	if s := stateFile(t, n.stateDir).Instances["VI_1"]; s == nil || s.State != "STOP" || s.Source != "fifo" {
+		t.Errorf("last recorded event: %+v, want STOP from the FIFO", s)
+	}
+}

@@ -3,6 +3,7 @@ package doctor
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -357,4 +358,25 @@ func devsOf(addrs map[string][]netip.Prefix, a netip.Addr) []string {
 		}
 	}
 	return out
+}
+
+// CheckDirs reports the state dir and the maintenance dir as FAIL when a
+// non-root user can change them (state.CheckDir, pool.CheckMaintenanceDir):
+// kahook then refuses MASTER transitions (state dir) or ignores the
+// maintenance files. A missing dir is fine: kahook creates the state dir
+// 0700 on first use.
+func CheckDirs(r *Report, stateDir, maintenanceDir string) {
+	if err := state.CheckDir(stateDir); err != nil {
+		var unsafe *state.UnsafeError
+		if errors.As(err, &unsafe) {
+			r.add(Fail, "state-dir", config.Pos{}, "chown root:root "+stateDir+"; chmod 0700 "+stateDir,
+				"state dir %s: %v: kahook refuses MASTER transitions (releases still run, unrecorded)", stateDir, unsafe.Err)
+		}
+	} else {
+		r.ok("state-dir", "state dir %s: owned by root, not writable by others", stateDir)
+	}
+	if err := pool.CheckMaintenanceDir(maintenanceDir); err != nil {
+		r.add(Fail, "maintenance-dir", config.Pos{}, "chown root:root "+maintenanceDir+"; chmod go-w "+maintenanceDir,
+			"%v: kahook ignores its files (no real server is drained by them)", err)
+	}
 }

@@ -47,21 +47,42 @@ type managedEntry struct {
 	Owner string     `json:"owner"`
 }
 
+// loadManaged reads the managed-services file. Loading the configured
+// services never depends on it: it only ever adds services to remove
+// (ones kahook loaded before that left the config), so whatever is wrong
+// with it leads to removing less, never more. The file is trusted only
+// in a state dir no non-root user can change (state.CheckDir) and only
+// as a root-owned regular file of bounded size (state.ReadFile); anything
+// else (unsafe dir, symlink, garbage, wrong types) is logged at error
+// level and treated as empty, and the next change rebuilds it from the
+// config and the kernel (every configured service kahook loads).
 func (m *Manager) loadManaged() (map[ServiceKey]string, error) {
 	out := map[ServiceKey]string{}
 	if m.StateDir == "" {
 		return out, nil
 	}
-	data, err := os.ReadFile(filepath.Join(m.StateDir, managedFile))
+	path := filepath.Join(m.StateDir, managedFile)
+	distrust := func(reason string, err error) (map[ServiceKey]string, error) {
+		m.Log.Error("managed-services file not used: only services of the config are loaded or removed; it is rebuilt on the next change",
+			"file", path, "reason", reason, "err", err)
+		return map[ServiceKey]string{}, nil
+	}
+	if err := state.CheckDir(m.StateDir); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return out, nil
+		}
+		return distrust("state dir not trusted", err)
+	}
+	data, err := state.ReadFile(path, state.MaxFileSize)
 	if errors.Is(err, os.ErrNotExist) {
 		return out, nil
 	}
 	if err != nil {
-		return nil, err
+		return distrust("unreadable", err)
 	}
 	var list []managedEntry
 	if err := json.Unmarshal(data, &list); err != nil {
-		return nil, fmt.Errorf("parse %s: %w", managedFile, err)
+		return distrust("does not parse", err)
 	}
 	for _, e := range list {
 		out[e.Key] = e.Owner
@@ -73,6 +94,13 @@ func (m *Manager) saveManaged(managed map[ServiceKey]string) error {
 	if m.StateDir == "" {
 		return nil
 	}
+	if err := state.CheckDir(m.StateDir); err != nil {
+		// Never write into a dir others can change. The run that got
+		// here is a release without a usable state dir (a MASTER refuses
+		// such a dir): it already reported that nothing is recorded.
+		m.Log.Debug("managed services not recorded", "err", err)
+		return nil
+	}
 	list := make([]managedEntry, 0, len(managed))
 	for k, o := range managed {
 		list = append(list, managedEntry{Key: k, Owner: o})
@@ -82,7 +110,7 @@ func (m *Manager) saveManaged(managed map[ServiceKey]string) error {
 	if err != nil {
 		return err
 	}
-	return state.WriteFileAtomic(filepath.Join(m.StateDir, managedFile), data, 0o644)
+	return state.WriteFileAtomic(filepath.Join(m.StateDir, managedFile), data, 0o600)
 }
 
 func (m *Manager) members() MembersFunc {

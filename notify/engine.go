@@ -97,6 +97,12 @@ func (e *Engine) Validate(ev Event) (*config.Instance, error) {
 		}
 		for _, ifc := range ifaces {
 			if err := e.LinkExists(ifc); err != nil {
+				if ev.State != Master {
+					// A release still removes what it can (the VIPs on
+					// lo); the steps that need the interface fail and say so.
+					e.Log.Warn("interface missing: releasing what can be released", "instance", in.Name, "interface", ifc, "err", err)
+					continue
+				}
 				return nil, &BadInputError{fmt.Sprintf("instance %s: interface %s: %v", in.Name, ifc, err)}
 			}
 		}
@@ -106,13 +112,47 @@ func (e *Engine) Validate(ev Event) (*config.Instance, error) {
 
 // Handle applies one event: validate, lock, skip if a newer event for the
 // instance was already taken, record it, run the steps, record the result.
+//
+// A release (BACKUP, FAULT, STOP, DELETED) never depends on the state
+// dir: when the dir is unsafe or cannot be created, the lock is not
+// obtained within LockWait, or the state cannot be read or written
+// (corrupt file, read-only file system, full disk), the failure is
+// logged at error level saying what was skipped, the release steps still
+// run, and the returned error (exit 1) says the event was not recorded.
+// A MASTER run instead changes nothing unless its event is recorded
+// first: an unsafe state dir is a *BadInputError (exit 2), any other
+// state failure an error (exit 1).
 func (e *Engine) Handle(ctx context.Context, ev Event) (*Result, error) {
 	in, err := e.Validate(ev)
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{Event: ev}
 	log := e.Log.With("instance", ev.Name, "state", ev.State)
+	release := ev.State != Master
+	if e.Store.Log == nil {
+		e.Store.Log = e.Log
+	}
+	if ev.Received.IsZero() {
+		ev.Received = time.Now()
+	}
+	// skipState releases without the state dir.
+	skipState := func(what string, err error) (*Result, error) {
+		log.Error("releasing anyway, without the run lock and without recording the event: "+what, "state_dir", e.Store.Dir, "err", err)
+		res := &Result{Event: ev}
+		errs := e.steps(ctx, in, ev, nil, nil, res, log)
+		errs = append(errs, fmt.Errorf("event not recorded (%s): %w", what, err))
+		return res, errors.Join(errs...)
+	}
+	if err := e.Store.Prepare(); err != nil {
+		var unsafe *state.UnsafeError
+		switch {
+		case release:
+			return skipState("state dir unusable", err)
+		case errors.As(err, &unsafe):
+			return nil, &BadInputError{Msg: err.Error()}
+		}
+		return nil, err
+	}
 
 	wait := e.LockWait
 	if wait == 0 {
@@ -120,13 +160,20 @@ func (e *Engine) Handle(ctx context.Context, ev Event) (*Result, error) {
 	}
 	lock, err := e.Store.LockWithin(ctx, wait)
 	if err != nil {
+		if release {
+			return skipState("run lock not obtained", err)
+		}
 		return nil, err
 	}
 	defer lock.Unlock()
 
+	res := &Result{Event: ev}
 	st, err := e.Store.Load()
 	if err != nil {
-		return nil, err
+		if !release {
+			return nil, err
+		}
+		log.Error("state file unreadable: releasing as if it were empty", "err", err)
 	}
 	prev := st.Instances[ev.Name]
 	if prev != nil && prev.Event.After(ev.Key) {
@@ -134,13 +181,22 @@ func (e *Engine) Handle(ctx context.Context, ev Event) (*Result, error) {
 		log.Info("stale event skipped: a newer event for this instance was already applied", "newer_state", prev.State)
 		return res, nil
 	}
-	if prev != nil && prev.GARPPID != 0 && !e.DryRun {
+	cur := &state.InstanceState{State: ev.State, Priority: ev.Priority, Event: ev.Key, Source: ev.Source, Received: ev.Received, Updated: time.Now()}
+	// A MASTER run for an instance already MASTER may change nothing and
+	// then does not re-announce (keepalived re-sends MASTER on reload):
+	// the gratuitous ARP schedule already running (for the event that
+	// announced) is handed on, so it runs to its end.
+	wasMaster := prev != nil && prev.State == Master && prev.Applied
+	if ev.State == Master && wasMaster && prev.GARPPID != 0 {
+		cur.GARPPID, cur.GARPEvent = prev.GARPPID, prev.GARPEvent
+		if cur.GARPEvent == nil {
+			k := prev.Event
+			cur.GARPEvent = &k
+		}
+	} else if prev != nil && prev.GARPPID != 0 && !e.DryRun {
 		stopFollower(prev.GARPPID, ev.Name, log)
 	}
-	if ev.Received.IsZero() {
-		ev.Received = time.Now()
-	}
-	cur := &state.InstanceState{State: ev.State, Priority: ev.Priority, Event: ev.Key, Source: ev.Source, Received: ev.Received, Updated: time.Now()}
+	var saveErr error
 	if !e.DryRun {
 		// Recorded before acting: a run killed halfway is visible as
 		// applied=false, and any older run still waiting sees it is stale.
@@ -151,25 +207,55 @@ func (e *Engine) Handle(ctx context.Context, ev Event) (*Result, error) {
 			delete(st.Pools, ev.Name)
 		}
 		if err := e.Store.Save(st); err != nil {
-			return nil, err
+			if !release {
+				return nil, err
+			}
+			log.Error("state not recorded: releasing anyway", "err", err)
+			saveErr = err
 		}
 	}
 
-	// A MASTER run for an instance already MASTER that changes nothing
-	// (keepalived re-sends on reload) does not re-announce: it is silent.
+	errs := e.steps(ctx, in, ev, prev, cur, res, log)
+	if !e.DryRun && saveErr == nil {
+		cur.Applied = len(errs) == 0
+		cur.Updated = time.Now()
+		st.Instances[ev.Name] = cur
+		if err := e.Store.Save(st); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if saveErr != nil {
+		errs = append(errs, fmt.Errorf("event not recorded: %w", saveErr))
+	}
+	if res.Changed > 0 && !e.DryRun {
+		log.Info("transition applied", "changes", res.Changed, "priority", ev.Priority, "source", ev.Source)
+	}
+	return res, errors.Join(errs...)
+}
+
+// steps runs the transition's steps in order into res and returns their
+// errors. prev is the instance's previous event (nil: unknown); cur, when
+// set, receives the gratuitous ARP follower a MASTER run starts.
+func (e *Engine) steps(ctx context.Context, in *config.Instance, ev Event, prev, cur *state.InstanceState, res *Result, log *slog.Logger) []error {
 	wasMaster := prev != nil && prev.State == Master && prev.Applied
 	var errs []error
 	for _, step := range Steps(in, ev.State) {
 		if step.Kind == StepGARP && wasMaster && res.Changed == 0 {
-			log.Debug("gratuitous ARP skipped: already MASTER and nothing changed")
+			log.Debug("gratuitous ARP skipped: already MASTER and nothing changed; the running schedule goes on")
 			continue
+		}
+		if step.Kind == StepGARP && cur != nil && cur.GARPPID != 0 && !e.DryRun {
+			// Re-announcing: the new schedule replaces the running one.
+			stopFollower(cur.GARPPID, ev.Name, log)
+			cur.GARPPID, cur.GARPEvent = 0, nil
 		}
 		sr := StepResult{Step: step}
 		changes, pid, err := e.run(ctx, in, ev, step, log)
 		sr.Changes = changes
 		res.Changed += len(changes)
-		if pid != 0 {
-			cur.GARPPID = pid
+		if pid != 0 && cur != nil {
+			k := ev.Key
+			cur.GARPPID, cur.GARPEvent = pid, &k
 		}
 		if err != nil {
 			sr.Error = err.Error()
@@ -180,18 +266,7 @@ func (e *Engine) Handle(ctx context.Context, ev Event) (*Result, error) {
 		}
 		res.Steps = append(res.Steps, sr)
 	}
-	if !e.DryRun {
-		cur.Applied = len(errs) == 0
-		cur.Updated = time.Now()
-		st.Instances[ev.Name] = cur
-		if err := e.Store.Save(st); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if res.Changed > 0 && !e.DryRun {
-		log.Info("transition applied", "changes", res.Changed, "priority", ev.Priority, "source", ev.Source)
-	}
-	return res, errors.Join(errs...)
+	return errs
 }
 
 func (e *Engine) run(ctx context.Context, in *config.Instance, ev Event, step Step, log *slog.Logger) ([]string, int, error) {

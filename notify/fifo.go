@@ -4,9 +4,13 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/kahook/kahook/state"
 )
@@ -19,15 +23,25 @@ type FIFOStats struct {
 	Failed  int `json:"failed"`
 }
 
-// ReadFIFO applies keepalived's FIFO lines strictly in order until EOF or
-// ctx ends. Lines end with '\n' or, in some keepalived versions, NUL. A
-// malformed line, or one for an instance kahook does not know (the FIFO
-// carries every instance and group), is logged and skipped; a line being
-// applied when ctx ends is finished first, so a SIGTERM never leaves half
-// a transition.
+// FIFODrain bounds how long ReadFIFO goes on reading after its context
+// ends. keepalived 2.2.7, stopping, SIGTERMs its notify_fifo_script,
+// writes the STOP lines about 12 ms later and closes the FIFO about 1 s
+// after that (its sample script waits for them too): a reader that
+// stopped at the SIGTERM would lose the STOP and leave the VIPs up.
+const FIFODrain = 2 * time.Second
+
+// ReadFIFO applies keepalived's FIFO lines strictly in order until EOF.
+// Lines end with '\n' or, in some keepalived versions, NUL. A malformed
+// line, or one for an instance kahook does not know (the FIFO carries
+// every instance and group), is logged and skipped. When ctx ends
+// (SIGTERM) it keeps reading and applying until EOF (keepalived closes
+// the FIFO) or FIFODrain has passed, whichever comes first; a line being
+// applied is always finished, so a SIGTERM never leaves half a
+// transition. r should be an *os.File of the FIFO (its read deadline
+// bounds the drain); any other reader is abandoned after FIFODrain.
 func ReadFIFO(ctx context.Context, r io.Reader, e *Engine, log *slog.Logger) (FIFOStats, error) {
 	var st FIFOStats
-	lines := make(chan string)
+	lines := make(chan string, 64)
 	readErr := make(chan error, 1)
 	go func() {
 		br := bufio.NewReader(r)
@@ -39,29 +53,42 @@ func ReadFIFO(ctx context.Context, r io.Reader, e *Engine, log *slog.Logger) (FI
 				line = ""
 			}
 			if line != "" {
-				select {
-				case lines <- line:
-				case <-ctx.Done():
-					readErr <- nil
-					return
-				}
+				lines <- line
 			}
 			if err != nil {
 				if errors.Is(err, io.EOF) {
 					err = nil
 				}
+				close(lines)
 				readErr <- err
 				return
 			}
 		}
 	}()
+	done := ctx.Done()
+	var drainEnd <-chan time.Time
 	for {
 		select {
-		case <-ctx.Done():
+		case <-done:
+			// SIGTERM: drain until EOF, bounded.
+			done = nil
+			log.Debug("FIFO reader: signalled; applying what keepalived still writes until it closes the FIFO", "bound", FIFODrain)
+			if d, ok := r.(interface{ SetReadDeadline(time.Time) error }); ok && d.SetReadDeadline(time.Now().Add(FIFODrain)) == nil {
+				continue
+			}
+			drainEnd = time.After(FIFODrain)
+		case <-drainEnd:
+			log.Warn("FIFO reader: stopped after the drain bound, keepalived had not closed the FIFO", "bound", FIFODrain)
 			return st, nil
-		case err := <-readErr:
-			return st, err
-		case line := <-lines:
+		case line, ok := <-lines:
+			if !ok {
+				err := <-readErr
+				if errors.Is(err, os.ErrDeadlineExceeded) {
+					log.Warn("FIFO reader: stopped after the drain bound, keepalived had not closed the FIFO", "bound", FIFODrain)
+					err = nil
+				}
+				return st, err
+			}
 			st.Lines++
 			fl, err := ParseFIFOLine(line)
 			if err != nil {
@@ -92,6 +119,39 @@ func ReadFIFO(ctx context.Context, r io.Reader, e *Engine, log *slog.Logger) (FI
 			st.Applied++
 		}
 	}
+}
+
+// CheckFIFO opens path without blocking and checks it before anything
+// is read: it must be a FIFO and, when running as root, owned by root and
+// not writable by a non-root group or by others (keepalived's script
+// security rule: every line is applied as root). A refused path is a
+// *BadInputError. The caller closes the returned file.
+func CheckFIFO(path string) (*os.File, error) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open FIFO %s: %w", path, err)
+	}
+	f := os.NewFile(uintptr(fd), path)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("open FIFO %s: %w", path, err)
+	}
+	mode := st.Mode & 0o7777
+	switch {
+	case st.Mode&unix.S_IFMT != unix.S_IFIFO:
+		err = &BadInputError{fmt.Sprintf("%s is not a FIFO (keepalived's notify_fifo creates one)", path)}
+	case os.Geteuid() != 0:
+	case st.Uid != 0:
+		err = &BadInputError{fmt.Sprintf("FIFO %s is owned by uid %d, not root: refusing it (every line would be applied as root; chown root %s, or let keepalived create it)", path, st.Uid, path)}
+	case (st.Gid != 0 && mode&0o020 != 0) || mode&0o002 != 0:
+		err = &BadInputError{fmt.Sprintf("FIFO %s is writable by non-root users (mode %04o): refusing it (chmod go-w %s)", path, mode, path)}
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
 }
 
 // readRecord reads up to '\n' or NUL.

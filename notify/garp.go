@@ -122,7 +122,9 @@ func Follow(ctx context.Context, cfg *config.Config, store *state.Store, name st
 			return false
 		}
 		cur := st.Instances[name]
-		return cur == nil || cur.Event != key || cur.State != Master
+		// A repeated MASTER that changed nothing keeps this schedule
+		// (GARPEvent): the newest MASTER's schedule runs to its end.
+		return cur == nil || cur.State != Master || (cur.Event != key && (cur.GARPEvent == nil || *cur.GARPEvent != key))
 	}
 	sent, err := a.Run(ctx, VIPIPs(in), ScheduleOf(in), start, 1, stop)
 	log.Debug("background gratuitous ARP done", "instance", name, "frames", sent)
@@ -130,18 +132,29 @@ func Follow(ctx context.Context, cfg *config.Config, store *state.Store, name st
 }
 
 func formatKey(k state.EventKey) string {
-	return strconv.FormatInt(k.BootNS, 10) + ":" + strconv.Itoa(k.PID)
+	s := strconv.FormatInt(k.BootNS, 10) + ":" + strconv.Itoa(k.PID)
+	if k.Boot != "" {
+		s += ":" + k.Boot
+	}
+	return s
 }
 
-// ParseKey reads what formatKey wrote.
+// ParseKey reads what formatKey wrote: BOOTNS:PID[:BOOTID].
 func ParseKey(s string) (state.EventKey, error) {
-	a, b, ok := strings.Cut(s, ":")
-	boot, err1 := strconv.ParseInt(a, 10, 64)
-	pid, err2 := strconv.Atoi(b)
-	if !ok || err1 != nil || err2 != nil {
-		return state.EventKey{}, fmt.Errorf("event key %q: expected BOOTNS:PID", s)
+	f := strings.SplitN(s, ":", 3)
+	if len(f) < 2 {
+		return state.EventKey{}, fmt.Errorf("event key %q: expected BOOTNS:PID[:BOOTID]", s)
 	}
-	return state.EventKey{BootNS: boot, PID: pid}, nil
+	boot, err1 := strconv.ParseInt(f[0], 10, 64)
+	pid, err2 := strconv.Atoi(f[1])
+	if err1 != nil || err2 != nil {
+		return state.EventKey{}, fmt.Errorf("event key %q: expected BOOTNS:PID[:BOOTID]", s)
+	}
+	k := state.EventKey{BootNS: boot, PID: pid}
+	if len(f) == 3 {
+		k.Boot = f[2]
+	}
+	return k, nil
 }
 
 // SelfExe is the running kahook binary, for the follower.

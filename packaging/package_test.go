@@ -173,7 +173,7 @@ func TestRPM(t *testing.T) {
 	for _, want := range []string{"/usr/sbin/kahook", "/etc/kahook/kahook.conf", "/usr/lib/systemd/system/kahook-realserver.service",
 		"/usr/share/man/man8/kahook.8.gz", "/usr/share/man/man5/kahook.conf.5.gz", "/usr/share/bash-completion/completions/kahook", "/usr/share/zsh/site-functions/_kahook",
 		"/usr/share/licenses/kahook/LICENSE", "/usr/share/doc/kahook/examples/two-node-dr/kahook.conf",
-		"/usr/lib/systemd/system/keepalived.service.d/kahook-reload.conf"} {
+		"/usr/lib/systemd/system/keepalived.service.d/kahook-reload.conf", "/usr/lib/systemd/system/keepalived.service.d/kahook-release.conf"} {
 		if !strings.Contains(list, want+"\n") {
 			t.Errorf("rpm -qpl lacks %s", want)
 		}
@@ -252,10 +252,16 @@ func TestInstallDebian(t *testing.T) {
 	if out, err := exec.Command("systemd-analyze", "verify", "--man=no", "--root="+root, "kahook-realserver.service").CombinedOutput(); err != nil {
 		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
 	}
-	// The reload drop-in extends keepalived's own unit (Debian's, as
-	// shipped by the keepalived package).
-	if !exists("/lib/systemd/system/keepalived.service.d/kahook-reload.conf") {
-		t.Error("keepalived.service.d/kahook-reload.conf not installed")
+	// keepalived.service gets kahook's two drop-ins, on Debian's own
+	// keepalived unit (a stand-in binary takes keepalived's place): systemd
+	// accepts them, runs `kahook release --all` after keepalived exits and
+	// `kahook reload` on a reload.
+	const dropIn = "/lib/systemd/system/keepalived.service.d/kahook-release.conf"
+	const reloadDropIn = "/lib/systemd/system/keepalived.service.d/kahook-reload.conf"
+	for _, d := range []string{dropIn, reloadDropIn} {
+		if !exists(d) {
+			t.Errorf("%s not installed", d)
+		}
 	}
 	os.WriteFile(filepath.Join(root, "lib/systemd/system/keepalived.service"), []byte(debianKeepalivedUnit), 0o644)
 	os.WriteFile(filepath.Join(root, "usr/sbin/keepalived"), []byte("#!/bin/sh\n"), 0o755)
@@ -263,11 +269,21 @@ func TestInstallDebian(t *testing.T) {
 		os.WriteFile(filepath.Join(root, "bin/kill"), []byte("#!/bin/sh\n"), 0o755)
 	}
 	if out, err := exec.Command("systemd-analyze", "verify", "--man=no", "--root="+root, "keepalived.service").CombinedOutput(); err != nil {
-		t.Errorf("systemd-analyze verify keepalived.service with kahook's drop-in: %v\n%s", err, out)
+		t.Errorf("systemd-analyze verify keepalived.service with kahook's drop-ins: %v\n%s", err, out)
 	}
-	if data, _ := os.ReadFile(filepath.Join(root, "lib/systemd/system/keepalived.service.d/kahook-reload.conf")); !strings.Contains(string(data), "\nExecReload=/usr/sbin/kahook --syslog on reload\n") {
-		t.Errorf("the drop-in does not add kahook's reload:\n%s", data)
+	unit := run(t, "systemd-analyze", "cat-config", "--root="+root, "systemd/system/keepalived.service")
+	for _, want := range []string{"\nExecStopPost=-/usr/sbin/kahook release --all\n", "\nExecReload=/usr/sbin/kahook --syslog on reload\n"} {
+		if !strings.Contains(unit, want) {
+			t.Errorf("keepalived.service lacks %q:\n%s", strings.TrimSpace(want), unit)
+		}
 	}
+	// Control: verify does read that drop-in dir (a broken line there fails).
+	broken := filepath.Join(root, filepath.Dir(dropIn), "zz-broken.conf")
+	os.WriteFile(broken, []byte("[Service]\nExecStopPost=-not/absolute\n"), 0o644)
+	if out, _ := exec.Command("systemd-analyze", "verify", "--man=no", "--root="+root, "keepalived.service").CombinedOutput(); !strings.Contains(string(out), "zz-broken.conf") {
+		t.Errorf("systemd-analyze verify ignored the drop-in dir:\n%s", out)
+	}
+	os.Remove(broken)
 	if exists("/etc/systemd/system/multi-user.target.wants/kahook-realserver.service") {
 		t.Error("the package enabled the unit")
 	}
@@ -296,7 +312,7 @@ func TestInstallDebian(t *testing.T) {
 		t.Errorf("after remove: binary present %v, config present %v", exists("/usr/sbin/kahook"), exists("/etc/kahook/kahook.conf"))
 	}
 	in("dpkg", "-P", "kahook")
-	for _, p := range []string{"/etc/kahook", "/usr/sbin/kahook", "/lib/systemd/system/kahook-realserver.service", "/usr/share/doc/kahook", "/usr/share/man/man8/kahook.8.gz", "/usr/share/man/man5/kahook.conf.5.gz"} {
+	for _, p := range []string{"/etc/kahook", "/usr/sbin/kahook", "/lib/systemd/system/kahook-realserver.service", dropIn, reloadDropIn, "/usr/share/doc/kahook", "/usr/share/man/man8/kahook.8.gz", "/usr/share/man/man5/kahook.conf.5.gz"} {
 		if exists(p) {
 			t.Errorf("after purge %s remains", p)
 		}

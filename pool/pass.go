@@ -2,6 +2,7 @@ package pool
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -106,6 +107,10 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	in := o.Cfg.Instance(o.Instance)
 	if in == nil {
 		return nil, fmt.Errorf("instance %q: not in %s", o.Instance, o.Cfg.Path)
+	}
+	if err := CheckMaintenanceDir(o.MaintenanceDir); err != nil {
+		o.Log.Error("maintenance dir ignored: its files drain no real server until it is root-only", "dir", o.MaintenanceDir, "err", err)
+		o.MaintenanceDir = ""
 	}
 	if _, err := o.Store.Load(); err != nil {
 		return nil, err // a broken state file: fail before checking
@@ -382,6 +387,23 @@ func (o Options) targets(vss []*config.VirtualServer) ([]*target, error) {
 		}
 	}
 	return out, nil
+}
+
+// CheckMaintenanceDir applies the config's rule (config.CheckSecure,
+// when running as root) to maintenance_dir: its files take real servers
+// out of the pool, so a dir another user can write would let that user
+// drain them. A missing dir is fine (nothing is in maintenance).
+func CheckMaintenanceDir(dir string) error {
+	if dir == "" || os.Geteuid() != 0 {
+		return nil
+	}
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err := config.CheckSecure(dir); err != nil {
+		return fmt.Errorf("maintenance dir %s: %w", dir, err)
+	}
+	return nil
 }
 
 // inMaintenance: a file named IP:PORT or IP in the maintenance dir

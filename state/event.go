@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -15,10 +17,30 @@ import (
 // take the lock after the MASTER run that followed it. The order that
 // counts is the order keepalived forked them in: the process start time
 // (since boot, in clock ticks) and, within one tick, the pid, which the
-// kernel hands out in fork order.
+// kernel hands out in fork order. Both count from a boot, so the key
+// carries the boot's id (/proc/sys/kernel/random/boot_id): an event of
+// another boot is older than any event of this one, whatever its
+// numbers say (a state_dir that outlives a reboot).
 type EventKey struct {
-	BootNS int64 `json:"boot_ns"`
-	PID    int   `json:"pid"`
+	Boot   string `json:"boot,omitempty"`
+	BootNS int64  `json:"boot_ns"`
+	PID    int    `json:"pid"`
+}
+
+var (
+	bootOnce sync.Once
+	bootID   string
+)
+
+// BootID is this boot's id, "" if the kernel does not say.
+func BootID() string {
+	bootOnce.Do(func() {
+		data, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
+		if err == nil {
+			bootID = strings.TrimSpace(string(data))
+		}
+	})
+	return bootID
 }
 
 // userHZ is the unit of /proc/PID/stat's starttime: USER_HZ, 100 on
@@ -50,7 +72,7 @@ func processEvent(pid int) (EventKey, error) {
 	if err != nil {
 		return EventKey{}, fmt.Errorf("parse /proc/%d/stat starttime: %w", pid, err)
 	}
-	return EventKey{BootNS: ticks * int64(time.Second/userHZ), PID: pid}, nil
+	return EventKey{Boot: BootID(), BootNS: ticks * int64(time.Second/userHZ), PID: pid}, nil
 }
 
 // NowEvent is a key for an event read now (a FIFO line), ordered after
@@ -58,7 +80,7 @@ func processEvent(pid int) (EventKey, error) {
 func NowEvent() EventKey {
 	var ts unix.Timespec
 	_ = unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts)
-	return EventKey{BootNS: ts.Nano(), PID: os.Getpid()}
+	return EventKey{Boot: BootID(), BootNS: ts.Nano(), PID: os.Getpid()}
 }
 
 // pidWrapGap: pids further apart than this within one 10 ms tick are taken
@@ -66,8 +88,13 @@ func NowEvent() EventKey {
 // processes in one tick, and half the smallest pid_max (32768) is 16384.
 const pidWrapGap = 1 << 14
 
-// After reports whether k is a newer event than o.
+// After reports whether k is a newer event than o. Of two keys from
+// different boots only one of this boot is newer (a key of an older
+// kahook, without a boot id, counts as another boot).
 func (k EventKey) After(o EventKey) bool {
+	if k.Boot != o.Boot {
+		return k.Boot != "" && k.Boot == BootID()
+	}
 	if k.BootNS != o.BootNS {
 		return k.BootNS > o.BootNS
 	}
@@ -79,4 +106,4 @@ func (k EventKey) After(o EventKey) bool {
 }
 
 // IsZero reports an unset key.
-func (k EventKey) IsZero() bool { return k.BootNS == 0 && k.PID == 0 }
+func (k EventKey) IsZero() bool { return k.Boot == "" && k.BootNS == 0 && k.PID == 0 }

@@ -2,6 +2,14 @@
 // run that changes the system takes the lock of its state dir, so runs
 // never interleave, and records what it applied in a JSON file that is
 // replaced atomically, so a crash or SIGKILL never leaves half a file.
+//
+// The state dir is trusted only when a non-root user cannot change it
+// (keepalived's enable_script_security rule, config.CheckSecure): kahook
+// creates it 0700 and the lock 0600, refuses a dir that others own, can
+// write or can enter (CheckDir), opens every file in it with O_NOFOLLOW|O_NONBLOCK, requires a
+// regular file of at most MaxFileSize bytes, and treats what it reads as
+// untrusted input: a file that does not parse, has an unknown version or
+// wrong types is logged and treated as empty (the next save replaces it).
 package state
 
 import (
@@ -9,11 +17,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/kahook/kahook/config"
 )
 
 const (
@@ -21,19 +33,95 @@ const (
 	stateName = "state.json"
 	// Version of the state file layout.
 	Version = 1
+	// MaxFileSize bounds every file kahook reads from its state dir
+	// (16 MiB: a state of 1,000 virtual servers x 10 real servers is
+	// about 3 MiB). A larger file is refused and replaced.
+	MaxFileSize = 16 << 20
 )
 
-// Store is one state dir.
+// Store is one state dir. A Store value does not touch the file system
+// until Prepare (or Open); callers that only read (doctor) use it as is.
 type Store struct {
 	Dir string
+	// Log receives the error lines of a corrupt or refused file (nil:
+	// slog.Default()).
+	Log *slog.Logger
 }
 
-// Open creates the state dir if needed.
+// UnsafeError is a state dir that a non-root user can change: kahook
+// refuses to trust (or create anything in) it.
+type UnsafeError struct {
+	Dir string
+	Err error
+}
+
+func (e *UnsafeError) Error() string {
+	return fmt.Sprintf("unsafe state dir %s: %v; kahook trusts no state a non-root user can change: make it root-only (chown root:root %s; chmod 0700 %s) or choose another state_dir", e.Dir, e.Err, e.Dir, e.Dir)
+}
+
+func (e *UnsafeError) Unwrap() error { return e.Err }
+
+// CorruptError is a file in the state dir that was not usable as it is
+// (does not parse, wrong types, unknown version, too large, not a regular
+// file). Load reports it and returns an empty state instead.
+type CorruptError struct {
+	Path   string
+	Reason string
+}
+
+func (e *CorruptError) Error() string { return fmt.Sprintf("%s: %s", e.Path, e.Reason) }
+
+// Open is Prepare on a new Store.
 func Open(dir string) (*Store, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("create state dir %s: %w", dir, err)
+	s := &Store{Dir: dir}
+	return s, s.Prepare()
+}
+
+// Prepare creates the state dir (mode 0700, parents included) if it is
+// missing and checks that it is safe to use: when running as root, the
+// dir and every directory above it must be owned by root and not writable
+// by a non-root user (config.CheckSecure). An unsafe dir is an
+// *UnsafeError and nothing is created in it.
+func (s *Store) Prepare() error {
+	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
+		return fmt.Errorf("create state dir %s: %w", s.Dir, err)
 	}
-	return &Store{Dir: dir}, nil
+	return CheckDir(s.Dir)
+}
+
+// CheckDir checks an existing state dir without creating anything. When
+// running as root (like the config check) it is an *UnsafeError unless
+// the dir and every directory above it are owned by root and not writable
+// by a non-root user (config.CheckSecure) and the dir itself gives others
+// no access and its group no write (0700 or 0750). A missing dir is a
+// plain error wrapping os.ErrNotExist.
+func CheckDir(dir string) error {
+	st, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("state dir %s: %w", dir, err)
+	}
+	if !st.IsDir() {
+		return &UnsafeError{Dir: dir, Err: errors.New("not a directory")}
+	}
+	if os.Geteuid() != 0 {
+		return nil
+	}
+	if err := config.CheckSecure(dir); err != nil {
+		return &UnsafeError{Dir: dir, Err: err}
+	}
+	// Stricter than a config dir: others may not even enter it (they
+	// could open the lock and hold it), nor may a group write to it.
+	if mode := st.Mode().Perm(); mode&0o027 != 0 {
+		return &UnsafeError{Dir: dir, Err: fmt.Errorf("mode %04o lets users other than root in (want 0700, or 0750)", mode)}
+	}
+	return nil
+}
+
+func (s *Store) logger() *slog.Logger {
+	if s.Log != nil {
+		return s.Log
+	}
+	return slog.Default()
 }
 
 // Lock is a held run lock.
@@ -41,16 +129,38 @@ type Lock struct{ f *os.File }
 
 // Lock takes the state dir's exclusive flock, waiting until ctx ends.
 // flock is released by the kernel when the process dies, so a killed run
-// never leaves a stale lock.
+// never leaves a stale lock. The lock file is opened with O_NOFOLLOW (a
+// planted symlink is refused, not followed), must be a regular file, and
+// is made mode 0600 so that no other user can open it to hold the lock.
 func (s *Store) Lock(ctx context.Context) (*Lock, error) {
 	path := filepath.Join(s.Dir, lockName)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o644)
+	fd, err := unix.Open(path, unix.O_RDWR|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0o600)
+	if errors.Is(err, unix.EROFS) {
+		// flock needs no write access: runs still serialise on a
+		// read-only file system (where nothing can be recorded).
+		fd, err = unix.Open(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open lock %s: %w", path, err)
 	}
+	f := os.NewFile(uintptr(fd), path)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("open lock %s: %w", path, err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		f.Close()
+		return nil, fmt.Errorf("lock %s is not a regular file: refusing it (remove it; kahook recreates it)", path)
+	}
+	if st.Mode&0o077 != 0 {
+		// Left by an older kahook (0644): others could open it read-only
+		// and hold the flock.
+		_ = unix.Fchmod(fd, 0o600)
+	}
 	wait := time.Millisecond
 	for {
-		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB)
 		if err == nil {
 			return &Lock{f: f}, nil
 		}
@@ -61,7 +171,7 @@ func (s *Store) Lock(ctx context.Context) (*Lock, error) {
 		select {
 		case <-ctx.Done():
 			f.Close()
-			return nil, fmt.Errorf("lock %s: another kahook run holds it: %w", path, ctx.Err())
+			return nil, fmt.Errorf("lock %s: another process holds it: %w", path, ctx.Err())
 		case <-time.After(wait):
 		}
 		if wait < 20*time.Millisecond {
@@ -100,12 +210,17 @@ type InstanceState struct {
 	Priority int       `json:"priority"`
 	Event    EventKey  `json:"event"`
 	Applied  bool      `json:"applied"`  // false while (or if killed while) applying
-	Source   string    `json:"source"`   // notify or fifo
+	Source   string    `json:"source"`   // notify, fifo or release
 	Received time.Time `json:"received"` // when kahook got the event
 	Updated  time.Time `json:"updated"`  // when it finished applying it
 	// GARPPID is the background process still sending gratuitous ARP for
-	// this event; a newer event stops it.
+	// this instance; a newer event that re-announces (or releases) stops
+	// it.
 	GARPPID int `json:"garp_pid,omitempty"`
+	// GARPEvent is the event whose gratuitous ARP schedule GARPPID sends:
+	// this event, or the MASTER event before it when a repeated MASTER
+	// changed nothing and let that schedule run to its end.
+	GARPEvent *EventKey `json:"garp_event,omitempty"`
 }
 
 // PoolState is the per-instance memory of `sync` between passes.
@@ -130,19 +245,79 @@ type ServerState struct {
 	Maintenance bool      `json:"maintenance,omitempty"`
 }
 
-// Load reads the state file; a missing file is an empty state.
+// Load reads the state file; a missing file is an empty state. A file
+// that is not usable (*CorruptError: too large, not regular, does not
+// parse, wrong types, unknown version) is logged at error level and
+// treated as empty, so the next Save replaces it: the state only orders
+// events and remembers pool health, both of which start over safely.
+// Entries that cannot be true are dropped with a log line: an event of
+// this boot that starts in the future (a forged file would otherwise make
+// every later event stale). The error is only for a file that could not
+// be read at all (permissions, I/O); the returned state is then empty
+// too, never nil.
 func (s *Store) Load() (*State, error) {
 	path := filepath.Join(s.Dir, stateName)
-	data, err := os.ReadFile(path)
+	data, err := ReadFile(path, MaxFileSize)
 	if errors.Is(err, os.ErrNotExist) {
 		return newState(), nil
 	}
+	var ce *CorruptError
+	if errors.As(err, &ce) {
+		s.logger().Error("state file refused: treated as empty, the next change replaces it", "file", path, "reason", ce.Reason)
+		return newState(), nil
+	}
 	if err != nil {
-		return nil, fmt.Errorf("read state %s: %w", path, err)
+		return newState(), fmt.Errorf("read state %s: %w", path, err)
+	}
+	st, reason := parseState(data)
+	if reason != "" {
+		s.logger().Error("state file refused: treated as empty, the next change replaces it", "file", path, "reason", reason)
+		return newState(), nil
+	}
+	now := NowEvent()
+	for name, in := range st.Instances {
+		if in == nil {
+			delete(st.Instances, name)
+			continue
+		}
+		if in.Event.Boot == now.Boot && in.Event.BootNS > now.BootNS+int64(time.Second) {
+			s.logger().Error("state file: event from the future ignored (it cannot be from this boot)", "file", path, "instance", name,
+				"event_boot_ns", in.Event.BootNS, "now_boot_ns", now.BootNS)
+			delete(st.Instances, name)
+		}
+	}
+	for name, p := range st.Pools {
+		if p == nil {
+			delete(st.Pools, name)
+			continue
+		}
+		for k, sv := range p.Servers {
+			if sv == nil {
+				delete(p.Servers, k)
+			}
+		}
+	}
+	return st, nil
+}
+
+// parseState decodes a state file; a reason is returned for anything
+// kahook does not write itself.
+func parseState(data []byte) (*State, string) {
+	var head struct {
+		Version *int `json:"version"`
+	}
+	if err := json.Unmarshal(data, &head); err != nil {
+		return nil, "does not parse: " + err.Error()
+	}
+	if head.Version == nil {
+		return nil, "no version"
+	}
+	if *head.Version != Version {
+		return nil, fmt.Sprintf("unknown version %d (this kahook writes version %d)", *head.Version, Version)
 	}
 	st := newState()
 	if err := json.Unmarshal(data, st); err != nil {
-		return nil, fmt.Errorf("parse state %s: %w", path, err)
+		return nil, "does not parse: " + err.Error()
 	}
 	if st.Instances == nil {
 		st.Instances = map[string]*InstanceState{}
@@ -150,11 +325,52 @@ func (s *Store) Load() (*State, error) {
 	if st.Pools == nil {
 		st.Pools = map[string]*PoolState{}
 	}
-	return st, nil
+	return st, ""
 }
 
 func newState() *State {
 	return &State{Version: Version, Instances: map[string]*InstanceState{}, Pools: map[string]*PoolState{}}
+}
+
+// ReadFile reads a file of the state dir as untrusted input: opened with
+// O_NOFOLLOW|O_NONBLOCK (a planted symlink or FIFO is neither followed
+// nor waited on), it must be a regular file of at most max bytes, and
+// when running as root it must be owned by root and not writable by
+// others. Such a file is a *CorruptError; a missing one os.ErrNotExist.
+func ReadFile(path string, max int64) ([]byte, error) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.ENOENT) {
+		return nil, os.ErrNotExist
+	}
+	if errors.Is(err, unix.ELOOP) {
+		return nil, &CorruptError{Path: path, Reason: "is a symbolic link (not followed)"}
+	}
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	f := os.NewFile(uintptr(fd), path)
+	defer f.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return nil, &os.PathError{Op: "stat", Path: path, Err: err}
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return nil, &CorruptError{Path: path, Reason: "not a regular file"}
+	}
+	if os.Geteuid() == 0 && (st.Uid != 0 || st.Mode&0o022 != 0) {
+		return nil, &CorruptError{Path: path, Reason: fmt.Sprintf("owned by uid %d with mode %04o: only a root-owned file not writable by others is trusted", st.Uid, st.Mode&0o7777)}
+	}
+	if st.Size > max {
+		return nil, &CorruptError{Path: path, Reason: fmt.Sprintf("%d bytes, larger than the %d-byte bound", st.Size, max)}
+	}
+	data, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, &os.PathError{Op: "read", Path: path, Err: err}
+	}
+	if int64(len(data)) > max {
+		return nil, &CorruptError{Path: path, Reason: fmt.Sprintf("larger than the %d-byte bound", max)}
+	}
+	return data, nil
 }
 
 // Save replaces the state file atomically: write a temp file, fsync it,
@@ -165,11 +381,13 @@ func (s *Store) Save(st *State) error {
 	if err != nil {
 		return fmt.Errorf("encode state: %w", err)
 	}
-	return WriteFileAtomic(filepath.Join(s.Dir, stateName), append(data, '\n'), 0o644)
+	return WriteFileAtomic(filepath.Join(s.Dir, stateName), append(data, '\n'), 0o600)
 }
 
 // WriteFileAtomic writes data to path so that readers see either the old
-// or the new content, never a mix, even if the writer is killed.
+// or the new content, never a mix, even if the writer is killed. The temp
+// file is created exclusively (O_EXCL) and renamed over path, so a
+// symlink at path is replaced, never followed.
 func WriteFileAtomic(path string, data []byte, mode os.FileMode) error {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")

@@ -54,6 +54,13 @@ func doctorCommand() *cli.Command {
 			}
 			if !c.Bool("no-live") {
 				doctor.CheckLive(c.Context, &r, kc, k, e.live(kc, c.Bool("probe"), c.Duration("probe-timeout")))
+				if kc != nil || e.stateDir != "" {
+					maint := config.DefaultMaintenanceDir
+					if kc != nil {
+						maint = kc.Global.MaintenanceDir
+					}
+					doctor.CheckDirs(&r, e.resolveStateDir(kc), maint)
+				}
 			}
 			printReport(e, &r)
 			if r.Failed() {

@@ -117,6 +117,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		Commands: []*cli.Command{
 			notifyCommand(),
 			fifoCommand(),
+			releaseCommand(),
 			checkCommand(),
 			syncCommand(),
 			reloadCommand(),

@@ -88,6 +88,8 @@ func (e *env) engine(validate func(*notify.Engine) error) (*notify.Engine, error
 	if err != nil {
 		return nil, err
 	}
+	// Created and checked by Handle: a release never depends on it.
+	store := &state.Store{Dir: e.resolveStateDir(cfg), Log: e.log}
 	vips, err := vip.NewManager(e.log)
 	if err != nil {
 		return nil, failed(err)
@@ -111,10 +113,6 @@ func (e *env) engine(validate func(*notify.Engine) error) (*notify.Engine, error
 		} else if err != nil {
 			return nil, failed(err)
 		}
-	}
-	store, err := state.Open(e.resolveStateDir(cfg))
-	if err != nil {
-		return nil, failed(err)
 	}
 	eng.Store = store
 	if needsIPVS(cfg) {
@@ -207,13 +205,16 @@ func fifoCommand() *cli.Command {
 				if ctx.Err() != nil {
 					return nil
 				}
+				var bad *notify.BadInputError
+				if errors.As(err, &bad) {
+					return usage("fifo: %v", err)
+				}
 				return failed(err)
 			}
 			defer f.Close()
-			go func() {
-				<-ctx.Done()
-				f.Close() // unblocks the reader
-			}()
+			// After SIGTERM the reader goes on until keepalived closes the
+			// FIFO (its STOP line comes after the SIGTERM), at most
+			// notify.FIFODrain.
 			stats, err := notify.ReadFIFO(ctx, f, eng, e.log)
 			e.log.Info("FIFO reader stopped", "lines", stats.Lines, "applied", stats.Applied, "skipped", stats.Skipped, "failed", stats.Failed)
 			if err != nil && ctx.Err() == nil {
@@ -224,16 +225,25 @@ func fifoCommand() *cli.Command {
 	}
 }
 
-// openFIFO opens the FIFO for reading; opening blocks until keepalived
-// opens its end, so it runs aside and gives way to SIGTERM.
+// openFIFO opens the FIFO for reading. It is first opened without
+// blocking and checked (notify.CheckFIFO: a FIFO, owned by root, not
+// writable by others), then reopened through /proc/self/fd (the same
+// inode, whatever the path points to by then) in blocking mode, which
+// waits until keepalived opens its end; that wait runs aside and gives
+// way to SIGTERM.
 func openFIFO(ctx context.Context, path string) (*os.File, error) {
+	probe, err := notify.CheckFIFO(path)
+	if err != nil {
+		return nil, err
+	}
 	type res struct {
 		f   *os.File
 		err error
 	}
 	ch := make(chan res, 1)
 	go func() {
-		f, err := os.Open(path)
+		defer probe.Close()
+		f, err := os.Open(fmt.Sprintf("/proc/self/fd/%d", probe.Fd()))
 		ch <- res{f, err}
 	}()
 	select {

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/kahook/kahook/notify"
+	"github.com/kahook/kahook/state"
+)
+
+// releaseCommand is what keepalived.service's kahook drop-in runs as
+// ExecStopPost: whenever keepalived exits, by a clean stop, a crash or
+// SIGKILL, every instance gets the STOP transition (the config's
+// backup { } actions), so a dead keepalived never leaves its node
+// answering ARP for a VIP. After a clean stop keepalived's own STOP
+// notify has already done it, and this run changes nothing.
+func releaseCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "release",
+		Usage:     "apply the STOP transition to instances (--all: every instance of the config; keepalived.service's ExecStopPost)",
+		ArgsUsage: "--all | INSTANCE...",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "all", Usage: "every instance of the config"},
+		},
+		Action: func(c *cli.Context) error {
+			e := getEnv(c)
+			received := time.Now()
+			key, err := state.ProcessEvent()
+			if err != nil {
+				return failed(err)
+			}
+			if c.Bool("all") == (c.NArg() > 0) {
+				return usage("release: give --all or instance names (not both)")
+			}
+			if _, err := os.Stat(e.configPath); errors.Is(err, os.ErrNotExist) && !e.configSet && c.Bool("all") {
+				// The drop-in runs on every keepalived stop, also on nodes
+				// where kahook is installed but not configured.
+				e.log.Debug("no kahook config: nothing to release", "config", e.configPath)
+				return nil
+			}
+			eng, err := e.engine(nil)
+			if err != nil {
+				return err
+			}
+			names := c.Args().Slice()
+			if c.Bool("all") {
+				for _, in := range eng.Cfg.Instances {
+					names = append(names, in.Name)
+				}
+			}
+			for _, n := range names {
+				if _, err := eng.Validate(notify.Event{Name: n, State: notify.Stop}); err != nil {
+					return usage("release: %v", err)
+				}
+			}
+			var errs []error
+			for _, n := range names {
+				ev := notify.Event{Name: n, State: notify.Stop, Source: "release", Key: key, Received: received}
+				res, err := eng.Handle(c.Context, ev)
+				if err != nil {
+					errs = append(errs, err)
+				}
+				if res != nil && e.json {
+					_ = printJSON(e.stdout, res)
+				}
+			}
+			return failed(errors.Join(errs...))
+		},
+	}
+}

@@ -1,0 +1,458 @@
+package notify_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	mdarp "github.com/mdlayher/arp"
+
+	"github.com/kahook/kahook/internal/netnstest"
+	"github.com/kahook/kahook/state"
+)
+
+// nobody is the unprivileged uid the attack tests run as (setpriv).
+const nobody = "65534"
+
+func asNobody(t *testing.T, args ...string) *exec.Cmd {
+	t.Helper()
+	if _, err := exec.LookPath("setpriv"); err != nil {
+		t.Skip("setpriv not installed")
+	}
+	return exec.Command("setpriv", append([]string{"--reuid", nobody, "--regid", nobody, "--clear-groups", "--"}, args...)...)
+}
+
+func mustNobody(t *testing.T, args ...string) {
+	t.Helper()
+	if out, err := asNobody(t, args...).CombinedOutput(); err != nil {
+		t.Fatalf("as uid %s: %s: %v\n%s", nobody, strings.Join(args, " "), err, out)
+	}
+}
+
+func writeFile(t *testing.T, path, data string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// stateFile reads state.json raw: it must be a valid version-1 state
+// written by kahook (a regular 0600 file).
+func stateFile(t *testing.T, dir string) *state.State {
+	t.Helper()
+	path := filepath.Join(dir, "state.json")
+	fi, err := os.Lstat(path)
+	if err != nil {
+		t.Fatalf("state file: %v", err)
+	}
+	if !fi.Mode().IsRegular() || fi.Mode().Perm() != 0o600 {
+		t.Errorf("state file mode %v, want a regular 0600 file", fi.Mode())
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st state.State
+	if err := json.Unmarshal(data, &st); err != nil || st.Version != 1 {
+		t.Fatalf("state file not repaired (version %d, %v):\n%.300s", st.Version, err, data)
+	}
+	return &st
+}
+
+func eventJSON(boot string, bootNS int64) string {
+	return fmt.Sprintf(`{"version":1,"instances":{"VI_1":{"state":"MASTER","priority":100,"event":{"boot":%q,"boot_ns":%d,"pid":1},"applied":true,"source":"notify"}}}`, boot, bootNS)
+}
+
+func nowBootNS(t *testing.T) int64 {
+	var ts syscall.Timespec
+	if err := clockBoottime(&ts); err != nil {
+		t.Fatal(err)
+	}
+	return ts.Nano()
+}
+
+// TestBrokenStateReleases (issue 14, cases 2, 4 and 7; issue 15 case 3):
+// whatever is wrong with the state dir, BACKUP releases the VIP and says
+// so in one clear log line; a state file kahook can replace is replaced
+// by a valid one (exit 0), a state it cannot write (read-only file
+// system, full disk) exits 1 after releasing. MASTER then loads from the
+// repaired state.
+func TestBrokenStateReleases(t *testing.T) {
+	netnstest.RequireRoot(t)
+	sw := netnstest.NewSwitch(t)
+	secret := filepath.Join(t.TempDir(), "secret")
+	writeFile(t, secret, "Zsecret-content-never-printed\n")
+	boot := state.BootID()
+	if boot == "" {
+		t.Fatal("no /proc/sys/kernel/random/boot_id")
+	}
+	type breaker func(t *testing.T, dir string)
+	write := func(data string) breaker {
+		return func(t *testing.T, dir string) { writeFile(t, filepath.Join(dir, "state.json"), data) }
+	}
+	tmpfs := func(t *testing.T, dir string) {
+		// The state dir on a small tmpfs of its own, with the good state.
+		good, err := os.ReadFile(filepath.Join(dir, "state.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64k,mode=0700", "kahook-test", dir).CombinedOutput(); err != nil {
+			t.Fatalf("mount tmpfs: %v %s", err, out)
+		}
+		t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
+		writeFile(t, filepath.Join(dir, "state.json"), string(good))
+	}
+	cases := []struct {
+		name     string
+		brk      breaker
+		exit     int
+		log      string
+		repaired bool
+		fast     bool // must not take long (size bound, no blocking)
+	}{
+		{"empty file", write(""), 0, "state file refused", true, false},
+		{"truncated", write(`{"version":1,"instances":{"VI_1":{"state":"MAS`), 0, "does not parse", true, false},
+		{"garbage", write("garbage{"), 0, "does not parse", true, false},
+		{"wrong-typed entry", write(`{"version":1,"instances":{"VI_1":"x"}}`), 0, "does not parse", true, false},
+		{"unknown version", write(`{"version":99,"instances":{}}`), 0, "unknown version 99", true, false},
+		{"oversized", write(`{"version":1,"instances":{}` + strings.Repeat(" ", 17<<20) + "}"), 0, "larger than the 16777216-byte bound", true, true},
+		{"symlink to another file", func(t *testing.T, dir string) {
+			p := filepath.Join(dir, "state.json")
+			os.Remove(p)
+			if err := os.Symlink(secret, p); err != nil {
+				t.Fatal(err)
+			}
+		}, 0, "is a symbolic link (not followed)", true, false},
+		{"fifo", func(t *testing.T, dir string) {
+			p := filepath.Join(dir, "state.json")
+			os.Remove(p)
+			if err := syscall.Mkfifo(p, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}, 0, "not a regular file", true, true},
+		{"event of an earlier boot", write(eventJSON("00000000-0000-4000-8000-000000000000", 1<<60)), 0, "", true, false},
+		{"forged future event", func(t *testing.T, dir string) {
+			writeFile(t, filepath.Join(dir, "state.json"), eventJSON(boot, nowBootNS(t)+int64(time.Hour)))
+		}, 0, "event from the future ignored", true, false},
+		{"read-only file system", func(t *testing.T, dir string) {
+			tmpfs(t, dir)
+			if out, err := exec.Command("mount", "-o", "remount,ro", dir).CombinedOutput(); err != nil {
+				t.Fatalf("remount ro: %v %s", err, out)
+			}
+		}, 1, "releasing anyway", false, false},
+		{"full disk", func(t *testing.T, dir string) {
+			tmpfs(t, dir)
+			exec.Command("dd", "if=/dev/zero", "of="+filepath.Join(dir, "fill"), "bs=4k").Run()
+		}, 1, "state not recorded: releasing anyway", false, false},
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			n := newNode(t, sw, fmt.Sprintf("s%d", i), fmt.Sprintf("02:00:00:00:01:%02x", i), fmt.Sprintf("10.9.0.%d/24", 30+i), "", instanceConf(""))
+			n.mustKahook("notify", "master", "VI_1")
+			if !n.hasAddr("lo", vip4) {
+				t.Fatal("MASTER did not bind the VIP")
+			}
+			tc.brk(t, n.stateDir)
+			start := time.Now()
+			out, code := n.kahook("notify", "backup", "VI_1")
+			took := time.Since(start)
+			if n.hasAddr("lo", vip4) || n.hasAddr("eth0", vip6) {
+				t.Fatalf("BACKUP left the VIPs (exit %d):\n%s", code, out)
+			}
+			if code != tc.exit {
+				t.Errorf("exit %d, want %d:\n%s", code, tc.exit, out)
+			}
+			if tc.log != "" && !strings.Contains(out, tc.log) {
+				t.Errorf("log lacks %q:\n%s", tc.log, out)
+			}
+			if strings.Contains(out, "stale event skipped") {
+				t.Errorf("a forged or old event made the release stale:\n%s", out)
+			}
+			if strings.Contains(out, "Zsecret") {
+				t.Errorf("the symlink's target leaked:\n%s", out)
+			}
+			if tc.fast && took > 5*time.Second {
+				t.Errorf("took %v", took)
+			}
+			if !tc.repaired {
+				return
+			}
+			if s := stateFile(t, n.stateDir).Instances["VI_1"]; s == nil || s.State != "BACKUP" || !s.Applied {
+				t.Errorf("repaired state: %+v", s)
+			}
+			if data, _ := os.ReadFile(secret); !strings.HasPrefix(string(data), "Zsecret") {
+				t.Error("the symlink's target was changed")
+			}
+			// MASTER from the same broken state: it loads (and repairs).
+			tc.brk(t, n.stateDir)
+			if out, code := n.kahook("notify", "master", "VI_1"); code != 0 || !n.hasAddr("lo", vip4) {
+				t.Errorf("MASTER after %s: exit %d, VIP %v:\n%s", tc.name, code, n.hasAddr("lo", vip4), out)
+			}
+			if s := stateFile(t, n.stateDir).Instances["VI_1"]; s == nil || s.State != "MASTER" {
+				t.Errorf("state after MASTER: %+v", s)
+			}
+		})
+	}
+}
+
+// TestStateDirAttacks (issue 15, cases 2 and 3) runs the attacks of a
+// local user (uid 65534, through setpriv) on the state dir: none of them
+// blocks or forges a release, none makes root create, read or follow
+// anything, and a MASTER refuses an unsafe dir (exit 2, nothing changed).
+func TestStateDirAttacks(t *testing.T) {
+	netnstest.RequireRoot(t)
+	sw := netnstest.NewSwitch(t)
+	secret := filepath.Join(t.TempDir(), "secret")
+	writeFile(t, secret, "Zsecret-content-never-printed\n")
+
+	// A sticky world-writable parent, like /tmp.
+	sticky := func(t *testing.T) string {
+		d := t.TempDir()
+		if err := os.Chmod(filepath.Dir(d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(d, os.ModeSticky|0o777); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	cases := []struct {
+		name string
+		// setup prepares the state dir (it does not exist yet) and returns
+		// a cleanup check run after the release.
+		setup func(t *testing.T, dir string) func(t *testing.T)
+	}{
+		{"read-only flock holder on a kahook 0.1 dir (0755, lock 0644)", func(t *testing.T, dir string) func(t *testing.T) {
+			os.Mkdir(dir, 0o755)
+			os.Chmod(dir, 0o755)
+			writeFile(t, filepath.Join(dir, "lock"), "")
+			os.Chmod(filepath.Join(dir, "lock"), 0o644)
+			holder := asNobody(t, "flock", "-x", filepath.Join(dir, "lock"), "sleep", "60")
+			if err := holder.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { holder.Process.Kill(); holder.Wait() })
+			time.Sleep(200 * time.Millisecond)
+			return nil
+		}},
+		{"lock symlink planted by another user", func(t *testing.T, dir string) func(t *testing.T) {
+			target := filepath.Join(t.TempDir(), "created-by-root")
+			mustNobody(t, "mkdir", "-m", "0777", dir)
+			mustNobody(t, "ln", "-s", target, filepath.Join(dir, "lock"))
+			return func(t *testing.T) {
+				if _, err := os.Lstat(target); err == nil {
+					t.Error("root created the lock symlink's target")
+				}
+			}
+		}},
+		{"state.json symlink to a root-only file", func(t *testing.T, dir string) func(t *testing.T) {
+			mustNobody(t, "mkdir", "-m", "0755", dir)
+			mustNobody(t, "ln", "-s", secret, filepath.Join(dir, "state.json"))
+			return nil
+		}},
+		{"forged future event", func(t *testing.T, dir string) func(t *testing.T) {
+			mustNobody(t, "mkdir", "-m", "0755", dir)
+			mustNobody(t, "sh", "-c", "cat > "+filepath.Join(dir, "state.json")+" <<'EOF'\n"+eventJSON(state.BootID(), nowBootNS(t)+int64(time.Hour))+"\nEOF")
+			return nil
+		}},
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			n := newNode(t, sw, fmt.Sprintf("x%d", i), fmt.Sprintf("02:00:00:00:02:%02x", i), fmt.Sprintf("10.9.0.%d/24", 60+i), "", instanceConf(""))
+			n.stateDir = filepath.Join(sticky(t), "state")
+			after := tc.setup(t, n.stateDir)
+			before := n.MustRun("ip", "-o", "addr", "show")
+			out, code := n.kahook("notify", "master", "VI_1")
+			if code != 2 || !strings.Contains(out, "unsafe state dir "+n.stateDir) || n.MustRun("ip", "-o", "addr", "show") != before {
+				t.Errorf("MASTER with an unsafe state dir: exit %d (want 2, nothing changed):\n%s", code, out)
+			}
+			// The VIP is up (as if bound by an earlier MASTER): BACKUP must
+			// take it away at once, unrecorded.
+			n.MustRun("ip", "addr", "add", vip4+"/32", "dev", "lo")
+			start := time.Now()
+			out, code = n.kahook("notify", "backup", "VI_1")
+			if n.hasAddr("lo", vip4) {
+				t.Fatalf("BACKUP left the VIP (exit %d):\n%s", code, out)
+			}
+			if took := time.Since(start); took > 5*time.Second {
+				t.Errorf("release took %v", took)
+			}
+			if code != 1 || !strings.Contains(out, "releasing anyway, without the run lock and without recording the event") {
+				t.Errorf("exit %d, want 1 with the reason:\n%s", code, out)
+			}
+			if strings.Contains(out, "Zsecret") {
+				t.Errorf("secret leaked:\n%s", out)
+			}
+			if after != nil {
+				after(t)
+			}
+			if data, _ := os.ReadFile(secret); !strings.HasPrefix(string(data), "Zsecret") {
+				t.Error("the secret file was changed")
+			}
+		})
+	}
+
+	// A state dir kahook creates is 0700 with a 0600 lock: another user
+	// cannot even open the lock.
+	t.Run("fresh dir is root-only", func(t *testing.T) {
+		n := newNode(t, sw, "xf", "02:00:00:00:02:ff", "10.9.0.90/24", "", instanceConf(""))
+		n.stateDir = filepath.Join(sticky(t), "state")
+		n.mustKahook("notify", "backup", "VI_1")
+		fi, err := os.Stat(n.stateDir)
+		if err != nil || fi.Mode().Perm() != 0o700 {
+			t.Fatalf("state dir: %v %v", fi.Mode(), err)
+		}
+		if fi, err := os.Stat(filepath.Join(n.stateDir, "lock")); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Fatalf("lock: %v %v", fi.Mode(), err)
+		}
+		if out, err := asNobody(t, "flock", "-x", "-n", filepath.Join(n.stateDir, "lock"), "true").CombinedOutput(); err == nil {
+			t.Errorf("uid %s could take the lock: %s", nobody, out)
+		}
+	})
+}
+
+// TestRepeatedMasterKeepsGARPSchedule (issue 14, case 6): two MASTER
+// events 100 ms apart (keepalived re-sends MASTER on reload). The second
+// changes nothing, so it does not re-announce, and it must not cut the
+// first one's schedule either: the client captures every frame of it,
+// both bursts (garp_master_delay).
+func TestRepeatedMasterKeepsGARPSchedule(t *testing.T) {
+	sw := netnstest.NewSwitch(t)
+	const repeat, rounds = 3, 2 * 3 // two bursts of garp_master_repeat rounds
+	conf := fmt.Sprintf(`
+instance VI_1 {
+    interface eth0
+    virtual_ipaddress {
+        %s
+    }
+    garp_master_repeat %d
+    garp_interval 0.1
+    garp_master_delay 1
+}
+`, vip4, repeat)
+	a := newNode(t, sw, "ga", "02:00:00:00:03:0a", "10.9.0.1/24", "", conf)
+	client := newNode(t, sw, "gc", "02:00:00:00:03:0c", "10.9.0.9/24", "", "")
+	var c *mdarp.Client
+	if err := client.Do(func() error {
+		ifi, err := net.InterfaceByName("eth0")
+		if err != nil {
+			return err
+		}
+		c, err = mdarp.Dial(ifi)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	frames := make(chan time.Time, 100)
+	go func() {
+		for {
+			p, _, err := c.Read()
+			if err != nil {
+				close(frames)
+				return
+			}
+			if p.SenderHardwareAddr.String() == a.mac && p.SenderIP.String() == vip4 {
+				frames <- time.Now()
+			}
+		}
+	}()
+	start := time.Now()
+	a.mustKahook("notify", "master", "VI_1")
+	time.Sleep(time.Until(start.Add(100 * time.Millisecond)))
+	out := a.mustKahook("notify", "master", "VI_1")
+	if strings.Contains(out, "gratuitous ARP sent") {
+		t.Errorf("the repeated MASTER changed nothing but re-announced:\n%s", out)
+	}
+	// The whole schedule: 1 s delay + 0.2 s of rounds, with margin.
+	c.SetReadDeadline(time.Now().Add(3 * time.Second))
+	var got []time.Duration
+	for at := range frames {
+		got = append(got, at.Sub(start).Round(time.Millisecond))
+	}
+	// Each round sends the request and the reply form for the VIP.
+	if want := rounds * 2; len(got) != want {
+		t.Fatalf("client captured %d gratuitous ARP frames for %s from a, want %d (both bursts of the first MASTER's schedule): at %v", len(got), vip4, want, got)
+	}
+	if last := got[len(got)-1]; last < time.Second {
+		t.Errorf("no second burst after garp_master_delay: frames at %v", got)
+	}
+	t.Logf("frames at %v", got)
+}
+
+// TestFIFOKeepalivedStop (issue 14, case 1): keepalived 2.2.x runs
+// `kahook fifo` as its notify_fifo_script. Stopping keepalived (SIGTERM,
+// as `systemctl stop` does) while MASTER SIGTERMs the FIFO reader first
+// and writes the STOP line after: the reader must still apply it. 20
+// stops in a row, the VIP must be gone after each.
+func TestFIFOKeepalivedStop(t *testing.T) {
+	if _, err := exec.LookPath("keepalived"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("keepalived missing: scripts/deps.sh installs it")
+		}
+		t.Skip("keepalived not installed")
+	}
+	sw := netnstest.NewSwitch(t)
+	n := newNode(t, sw, "kf", "02:00:00:00:04:0a", "10.9.0.1/24", "", fmt.Sprintf(`
+instance VI_1 {
+    interface eth0
+    virtual_ipaddress {
+        %s
+    }
+    garp_master_repeat 1
+    garp_master_delay 0
+}
+`, vip4))
+	dir := filepath.Dir(n.conf)
+	ka := filepath.Join(dir, "keepalived.conf")
+	writeFile(t, ka, fmt.Sprintf(`global_defs {
+    router_id kahook-test
+    script_user root
+    notify_fifo %s
+    notify_fifo_script "%s --syslog off --config %s --state-dir %s fifo"
+}
+vrrp_instance VI_1 {
+    state MASTER
+    interface eth0
+    virtual_router_id 51
+    priority 150
+    advert_int 1
+}
+`, filepath.Join(dir, "notify.fifo"), n.bin, n.conf, n.stateDir))
+	const stops = 20
+	released := 0
+	for i := 0; i < stops; i++ {
+		p := netnstest.Start(t, n.NS, "keepalived", "--dont-fork", "--log-console", "--vrrp", "--use-file", ka,
+			"--pid", filepath.Join(dir, "k.pid"), "--vrrp_pid", filepath.Join(dir, "v.pid"), "--checkers_pid", filepath.Join(dir, "c.pid"))
+		if !netnstest.Eventually(15*time.Second, func() bool { return n.hasAddr("lo", vip4) }) {
+			t.Fatalf("stop %d: keepalived never made kahook MASTER:\n%s", i+1, p.Output())
+		}
+		if err := p.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		p.Wait()
+		// keepalived has exited; the reader applies the STOP it wrote
+		// after the SIGTERM (within its 2 s drain bound).
+		if netnstest.Eventually(4*time.Second, func() bool { return !n.hasAddr("lo", vip4) }) {
+			released++
+		} else {
+			t.Errorf("stop %d: the VIP stayed after keepalived stopped", i+1)
+		}
+		// The reader is gone before the next start.
+		netnstest.Eventually(4*time.Second, func() bool {
+			out, _ := n.Run("pgrep", "-f", "fifo "+filepath.Join(dir, "notify.fifo"))
+			return strings.TrimSpace(out) == ""
+		})
+	}
+	t.Logf("%d of %d keepalived stops released the VIP", released, stops)
+	if s := stateFile(t, n.stateDir).Instances["VI_1"]; s == nil || s.State != "STOP" || s.Source != "fifo" {
+		t.Errorf("last recorded event: %+v, want STOP from the FIFO", s)
+	}
+}

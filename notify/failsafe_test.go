@@ -456,3 +456,74 @@ vrrp_instance VI_1 {
 		t.Errorf("last recorded event: %+v, want STOP from the FIFO", s)
 	}
 }
+
+// TestCrashReleaseDropIn (issue 14, case 5): the master's keepalived
+// dies by SIGKILL (all its processes, a crash): it runs no notify, so its
+// node keeps the VIP on lo and answers ARP for it beside the new master.
+// The command keepalived.service's drop-in runs as ExecStopPost
+// (`kahook release --all`, here with the test's config and state paths)
+// takes it away: only the new master answers ARP. Run again, after a
+// clean stop, it changes nothing.
+func TestCrashReleaseDropIn(t *testing.T) {
+	if _, err := exec.LookPath("keepalived"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("keepalived missing: scripts/deps.sh installs it")
+		}
+		t.Skip("keepalived not installed")
+	}
+	sw := netnstest.NewSwitch(t)
+	conf := fmt.Sprintf("instance VI_1 {\n    interface eth0\n    virtual_ipaddress {\n        %s\n    }\n    garp_master_delay 0\n}\n", vip4)
+	a := newNode(t, sw, "ca", "02:00:00:00:05:0a", "10.9.0.1/24", "", conf)
+	b := newNode(t, sw, "cb", "02:00:00:00:05:0b", "10.9.0.2/24", "", conf)
+	client := newNode(t, sw, "cc", "02:00:00:00:05:0c", "10.9.0.9/24", "", "")
+	procs := map[*node]*netnstest.Proc{}
+	for _, n := range []*node{a, b} {
+		prio := 150
+		if n == b {
+			prio = 100
+		}
+		dir := filepath.Dir(n.conf)
+		ka := filepath.Join(dir, "keepalived.conf")
+		writeFile(t, ka, fmt.Sprintf("global_defs {\n    router_id %s\n    script_user root\n}\nvrrp_instance VI_1 {\n    state BACKUP\n    interface eth0\n    virtual_router_id 52\n    priority %d\n    advert_int 1\n    notify \"%s --syslog off --config %s --state-dir %s notify\"\n}\n",
+			n.Name, prio, n.bin, n.conf, n.stateDir))
+		procs[n] = netnstest.Start(t, n.NS, "keepalived", "--dont-fork", "--log-console", "--vrrp", "--use-file", ka,
+			"--pid", filepath.Join(dir, "k.pid"), "--vrrp_pid", filepath.Join(dir, "v.pid"), "--checkers_pid", filepath.Join(dir, "c.pid"))
+	}
+	answers := func() string {
+		out, _ := client.kahook("arp", "probe", "--interface", "eth0", "--timeout", "800ms", vip4)
+		return out
+	}
+	if !netnstest.Eventually(20*time.Second, func() bool { return a.hasAddr("lo", vip4) && !b.hasAddr("lo", vip4) }) {
+		t.Fatalf("a never became the only MASTER:\n%s", procs[a].Output())
+	}
+	// The crash: every keepalived process of a at once.
+	syscall.Kill(-procs[a].Cmd.Process.Pid, syscall.SIGKILL)
+	procs[a].Wait()
+	if !netnstest.Eventually(20*time.Second, func() bool { return b.hasAddr("lo", vip4) }) {
+		t.Fatalf("b never took over:\n%s", procs[b].Output())
+	}
+	if !a.hasAddr("lo", vip4) || !strings.Contains(answers(), a.mac) {
+		t.Fatalf("expected the crash to leave a answering for the VIP (what the drop-in fixes); a has it: %v", a.hasAddr("lo", vip4))
+	}
+	out := a.mustKahook("release", "--all")
+	if a.hasAddr("lo", vip4) {
+		t.Fatalf("release --all left the VIP on a:\n%s", out)
+	}
+	got := answers()
+	if !strings.Contains(got, b.mac) || strings.Contains(got, a.mac) {
+		t.Errorf("after the release want only b (%s) answering ARP for the VIP:\n%s", b.mac, got)
+	}
+	if s := stateFile(t, a.stateDir).Instances["VI_1"]; s == nil || s.State != "STOP" || s.Source != "release" {
+		t.Errorf("recorded: %+v", s)
+	}
+	// After a clean stop (b: keepalived's own STOP notify released it)
+	// the drop-in's run finds nothing to do.
+	procs[b].Signal(syscall.SIGTERM)
+	procs[b].Wait()
+	if !netnstest.Eventually(5*time.Second, func() bool { return !b.hasAddr("lo", vip4) }) {
+		t.Fatal("b's STOP notify did not release")
+	}
+	if out := b.mustKahook("release", "--all"); len(infoLines(out)) != 0 {
+		t.Errorf("release after a clean stop changed things: %q", infoLines(out))
+	}
+}

@@ -527,3 +527,85 @@ func TestCrashReleaseDropIn(t *testing.T) {
 		t.Errorf("release after a clean stop changed things: %q", infoLines(out))
 	}
 }
+
+// TestFIFORefusedUnlessRootOnly (issue 15, case 6): `kahook fifo` applies
+// every line as root, so it refuses (exit 2, before reading anything) a
+// FIFO owned by another user or writable by others, and a path that is
+// not a FIFO; a root-owned 0600 FIFO (what keepalived creates) is read.
+func TestFIFORefusedUnlessRootOnly(t *testing.T) {
+	sw := netnstest.NewSwitch(t)
+	n := newNode(t, sw, "ff", "02:00:00:00:06:0a", "10.9.0.1/24", "", instanceConf(""))
+	dir := t.TempDir()
+	os.Chmod(dir, os.ModeSticky|0o777)
+	os.Chmod(filepath.Dir(dir), 0o755)
+	cases := []struct {
+		name string
+		make func(t *testing.T, p string)
+		want string
+	}{
+		{"made by uid 65534, mode 0666", func(t *testing.T, p string) { mustNobody(t, "mkfifo", "-m", "0666", p) }, "owned by uid 65534, not root"},
+		{"made by uid 65534, mode 0600", func(t *testing.T, p string) { mustNobody(t, "mkfifo", "-m", "0600", p) }, "owned by uid 65534, not root"},
+		{"root's, mode 0666", func(t *testing.T, p string) {
+			syscall.Mkfifo(p, 0o600)
+			os.Chmod(p, 0o666)
+		}, "writable by non-root users (mode 0666)"},
+		{"a regular file", func(t *testing.T, p string) { writeFile(t, p, "INSTANCE \"VI_1\" MASTER 100\n") }, "is not a FIFO"},
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := filepath.Join(dir, fmt.Sprintf("fifo%d", i))
+			tc.make(t, p)
+			done := make(chan struct{})
+			var out string
+			var code int
+			go func() { out, code = n.kahook("fifo", p); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				// Unblock a reader that waited for a writer.
+				w, _ := os.OpenFile(p, os.O_WRONLY, 0)
+				w.WriteString("INSTANCE \"VI_1\" MASTER 100\n")
+				w.Close()
+				<-done
+				t.Fatalf("kahook fifo opened the FIFO instead of refusing it:\n%s", out)
+			}
+			if code != 2 || !strings.Contains(out, tc.want) {
+				t.Errorf("exit %d, want 2 with %q:\n%s", code, tc.want, out)
+			}
+			if n.hasAddr("lo", vip4) {
+				t.Error("a line of a refused FIFO was applied")
+			}
+		})
+	}
+}
+
+// TestReleaseCommand: `kahook release` takes --all or instance names
+// (exit 2 otherwise, nothing changed); with --all and no kahook.conf at
+// the default path (the drop-in on a node without kahook configured) it
+// does nothing and exits 0.
+func TestReleaseCommand(t *testing.T) {
+	sw := netnstest.NewSwitch(t)
+	n := newNode(t, sw, "rc", "02:00:00:00:07:0a", "10.9.0.1/24", "", instanceConf(""))
+	for _, args := range [][]string{{"release"}, {"release", "--all", "VI_1"}, {"release", "VI_9"}} {
+		if out, code := n.kahook(args...); code != 2 {
+			t.Errorf("%v: exit %d, want 2:\n%s", args, code, out)
+		}
+	}
+	if _, err := os.Stat(n.stateDir); err == nil {
+		t.Error("a refused release created the state dir")
+	}
+	out, err := n.Run(n.bin, "--syslog", "off", "--config", "/nonexistent/kahook.conf", "release", "--all")
+	if err == nil {
+		t.Errorf("an explicit --config that does not exist must fail:\n%s", out)
+	}
+	if _, err := os.Stat("/etc/kahook/kahook.conf"); os.IsNotExist(err) {
+		if out, err := n.Run(n.bin, "--syslog", "off", "release", "--all"); err != nil {
+			t.Errorf("release --all without kahook.conf: %v\n%s", err, out)
+		}
+	}
+	n.MustRun("ip", "addr", "add", vip4+"/32", "dev", "lo")
+	n.mustKahook("release", "VI_1")
+	if n.hasAddr("lo", vip4) {
+		t.Error("release VI_1 left the VIP")
+	}
+}

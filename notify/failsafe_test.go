@@ -609,3 +609,27 @@ func TestReleaseCommand(t *testing.T) {
 		t.Error("release VI_1 left the VIP")
 	}
 }
+
+// TestUnsafeMaintenanceDirIgnored (issue 15, case 3): a maintenance_dir
+// that uid 65534 can write would let that user drain real servers: `sync`
+// ignores it with an error line naming the dir.
+func TestUnsafeMaintenanceDirIgnored(t *testing.T) {
+	sw := netnstest.NewSwitch(t)
+	maint := filepath.Join(t.TempDir(), "maintenance")
+	os.Chmod(filepath.Dir(maint), 0o755)
+	os.Chmod(filepath.Dir(filepath.Dir(maint)), 0o755)
+	os.Mkdir(maint, 0o755)
+	os.Chmod(maint, 0o777)
+	mustNobody(t, "touch", filepath.Join(maint, "10.9.0.21:80"))
+	n := newNode(t, sw, "md", "02:00:00:00:08:0a", "10.9.0.1/24", "",
+		"global_defs {\n    maintenance_dir "+maint+"\n}\n"+instanceConf("")+withService)
+	out := n.mustKahook("sync", "VI_1")
+	if !strings.Contains(out, "maintenance dir ignored") || !strings.Contains(out, maint) {
+		t.Errorf("no error line for the unsafe maintenance dir:\n%s", out)
+	}
+	os.Chmod(maint, 0o755)
+	os.Chown(maint, 0, 0)
+	if out := n.mustKahook("sync", "VI_1"); strings.Contains(out, "maintenance dir ignored") {
+		t.Errorf("a root-only maintenance dir was ignored:\n%s", out)
+	}
+}

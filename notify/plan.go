@@ -148,16 +148,17 @@ type GARP struct {
 	Frames int `json:"frames,omitempty"`
 }
 
-// String is the change as kahook prints it in every plan (notify,
-// realserver, vip, ipvs diff): one line, what and where.
+// String is the change as kahook prints it in every plan: one line, what
+// and where, the same line `vip`, `sysctl apply` and `ipvs diff` print
+// for it (vip.Change, sysctl.Change and ipvs.Change String).
 func (c Change) String() string {
 	switch {
 	case c.VIP != nil:
-		return fmt.Sprintf("vip %s %s", c.VIP.Op, c.VIP.Addr)
+		return c.VIP.String()
 	case c.Sysctl != nil:
-		return fmt.Sprintf("sysctl net.ipv4.conf.%s.%s %d -> %d", c.Sysctl.Iface, c.Sysctl.Knob, c.Sysctl.From, c.Sysctl.Value.Value)
+		return c.Sysctl.String()
 	case c.IPVS != nil:
-		return "ipvs " + c.IPVS.String()
+		return c.IPVS.String()
 	case c.GARP != nil:
 		addrs := make([]string, len(c.GARP.Addrs))
 		for i, a := range c.GARP.Addrs {

@@ -89,6 +89,12 @@ type Change struct {
 	Reason string `json:"reason"`
 }
 
+// String is the change as every kahook plan prints it:
+// "sysctl net.ipv4.conf.all.arp_ignore 0 -> 1".
+func (c Change) String() string {
+	return fmt.Sprintf("sysctl net.ipv4.conf.%s.%s %d -> %d", c.Iface, c.Knob, c.From, c.Value.Value)
+}
+
 // Plan returns the writes that make current equal desired, in desired's
 // order. current maps Value.Key() to the value read; a value that equals
 // the desired one plans nothing.

@@ -57,6 +57,10 @@ type Change struct {
 	Reason string `json:"reason"`
 }
 
+// String is the change as every kahook plan prints it:
+// "vip add 10.0.0.10/32 dev lo".
+func (c Change) String() string { return fmt.Sprintf("vip %s %s", c.Op, c.Addr) }
+
 // Plan compares the VIPs wanted with the addresses present on their
 // interfaces. want=true makes every addr present, false absent. An
 // address already in the wanted state plans nothing: a second run is a

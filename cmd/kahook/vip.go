@@ -111,7 +111,7 @@ func vipChange(c *cli.Context, add bool) error {
 			_ = printJSON(e.stdout, emptyIfNil(changes))
 		} else {
 			for _, ch := range changes {
-				fmt.Fprintf(e.stdout, "would %s %s\n", ch.Op, ch.Addr)
+				fmt.Fprintln(e.stdout, ch)
 			}
 		}
 	}

@@ -36,7 +36,7 @@ type lvs struct {
 }
 
 func newLVS(t *testing.T) *lvs {
-	return &lvs{NS: netnstest.New(t, "lvs"), t: t, bin: testbin.Kahook(t), stateDir: t.TempDir()}
+	return &lvs{NS: netnstest.New(t, "lvs"), t: t, bin: testbin.Kahook(t), stateDir: filepath.Join(t.TempDir(), "state")}
 }
 
 func (l *lvs) kahook(conf string, args ...string) (string, int) {

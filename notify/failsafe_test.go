@@ -268,9 +268,9 @@ func TestStateDirAttacks(t *testing.T) {
 			n := newNode(t, sw, fmt.Sprintf("x%d", i), fmt.Sprintf("02:00:00:00:02:%02x", i), fmt.Sprintf("10.9.0.%d/24", 60+i), "", instanceConf(""))
 			n.stateDir = filepath.Join(sticky(t), "state")
 			after := tc.setup(t, n.stateDir)
-			before := n.MustRun("ip", "-o", "addr", "show")
+			before := n.MustRun("ip", "-o", "addr", "show", "dev", "lo") + n.sysctl("all.arp_announce")
 			out, code := n.kahook("notify", "master", "VI_1")
-			if code != 2 || !strings.Contains(out, "unsafe state dir "+n.stateDir) || n.MustRun("ip", "-o", "addr", "show") != before {
+			if code != 2 || !strings.Contains(out, "unsafe state dir "+n.stateDir) || n.MustRun("ip", "-o", "addr", "show", "dev", "lo")+n.sysctl("all.arp_announce") != before {
 				t.Errorf("MASTER with an unsafe state dir: exit %d (want 2, nothing changed):\n%s", code, out)
 			}
 			// The VIP is up (as if bound by an earlier MASTER): BACKUP must
@@ -364,6 +364,9 @@ instance VI_1 {
 			}
 		}
 	}()
+	// The path works before anything is counted (a fresh bridge port can
+	// drop the first frames).
+	a.MustRun("ping", "-c", "1", "-W", "2", "10.9.0.9")
 	start := time.Now()
 	a.mustKahook("notify", "master", "VI_1")
 	time.Sleep(time.Until(start.Add(100 * time.Millisecond)))
@@ -454,5 +457,182 @@ vrrp_instance VI_1 {
 	t.Logf("%d of %d keepalived stops released the VIP", released, stops)
 	if s := stateFile(t, n.stateDir).Instances["VI_1"]; s == nil || s.State != "STOP" || s.Source != "fifo" {
 		t.Errorf("last recorded event: %+v, want STOP from the FIFO", s)
+	}
+}
+
+// TestCrashReleaseDropIn (issue 14, case 5): the master's keepalived
+// dies by SIGKILL (all its processes, a crash): it runs no notify, so its
+// node keeps the VIP on lo and answers ARP for it beside the new master.
+// The command keepalived.service's drop-in runs as ExecStopPost
+// (`kahook release --all`, here with the test's config and state paths)
+// takes it away: only the new master answers ARP. Run again, after a
+// clean stop, it changes nothing.
+func TestCrashReleaseDropIn(t *testing.T) {
+	if _, err := exec.LookPath("keepalived"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("keepalived missing: scripts/deps.sh installs it")
+		}
+		t.Skip("keepalived not installed")
+	}
+	sw := netnstest.NewSwitch(t)
+	conf := fmt.Sprintf("instance VI_1 {\n    interface eth0\n    virtual_ipaddress {\n        %s\n    }\n    garp_master_delay 0\n}\n", vip4)
+	a := newNode(t, sw, "ca", "02:00:00:00:05:0a", "10.9.0.1/24", "", conf)
+	b := newNode(t, sw, "cb", "02:00:00:00:05:0b", "10.9.0.2/24", "", conf)
+	client := newNode(t, sw, "cc", "02:00:00:00:05:0c", "10.9.0.9/24", "", "")
+	procs := map[*node]*netnstest.Proc{}
+	for _, n := range []*node{a, b} {
+		prio := 150
+		if n == b {
+			prio = 100
+		}
+		dir := filepath.Dir(n.conf)
+		ka := filepath.Join(dir, "keepalived.conf")
+		writeFile(t, ka, fmt.Sprintf("global_defs {\n    router_id %s\n    script_user root\n}\nvrrp_instance VI_1 {\n    state BACKUP\n    interface eth0\n    virtual_router_id 52\n    priority %d\n    advert_int 1\n    notify \"%s --syslog off --config %s --state-dir %s notify\"\n}\n",
+			n.Name, prio, n.bin, n.conf, n.stateDir))
+		procs[n] = netnstest.Start(t, n.NS, "keepalived", "--dont-fork", "--log-console", "--vrrp", "--use-file", ka,
+			"--pid", filepath.Join(dir, "k.pid"), "--vrrp_pid", filepath.Join(dir, "v.pid"), "--checkers_pid", filepath.Join(dir, "c.pid"))
+	}
+	answers := func() string {
+		out, _ := client.kahook("arp", "probe", "--interface", "eth0", "--timeout", "800ms", vip4)
+		return out
+	}
+	if !netnstest.Eventually(20*time.Second, func() bool { return a.hasAddr("lo", vip4) && !b.hasAddr("lo", vip4) }) {
+		t.Fatalf("a never became the only MASTER:\n%s", procs[a].Output())
+	}
+	// The crash: every keepalived process of a at once.
+	syscall.Kill(-procs[a].Cmd.Process.Pid, syscall.SIGKILL)
+	procs[a].Wait()
+	if !netnstest.Eventually(20*time.Second, func() bool { return b.hasAddr("lo", vip4) }) {
+		t.Fatalf("b never took over:\n%s", procs[b].Output())
+	}
+	if !a.hasAddr("lo", vip4) || !strings.Contains(answers(), a.mac) {
+		t.Fatalf("expected the crash to leave a answering for the VIP (what the drop-in fixes); a has it: %v", a.hasAddr("lo", vip4))
+	}
+	out := a.mustKahook("release", "--all")
+	if a.hasAddr("lo", vip4) {
+		t.Fatalf("release --all left the VIP on a:\n%s", out)
+	}
+	got := answers()
+	if !strings.Contains(got, b.mac) || strings.Contains(got, a.mac) {
+		t.Errorf("after the release want only b (%s) answering ARP for the VIP:\n%s", b.mac, got)
+	}
+	if s := stateFile(t, a.stateDir).Instances["VI_1"]; s == nil || s.State != "STOP" || s.Source != "release" {
+		t.Errorf("recorded: %+v", s)
+	}
+	// After a clean stop (b: keepalived's own STOP notify released it)
+	// the drop-in's run finds nothing to do.
+	procs[b].Signal(syscall.SIGTERM)
+	procs[b].Wait()
+	if !netnstest.Eventually(5*time.Second, func() bool { return !b.hasAddr("lo", vip4) }) {
+		t.Fatal("b's STOP notify did not release")
+	}
+	if out := b.mustKahook("release", "--all"); len(infoLines(out)) != 0 {
+		t.Errorf("release after a clean stop changed things: %q", infoLines(out))
+	}
+}
+
+// TestFIFORefusedUnlessRootOnly (issue 15, case 6): `kahook fifo` applies
+// every line as root, so it refuses (exit 2, before reading anything) a
+// FIFO owned by another user or writable by others, and a path that is
+// not a FIFO; a root-owned 0600 FIFO (what keepalived creates) is read.
+func TestFIFORefusedUnlessRootOnly(t *testing.T) {
+	sw := netnstest.NewSwitch(t)
+	n := newNode(t, sw, "ff", "02:00:00:00:06:0a", "10.9.0.1/24", "", instanceConf(""))
+	dir := t.TempDir()
+	os.Chmod(dir, os.ModeSticky|0o777)
+	os.Chmod(filepath.Dir(dir), 0o755)
+	cases := []struct {
+		name string
+		make func(t *testing.T, p string)
+		want string
+	}{
+		{"made by uid 65534, mode 0666", func(t *testing.T, p string) { mustNobody(t, "mkfifo", "-m", "0666", p) }, "owned by uid 65534, not root"},
+		{"made by uid 65534, mode 0600", func(t *testing.T, p string) { mustNobody(t, "mkfifo", "-m", "0600", p) }, "owned by uid 65534, not root"},
+		{"root's, mode 0666", func(t *testing.T, p string) {
+			syscall.Mkfifo(p, 0o600)
+			os.Chmod(p, 0o666)
+		}, "writable by non-root users (mode 0666)"},
+		{"a regular file", func(t *testing.T, p string) { writeFile(t, p, "INSTANCE \"VI_1\" MASTER 100\n") }, "is not a FIFO"},
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := filepath.Join(dir, fmt.Sprintf("fifo%d", i))
+			tc.make(t, p)
+			done := make(chan struct{})
+			var out string
+			var code int
+			go func() { out, code = n.kahook("fifo", p); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				// Unblock a reader that waited for a writer.
+				w, _ := os.OpenFile(p, os.O_WRONLY, 0)
+				w.WriteString("INSTANCE \"VI_1\" MASTER 100\n")
+				w.Close()
+				<-done
+				t.Fatalf("kahook fifo opened the FIFO instead of refusing it:\n%s", out)
+			}
+			if code != 2 || !strings.Contains(out, tc.want) {
+				t.Errorf("exit %d, want 2 with %q:\n%s", code, tc.want, out)
+			}
+			if n.hasAddr("lo", vip4) {
+				t.Error("a line of a refused FIFO was applied")
+			}
+		})
+	}
+}
+
+// TestReleaseCommand: `kahook release` takes --all or instance names
+// (exit 2 otherwise, nothing changed); with --all and no kahook.conf at
+// the default path (the drop-in on a node without kahook configured) it
+// does nothing and exits 0.
+func TestReleaseCommand(t *testing.T) {
+	sw := netnstest.NewSwitch(t)
+	n := newNode(t, sw, "rc", "02:00:00:00:07:0a", "10.9.0.1/24", "", instanceConf(""))
+	for _, args := range [][]string{{"release"}, {"release", "--all", "VI_1"}, {"release", "VI_9"}} {
+		if out, code := n.kahook(args...); code != 2 {
+			t.Errorf("%v: exit %d, want 2:\n%s", args, code, out)
+		}
+	}
+	if _, err := os.Stat(n.stateDir); err == nil {
+		t.Error("a refused release created the state dir")
+	}
+	out, err := n.Run(n.bin, "--syslog", "off", "--config", "/nonexistent/kahook.conf", "release", "--all")
+	if err == nil {
+		t.Errorf("an explicit --config that does not exist must fail:\n%s", out)
+	}
+	if _, err := os.Stat("/etc/kahook/kahook.conf"); os.IsNotExist(err) {
+		if out, err := n.Run(n.bin, "--syslog", "off", "release", "--all"); err != nil {
+			t.Errorf("release --all without kahook.conf: %v\n%s", err, out)
+		}
+	}
+	n.MustRun("ip", "addr", "add", vip4+"/32", "dev", "lo")
+	n.mustKahook("release", "VI_1")
+	if n.hasAddr("lo", vip4) {
+		t.Error("release VI_1 left the VIP")
+	}
+}
+
+// TestUnsafeMaintenanceDirIgnored (issue 15, case 3): a maintenance_dir
+// that uid 65534 can write would let that user drain real servers: `sync`
+// ignores it with an error line naming the dir.
+func TestUnsafeMaintenanceDirIgnored(t *testing.T) {
+	sw := netnstest.NewSwitch(t)
+	maint := filepath.Join(t.TempDir(), "maintenance")
+	os.Chmod(filepath.Dir(maint), 0o755)
+	os.Chmod(filepath.Dir(filepath.Dir(maint)), 0o755)
+	os.Mkdir(maint, 0o755)
+	os.Chmod(maint, 0o777)
+	mustNobody(t, "touch", filepath.Join(maint, "10.9.0.21:80"))
+	n := newNode(t, sw, "md", "02:00:00:00:08:0a", "10.9.0.1/24", "",
+		"global_defs {\n    maintenance_dir "+maint+"\n}\n"+instanceConf("")+withService)
+	out := n.mustKahook("sync", "VI_1")
+	if !strings.Contains(out, "maintenance dir ignored") || !strings.Contains(out, maint) {
+		t.Errorf("no error line for the unsafe maintenance dir:\n%s", out)
+	}
+	os.Chmod(maint, 0o755)
+	os.Chown(maint, 0, 0)
+	if out := n.mustKahook("sync", "VI_1"); strings.Contains(out, "maintenance dir ignored") {
+		t.Errorf("a root-only maintenance dir was ignored:\n%s", out)
 	}
 }

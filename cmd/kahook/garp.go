@@ -91,6 +91,7 @@ func garpFollow(ctx context.Context, c *cli.Context, e *env, name string) error 
 	if err != nil {
 		return failed(err)
 	}
+	store.Log = e.log
 	start := time.Unix(0, c.Int64("start"))
 	if c.Int64("start") == 0 {
 		start = time.Now()

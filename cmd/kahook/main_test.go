@@ -152,8 +152,8 @@ func TestNoIPVSIsAFailure(t *testing.T) {
 	os.WriteFile(conf, []byte("virtual_server 10.0.0.1 80 {\n protocol TCP\n real_server 10.0.1.1 80 { }\n}\n"), 0o644)
 	for _, args := range [][]string{
 		{"ipvs", "show"},
-		{"--config", conf, "--state-dir", t.TempDir(), "ipvs", "apply"},
-		{"--config", conf, "--state-dir", t.TempDir(), "ipvs", "diff"},
+		{"--config", conf, "--state-dir", filepath.Join(t.TempDir(), "state"), "ipvs", "apply"},
+		{"--config", conf, "--state-dir", filepath.Join(t.TempDir(), "state"), "ipvs", "diff"},
 		{"ipvs", "flush", "--all"},
 	} {
 		code, _, errs := kahook(args...)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
+	"golang.org/x/sys/unix"
 
 	"github.com/kahook/kahook/config"
 	"github.com/kahook/kahook/ipvs"
@@ -209,26 +210,67 @@ func fifoCommand() *cli.Command {
 // writable by others), then reopened through /proc/self/fd (the same
 // inode, whatever the path points to by then) in blocking mode, which
 // waits until keepalived opens its end; that wait runs aside and gives
-// way to SIGTERM.
+// way to SIGTERM. A writer that opened, wrote and closed before the
+// blocking open (seen as POLLHUP on the checked descriptor, which keeps
+// its lines in the pipe) does not leave the run waiting for another one:
+// the checked descriptor itself is then read to its end.
 func openFIFO(ctx context.Context, path string) (*os.File, error) {
 	probe, err := notify.CheckFIFO(path)
 	if err != nil {
 		return nil, err
 	}
+	fd := int(probe.Fd())
+	self := fmt.Sprintf("/proc/self/fd/%d", fd)
 	type res struct {
 		f   *os.File
 		err error
 	}
 	ch := make(chan res, 1)
 	go func() {
-		defer probe.Close()
-		f, err := os.Open(fmt.Sprintf("/proc/self/fd/%d", probe.Fd()))
+		f, err := os.Open(self)
 		ch <- res{f, err}
+	}()
+	hup := make(chan struct{})
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+			n, err := unix.Poll(fds, 100)
+			if err != nil && !errors.Is(err, unix.EINTR) {
+				return
+			}
+			if n > 0 && fds[0].Revents&unix.POLLHUP != 0 {
+				close(hup)
+				return
+			}
+			if n > 0 {
+				// Data and a writer: the blocking open returns now.
+				time.Sleep(10 * time.Millisecond)
+			}
+		}
 	}()
 	select {
 	case r := <-ch:
+		probe.Close()
 		return r.f, r.err
+	case <-hup:
+		// Let the blocking open return (a writer end of our own, closed
+		// at once) and read what the gone writer left.
+		if w, err := os.OpenFile(self, os.O_WRONLY|unix.O_NONBLOCK, 0); err == nil {
+			w.Close()
+		}
+		if r := <-ch; r.f != nil {
+			r.f.Close()
+		}
+		return probe, nil
 	case <-ctx.Done():
+		probe.Close()
 		return nil, ctx.Err()
 	}
 }

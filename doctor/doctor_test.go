@@ -278,7 +278,7 @@ func TestLiveChecks(t *testing.T) {
 	vipOnLo := map[string][]netip.Prefix{"lo": {netip.MustParsePrefix("10.0.0.100/32")}, "eth0": {netip.MustParsePrefix("10.0.0.1/24")}}
 	noVIP := map[string][]netip.Prefix{"lo": {}, "eth0": {netip.MustParsePrefix("10.0.0.1/24")}}
 	st := func(s string, applied bool) *state.State {
-		return &state.State{Instances: map[string]*state.InstanceState{"VI_1": {State: s, Applied: applied, Updated: time.Now()}}}
+		return &state.State{Instances: map[string]*state.InstanceState{"VI_1": {State: state.VRRP(s), Applied: applied, Updated: time.Now()}}}
 	}
 	if f := live(kc, nil, fakeNode(t, vipOnLo, director, st("MASTER", true))); len(f) != 0 {
 		t.Errorf("healthy master: %q", f)

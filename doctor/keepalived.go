@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/kahook/kahook/config"
+	"github.com/kahook/kahook/state"
+	"github.com/kahook/kahook/vip"
 )
 
 // Keepalived is what doctor reads of a keepalived.conf.
@@ -284,7 +286,7 @@ func lintInstances(r *Report, k *Keepalived) {
 		if in.Priority == 255 {
 			r.add(Warn, "priority", in.PrioPos, "use 254 or lower unless the VIPs are this node's own addresses", "vrrp_instance %s: priority 255 is reserved for the owner of the addresses; a non-owner with 255 always preempts", in.Name)
 		}
-		if in.Nopreempt != nil && in.State == "MASTER" {
+		if in.Nopreempt != nil && in.State == state.Master.String() {
 			r.add(Warn, "nopreempt", in.Nopreempt.Pos, "set 'state BACKUP' with nopreempt", "vrrp_instance %s: nopreempt with state MASTER: keepalived ignores nopreempt unless the initial state is BACKUP", in.Name)
 		}
 		if len(in.VIPs) == 0 {
@@ -293,7 +295,7 @@ func lintInstances(r *Report, k *Keepalived) {
 		}
 		for _, v := range in.serviceVIPs() {
 			if v.Dev == "lo" {
-				if v.Prefix.Bits() != v.Prefix.Addr().BitLen() {
+				if (vip.Addr{Prefix: v.Prefix, Dev: "lo"}).Check() != nil {
 					r.add(Fail, "vip-lo", v.Pos, "use "+v.Prefix.Addr().String()+"/32 on lo", "VIP %s on lo is not a host address: the whole subnet becomes local to this node", v.Prefix)
 				}
 				r.add(Fail, "vip-lo", v.Pos, "take it out of keepalived's virtual_ipaddress and let kahook bind it on lo (instance "+in.Name+" in kahook.conf) and announce it on "+in.Interface,

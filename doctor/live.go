@@ -94,14 +94,14 @@ func checkInstance(ctx context.Context, r *Report, kc *config.Config, in *config
 		r.add(Warn, "state", in.Pos, "point keepalived's notify (or notify_fifo_script) at kahook", "instance %s: kahook never received an event for it", in.Name)
 		return
 	}
-	master := st.State == "MASTER"
+	master := st.State == state.Master
 	acts := in.Backup
 	if master {
 		acts = in.Master
 	}
 	r.ok("state", "instance %s: %s since %s (applied: %v)", in.Name, st.State, st.Updated.Format(time.RFC3339), st.Applied)
 	if !st.Applied {
-		r.add(Fail, "state", in.Pos, "kahook notify "+strings.ToLower(st.State)+" "+in.Name, "instance %s: the last transition (%s) did not complete: the node may be half-applied", in.Name, st.State)
+		r.add(Fail, "state", in.Pos, "kahook notify "+strings.ToLower(st.State.String())+" "+in.Name, "instance %s: the last transition (%s) did not complete: the node may be half-applied", in.Name, st.State)
 	}
 	// ARP sysctls for the role this node plays now.
 	if acts.Sysctl != config.RoleNone {
@@ -136,9 +136,9 @@ func checkInstance(ctx context.Context, r *Report, kc *config.Config, in *config
 		}
 		switch {
 		case want && !slices.Contains(on, v.Dev):
-			r.add(Fail, "vip", v.Pos, "kahook notify "+strings.ToLower(st.State)+" "+in.Name, "VIP %s should be on %s (%s) but is not", v.Prefix.Addr(), v.Dev, st.State)
+			r.add(Fail, "vip", v.Pos, "kahook notify "+strings.ToLower(st.State.String())+" "+in.Name, "VIP %s should be on %s (%s) but is not", v.Prefix.Addr(), v.Dev, st.State)
 		case !want && len(on) > 0:
-			r.add(Fail, "vip", v.Pos, "kahook notify "+strings.ToLower(st.State)+" "+in.Name+" (or remove it from keepalived's virtual_ipaddress)", "VIP %s is bound on %v while %s: this node answers for a VIP it should not", v.Prefix.Addr(), on, st.State)
+			r.add(Fail, "vip", v.Pos, "kahook notify "+strings.ToLower(st.State.String())+" "+in.Name+" (or remove it from keepalived's virtual_ipaddress)", "VIP %s is bound on %v while %s: this node answers for a VIP it should not", v.Prefix.Addr(), on, st.State)
 		case want && len(on) > 1:
 			r.add(Warn, "vip", v.Pos, "let one of keepalived or kahook own it", "VIP %s is bound on %v: more than one interface", v.Prefix.Addr(), on)
 		default:
@@ -173,7 +173,7 @@ func checkIPVS(ctx context.Context, r *Report, kc *config.Config, in *config.Ins
 		case err != nil:
 			r.add(Fail, "ipvs", in.Pos, "", "read IPVS: %v", err)
 		case len(plan.Changes) > 0:
-			r.add(Warn, "ipvs", in.Pos, "kahook ipvs diff "+in.Name+"; kahook ipvs apply "+in.Name, "instance %s (%v): the IPVS table differs from the config by %d changes, first: %s", in.Name, map[bool]string{true: "MASTER", false: "BACKUP"}[master], len(plan.Changes), plan.Changes[0])
+			r.add(Warn, "ipvs", in.Pos, "kahook ipvs diff "+in.Name+"; kahook ipvs apply "+in.Name, "instance %s (%v): the IPVS table differs from the config by %d changes, first: %s", in.Name, map[bool]state.VRRP{true: state.Master, false: state.Backup}[master], len(plan.Changes), plan.Changes[0])
 		default:
 			r.ok("ipvs", "instance %s: IPVS table matches the config (%d virtual servers)", in.Name, len(vss))
 		}

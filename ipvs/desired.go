@@ -76,6 +76,9 @@ func Desired(vss []*config.VirtualServer, groups map[string]*config.VirtualServe
 			return nil, err
 		}
 		ms := members(vs)
+		if err := checkForwarding(vs, ms); err != nil {
+			return nil, err
+		}
 		for i, k := range keys {
 			svc := base
 			svc.Key = k
@@ -134,7 +137,7 @@ func defaultNetmask(family int) uint32 {
 }
 
 func serviceKeys(vs *config.VirtualServer, groups map[string]*config.VirtualServerGroup) ([]ServiceKey, []bool, error) {
-	var proto uint16
+	var proto Protocol
 	if vs.FWMark == 0 {
 		var err error
 		if proto, err = ParseProtocol(vs.Protocol); err != nil {
@@ -204,14 +207,10 @@ func ServiceKeys(vs *config.VirtualServer, groups map[string]*config.VirtualServ
 	return keys, err
 }
 
-func fwdOf(kind string) uint32 {
-	switch kind {
-	case "DR":
-		return FwdRoute
-	case "TUN":
-		return FwdTunnel
-	}
-	return FwdMasq
+// fwdOf is the method of an lb_kind Desired has checked.
+func fwdOf(kind string) Forward {
+	f, _ := ParseForward(kind)
+	return f
 }
 
 func family(a netip.Addr) int {

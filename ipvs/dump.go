@@ -177,7 +177,7 @@ func parseDest(b []byte, svcFamily uint16) (*Dest, error) {
 				d.Key.Port = binary.BigEndian.Uint16(v)
 			}
 		case ipvsDestAttrFwd:
-			d.Fwd = u32(v) & fwdMask
+			d.Fwd = Forward(u32(v)) & fwdMask
 		case ipvsDestAttrWeight:
 			d.Weight = int(int32(u32(v)))
 		case ipvsDestAttrUThr:

@@ -283,7 +283,7 @@ func toMobyService(s Service) *mobyipvs.Service {
 		ms.FWMark = s.Key.FWMark
 	} else {
 		ms.Address = net.IP(s.Key.Addr.AsSlice())
-		ms.Protocol = s.Key.Protocol
+		ms.Protocol = uint16(s.Key.Protocol)
 		ms.Port = s.Key.Port
 	}
 	return ms
@@ -311,7 +311,7 @@ func fromMobyService(ms *mobyipvs.Service) (Service, error) {
 		return s, fmt.Errorf("IPVS service with address %v", ms.Address)
 	}
 	s.Key.Addr = a.Unmap()
-	s.Key.Protocol = ms.Protocol
+	s.Key.Protocol = Protocol(ms.Protocol)
 	s.Key.Port = ms.Port
 	return s, nil
 }
@@ -325,7 +325,7 @@ func toMobyDest(d *Dest) *mobyipvs.Destination {
 		Address:         net.IP(d.Key.Addr.AsSlice()),
 		Port:            d.Key.Port,
 		Weight:          d.Weight,
-		ConnectionFlags: d.Fwd,
+		ConnectionFlags: uint32(d.Fwd),
 		AddressFamily:   fam,
 		UpperThreshold:  d.UThreshold,
 		LowerThreshold:  d.LThreshold,
@@ -337,7 +337,7 @@ func fromMobyDest(md *mobyipvs.Destination) *Dest {
 	return &Dest{
 		Key:           DestKey{Addr: a.Unmap(), Port: md.Port},
 		Weight:        md.Weight,
-		Fwd:           md.ConnectionFlags & fwdMask,
+		Fwd:           Forward(md.ConnectionFlags) & fwdMask,
 		UThreshold:    md.UpperThreshold,
 		LThreshold:    md.LowerThreshold,
 		ActiveConns:   md.ActiveConnections,

@@ -224,27 +224,10 @@ func (m *Manager) Apply(ctx context.Context, p *LoadPlan, vss []*config.VirtualS
 // Remove deletes the services of these virtual servers. It implements
 // notify.IPVS.
 func (m *Manager) Remove(ctx context.Context, vss []*config.VirtualServer) (int, error) {
-	desired, err := Desired(vss, m.Cfg.Groups, m.members())
+	keys, managed, err := m.removalKeys(vss)
 	if err != nil {
 		return 0, err
 	}
-	keys := make([]ServiceKey, 0, len(desired))
-	for k := range desired {
-		keys = append(keys, k)
-	}
-	managed, err := m.loadManaged()
-	if err != nil {
-		return 0, err
-	}
-	own := scope(vss)
-	for k, owner := range managed {
-		if own != "" && owner == own {
-			if _, listed := desired[k]; !listed {
-				keys = append(keys, k) // loaded for this instance once, since dropped from the config
-			}
-		}
-	}
-	sort.Slice(keys, func(i, j int) bool { return compareServices(keys[i], keys[j]) < 0 })
 	return m.removeKeys(ctx, keys, managed)
 }
 

@@ -161,11 +161,11 @@ func ruleName(k ServiceKey) string {
 		}
 		return fmt.Sprintf("-f %d", k.FWMark)
 	}
-	flag := map[uint16]string{ProtoTCP: "-t", ProtoUDP: "-u", ProtoSCTP: "--sctp-service"}[k.Protocol]
+	flag := map[Protocol]string{ProtoTCP: "-t", ProtoUDP: "-u", ProtoSCTP: "--sctp-service"}[k.Protocol]
 	return flag + " " + hostPort(k.Addr, k.Port)
 }
 
-func fwdSwitch(f uint32) string {
+func fwdSwitch(f Forward) string {
 	switch f & fwdMask {
 	case FwdTunnel:
 		return "-i"
@@ -205,7 +205,7 @@ func (s Service) Granularity() string {
 
 // LBKind is the forwarding method by keepalived's lb_kind name: DR, NAT,
 // TUN, or LOCAL (the kernel's choice for a local destination).
-func LBKind(f uint32) string {
+func LBKind(f Forward) string {
 	switch f & fwdMask {
 	case FwdMasq:
 		return "NAT"

@@ -12,12 +12,23 @@ import (
 	"strings"
 )
 
-// Protocol numbers.
+// Protocol is a virtual service's IP protocol number (IPPROTO_*); its
+// String is ipvsadm's name.
+type Protocol uint16
+
+// The protocols IPVS balances (keepalived's protocol keyword).
 const (
-	ProtoTCP  uint16 = 6
-	ProtoUDP  uint16 = 17
-	ProtoSCTP uint16 = 132
+	ProtoTCP  Protocol = 6
+	ProtoUDP  Protocol = 17
+	ProtoSCTP Protocol = 132
 )
+
+func (p Protocol) String() string { return ProtoName(p) }
+
+// Forward is a destination's forwarding method (IP_VS_CONN_F_* of
+// linux/ip_vs.h, the low bits of its connection flags); its String is
+// ipvsadm's Forward column.
+type Forward uint32
 
 // Service flags (linux/ip_vs.h).
 const (
@@ -31,18 +42,37 @@ const (
 
 // Forwarding methods (IP_VS_CONN_F_*).
 const (
-	FwdMasq      uint32 = 0
-	FwdLocalNode uint32 = 1 // the kernel's choice when the destination is a local address
-	FwdTunnel    uint32 = 2
-	FwdRoute     uint32 = 3
-	fwdMask      uint32 = 0x7
+	FwdMasq      Forward = 0 // NAT
+	FwdLocalNode Forward = 1 // the kernel's choice when the destination is a local address
+	FwdTunnel    Forward = 2 // TUN
+	FwdRoute     Forward = 3 // DR
+	fwdMask      Forward = 0x7
 )
+
+func (f Forward) String() string { return FwdName(f) }
+
+// ParseForward maps keepalived's lb_kind (lvs_method) to the method:
+// exactly NAT, DR or TUN, as keepalived's svr_forwarding_handler reads
+// it. Anything else is an error, never NAT: the config layer has already
+// reported an unknown value and applied keepalived's default, so one that
+// reaches here was never checked.
+func ParseForward(lbKind string) (Forward, error) {
+	switch lbKind {
+	case "NAT":
+		return FwdMasq, nil
+	case "DR":
+		return FwdRoute, nil
+	case "TUN":
+		return FwdTunnel, nil
+	}
+	return 0, fmt.Errorf("unknown lb_kind %q: expected NAT, DR or TUN", lbKind)
+}
 
 // ServiceKey identifies a virtual service, as the kernel does.
 type ServiceKey struct {
 	FWMark   uint32     `json:"fwmark,omitempty"`
 	Family   int        `json:"family"` // 4 or 6
-	Protocol uint16     `json:"protocol,omitempty"`
+	Protocol Protocol   `json:"protocol,omitempty"`
 	Addr     netip.Addr `json:"addr,omitzero"`
 	Port     uint16     `json:"port,omitempty"`
 }
@@ -80,7 +110,7 @@ func (k DestKey) String() string { return hostPort(k.Addr, k.Port) }
 type Dest struct {
 	Key        DestKey `json:"key"`
 	Weight     int     `json:"weight"`
-	Fwd        uint32  `json:"forward"`
+	Fwd        Forward `json:"forward"`
 	UThreshold uint32  `json:"uthreshold,omitempty"`
 	LThreshold uint32  `json:"lthreshold,omitempty"`
 	// Read from the kernel only.
@@ -173,7 +203,7 @@ func afNum(f int) int {
 }
 
 // ProtoName is ipvsadm's protocol column.
-func ProtoName(p uint16) string {
+func ProtoName(p Protocol) string {
 	switch p {
 	case ProtoTCP:
 		return "TCP"
@@ -182,11 +212,11 @@ func ProtoName(p uint16) string {
 	case ProtoSCTP:
 		return "SCTP"
 	}
-	return fmt.Sprintf("proto-%d", p)
+	return fmt.Sprintf("proto-%d", uint16(p))
 }
 
 // FwdName is ipvsadm's Forward column.
-func FwdName(f uint32) string {
+func FwdName(f Forward) string {
 	switch f & fwdMask {
 	case FwdMasq:
 		return "Masq"
@@ -208,7 +238,7 @@ func hostPort(a netip.Addr, port uint16) string {
 }
 
 // ParseProtocol maps keepalived's protocol keyword.
-func ParseProtocol(s string) (uint16, error) {
+func ParseProtocol(s string) (Protocol, error) {
 	switch strings.ToUpper(s) {
 	case "TCP":
 		return ProtoTCP, nil

@@ -11,29 +11,38 @@ import (
 	"time"
 
 	"github.com/kahook/kahook/config"
+	"github.com/kahook/kahook/ipvs"
 	"github.com/kahook/kahook/pool"
 	"github.com/kahook/kahook/state"
 	"github.com/kahook/kahook/sysctl"
 	"github.com/kahook/kahook/vip"
 )
 
-// IPVS is what a transition needs from the ipvs package.
+// IPVS is what a transition needs from the ipvs package (ipvs.Lazy).
+// A plan is computed first (reading the kernel, changing nothing) and
+// applied later, exactly as planned, under the same run lock.
 type IPVS interface {
-	// Load makes the kernel hold exactly these services (diffed, never
-	// flushed); it returns the number of changes made.
-	Load(ctx context.Context, vss []*config.VirtualServer) (int, error)
-	// Remove deletes these services if present.
-	Remove(ctx context.Context, vss []*config.VirtualServer) (int, error)
+	// PlanLoad plans making the kernel hold exactly these services, with
+	// the real servers members selects (diffed, never flushed).
+	PlanLoad(ctx context.Context, vss []*config.VirtualServer, members ipvs.MembersFunc) (*ipvs.LoadPlan, error)
+	// PlanRemove plans deleting these services where present.
+	PlanRemove(ctx context.Context, vss []*config.VirtualServer) (*ipvs.LoadPlan, error)
+	// ApplyLoad and ApplyRemove perform a plan and verify the result;
+	// they return the number of changes made.
+	ApplyLoad(ctx context.Context, p *ipvs.LoadPlan, vss []*config.VirtualServer) (int, error)
+	ApplyRemove(ctx context.Context, p *ipvs.LoadPlan, vss []*config.VirtualServer) (int, error)
 }
 
-// VIPs binds and removes addresses (vip.Manager).
+// VIPs plans and makes address changes (vip.Manager).
 type VIPs interface {
-	Ensure(addrs []vip.Addr, want, dryRun bool) ([]vip.Change, error)
+	Plan(addrs []vip.Addr, want bool) ([]vip.Change, error)
+	Apply(c vip.Change) error
 }
 
-// Sysctls sets the ARP knobs of a role (sysctl.FS).
+// Sysctls plans and makes the ARP knob writes of a role (sysctl.FS).
 type Sysctls interface {
-	Ensure(role config.Role, iface string, dryRun bool, log *slog.Logger) ([]sysctl.Change, error)
+	Plan(role config.Role, iface string) ([]sysctl.Change, error)
+	Apply(role config.Role, c sysctl.Change, log *slog.Logger) error
 }
 
 // Announcer sends gratuitous ARP for an instance that became MASTER: the
@@ -64,18 +73,21 @@ type BadInputError struct{ Msg string }
 
 func (e *BadInputError) Error() string { return e.Msg }
 
-// StepResult is what one step did.
+// StepResult is what one step did (with DryRun: would do): its typed
+// changes in the order they are made, and the error that stopped it.
 type StepResult struct {
 	Step    Step     `json:"step"`
-	Changes []string `json:"changes,omitempty"`
+	Changes []Change `json:"changes"`
 	Error   string   `json:"error,omitempty"`
 }
 
-// Result is the outcome of one event.
+// Result is the outcome of one event: the transition's steps in order.
+// Changed counts the changes made (with DryRun: planned).
 type Result struct {
 	Event   Event        `json:"event"`
+	DryRun  bool         `json:"dry_run"`
 	Stale   bool         `json:"stale,omitempty"`
-	Steps   []StepResult `json:"steps,omitempty"`
+	Steps   []StepResult `json:"steps"`
 	Changed int          `json:"changed"`
 }
 
@@ -135,11 +147,16 @@ func (e *Engine) Handle(ctx context.Context, ev Event) (*Result, error) {
 	if ev.Received.IsZero() {
 		ev.Received = time.Now()
 	}
+	if e.DryRun {
+		// A dry run creates and locks nothing; it reads the state (when
+		// there is a trustworthy one) to decide as a real run would.
+		return e.dryRun(ctx, in, ev, log)
+	}
 	// skipState releases without the state dir.
 	skipState := func(what string, err error) (*Result, error) {
 		log.Error("releasing anyway, without the run lock and without recording the event: "+what, "state_dir", e.Store.Dir, "err", err)
-		res := &Result{Event: ev}
-		errs := e.steps(ctx, in, ev, nil, nil, res, log)
+		res := &Result{Event: ev, Steps: []StepResult{}}
+		errs := e.steps(ctx, in, ev, nil, nil, ipvs.StartMembers, res, log)
 		errs = append(errs, fmt.Errorf("event not recorded (%s): %w", what, err))
 		return res, errors.Join(errs...)
 	}
@@ -167,7 +184,7 @@ func (e *Engine) Handle(ctx context.Context, ev Event) (*Result, error) {
 	}
 	defer lock.Unlock()
 
-	res := &Result{Event: ev}
+	res := &Result{Event: ev, Steps: []StepResult{}}
 	st, err := e.Store.Load()
 	if err != nil {
 		if !release {
@@ -193,30 +210,24 @@ func (e *Engine) Handle(ctx context.Context, ev Event) (*Result, error) {
 			k := prev.Event
 			cur.GARPEvent = &k
 		}
-	} else if prev != nil && prev.GARPPID != 0 && !e.DryRun {
+	} else if prev != nil && prev.GARPPID != 0 {
 		stopFollower(prev.GARPPID, ev.Name, log)
 	}
 	var saveErr error
-	if !e.DryRun {
-		// Recorded before acting: a run killed halfway is visible as
-		// applied=false, and any older run still waiting sees it is stale.
-		st.Instances[ev.Name] = cur
-		if ev.State == Master && (prev == nil || prev.State != Master) && !pool.Fresh(st.Pools[ev.Name], time.Now()) {
-			// A new mastership loads the health `sync` recorded (also
-			// while BACKUP) when it is fresh, else keepalived's start state.
-			delete(st.Pools, ev.Name)
+	// Recorded before acting: a run killed halfway is visible as
+	// applied=false, and any older run still waiting sees it is stale.
+	st.Instances[ev.Name] = cur
+	newMastership(st, ev, prev)
+	if err := e.Store.Save(st); err != nil {
+		if !release {
+			return nil, err
 		}
-		if err := e.Store.Save(st); err != nil {
-			if !release {
-				return nil, err
-			}
-			log.Error("state not recorded: releasing anyway", "err", err)
-			saveErr = err
-		}
+		log.Error("state not recorded: releasing anyway", "err", err)
+		saveErr = err
 	}
 
-	errs := e.steps(ctx, in, ev, prev, cur, res, log)
-	if !e.DryRun && saveErr == nil {
+	errs := e.steps(ctx, in, ev, prev, cur, pool.Members(st), res, log)
+	if saveErr == nil {
 		cur.Applied = len(errs) == 0
 		cur.Updated = time.Now()
 		st.Instances[ev.Name] = cur
@@ -227,100 +238,216 @@ func (e *Engine) Handle(ctx context.Context, ev Event) (*Result, error) {
 	if saveErr != nil {
 		errs = append(errs, fmt.Errorf("event not recorded: %w", saveErr))
 	}
-	if res.Changed > 0 && !e.DryRun {
+	if res.Changed > 0 {
 		log.Info("transition applied", "changes", res.Changed, "priority", ev.Priority, "source", ev.Source)
 	}
 	return res, errors.Join(errs...)
 }
 
-// steps runs the transition's steps in order into res and returns their
-// errors. prev is the instance's previous event (nil: unknown); cur, when
-// set, receives the gratuitous ARP follower a MASTER run starts.
-func (e *Engine) steps(ctx context.Context, in *config.Instance, ev Event, prev, cur *state.InstanceState, res *Result, log *slog.Logger) []error {
+// newMastership applies the pool rule of a new mastership to st: the
+// health `sync` recorded (also while BACKUP) is loaded when it is fresh
+// (pool.Fresh), else keepalived's start state.
+func newMastership(st *state.State, ev Event, prev *state.InstanceState) {
+	if ev.State == Master && (prev == nil || prev.State != Master) && !pool.Fresh(st.Pools[ev.Name], time.Now()) {
+		delete(st.Pools, ev.Name)
+	}
+}
+
+// dryRun plans what Handle would do, creating, locking and changing
+// nothing: the state is read only from a dir that is safe to trust (else
+// it counts as empty, as a real run would find it after refusing or
+// rebuilding it), and the event's recording is not simulated beyond the
+// stale check and the pool rule of a new mastership.
+func (e *Engine) dryRun(ctx context.Context, in *config.Instance, ev Event, log *slog.Logger) (*Result, error) {
+	res := &Result{Event: ev, DryRun: true, Steps: []StepResult{}}
+	st := &state.State{Instances: map[string]*state.InstanceState{}, Pools: map[string]*state.PoolState{}}
+	if err := state.CheckDir(e.Store.Dir); err == nil {
+		loaded, err := e.Store.Load()
+		if err != nil {
+			log.Warn("dry run: state file unreadable: planned as if it were empty", "err", err)
+		} else {
+			st = loaded
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		log.Warn("dry run: state dir not used", "state_dir", e.Store.Dir, "err", err)
+	}
+	prev := st.Instances[ev.Name]
+	if prev != nil && prev.Event.After(ev.Key) {
+		res.Stale = true
+		return res, nil
+	}
+	newMastership(st, ev, prev)
+	return res, errors.Join(e.steps(ctx, in, ev, prev, nil, pool.Members(st), res, log)...)
+}
+
+// stepPlan is one step with its planned changes.
+type stepPlan struct {
+	step    Step
+	changes []Change
+	ipvs    *ipvs.LoadPlan
+	vss     []*config.VirtualServer
+	err     error
+}
+
+// steps plans every step of the transition first, then (unless DryRun)
+// applies each step's planned changes in order, into res; it returns the
+// steps' errors. prev is the instance's previous event (nil: unknown);
+// cur, when set, receives the gratuitous ARP follower a MASTER run
+// starts; members selects the real servers an IPVS load puts in.
+//
+// A step whose planning or applying fails is reported and the next steps
+// still run: the VIPs and gratuitous ARP are never held back by IPVS.
+func (e *Engine) steps(ctx context.Context, in *config.Instance, ev Event, prev, cur *state.InstanceState, members ipvs.MembersFunc, res *Result, log *slog.Logger) []error {
+	return e.runSteps(ctx, in, ev, Steps(in, ev.State), prev, cur, members, res, log)
+}
+
+// Run plans and applies steps for in (with DryRun: plans only), with
+// none of Handle's event bookkeeping: no state dir, no lock. It is how
+// `realserver up|down` runs RealServerSteps; a VIP on a missing
+// interface fails its step with an error wrapping vip.ErrNoInterface.
+func (e *Engine) Run(ctx context.Context, in *config.Instance, steps []Step) (*Result, error) {
+	res := &Result{Event: Event{Name: in.Name, Source: "command"}, DryRun: e.DryRun, Steps: []StepResult{}}
+	errs := e.runSteps(ctx, in, Event{Name: in.Name}, steps, nil, nil, ipvs.StartMembers, res, e.Log)
+	return res, errors.Join(errs...)
+}
+
+func (e *Engine) runSteps(ctx context.Context, in *config.Instance, ev Event, steps []Step, prev, cur *state.InstanceState, members ipvs.MembersFunc, res *Result, log *slog.Logger) []error {
 	wasMaster := prev != nil && prev.State == Master && prev.Applied
-	var errs []error
-	for _, step := range Steps(in, ev.State) {
-		if step.Kind == StepGARP && wasMaster && res.Changed == 0 {
+	var plans []*stepPlan
+	planned := 0
+	for _, step := range steps {
+		if step.Kind == StepGARP && wasMaster && planned == 0 {
 			log.Debug("gratuitous ARP skipped: already MASTER and nothing changed; the running schedule goes on")
 			continue
 		}
-		if step.Kind == StepGARP && cur != nil && cur.GARPPID != 0 && !e.DryRun {
-			// Re-announcing: the new schedule replaces the running one.
-			stopFollower(cur.GARPPID, ev.Name, log)
-			cur.GARPPID, cur.GARPEvent = 0, nil
+		p := e.plan(ctx, in, step, members, log)
+		planned += len(p.changes)
+		plans = append(plans, p)
+	}
+	var errs []error
+	prevFailed := false
+	for _, p := range plans {
+		if p.step.AfterSuccess && prevFailed {
+			log.Error("transition step skipped: the step it depends on failed", "step", string(p.step.Kind))
+			continue
 		}
-		sr := StepResult{Step: step}
-		changes, pid, err := e.run(ctx, in, ev, step, log)
-		sr.Changes = changes
-		res.Changed += len(changes)
-		if pid != 0 && cur != nil {
-			k := ev.Key
-			cur.GARPPID, cur.GARPEvent = pid, &k
+		sr := StepResult{Step: p.step, Changes: []Change{}}
+		err := p.err
+		if err == nil && e.DryRun {
+			sr.Changes = append(sr.Changes, p.changes...)
+		} else if err == nil {
+			var done []Change
+			done, err = e.apply(ctx, in, ev, p, cur, log)
+			sr.Changes = append(sr.Changes, done...)
 		}
+		res.Changed += len(sr.Changes)
+		prevFailed = err != nil
 		if err != nil {
 			sr.Error = err.Error()
-			errs = append(errs, fmt.Errorf("%s: %w", step.Kind, err))
-			// The VIPs and gratuitous ARP are never held back by a failed
-			// step: keep going, report at the end.
-			log.Error("transition step failed", "step", string(step.Kind), "err", err)
+			errs = append(errs, fmt.Errorf("%s: %w", p.step.Kind, err))
+			log.Error("transition step failed", "step", string(p.step.Kind), "err", err)
 		}
 		res.Steps = append(res.Steps, sr)
 	}
 	return errs
 }
 
-func (e *Engine) run(ctx context.Context, in *config.Instance, ev Event, step Step, log *slog.Logger) ([]string, int, error) {
+// plan reads what a step touches and returns its changes, changing
+// nothing.
+func (e *Engine) plan(ctx context.Context, in *config.Instance, step Step, members ipvs.MembersFunc, log *slog.Logger) *stepPlan {
+	p := &stepPlan{step: step}
 	switch step.Kind {
 	case StepSysctl:
-		ch, err := e.Sysctl.Ensure(step.Role, in.Interface, e.DryRun, log)
-		out := make([]string, len(ch))
-		for i, c := range ch {
-			out[i] = fmt.Sprintf("sysctl net.ipv4.conf.%s.%s %d -> %d", c.Iface, c.Knob, c.From, c.Value.Value)
+		ch, err := e.Sysctl.Plan(step.Role, in.Interface)
+		for i := range ch {
+			p.changes = append(p.changes, Change{Sysctl: &ch[i]})
 		}
-		return out, 0, err
+		p.err = err
 	case StepVIPAdd, StepVIPDel:
-		ch, err := e.VIPs.Ensure(vipAddrs(in, step), step.Kind == StepVIPAdd, e.DryRun)
-		out := make([]string, len(ch))
-		for i, c := range ch {
-			out[i] = fmt.Sprintf("vip %s %s", c.Op, c.Addr)
+		ch, err := e.VIPs.Plan(vipAddrs(in, step), step.Kind == StepVIPAdd)
+		for i := range ch {
+			p.changes = append(p.changes, Change{VIP: &ch[i]})
 		}
-		return out, 0, err
+		p.err = err
 	case StepIPVSLoad, StepIPVSRemove:
-		vss := e.Cfg.ServersOf(in.Name)
-		if len(vss) == 0 {
-			return nil, 0, nil
+		p.vss = e.Cfg.ServersOf(in.Name)
+		if len(p.vss) == 0 {
+			return p
 		}
 		if e.IPVS == nil {
 			log.Warn("IPVS step skipped: no IPVS support in this run", "step", string(step.Kind))
-			return nil, 0, nil
+			return p
 		}
-		if e.DryRun {
-			return []string{fmt.Sprintf("%s %d virtual servers", step.Kind, len(vss))}, 0, nil
+		if step.Kind == StepIPVSLoad {
+			p.ipvs, p.err = e.IPVS.PlanLoad(ctx, p.vss, members)
+		} else {
+			p.ipvs, p.err = e.IPVS.PlanRemove(ctx, p.vss)
+		}
+		if p.ipvs != nil {
+			for i := range p.ipvs.Changes {
+				p.changes = append(p.changes, Change{IPVS: &p.ipvs.Changes[i]})
+			}
+		}
+	case StepGARP:
+		if e.Announce == nil {
+			return p
+		}
+		p.changes = []Change{{GARP: &GARP{Interface: in.Interface, Addrs: VIPIPs(in)}}}
+	default:
+		p.err = fmt.Errorf("unknown step %s", step.Kind)
+	}
+	return p
+}
+
+// apply makes a step's planned changes, in order, and returns those made.
+func (e *Engine) apply(ctx context.Context, in *config.Instance, ev Event, p *stepPlan, cur *state.InstanceState, log *slog.Logger) ([]Change, error) {
+	switch p.step.Kind {
+	case StepSysctl:
+		for i, c := range p.changes {
+			if err := e.Sysctl.Apply(p.step.Role, *c.Sysctl, log); err != nil {
+				return p.changes[:i], err
+			}
+		}
+	case StepVIPAdd, StepVIPDel:
+		for i, c := range p.changes {
+			if err := e.VIPs.Apply(*c.VIP); err != nil {
+				return p.changes[:i], err
+			}
+		}
+	case StepIPVSLoad, StepIPVSRemove:
+		if p.ipvs == nil {
+			return nil, nil
 		}
 		var n int
 		var err error
-		if step.Kind == StepIPVSLoad {
-			n, err = e.IPVS.Load(ctx, vss)
+		if p.step.Kind == StepIPVSLoad {
+			n, err = e.IPVS.ApplyLoad(ctx, p.ipvs, p.vss)
 		} else {
-			n, err = e.IPVS.Remove(ctx, vss)
+			n, err = e.IPVS.ApplyRemove(ctx, p.ipvs, p.vss)
 		}
-		var out []string
-		if n > 0 {
-			out = []string{fmt.Sprintf("%s: %d IPVS changes", step.Kind, n)}
-		}
-		return out, 0, err
+		return p.changes[:min(n, len(p.changes))], err
 	case StepGARP:
-		if e.DryRun || e.Announce == nil {
-			return nil, 0, nil
+		if len(p.changes) == 0 {
+			return nil, nil
+		}
+		if cur != nil && cur.GARPPID != 0 {
+			// Re-announcing: the new schedule replaces the running one.
+			stopFollower(cur.GARPPID, ev.Name, log)
+			cur.GARPPID, cur.GARPEvent = 0, nil
 		}
 		sent, pid, err := e.Announce.Announce(ctx, in, ev)
-		var out []string
-		if sent > 0 {
-			out = []string{fmt.Sprintf("gratuitous ARP: %d frames on %s", sent, in.Interface)}
+		if pid != 0 && cur != nil {
+			k := ev.Key
+			cur.GARPPID, cur.GARPEvent = pid, &k
 		}
-		return out, pid, err
+		g := *p.changes[0].GARP
+		g.Frames = sent
+		if sent == 0 {
+			return nil, err
+		}
+		return []Change{{GARP: &g}}, err
 	}
-	return nil, 0, fmt.Errorf("unknown step %s", step.Kind)
+	return p.changes, nil
 }
 
 func vipAddrs(in *config.Instance, step Step) []vip.Addr {

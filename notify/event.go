@@ -15,20 +15,20 @@ import (
 	"github.com/kahook/kahook/state"
 )
 
-// States keepalived reports.
+// States keepalived reports (state.VRRP).
 const (
-	Master  = "MASTER"
-	Backup  = "BACKUP"
-	Fault   = "FAULT"
-	Stop    = "STOP"
-	Deleted = "DELETED"
+	Master  = state.Master
+	Backup  = state.Backup
+	Fault   = state.Fault
+	Stop    = state.Stop
+	Deleted = state.Deleted
 )
 
 // Event is one transition for an instance (or sync group).
 type Event struct {
 	Name     string         `json:"name"`
 	Group    bool           `json:"group,omitempty"`
-	State    string         `json:"state"`
+	State    state.VRRP     `json:"state"`
 	Priority int            `json:"priority"`
 	Key      state.EventKey `json:"key"`
 	Source   string         `json:"source"`
@@ -84,8 +84,8 @@ func parseTyped(typ, name, st, prio, source string) (Event, error) {
 	return ev, nil
 }
 
-func normState(s string) (string, bool) {
-	switch strings.ToUpper(s) {
+func normState(s string) (state.VRRP, bool) {
+	switch state.VRRP(strings.ToUpper(s)) {
 	case Master:
 		return Master, true
 	case Backup:

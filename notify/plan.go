@@ -1,7 +1,16 @@
 package notify
 
 import (
+	"fmt"
+	"io"
+	"net/netip"
+	"strings"
+
 	"github.com/kahook/kahook/config"
+	"github.com/kahook/kahook/ipvs"
+	"github.com/kahook/kahook/state"
+	"github.com/kahook/kahook/sysctl"
+	"github.com/kahook/kahook/vip"
 )
 
 // StepKind names what a step touches.
@@ -21,9 +30,29 @@ type Step struct {
 	Kind StepKind    `json:"kind"`
 	Role config.Role `json:"role,omitempty"`
 	// LoOnly limits a VIP step to the VIPs on lo (OnlyOthers: the rest).
-	LoOnly     bool   `json:"lo_only,omitempty"`
-	OnlyOthers bool   `json:"only_others,omitempty"`
-	Reason     string `json:"reason"`
+	LoOnly     bool `json:"lo_only,omitempty"`
+	OnlyOthers bool `json:"only_others,omitempty"`
+	// AfterSuccess: the step runs only if the one before it succeeded
+	// (a real server's VIPs need its ARP sysctls first).
+	AfterSuccess bool   `json:"after_success,omitempty"`
+	Reason       string `json:"reason"`
+}
+
+// RealServerSteps is `realserver up|down` for an LVS-DR/TUN real server
+// (the realserver block, or --vip/--interface): up sets the realserver
+// ARP sysctls on all, lo and the interface, then binds the VIPs, and only
+// if the sysctls succeeded: a VIP on lo with arp_ignore 0 is answered
+// (and stolen from the director) the moment it is added. down removes the
+// VIPs and leaves the sysctls (harmless without VIPs, and shared with
+// other VIPs the node may carry).
+func RealServerSteps(up bool) []Step {
+	if !up {
+		return []Step{{Kind: StepVIPDel, Reason: "the node stops accepting the VIPs' traffic"}}
+	}
+	return []Step{
+		{Kind: StepSysctl, Role: config.RoleRealServer, Reason: "never answer ARP for the VIPs, before they are bound"},
+		{Kind: StepVIPAdd, AfterSuccess: true, Reason: "VIPs so the node accepts the director's forwarded traffic"},
+	}
 }
 
 // Steps is the transition plan for an instance entering state. It is pure:
@@ -39,9 +68,9 @@ type Step struct {
 // IPVS services, so that at every instant a node that answers ARP for a
 // VIP also serves it. A STOP killed after any step leaves a consistent
 // node.
-func Steps(in *config.Instance, state string) []Step {
+func Steps(in *config.Instance, st state.VRRP) []Step {
 	var steps []Step
-	if state == Master {
+	if st == Master {
 		a := in.Master
 		if a.IPVS == config.IPVSLoad {
 			steps = append(steps, Step{Kind: StepIPVSLoad, Reason: "services exist before the node answers ARP for their VIPs"})
@@ -99,4 +128,67 @@ func vipDevs(in *config.Instance) string {
 		return "lo"
 	}
 	return out
+}
+
+// Change is one typed change of a transition; exactly one field is set.
+type Change struct {
+	VIP    *vip.Change    `json:"vip,omitempty"`
+	Sysctl *sysctl.Change `json:"sysctl,omitempty"`
+	IPVS   *ipvs.Change   `json:"ipvs,omitempty"`
+	GARP   *GARP          `json:"garp,omitempty"`
+}
+
+// GARP is the gratuitous ARP (IPv6: unsolicited neighbour
+// advertisement) round sent for the VIPs of an instance that became
+// MASTER; the rest of keepalived's schedule follows in the background.
+type GARP struct {
+	Interface string       `json:"interface"`
+	Addrs     []netip.Addr `json:"addrs"`
+	// Frames is the number sent in the first round (a real run only).
+	Frames int `json:"frames,omitempty"`
+}
+
+// String is the change as kahook prints it in every plan: one line, what
+// and where, the same line `vip`, `sysctl apply` and `ipvs diff` print
+// for it (vip.Change, sysctl.Change and ipvs.Change String).
+func (c Change) String() string {
+	switch {
+	case c.VIP != nil:
+		return c.VIP.String()
+	case c.Sysctl != nil:
+		return c.Sysctl.String()
+	case c.IPVS != nil:
+		return c.IPVS.String()
+	case c.GARP != nil:
+		addrs := make([]string, len(c.GARP.Addrs))
+		for i, a := range c.GARP.Addrs {
+			addrs[i] = a.String()
+		}
+		s := fmt.Sprintf("garp on %s for %s", c.GARP.Interface, strings.Join(addrs, " "))
+		if c.GARP.Frames > 0 {
+			s += fmt.Sprintf(" (%d frames)", c.GARP.Frames)
+		}
+		return s
+	}
+	return "nothing"
+}
+
+// WritePlan prints a transition's steps and their changes, the text form
+// of every kahook command that plans (notify, fifo, realserver, vip):
+//
+//	TITLE:
+//	  KIND          REASON
+//	      CHANGE
+//	      error: ERROR
+func WritePlan(w io.Writer, title string, steps []StepResult) {
+	fmt.Fprintf(w, "%s:\n", title)
+	for _, s := range steps {
+		fmt.Fprintf(w, "  %-12s %s\n", s.Step.Kind, s.Step.Reason)
+		for _, ch := range s.Changes {
+			fmt.Fprintf(w, "      %s\n", ch)
+		}
+		if s.Error != "" {
+			fmt.Fprintf(w, "      error: %s\n", s.Error)
+		}
+	}
 }

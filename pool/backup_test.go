@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -88,13 +89,13 @@ virtual_server 10.0.0.10 80 {
 			if err != nil {
 				t.Fatal(err)
 			}
-			store, err := state.Open(t.TempDir())
+			store, err := state.Open(filepath.Join(t.TempDir(), "state"))
 			if err != nil {
 				t.Fatal(err)
 			}
 			st, _ := store.Load()
 			if tc.state != "" {
-				st.Instances["VI_1"] = &state.InstanceState{State: tc.state, Applied: true}
+				st.Instances["VI_1"] = &state.InstanceState{State: state.VRRP(tc.state), Applied: true}
 			}
 			// A drain left over from an earlier mastership is void here.
 			st.Pools["VI_1"] = &state.PoolState{Servers: map[string]*state.ServerState{}}
@@ -201,7 +202,7 @@ virtual_server 10.0.0.20 80 {
 		t.Run(tc.name, func(t *testing.T) {
 			st := &state.State{Instances: map[string]*state.InstanceState{}}
 			for n, s := range tc.states {
-				st.Instances[n] = &state.InstanceState{State: s}
+				st.Instances[n] = &state.InstanceState{State: state.VRRP(s)}
 			}
 			vss, masters := ReloadServers(cfg, st)
 			var names []string

@@ -6,6 +6,17 @@ import (
 	"github.com/kahook/kahook/state"
 )
 
+// MembersAt is Members of the state recorded in stateDir, for a table
+// built outside a pass and outside a transition (`ipvs apply`); when the
+// state cannot be read, keepalived's start state (ipvs.StartMembers).
+func MembersAt(stateDir string) ipvs.MembersFunc {
+	st, err := (&state.Store{Dir: stateDir}).Load()
+	if err != nil {
+		return ipvs.StartMembers
+	}
+	return Members(st)
+}
+
 // Members is the membership `sync` last decided, for tables built outside
 // a pass (a MASTER re-run of notify, `ipvs apply`): re-applying them must
 // not undo a drain or bring back a failed server. Virtual servers whose

@@ -348,7 +348,7 @@ func Fresh(ps *state.PoolState, now time.Time) bool {
 
 func isMaster(st *state.State, name string) bool {
 	s := st.Instances[name]
-	return s != nil && s.State == "MASTER"
+	return s != nil && s.State == state.Master
 }
 
 func (o Options) now() time.Time {

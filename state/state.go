@@ -206,7 +206,7 @@ type State struct {
 
 // InstanceState is the last event kahook took for an instance.
 type InstanceState struct {
-	State    string    `json:"state"` // MASTER, BACKUP, FAULT, STOP, DELETED
+	State    VRRP      `json:"state"` // MASTER, BACKUP, FAULT, STOP, DELETED
 	Priority int       `json:"priority"`
 	Event    EventKey  `json:"event"`
 	Applied  bool      `json:"applied"`  // false while (or if killed while) applying

@@ -89,6 +89,12 @@ type Change struct {
 	Reason string `json:"reason"`
 }
 
+// String is the change as every kahook plan prints it:
+// "sysctl net.ipv4.conf.all.arp_ignore 0 -> 1".
+func (c Change) String() string {
+	return fmt.Sprintf("sysctl net.ipv4.conf.%s.%s %d -> %d", c.Iface, c.Knob, c.From, c.Value.Value)
+}
+
 // Plan returns the writes that make current equal desired, in desired's
 // order. current maps Value.Key() to the value read; a value that equals
 // the desired one plans nothing.
@@ -284,6 +290,21 @@ const DropInPath = "/etc/sysctl.d/60-kahook.conf"
 // those that differ and logs each write. It returns what it changed (or,
 // with dryRun, what it would change).
 func (f FS) Ensure(role config.Role, iface string, dryRun bool, log *slog.Logger) ([]Change, error) {
+	changes, err := f.Plan(role, iface)
+	if err != nil || dryRun {
+		return changes, err
+	}
+	for i, c := range changes {
+		if err := f.Apply(role, c, log); err != nil {
+			return changes[:i], err
+		}
+	}
+	return changes, nil
+}
+
+// Plan reads the knobs a role needs on all, lo and iface and returns the
+// writes that differ, changing nothing.
+func (f FS) Plan(role config.Role, iface string) ([]Change, error) {
 	desired, err := Desired(role, iface)
 	if err != nil {
 		return nil, err
@@ -292,15 +313,14 @@ func (f FS) Ensure(role config.Role, iface string, dryRun bool, log *slog.Logger
 	if err != nil {
 		return nil, err
 	}
-	changes := Plan(desired, cur)
-	if dryRun {
-		return changes, nil
+	return Plan(desired, cur), nil
+}
+
+// Apply makes one planned write and logs it (role: why, for the log).
+func (f FS) Apply(role config.Role, c Change, log *slog.Logger) error {
+	if err := f.Set(c.Iface, c.Knob, c.Value.Value); err != nil {
+		return err
 	}
-	for i, c := range changes {
-		if err := f.Set(c.Iface, c.Knob, c.Value.Value); err != nil {
-			return changes[:i], err
-		}
-		log.Info("sysctl changed", "key", "net.ipv4.conf."+c.Iface+"."+c.Knob, "from", c.From, "to", c.Value.Value, "role", string(role))
-	}
-	return changes, nil
+	log.Info("sysctl changed", "key", "net.ipv4.conf."+c.Iface+"."+c.Knob, "from", c.From, "to", c.Value.Value, "role", string(role))
+	return nil
 }

@@ -31,6 +31,17 @@ func (a Addr) String() string {
 	return s
 }
 
+// Check enforces the one rule on the shape of a VIP: on lo it must be a
+// host address (/32, /128), since every address of a prefix on lo is
+// local (a 10.0.0.1/24 on lo makes the node accept, and answer, all of
+// 10.0.0.0/24). The error names the prefix wanted.
+func (a Addr) Check() error {
+	if a.Dev == "lo" && a.Prefix.Bits() != a.Prefix.Addr().BitLen() {
+		return fmt.Errorf("%s: a VIP on lo must be /%d (a wider prefix on lo makes the whole subnet local)", a.Prefix, a.Prefix.Addr().BitLen())
+	}
+	return nil
+}
+
 // Op is what a change does.
 type Op string
 
@@ -45,6 +56,10 @@ type Change struct {
 	Addr   Addr   `json:"addr"`
 	Reason string `json:"reason"`
 }
+
+// String is the change as every kahook plan prints it:
+// "vip add 10.0.0.10/32 dev lo".
+func (c Change) String() string { return fmt.Sprintf("vip %s %s", c.Op, c.Addr) }
 
 // Plan compares the VIPs wanted with the addresses present on their
 // interfaces. want=true makes every addr present, false absent. An
@@ -144,13 +159,22 @@ func (m *Manager) link(dev string) (netlink.Link, error) {
 	return link, nil
 }
 
-// Ensure makes addrs present (want) or absent, logging each change.
-func (m *Manager) Ensure(addrs []Addr, want bool, dryRun bool) ([]Change, error) {
+// Plan reads the interfaces of addrs and returns the changes that make
+// addrs present (want) or absent, changing nothing.
+func (m *Manager) Plan(addrs []Addr, want bool) ([]Change, error) {
 	present, err := m.Present(addrs)
 	if err != nil {
 		return nil, err
 	}
-	changes := Plan(addrs, present, want)
+	return Plan(addrs, present, want), nil
+}
+
+// Ensure makes addrs present (want) or absent, logging each change.
+func (m *Manager) Ensure(addrs []Addr, want bool, dryRun bool) ([]Change, error) {
+	changes, err := m.Plan(addrs, want)
+	if err != nil {
+		return nil, err
+	}
 	if dryRun {
 		return changes, nil
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/kahook/kahook/ipvs"
+	"github.com/kahook/kahook/pool"
 	"github.com/kahook/kahook/state"
 )
 
@@ -24,7 +25,7 @@ func ipvsCommand() *cli.Command {
 		Subcommands: []*cli.Command{
 			{
 				Name:  "show",
-				Usage: "print the kernel's table like `ipvsadm -Ln` (--stats, --rate, --exact, -t/-u/-f, --timeout as ipvsadm; --rules: like `ipvsadm -Sn`)",
+				Usage: "print the kernel's table like `ipvsadm -Ln` (--stats, --rate, --exact, -t/-u/-f, --timeout, --daemon as ipvsadm; --rules: like `ipvsadm -Sn`)",
 				Flags: []cli.Flag{
 					&cli.BoolFlag{Name: "rules", Usage: "ipvsadm-save form"},
 					&cli.BoolFlag{Name: "stats", Usage: "counters (ipvsadm --stats)"},
@@ -35,6 +36,7 @@ func ipvsCommand() *cli.Command {
 					&cli.StringFlag{Name: "sctp-service", Usage: "only this SCTP service `VIP:PORT`"},
 					&cli.UintFlag{Name: "fwmark-service", Aliases: []string{"f"}, Usage: "only this fwmark service `MARK` (IPv4)"},
 					&cli.BoolFlag{Name: "timeout", Usage: "the tcp, tcpfin and udp timeouts (ipvsadm --timeout)"},
+					&cli.BoolFlag{Name: "daemon", Usage: "the connection sync daemons that run (ipvsadm --daemon)"},
 					&cli.BoolFlag{Name: "connection", Aliases: []string{"c"}, Usage: "the connection entries (ipvsadm -c)"},
 				},
 				Action: ipvsShow,
@@ -121,7 +123,7 @@ func ipvsShow(c *cli.Context) error {
 	var filters int
 	for _, f := range []struct {
 		flag  string
-		proto uint16
+		proto ipvs.Protocol
 	}{{"tcp-service", ipvs.ProtoTCP}, {"udp-service", ipvs.ProtoUDP}, {"sctp-service", ipvs.ProtoSCTP}} {
 		if v := c.String(f.flag); v != "" {
 			ap, err := netip.ParseAddrPort(v)
@@ -147,17 +149,17 @@ func ipvsShow(c *cli.Context) error {
 		return usage("ipvs show: give one of -t, -u, --sctp-service, -f")
 	}
 	views := 0
-	for _, v := range []bool{c.Bool("timeout"), c.Bool("connection"), c.Bool("rules"), opt.Format != ipvs.ListDefault} {
+	for _, v := range []bool{c.Bool("timeout"), c.Bool("daemon"), c.Bool("connection"), c.Bool("rules"), opt.Format != ipvs.ListDefault} {
 		if v {
 			views++
 		}
 	}
 	if views > 1 {
-		return usage("ipvs show: give one of --stats, --rate, --rules, --timeout, -c")
+		return usage("ipvs show: give one of --stats, --rate, --rules, --timeout, --daemon, -c")
 	}
-	if filters > 0 && (c.Bool("timeout") || c.Bool("connection") || c.Bool("rules")) {
+	if filters > 0 && (c.Bool("timeout") || c.Bool("daemon") || c.Bool("connection") || c.Bool("rules")) {
 		// ipvsadm: "Illegal 'service-address' option with the 'save' command".
-		return usage("ipvs show: -t/-u/-f select a service of the list, not of --rules, --timeout or -c")
+		return usage("ipvs show: -t/-u/-f select a service of the list, not of --rules, --timeout, --daemon or -c")
 	}
 	h, err := ipvs.Open()
 	if err != nil {
@@ -179,6 +181,16 @@ func ipvsShow(c *cli.Context) error {
 			return printJSON(e.stdout, conns)
 		}
 		return ipvs.WriteConns(e.stdout, conns)
+	}
+	if c.Bool("daemon") {
+		ds, err := h.Daemons(ctx)
+		if err != nil {
+			return failed(err)
+		}
+		if e.json {
+			return printJSON(e.stdout, emptyIfNil(ds))
+		}
+		return ipvs.WriteDaemons(e.stdout, ds)
 	}
 	if c.Bool("timeout") {
 		cfg, err := h.GetConfig()
@@ -281,7 +293,7 @@ func (e *env) ipvsManager(ctx context.Context, instance string) (*ipvs.Manager, 
 		lock.Unlock()
 		return nil, nil, failed(err)
 	}
-	m := &ipvs.Manager{K: h, Cfg: cfg, StateDir: store.Dir, Log: e.log, Members: poolMembers(cfg, store.Dir)}
+	m := &ipvs.Manager{K: h, Cfg: cfg, StateDir: store.Dir, Log: e.log, Members: pool.MembersAt(store.Dir)}
 	return m, lock.Unlock, nil
 }
 

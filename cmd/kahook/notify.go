@@ -63,22 +63,53 @@ func (e *env) finishNotify(res *notify.Result, err error) error {
 	}
 	if res != nil && (e.json || e.dryRun) {
 		if e.json {
-			_ = printJSON(e.stdout, res)
+			_ = printJSON(e.stdout, toNotifyJSON(res))
 		} else {
-			printPlan(e, res)
+			notify.WritePlan(e.stdout, fmt.Sprintf("%s %s (dry run)", res.Event.Name, res.Event.State), res.Steps)
 		}
 	}
 	return failed(err)
 }
 
-func printPlan(e *env, res *notify.Result) {
-	fmt.Fprintf(e.stdout, "%s %s (dry run):\n", res.Event.Name, res.Event.State)
+// notifyJSON is `notify --json` (and `--dry-run --json`): the event, and
+// each step with its changes in the order they are made (with --dry-run:
+// would be made); an IPVS change has the form of `ipvs diff --json`.
+type notifyJSON struct {
+	Event   notify.Event     `json:"event"`
+	DryRun  bool             `json:"dry_run"`
+	Stale   bool             `json:"stale"`
+	Steps   []notifyStepJSON `json:"steps"`
+	Changed int              `json:"changed"`
+}
+
+type notifyStepJSON struct {
+	Kind    notify.StepKind    `json:"kind"`
+	Reason  string             `json:"reason"`
+	Changes []notifyChangeJSON `json:"changes"`
+	Error   string             `json:"error,omitempty"`
+}
+
+type notifyChangeJSON struct {
+	VIP    *vip.Change    `json:"vip,omitempty"`
+	Sysctl *sysctl.Change `json:"sysctl,omitempty"`
+	IPVS   *changeJSON    `json:"ipvs,omitempty"`
+	GARP   *notify.GARP   `json:"garp,omitempty"`
+}
+
+func toNotifyJSON(res *notify.Result) notifyJSON {
+	out := notifyJSON{Event: res.Event, DryRun: res.DryRun, Stale: res.Stale, Steps: []notifyStepJSON{}, Changed: res.Changed}
 	for _, s := range res.Steps {
-		fmt.Fprintf(e.stdout, "  %-12s %s\n", s.Step.Kind, s.Step.Reason)
-		for _, ch := range s.Changes {
-			fmt.Fprintf(e.stdout, "      %s\n", ch)
+		sj := notifyStepJSON{Kind: s.Step.Kind, Reason: s.Step.Reason, Changes: []notifyChangeJSON{}, Error: s.Error}
+		for _, c := range s.Changes {
+			cj := notifyChangeJSON{VIP: c.VIP, Sysctl: c.Sysctl, GARP: c.GARP}
+			if c.IPVS != nil {
+				cj.IPVS = &changesJSON([]ipvs.Change{*c.IPVS})[0]
+			}
+			sj.Changes = append(sj.Changes, cj)
 		}
+		out.Steps = append(out.Steps, sj)
 	}
+	return out
 }
 
 // engine wires a notify engine for this node. validate (if not nil)
@@ -116,60 +147,8 @@ func (e *env) engine(validate func(*notify.Engine) error) (*notify.Engine, error
 		}
 	}
 	eng.Store = store
-	if needsIPVS(cfg) {
-		eng.IPVS = &lazyIPVS{e: e, cfg: cfg, stateDir: store.Dir}
-	}
+	eng.IPVS = &ipvs.Lazy{Cfg: cfg, StateDir: store.Dir, Log: e.log, Deadline: ipvsDeadline}
 	return eng, nil
-}
-
-func needsIPVS(cfg *config.Config) bool {
-	for _, vs := range cfg.VirtualServers {
-		if vs.Instance != "" {
-			return true
-		}
-	}
-	return false
-}
-
-// lazyIPVS opens IPVS only when a step needs it, so a kernel without IPVS
-// fails the IPVS step (exit 1, logged) but never the VIP or the ARP.
-type lazyIPVS struct {
-	e        *env
-	cfg      *config.Config
-	stateDir string
-	m        *ipvs.Manager
-}
-
-func (l *lazyIPVS) manager() (*ipvs.Manager, error) {
-	if l.m != nil {
-		return l.m, nil
-	}
-	h, err := ipvs.Open()
-	if err != nil {
-		return nil, err
-	}
-	l.m = &ipvs.Manager{K: h, Cfg: l.cfg, StateDir: l.stateDir, Log: l.e.log, Members: poolMembers(l.cfg, l.stateDir)}
-	return l.m, nil
-}
-
-func (l *lazyIPVS) Load(ctx context.Context, vss []*config.VirtualServer) (int, error) {
-	m, err := l.manager()
-	if err != nil {
-		return 0, err
-	}
-	ctx, cancel := context.WithTimeout(ctx, ipvsDeadline)
-	defer cancel()
-	return m.Load(ctx, vss)
-}
-
-func (l *lazyIPVS) Remove(ctx context.Context, vss []*config.VirtualServer) (int, error) {
-	m, err := l.manager()
-	if err != nil {
-		return 0, err
-	}
-	ctx, cancel := context.WithTimeout(ctx, ipvsDeadline)
-	defer cancel()
-	return m.Remove(ctx, vss)
 }
 
 // globalArgs are the flags a background follower needs to find the same

@@ -8,6 +8,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/kahook/kahook/config"
+	"github.com/kahook/kahook/notify"
 	"github.com/kahook/kahook/sysctl"
 	"github.com/kahook/kahook/vip"
 )
@@ -33,38 +34,38 @@ func realserverCommand() *cli.Command {
 func realserver(c *cli.Context, up bool) error {
 	e := getEnv(c)
 	iface := c.String("interface")
-	var addrs []vip.Addr
+	// The node as an instance of its own whose plan is RealServerSteps.
+	node := &config.Instance{Name: "realserver"}
 	for _, s := range c.StringSlice("vip") {
 		p, err := parseVIP(s)
 		if err != nil {
 			return usage("realserver: %v", err)
 		}
-		if p.Bits() != p.Addr().BitLen() {
-			return usage("realserver: %s: a VIP on lo must be /%d", p, p.Addr().BitLen())
+		if err := (vip.Addr{Prefix: p, Dev: "lo"}).Check(); err != nil {
+			return usage("realserver: %v", err)
 		}
-		addrs = append(addrs, vip.Addr{Prefix: p, Dev: "lo"})
+		node.VIPs = append(node.VIPs, config.VIP{Prefix: p, Dev: "lo"})
 	}
-	if len(addrs) == 0 || iface == "" {
+	if len(node.VIPs) == 0 || iface == "" {
 		cfg, err := e.loadConfig()
 		if err != nil {
 			return err
 		}
-		node := cfg.RealServer
-		if node == nil {
+		block := cfg.RealServer
+		if block == nil {
 			return usage("realserver: no --vip given and no 'realserver { }' block in %q", cfg.Path)
 		}
 		if iface == "" {
-			iface = node.Interface
+			iface = block.Interface
 		}
-		if len(addrs) == 0 {
-			for _, v := range node.VIPs {
-				addrs = append(addrs, vip.Addr{Prefix: v.Prefix, Dev: v.Dev, Label: v.Label})
-			}
+		if len(node.VIPs) == 0 {
+			node.VIPs = block.VIPs
 		}
 	}
 	if up && iface == "" {
 		return usage("realserver up: --interface is required (the realserver block has none)")
 	}
+	node.Interface = iface
 	fs := sysctl.FS{Root: c.String("proc-sys")}
 	if iface != "" {
 		if _, err := os.Stat(fs.Root + "/net/ipv4/conf/" + iface); err != nil {
@@ -75,35 +76,15 @@ func realserver(c *cli.Context, up bool) error {
 	if err != nil {
 		return failed(err)
 	}
-	out := realserverJSON{Sysctls: []sysctl.Change{}, VIPs: []vip.Change{}, DryRun: e.dryRun}
-	if up {
-		// Sysctls before the VIPs: a VIP on lo with arp_ignore 0 is
-		// answered (and stolen from the director) the moment it is added.
-		changes, err := fs.Ensure(config.RoleRealServer, iface, e.dryRun, e.log)
-		out.Sysctls = emptyIfNil(changes)
-		if e.dryRun && !e.json {
-			for _, ch := range changes {
-				fmt.Fprintf(e.stdout, "would set net.ipv4.conf.%s.%s %d -> %d\n", ch.Iface, ch.Knob, ch.From, ch.Value.Value)
-			}
-		}
-		if err != nil {
-			if e.json {
-				_ = printJSON(e.stdout, out)
-			}
-			return failed(err)
-		}
-	}
-	changes, err := m.Ensure(addrs, up, e.dryRun)
+	eng := &notify.Engine{VIPs: m, Sysctl: fs, Log: e.log, DryRun: e.dryRun}
+	res, err := eng.Run(c.Context, node, notify.RealServerSteps(up))
 	if errors.Is(err, vip.ErrNoInterface) {
 		return usage("%v", err)
 	}
-	out.VIPs = emptyIfNil(changes)
 	if e.json {
-		_ = printJSON(e.stdout, out)
+		_ = printJSON(e.stdout, toRealserverJSON(res))
 	} else if e.dryRun {
-		for _, ch := range changes {
-			fmt.Fprintf(e.stdout, "would %s %s\n", ch.Op, ch.Addr)
-		}
+		notify.WritePlan(e.stdout, fmt.Sprintf("realserver %s (dry run)", map[bool]string{true: "up", false: "down"}[up]), res.Steps)
 	}
 	return failed(err)
 }
@@ -114,4 +95,19 @@ type realserverJSON struct {
 	Sysctls []sysctl.Change `json:"sysctls"`
 	VIPs    []vip.Change    `json:"vips"`
 	DryRun  bool            `json:"dry_run"`
+}
+
+func toRealserverJSON(res *notify.Result) realserverJSON {
+	out := realserverJSON{Sysctls: []sysctl.Change{}, VIPs: []vip.Change{}, DryRun: res.DryRun}
+	for _, s := range res.Steps {
+		for _, c := range s.Changes {
+			switch {
+			case c.Sysctl != nil:
+				out.Sysctls = append(out.Sysctls, *c.Sysctl)
+			case c.VIP != nil:
+				out.VIPs = append(out.VIPs, *c.VIP)
+			}
+		}
+	}
+	return out
 }

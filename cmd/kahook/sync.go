@@ -5,7 +5,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/kahook/kahook/config"
 	"github.com/kahook/kahook/ipvs"
 	"github.com/kahook/kahook/pool"
 	"github.com/kahook/kahook/state"
@@ -76,16 +75,6 @@ func syncCommand() *cli.Command {
 			return nil
 		},
 	}
-}
-
-// poolMembers is the membership for tables built outside a sync pass:
-// the pool's last decisions, or keepalived's start state.
-func poolMembers(_ *config.Config, stateDir string) ipvs.MembersFunc {
-	st, err := (&state.Store{Dir: stateDir}).Load()
-	if err != nil {
-		return ipvs.StartMembers
-	}
-	return pool.Members(st)
 }
 
 // syncJSON is pool.Report with the pass's duration in seconds and [] for

@@ -44,7 +44,7 @@ func sysctlCommand() *cli.Command {
 							_ = printJSON(e.stdout, emptyIfNil(changes))
 						} else {
 							for _, ch := range changes {
-								fmt.Fprintf(e.stdout, "would set net.ipv4.conf.%s.%s %d -> %d\n", ch.Iface, ch.Knob, ch.From, ch.Value.Value)
+								fmt.Fprintln(e.stdout, ch)
 							}
 						}
 					}

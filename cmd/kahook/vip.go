@@ -79,10 +79,11 @@ func vipChange(c *cli.Context, add bool) error {
 		if err != nil {
 			return usage("vip: %v", err)
 		}
-		if dev == "lo" && p.Bits() != p.Addr().BitLen() {
-			return usage("vip: %s: a VIP on lo must be /%d", p, p.Addr().BitLen())
+		a := vip.Addr{Prefix: p, Dev: dev, Label: label}
+		if err := a.Check(); err != nil {
+			return usage("vip: %v", err)
 		}
-		addrs = append(addrs, vip.Addr{Prefix: p, Dev: dev, Label: label})
+		addrs = append(addrs, a)
 	}
 	if !c.Bool("force") {
 		// kahook removes and adds only what its config calls a VIP, so a
@@ -110,7 +111,7 @@ func vipChange(c *cli.Context, add bool) error {
 			_ = printJSON(e.stdout, emptyIfNil(changes))
 		} else {
 			for _, ch := range changes {
-				fmt.Fprintf(e.stdout, "would %s %s\n", ch.Op, ch.Addr)
+				fmt.Fprintln(e.stdout, ch)
 			}
 		}
 	}

@@ -60,8 +60,14 @@ func (b *builder) keepalivedFixups(vs *VirtualServer) bool {
 		b.warnf(vs.Pos, "virtual_server %s: quorum %d exceeds the total weight of its real servers %d: reduced to %d", vs.Name(), vs.Quorum, sum, sum)
 		vs.Quorum = sum
 	}
-	if vs.Hysteresis >= vs.Quorum && vs.Hysteresis > 0 {
-		h := max(vs.Quorum-1, 0)
+	if vs.Hysteresis >= vs.Quorum && (vs.Hysteresis > 0 || vs.Quorum == 0) {
+		// keepalived sets quorum-1 in an unsigned: with quorum 0 (every
+		// real server has weight 0) that is 4294967295, so the quorum is
+		// never reached and a sorry server takes over. kahook does the same.
+		h := vs.Quorum - 1
+		if vs.Quorum == 0 {
+			h = 1<<32 - 1
+		}
 		b.warnf(vs.Pos, "virtual_server %s: hysteresis %d >= quorum %d: set to %d", vs.Name(), vs.Hysteresis, vs.Quorum, h)
 		vs.Hysteresis = h
 	}

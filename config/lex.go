@@ -154,7 +154,7 @@ func (lx *lexer) processLine(pos Pos, text string, multiDef *string, depth int) 
 		}
 	}
 	if strings.HasPrefix(text, "~SEQ") || strings.HasPrefix(text, "~LST") {
-		lx.errorf(pos, "%s is not supported by kahook; write the lines out", text[:4])
+		lx.sequence(pos, text, multiDef, depth)
 		return
 	}
 	text = strings.TrimSuffix(text, `\`)
@@ -380,7 +380,10 @@ func conditional(text, configID string) (rest string, keep, ok bool) {
 	return strings.TrimLeft(text[off+sp:], " \t"), match != neg, true
 }
 
-// definition parses "$NAME=value" (blanks allowed before '=').
+// definition parses "$NAME=value". As keepalived's check_definition,
+// a blank between the name and '=' makes the line no definition (it is
+// then read as a statement whose keyword is "$NAME"); blanks after '='
+// are skipped.
 func definition(text string) (name, value string, ok bool) {
 	if len(text) < 2 || !(isAlpha(text[1]) || text[1] == '_') {
 		return "", "", false
@@ -390,7 +393,7 @@ func definition(text string) (name, value string, ok bool) {
 		i++
 	}
 	name = text[1:i]
-	rest := strings.TrimLeft(text[i:], " \t")
+	rest := text[i:]
 	if !strings.HasPrefix(rest, "=") {
 		return "", "", false
 	}

@@ -66,19 +66,20 @@ func ParseTree(path string, opts Options) (*Node, []string, error) {
 	if err != nil {
 		return nil, files, err
 	}
-	tree, err := buildTree(lines)
+	tree, _, err := buildTree(lines)
 	return tree, files, err
 }
 
 func fromLines(lines []Line) (*Config, error) {
-	tree, err := buildTree(lines)
+	tree, problems, err := buildTree(lines)
 	if err != nil {
 		return nil, err
 	}
 	b := &builder{cfg: &Config{
-		Tree:   tree,
-		Groups: map[string]*VirtualServerGroup{},
-		Global: Global{StateDir: DefaultStateDir, MaintenanceDir: DefaultMaintenanceDir},
+		Problems: problems,
+		Tree:     tree,
+		Groups:   map[string]*VirtualServerGroup{},
+		Global:   Global{StateDir: DefaultStateDir, MaintenanceDir: DefaultMaintenanceDir},
 	}}
 	b.root(tree)
 	if len(b.errs) > 0 {
@@ -105,6 +106,12 @@ type builder struct {
 
 func (b *builder) errorf(pos Pos, format string, args ...any) {
 	b.errs = append(b.errs, &Error{Pos: pos, Msg: fmt.Sprintf(format, args...)})
+}
+
+// problemf records what keepalived reports as a config error but reads
+// past (with its fallback, which kahook applies too).
+func (b *builder) problemf(pos Pos, format string, args ...any) {
+	b.cfg.Problems = append(b.cfg.Problems, Warning{Pos: pos, Msg: fmt.Sprintf(format, args...)})
 }
 
 func (b *builder) skip(n *Node, context string) {

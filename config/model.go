@@ -23,8 +23,8 @@ const (
 	DefaultGARPRepeat      = 5
 	DefaultGARPDelay       = 5 * time.Second
 	DefaultGARPInterval    = 300 * time.Millisecond
-	DefaultMiscTimeout     = 0 // keepalived: misc_timeout defaults to delay_loop
-	MaxWeight              = 65535
+	DefaultMiscTimeout     = 0         // keepalived: misc_timeout defaults to delay_loop
+	MaxWeight              = 1<<31 - 1 // keepalived's IPVS_WEIGHT_LIMIT (INT32_MAX); the kernel takes an int
 	MaxFWMark              = 1<<32 - 1
 	MaxPersistenceTimeout  = 86400 * 31 * time.Second // LVS_MAX_TIMEOUT
 	DefaultHTTPStatusCodes = "200-299"
@@ -48,6 +48,12 @@ type Config struct {
 	// (no protocol -> UDP, quorum above the total weight...), applied the
 	// same way so both load the same table.
 	Warnings []Warning `json:"warnings,omitempty"`
+	// Problems are what `keepalived -t` reports as config errors and then
+	// reads past (unknown keywords, a '{' after one, a missing '{', a
+	// value it falls back from): kahook reads past them the same way, so
+	// both load the same table. `config check` fails on them; running
+	// commands log them and carry on with what is valid.
+	Problems []Warning `json:"problems,omitempty"`
 	// Tree is the whole parsed file, for blocks kahook does not model.
 	Tree *Node `json:"-"`
 }

@@ -49,18 +49,21 @@ func (b *builder) virtualServer(n *Node) {
 		}
 		vs.Group = name
 	default:
-		a, ok := b.addrArg(n, 0, "virtual server address")
-		if !ok {
+		// keepalived's alloc_vs reports a bad address and skips the
+		// block ("Invalid virtual server IP address/port - skipping").
+		a, err := netip.ParseAddr(n.Arg(0))
+		p, perr := strconv.ParseUint(n.Arg(1), 10, 16)
+		if n.Arg(1) == "" {
+			p, perr = 0, nil
+		}
+		if err != nil || a.Zone() != "" || perr != nil {
+			b.problemf(n.Pos, "virtual_server %s: not an IP address and port: keepalived skips the block, so does kahook", strings.Join(n.Args, " "))
 			return
 		}
-		p, ok := b.portArg(n, 1)
-		if !ok {
-			return
-		}
-		vs.Addr = netip.AddrPortFrom(a, p)
-		vs.Family = family(a)
+		vs.Addr = netip.AddrPortFrom(a.Unmap(), uint16(p))
+		vs.Family = family(vs.Addr.Addr())
 	}
-	lbKindSet := false
+	lbKindSet, lbAlgoSet := false, false
 	var flagNodes []*Node
 	var sorryKind string
 	sorryInhibit := false
@@ -73,14 +76,28 @@ func (b *builder) virtualServer(n *Node) {
 		case "lb_algo", "lvs_sched":
 			if s, ok := b.oneOf(c, false, LBAlgos...); ok {
 				vs.LBAlgo = s
+				lbAlgoSet = true
 			}
 		case "lb_kind", "lvs_method":
-			if s, ok := b.oneOf(c, true, "NAT", "DR", "TUN"); ok {
+			if s, ok := b.forwarding(c, "virtual"); ok {
 				vs.LBKind = s
 				lbKindSet = true
 			}
-		case "ops", "hashed", "flag-1", "flag-2", "flag-3", "sh-port", "sh-fallback", "mh-port", "mh-fallback":
+		case "ops", "hashed", "flag-1", "flag-2", "flag-3":
 			flagNodes = append(flagNodes, c)
+		case "sh-port", "sh-fallback", "mh-port", "mh-fallback":
+			// keepalived's lbflags_handler looks at the scheduler set so
+			// far: sh-* only under sh and mh-* only under mh set a flag;
+			// under sh or mh the other's flags are silently ignored;
+			// under any other (or no) scheduler yet, it reports them.
+			switch {
+			case vs.LBAlgo == schedFlags[c.Key] && lbAlgoSet:
+				flagNodes = append(flagNodes, c)
+			case lbAlgoSet && (vs.LBAlgo == "sh" || vs.LBAlgo == "mh"):
+				b.warnf(c.Pos, "%s does nothing under lb_algo %s: keepalived ignores it silently, so does kahook", c.Key, vs.LBAlgo)
+			default:
+				b.problemf(c.Pos, "%s only applies to lb_algo %s (keepalived reads the scheduler flags in order, and no lb_algo %s is set before this line): ignored", c.Key, schedFlags[c.Key], schedFlags[c.Key])
+			}
 		case "persistence_timeout":
 			if len(c.Args) == 0 {
 				vs.PersistenceTimeout = DefaultPersistence
@@ -160,9 +177,17 @@ func (b *builder) virtualServer(n *Node) {
 				vs.SorryServer = rs
 			}
 		case "sorry_server_inhibit":
-			sorryInhibit = b.flag(c)
+			// keepalived's ssvri_handler: takes no value, and only
+			// after a sorry_server line.
+			if vs.SorryServer == nil {
+				b.problemf(c.Pos, "sorry_server_inhibit before or without sorry_server: keepalived ignores it")
+			} else {
+				sorryInhibit = true
+			}
 		case "sorry_server_lvs_method":
-			if s, ok := b.oneOf(c, true, "NAT", "DR", "TUN"); ok {
+			if vs.SorryServer == nil {
+				b.problemf(c.Pos, "sorry_server_lvs_method before or without sorry_server: keepalived ignores it")
+			} else if s, ok := b.forwarding(c, "sorry"); ok {
 				sorryKind = s
 			}
 		default:
@@ -174,8 +199,10 @@ func (b *builder) virtualServer(n *Node) {
 	}
 	for _, f := range flagNodes {
 		if need := schedFlags[f.Key]; need != "" && need != vs.LBAlgo {
-			b.errorf(f.Pos, "%s only applies to lb_algo %s (this virtual server uses %s)", f.Key, need, vs.LBAlgo)
-			continue
+			// lb_algo changed after the flag: keepalived keeps the bit,
+			// and under another scheduler the kernel reads it as that
+			// scheduler's flag-N.
+			b.warnf(f.Pos, "%s was set under lb_algo %s; the virtual server ends with lb_algo %s, which reads it as its own flag", f.Key, need, vs.LBAlgo)
 		}
 		vs.SchedFlags = append(vs.SchedFlags, f.Key)
 	}
@@ -193,6 +220,23 @@ func (b *builder) virtualServer(n *Node) {
 	}
 	b.services[id] = vs
 	b.cfg.VirtualServers = append(b.cfg.VirtualServers, vs)
+}
+
+// forwarding reads lb_kind/lvs_method as keepalived's
+// svr_forwarding_handler does: exactly NAT, DR or TUN (case matters); any
+// other value is reported and ignored, so the method stays as it was (in
+// the end NAT, keepalived's default).
+func (b *builder) forwarding(n *Node, what string) (string, bool) {
+	s, ok := b.arg(n, 0, "NAT, DR or TUN")
+	if !ok {
+		return "", false
+	}
+	switch s {
+	case "NAT", "DR", "TUN":
+		return s, true
+	}
+	b.problemf(n.Pos, "%s: unknown routing method %q for the %s server (keepalived: \"PARSER : unknown [%s] routing method\"; NAT, DR and TUN are upper case): ignored", n.Key, s, what, s)
+	return "", false
 }
 
 // serviceID identifies a virtual_server block: two blocks with the same
@@ -273,8 +317,8 @@ func (b *builder) realServer(n *Node, vs *VirtualServer) (*RealServer, bool) {
 			if v, ok := b.intArg(c, 0, MaxWeight, "weight"); ok {
 				rs.Weight = v
 			}
-		case "lvs_method", "lb_kind":
-			if s, ok := b.oneOf(c, true, "NAT", "DR", "TUN"); ok {
+		case "lvs_method":
+			if s, ok := b.forwarding(c, "real"); ok {
 				rs.LBKind = s
 			}
 		case "uthreshold":
@@ -351,21 +395,31 @@ func (b *builder) realServer(n *Node, vs *VirtualServer) (*RealServer, bool) {
 	return rs, true
 }
 
-// resolveRealServers applies the virtual server's lb_kind and checks
-// address families and duplicates.
+// resolveRealServers applies the virtual server's lb_kind, checks
+// address families, drops duplicates and sets the ports keepalived's
+// validate_check_config sets: a real or sorry server of an address
+// virtual server (not a group) without a port gets the service's; a
+// DR/TUN one with another port is reset to the service's; a DR/TUN one of
+// a fwmark service loses its port.
 func (b *builder) resolveRealServers(vs *VirtualServer, sorryKind string, sorryInhibit bool) {
 	seen := make(map[netip.AddrPort]Pos, len(vs.RealServers))
+	kept := vs.RealServers[:0]
 	for _, rs := range vs.RealServers {
 		if rs.LBKind == "" {
 			rs.LBKind = vs.LBKind
 		}
-		b.checkFamily(vs, rs)
+		if !b.checkFamily(vs, rs) {
+			continue
+		}
 		key := netip.AddrPortFrom(rs.Addr, rs.Port)
 		if p, dup := seen[key]; dup {
-			b.errorf(rs.Pos, "real_server %s: duplicate of the one at %s", key, p)
+			b.problemf(rs.Pos, "real_server %s: duplicate of the one at %s: keepalived removes the second, so does kahook", key, p)
+			continue
 		}
 		seen[key] = rs.Pos
+		kept = append(kept, rs)
 	}
+	vs.RealServers = kept
 	if ss := vs.SorryServer; ss != nil {
 		ss.LBKind = vs.LBKind
 		if sorryKind != "" {
@@ -373,7 +427,17 @@ func (b *builder) resolveRealServers(vs *VirtualServer, sorryKind string, sorryI
 		}
 		ss.Weight = 1
 		ss.InhibitOnFailure = sorryInhibit
-		b.checkFamily(vs, ss)
+		if !b.checkFamily(vs, ss) {
+			vs.SorryServer = nil
+		}
+	}
+	if vs.Group == "" {
+		for _, rs := range vs.RealServers {
+			b.fixPort(vs, rs)
+		}
+		if vs.SorryServer != nil {
+			b.fixPort(vs, vs.SorryServer)
+		}
 	}
 	if vs.Family == 0 && vs.Group == "" {
 		// fwmark service without ip_family: the family of its servers,
@@ -388,17 +452,39 @@ func (b *builder) resolveRealServers(vs *VirtualServer, sorryKind string, sorryI
 	}
 }
 
-func (b *builder) checkFamily(vs *VirtualServer, rs *RealServer) {
+// fixPort is the port part of keepalived's validate_check_config for a
+// virtual server that is not a group.
+func (b *builder) fixPort(vs *VirtualServer, rs *RealServer) {
+	word := serverWord(rs)
+	switch {
+	case vs.FWMark != 0:
+		if rs.LBKind != "NAT" && rs.Port != 0 {
+			b.problemf(rs.Pos, "%s %s: a %s server of fwmark virtual server %s has a port: keepalived clears it, so does kahook", word, rs.Endpoint(), rs.LBKind, vs.Name())
+			rs.Port = 0
+		}
+	case rs.Port == 0:
+		rs.Port = vs.Addr.Port() // keepalived: no port means the service's, NAT too
+	case rs.LBKind != "NAT" && rs.Port != vs.Addr.Port():
+		b.problemf(rs.Pos, "%s %s: %s forwarding keeps the service's port %d: keepalived resets the port, so does kahook", word, rs.Endpoint(), rs.LBKind, vs.Addr.Port())
+		rs.Port = vs.Addr.Port()
+	}
+}
+
+// checkFamily: keepalived skips a real or sorry server whose address
+// family differs from the virtual server's (tunnelled ones may differ).
+func (b *builder) checkFamily(vs *VirtualServer, rs *RealServer) bool {
 	if rs.LBKind == "TUN" {
-		return // tunnelled servers may be of the other family
+		return true // tunnelled servers may be of the other family
 	}
 	f := family(rs.Addr)
 	switch {
 	case vs.Family == 0:
 		vs.Family = f
 	case vs.Family != f:
-		b.errorf(rs.Pos, "%s %s: address family differs from virtual_server %s", serverWord(rs), rs.Addr, vs.Name())
+		b.problemf(rs.Pos, "%s %s: address family differs from virtual_server %s: keepalived skips it, so does kahook", serverWord(rs), rs.Addr, vs.Name())
+		return false
 	}
+	return true
 }
 
 func serverWord(rs *RealServer) string {

@@ -151,7 +151,7 @@ func Desired(vss []*config.VirtualServer, groups map[string]*config.VirtualServe
 }
 
 func baseService(vs *config.VirtualServer) (Service, error) {
-	s := Service{Sched: vs.LBAlgo, PEName: vs.PersistenceEngine}
+	s := Service{Sched: vs.LBAlgo}
 	for _, f := range vs.SchedFlags {
 		s.Flags |= schedFlagBits[f]
 	}
@@ -159,6 +159,9 @@ func baseService(vs *config.VirtualServer) (Service, error) {
 	if vs.PersistenceTimeout > 0 {
 		s.Flags |= FlagPersistent
 		s.Timeout = uint32(vs.PersistenceTimeout / time.Second)
+		// keepalived's ipvs_set_srule sets the engine of persistent
+		// services only.
+		s.PEName = vs.PersistenceEngine
 		if g := vs.PersistenceGranularity; g != "" {
 			if a, err := netip.ParseAddr(g); err == nil && a.Is4() {
 				b := a.As4()

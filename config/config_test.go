@@ -428,8 +428,6 @@ func TestMalformed(t *testing.T) {
 		{"connect_timeout text", "virtual_server 10.0.0.1 80 {\n real_server 10.0.0.2 80 {\n  TCP_CHECK {\n   connect_timeout soon\n  }\n }\n}\n", 4, "time in seconds"},
 		{"connect_ip bad", "virtual_server 10.0.0.1 80 {\n real_server 10.0.0.2 80 {\n  TCP_CHECK {\n   connect_ip 1.2.3\n  }\n }\n}\n", 4, "not a valid IP"},
 		{"quorum zero", "virtual_server 10.0.0.1 80 {\n quorum 0\n}\n", 2, "quorum"},
-		{"group range backwards", "virtual_server_group G {\n 10.0.0.9-3 80\n}\n", 2, "range"},
-		{"empty group", "virtual_server_group G {\n}\n", 1, "no entries"},
 		{"instance without interface", "instance VI_1 {\n virtual_ipaddress {\n  10.0.0.1\n }\n}\n", 1, "missing 'interface"},
 		{"instance bad vip", "instance VI_1 {\n interface eth0\n virtual_ipaddress {\n  10.0.0.256\n }\n}\n", 4, "not an IP address"},
 		{"vip on lo not host", "instance VI_1 {\n interface eth0\n virtual_ipaddress {\n  10.0.0.1/24\n }\n}\n", 4, "must be /32"},

@@ -12,40 +12,41 @@ func (b *builder) warnf(pos Pos, format string, args ...any) {
 // keepalivedFixups applies the corrections keepalived 2.2 makes to a
 // virtual server when it validates its config (check_data.c), so that
 // kahook loads the table keepalived would load for the same block. Each
-// correction is a warning `config check` prints. It reports false when
+// correction is a problem, as `keepalived -t` reports each one (and exits
+// non-zero). It reports false when
 // keepalived ignores the virtual server altogether.
 func (b *builder) keepalivedFixups(vs *VirtualServer) bool {
 	if len(vs.RealServers) == 0 {
-		b.warnf(vs.Pos, "virtual_server %s has no real servers: keepalived ignores it, so does kahook", vs.Name())
+		b.problemf(vs.Pos, "virtual_server %s has no real servers: keepalived ignores it, so does kahook", vs.Name())
 		return false
 	}
 	byAddress := vs.FWMark == 0 && (vs.Group == "" || b.groupHasAddresses(vs.Group))
 	if vs.HASuspend && !byAddress {
-		b.warnf(vs.Pos, "virtual_server %s: ha_suspend cannot be used with fwmarks: cleared", vs.Name())
+		b.problemf(vs.Pos, "virtual_server %s: ha_suspend cannot be used with fwmarks: cleared", vs.Name())
 		vs.HASuspend = false
 	}
 	if byAddress {
 		if vs.Protocol == "" {
 			vs.Protocol = DefaultProtocol
-			b.warnf(vs.Pos, "virtual_server %s: no protocol set: keepalived defaults to UDP (write 'protocol TCP' for TCP)", vs.Name())
+			b.problemf(vs.Pos, "virtual_server %s: no protocol set: keepalived defaults to UDP (write 'protocol TCP' for TCP)", vs.Name())
 		}
 		if vs.Protocol != "UDP" && slices.Contains(vs.SchedFlags, "ops") {
-			b.warnf(vs.Pos, "virtual_server %s: one-packet scheduling (ops) needs UDP: dropped", vs.Name())
+			b.problemf(vs.Pos, "virtual_server %s: one-packet scheduling (ops) needs UDP: dropped", vs.Name())
 			vs.SchedFlags = slices.DeleteFunc(vs.SchedFlags, func(f string) bool { return f == "ops" })
 		}
 		if vs.PersistenceTimeout == 0 && vs.Group == "" && vs.Addr.Port() == 0 {
-			b.warnf(vs.Pos, "virtual_server %s: port 0 is only valid for persistent services: persistence_timeout %d set", vs.Name(), int(DefaultPersistence.Seconds()))
+			b.problemf(vs.Pos, "virtual_server %s: port 0 is only valid for persistent services: persistence_timeout %d set", vs.Name(), int(DefaultPersistence.Seconds()))
 			vs.PersistenceTimeout = DefaultPersistence
 		}
 	} else if vs.Protocol != "" && vs.Group == "" {
-		b.warnf(vs.Pos, "virtual_server %s: protocol is ignored for fwmark services", vs.Name())
+		b.problemf(vs.Pos, "virtual_server %s: protocol is ignored for fwmark services", vs.Name())
 		vs.Protocol = ""
 	}
 	if vs.PersistenceTimeout == 0 && vs.Group != "" {
 		if g := b.cfg.Groups[vs.Group]; g != nil {
 			for _, e := range g.Entries {
 				if e.FWMark == 0 && e.Port == 0 {
-					b.warnf(vs.Pos, "virtual_server %s: a group entry has port 0, only valid for persistent services: persistence_timeout %d set", vs.Name(), int(DefaultPersistence.Seconds()))
+					b.problemf(vs.Pos, "virtual_server %s: a group entry has port 0, only valid for persistent services: persistence_timeout %d set", vs.Name(), int(DefaultPersistence.Seconds()))
 					vs.PersistenceTimeout = DefaultPersistence
 					break
 				}
@@ -57,7 +58,7 @@ func (b *builder) keepalivedFixups(vs *VirtualServer) bool {
 		sum += rs.Weight
 	}
 	if vs.Quorum > sum {
-		b.warnf(vs.Pos, "virtual_server %s: quorum %d exceeds the total weight of its real servers %d: reduced to %d", vs.Name(), vs.Quorum, sum, sum)
+		b.problemf(vs.Pos, "virtual_server %s: quorum %d exceeds the total weight of its real servers %d: reduced to %d", vs.Name(), vs.Quorum, sum, sum)
 		vs.Quorum = sum
 	}
 	if vs.Hysteresis >= vs.Quorum && (vs.Hysteresis > 0 || vs.Quorum == 0) {
@@ -68,7 +69,7 @@ func (b *builder) keepalivedFixups(vs *VirtualServer) bool {
 		if vs.Quorum == 0 {
 			h = 1<<32 - 1
 		}
-		b.warnf(vs.Pos, "virtual_server %s: hysteresis %d >= quorum %d: set to %d", vs.Name(), vs.Hysteresis, vs.Quorum, h)
+		b.problemf(vs.Pos, "virtual_server %s: hysteresis %d >= quorum %d: set to %d", vs.Name(), vs.Hysteresis, vs.Quorum, h)
 		vs.Hysteresis = h
 	}
 	return true

@@ -102,6 +102,9 @@ func TestKeepalivedProblems(t *testing.T) {
 				}
 			}},
 		{"sorry server with a block", vsHead + " sorry_server 198.51.100.9 80 { }\n real_server 198.51.100.1 80 { }\n}\n", 3, "Unexpected '{'", nil},
+		{"group range backwards", "virtual_server_group G {\n 10.0.0.9-3 80\n 10.0.0.1 80\n}\n", 2, "keepalived skips it", nil},
+		{"group range of one", "virtual_server_group G {\n 10.0.0.9-9 80\n 10.0.0.1 80\n}\n", 2, "not greater than", nil},
+		{"empty group", "virtual_server_group G {\n}\n", 1, "no entries", nil},
 		{"extra brace", "global_defs {\n}\n}\n", 3, "unexpected '}'", nil},
 		{"brace without keyword", "{\n}\n", 1, "unexpected '{'", nil},
 	}
@@ -137,14 +140,14 @@ func TestKeepalivedLoadsWithoutProblems(t *testing.T) {
 		text  string
 		check func(t *testing.T, c *Config)
 	}{
-		{"weight above 65535", "virtual_server 192.0.2.10 80 {\n protocol TCP\n weight 70000\n real_server 198.51.100.1 80 { weight 70000 }\n real_server 198.51.100.2 80 { }\n}\n",
+		{"weight above 65535", "virtual_server 192.0.2.10 80 {\n protocol TCP\n lb_algo rr\n lb_kind NAT\n weight 70000\n real_server 198.51.100.1 80 { weight 70000 }\n real_server 198.51.100.2 80 { }\n}\n",
 			func(t *testing.T, c *Config) {
 				rss := c.VirtualServers[0].RealServers
 				if rss[0].Weight != 70000 || rss[1].Weight != 70000 {
 					t.Errorf("weights %d %d", rss[0].Weight, rss[1].Weight)
 				}
 			}},
-		{"NAT real server without port", "virtual_server 192.0.2.10 80 {\n protocol TCP\n lb_kind NAT\n real_server 198.51.100.1 0 { }\n real_server 198.51.100.2 { }\n}\nvirtual_server 2001:db8::10 443 {\n protocol TCP\n real_server 2001:db8::1 { }\n}\n",
+		{"NAT real server without port", "virtual_server 192.0.2.10 80 {\n protocol TCP\n lb_algo rr\n lb_kind NAT\n real_server 198.51.100.1 0 { }\n real_server 198.51.100.2 { }\n}\nvirtual_server 2001:db8::10 443 {\n protocol TCP\n lb_algo rr\n lb_kind NAT\n real_server 2001:db8::1 { }\n}\n",
 			func(t *testing.T, c *Config) {
 				for _, vs := range c.VirtualServers {
 					for _, rs := range vs.RealServers {
@@ -154,7 +157,7 @@ func TestKeepalivedLoadsWithoutProblems(t *testing.T) {
 					}
 				}
 			}},
-		{"mh-port under sh", "virtual_server 192.0.2.10 80 {\n protocol TCP\n lb_algo sh\n mh-port\n sh-port\n real_server 198.51.100.1 80 { }\n}\n",
+		{"mh-port under sh", "virtual_server 192.0.2.10 80 {\n protocol TCP\n lb_kind NAT\n lb_algo sh\n mh-port\n sh-port\n real_server 198.51.100.1 80 { }\n}\n",
 			func(t *testing.T, c *Config) {
 				if f := c.VirtualServers[0].SchedFlags; len(f) != 1 || f[0] != "sh-port" {
 					t.Errorf("flags = %v, want [sh-port]", f)
@@ -182,12 +185,16 @@ func TestKeepalivedLoadsWithoutProblems(t *testing.T) {
 func TestSequenceBlocks(t *testing.T) {
 	c, err := Parse("k.conf", []byte(`virtual_server 192.0.2.10 80 {
  protocol TCP
+ lb_algo rr
+ lb_kind NAT
 ~SEQ(N, 11, 2, 15) real_server 198.51.100.${N} 80 { weight 1 }
 ~LST({A, W}, {1, 4}, {2, 5}) real_server 198.51.101.$A 80 { weight $W }
 ~SEQ(N, 2) real_server 198.51.102.$N 80 { }
 }
 virtual_server 2001:db8::1 80 {
  protocol TCP
+ lb_algo rr
+ lb_kind NAT
 ~SEQx(H, 10, 11) real_server 2001:db8::$H 80 { }
 }
 `), Options{ConfigID: "x"})

@@ -196,6 +196,18 @@ func (b *builder) virtualServer(n *Node) {
 	}
 	if !lbKindSet {
 		vs.LBKind = DefaultLBKind
+		needs := vs.SorryServer != nil && sorryKind == ""
+		for _, c := range n.Children {
+			if c.Key == "real_server" && c.First("lvs_method") == nil {
+				needs = true
+			}
+		}
+		if needs {
+			b.problemf(n.Pos, "virtual_server %s: no lb_kind set: keepalived (\"no forwarding method set, setting default NAT\") and kahook use NAT", vs.Name())
+		}
+	}
+	if !lbAlgoSet {
+		b.problemf(n.Pos, "virtual_server %s: no lb_algo set: keepalived (\"no scheduler set, setting default 'wlc'\") and kahook use wlc", vs.Name())
 	}
 	for _, f := range flagNodes {
 		if need := schedFlags[f.Key]; need != "" && need != vs.LBAlgo {
@@ -513,7 +525,7 @@ func (b *builder) group(n *Node) {
 		}
 	}
 	if len(g.Entries) == 0 {
-		b.errorf(n.Pos, "virtual_server_group %s: no entries", g.Name)
+		b.problemf(n.Pos, "virtual_server_group %s: no entries: keepalived removes it", g.Name)
 		return
 	}
 	b.cfg.Groups[g.Name] = g
@@ -543,7 +555,8 @@ func (b *builder) groupEntry(n *Node) (GroupEntry, bool) {
 	}
 	first, last, err := parseRange(n.Key)
 	if err != nil {
-		b.errorf(n.Pos, "virtual_server_group entry: %v", err)
+		// keepalived reports a bad entry and skips it.
+		b.problemf(n.Pos, "virtual_server_group entry: %v: keepalived skips it, so does kahook", err)
 		return e, false
 	}
 	e.First, e.Last = first, last
@@ -570,8 +583,8 @@ func parseRange(s string) (first, last netip.Addr, err error) {
 	b := first.As16()
 	if first.Is4() {
 		v, perr := strconv.ParseUint(end, 10, 8)
-		if perr != nil || byte(v) < b[15] {
-			return first, last, fmt.Errorf("range %q: end must be a number %d-255", s, b[15])
+		if perr != nil || byte(v) <= b[15] {
+			return first, last, fmt.Errorf("range %q: end must be a number %d-255, above the start (keepalived: \"Address range end is not greater than address range start\")", s, b[15]+1)
 		}
 		b4 := first.As4()
 		b4[3] = byte(v)
@@ -579,8 +592,8 @@ func parseRange(s string) (first, last netip.Addr, err error) {
 	}
 	v, perr := strconv.ParseUint(end, 16, 16)
 	cur := uint64(b[14])<<8 | uint64(b[15])
-	if perr != nil || v < cur {
-		return first, last, fmt.Errorf("range %q: end must be a hex group at least %x", s, cur)
+	if perr != nil || v <= cur {
+		return first, last, fmt.Errorf("range %q: end must be a hex group above %x (keepalived: \"Address range end is not greater than address range start\")", s, cur)
 	}
 	b[14], b[15] = byte(v>>8), byte(v)
 	return first, netip.AddrFrom16(b), nil

@@ -278,6 +278,12 @@ func problemsOf(c *config.Config) []config.Warning {
 
 var diffSeedFlag = flag.Int64("diff.seed", 0, "seed of the differential tests (0: a new one, printed)")
 
+// GenConfig and DiffSeed serve the VM test (package ipvs_test).
+var (
+	GenConfig = genConfig
+	DiffSeed  = diffSeed
+)
+
 // diffSeed is -diff.seed, else a new seed; it is logged so a failure can
 // be reproduced with -diff.seed (vm/vm.sh: KAHOOK_VM_TESTFLAGS).
 func diffSeed(t *testing.T) int64 {

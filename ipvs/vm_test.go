@@ -318,16 +318,18 @@ func keepalivedTable(t *testing.T, ns *lvs, conf string) string {
 		_ = cmd.Wait()
 	}()
 	var last string
-	stable := 0
+	stable, since := 0, time.Now()
 	ok := netnstest.Eventually(60*time.Second, func() bool {
 		cur := ns.rules()
 		if cur != "" && cur == last {
 			stable++
 		} else {
-			stable = 0
+			stable, since = 0, time.Now()
 		}
 		last = cur
-		return stable >= 25 // unchanged for half a second
+		// unchanged over 3 reads and a second (an ipvsadm run takes
+		// a good part of a second under TCG)
+		return stable >= 3 && time.Since(since) >= time.Second
 	})
 	if !ok {
 		t.Fatalf("keepalived never loaded a stable table:\n%s\n%s", last, out.String())

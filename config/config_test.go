@@ -411,6 +411,7 @@ func TestMalformed(t *testing.T) {
 	}{
 		{"unclosed block", "virtual_server 10.0.0.1 80 {\n lb_algo rr\n", 1, "not closed"},
 		{"missing include", "\n\ninclude nope.conf\n", 3, "no such file"},
+		{"quoted include", "\ninclude \"kahook.conf\"\n", 2, "quotes as part of the file name"},
 		{"real server port", "virtual_server 10.0.0.1 80 {\n real_server 10.0.0.2 -1 {\n }\n}\n", 2, "out of range"},
 		{"unknown lb_algo", "virtual_server 10.0.0.1 80 {\n lb_algo fastest\n}\n", 2, "unknown value"},
 		{"negative weight", "virtual_server 10.0.0.1 80 {\n real_server 10.0.0.2 80 {\n  weight -1\n }\n}\n", 3, "weight"},

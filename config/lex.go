@@ -220,6 +220,12 @@ func (lx *lexer) include(pos Pos, pattern string) {
 		lx.errorf(pos, "include is not available for in-memory config text")
 		return
 	}
+	if strings.HasPrefix(pattern, "\"") {
+		// keepalived's check_include takes the quotes as part of the
+		// file name, finds no such file and reads nothing: an error here.
+		lx.errorf(pos, "include %s: keepalived takes the quotes as part of the file name (and includes nothing); write include without quotes", pattern)
+		return
+	}
 	words, err := tokenize(nil, pattern)
 	if err != nil || len(words) != 1 {
 		lx.errorf(pos, "include expects one file name or glob")

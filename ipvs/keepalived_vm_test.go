@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -38,9 +39,13 @@ func TestVMKeepalivedTableDifferential(t *testing.T) {
 		cases["seed/"+strconv.FormatInt(s, 10)] = ipvs.GenConfig(s)
 	}
 	start := time.Now()
-	same := 0
+	var same atomic.Int64
+	t.Cleanup(func() {
+		t.Logf("%d of %d configs: identical tables (%d generated, %d fixed), %v", same.Load(), len(cases), *diffN, len(files), time.Since(start).Round(time.Second))
+	})
 	for name, text := range cases {
-		ok := t.Run(name, func(t *testing.T) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel() // each side in its own namespace
 			conf := writeConf(t, text)
 			ka := newLVS(t)
 			keep := keepalivedTable(t, ka, conf)
@@ -57,10 +62,7 @@ func TestVMKeepalivedTableDifferential(t *testing.T) {
 			if code2 != code || strings.Contains(out2, "IPVS changed") || kh.rules() != before {
 				t.Fatalf("second apply changed something (exit %d):\n%s", code2, out2)
 			}
+			same.Add(1)
 		})
-		if ok {
-			same++
-		}
 	}
-	t.Logf("%d of %d configs: identical tables (%d generated, %d fixed), %v", same, len(cases), *diffN, len(files), time.Since(start).Round(time.Second))
 }

@@ -193,22 +193,6 @@ func genConfig(seed int64) string {
 
 func pick2(r *rand.Rand, v ...int) int { return v[r.Intn(len(v))] }
 
-// diffCases are the fixed regression cases of the differential tests:
-// minimised configs of seeds that once disagreed.
-func diffCases(t *testing.T) map[string]string {
-	t.Helper()
-	out := map[string]string{}
-	files, _ := filepath.Glob("testdata/keepalived-diff/*.conf")
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[filepath.Base(f)] = string(data)
-	}
-	return out
-}
-
 // TestGeneratedConfigsAgreeWithKeepalivedCheck: on the generated
 // configs, `keepalived -t` exits non-zero exactly when kahook finds a
 // problem, and every line keepalived names is one kahook names.

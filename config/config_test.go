@@ -412,7 +412,6 @@ func TestMalformed(t *testing.T) {
 		{"unclosed block", "virtual_server 10.0.0.1 80 {\n lb_algo rr\n", 1, "not closed"},
 		{"missing include", "\n\ninclude nope.conf\n", 3, "no such file"},
 		{"quoted include", "\ninclude \"kahook.conf\"\n", 2, "quotes as part of the file name"},
-		{"real server port", "virtual_server 10.0.0.1 80 {\n real_server 10.0.0.2 -1 {\n }\n}\n", 2, "out of range"},
 		{"unknown lb_algo", "virtual_server 10.0.0.1 80 {\n lb_algo fastest\n}\n", 2, "unknown value"},
 		{"negative weight", "virtual_server 10.0.0.1 80 {\n real_server 10.0.0.2 80 {\n  weight -1\n }\n}\n", 3, "weight"},
 		{"digest not 32 hex", "virtual_server 10.0.0.1 80 {\n real_server 10.0.0.2 80 {\n  HTTP_GET {\n   url {\n    path /\n    digest abc\n   }\n  }\n }\n}\n", 6, "32 hexadecimal"},
@@ -460,12 +459,17 @@ func TestMalformed(t *testing.T) {
 			if !errors.As(err, &first) {
 				t.Fatalf("no positioned error in %v", err)
 			}
+			// Errors come with keepalived's problems, in line order: one
+			// of them is this case's.
 			wantPrefix := path + ":" + strconv.Itoa(tc.line) + ":"
-			if !strings.HasPrefix(err.Error(), wantPrefix) {
-				t.Errorf("error %q does not start with %q", err, wantPrefix)
+			found := false
+			for _, line := range strings.Split(err.Error(), "\n") {
+				if strings.HasPrefix(line, wantPrefix) && strings.Contains(line, tc.want) {
+					found = true
+				}
 			}
-			if !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("error %q does not say %q", err, tc.want)
+			if !found {
+				t.Errorf("error %q has no line starting with %q that says %q", err, wantPrefix, tc.want)
 			}
 		})
 	}

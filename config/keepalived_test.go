@@ -105,6 +105,13 @@ func TestKeepalivedProblems(t *testing.T) {
 		{"group range backwards", "virtual_server_group G {\n 10.0.0.9-3 80\n 10.0.0.1 80\n}\n", 2, "keepalived skips it", nil},
 		{"group range of one", "virtual_server_group G {\n 10.0.0.9-9 80\n 10.0.0.1 80\n}\n", 2, "not greater than", nil},
 		{"empty group", "virtual_server_group G {\n}\n", 1, "no entries", nil},
+		{"real server port", "virtual_server 10.0.0.1 80 {\n real_server 10.0.0.2 -1 {\n }\n}\n", 2, "keepalived skips it", nil},
+		{"digest twice", vsHead + " real_server 198.51.100.1 80 {\n  HTTP_GET {\n   url {\n    path /\n    digest 9b3a0c85a887a256d6939da88aabd8cd\n    digest 9b3a0c85a887a256d6939da88aabd8ce\n   }\n  }\n }\n}\n", 8, "the first one counts",
+			func(t *testing.T, c *Config) {
+				if d := c.VirtualServers[0].RealServers[0].Checks[0].HTTP.URLs[0].Digest; d != "9b3a0c85a887a256d6939da88aabd8cd" {
+					t.Errorf("digest = %s, want the first", d)
+				}
+			}},
 		{"extra brace", "global_defs {\n}\n}\n", 3, "unexpected '}'", nil},
 		{"brace without keyword", "{\n}\n", 1, "unexpected '{'", nil},
 	}

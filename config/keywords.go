@@ -12,6 +12,9 @@ import "strings"
 type syntax struct {
 	keys    map[string]*syntax
 	generic bool
+	// values: every line up to the first '}' is a value, braces
+	// included (keepalived's alloc_value_block: virtual_server_group).
+	values bool
 }
 
 // genericSyntax is a block whose inside kahook does not check.
@@ -70,7 +73,7 @@ var (
 	topSyntax = table("child_wait_time linkbeat_use_polling namespace_with_ipsets net_namespace net_namespace_ipvs use_pid_dir",
 		map[string]*syntax{
 			"virtual_server":           virtualServerSyntax,
-			"virtual_server_group":     genericSyntax,
+			"virtual_server_group":     {values: true},
 			"global_defs":              genericSyntax,
 			"SSL":                      genericSyntax,
 			"bfd_instance":             genericSyntax,

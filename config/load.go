@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sort"
 	"strings"
 )
 
@@ -73,7 +74,12 @@ func ParseTree(path string, opts Options) (*Node, []string, error) {
 func fromLines(lines []Line) (*Config, error) {
 	tree, problems, err := buildTree(lines)
 	if err != nil {
-		return nil, err
+		errs := err.(ErrorList)
+		for _, p := range problems {
+			errs = append(errs, &Error{Pos: p.Pos, Msg: p.Msg})
+		}
+		sortErrors(errs)
+		return nil, errs
 	}
 	b := &builder{cfg: &Config{
 		Problems: problems,
@@ -82,8 +88,18 @@ func fromLines(lines []Line) (*Config, error) {
 		Global:   Global{StateDir: DefaultStateDir, MaintenanceDir: DefaultMaintenanceDir},
 	}}
 	b.root(tree)
+	sort.SliceStable(b.cfg.Problems, func(i, j int) bool {
+		pi, pj := b.cfg.Problems[i].Pos, b.cfg.Problems[j].Pos
+		return pi.File == pj.File && pi.Line < pj.Line
+	})
 	if len(b.errs) > 0 {
-		return nil, b.errs
+		// Report what keepalived would report too, in file order.
+		errs := b.errs
+		for _, p := range b.cfg.Problems {
+			errs = append(errs, &Error{Pos: p.Pos, Msg: p.Msg})
+		}
+		sortErrors(errs)
+		return nil, errs
 	}
 	return b.cfg, nil
 }
@@ -189,4 +205,12 @@ func (b *builder) global(n *Node) {
 			b.skip(c, "global_defs")
 		}
 	}
+}
+
+// sortErrors orders errors by line within each file (files stay in the
+// order they were read).
+func sortErrors(errs ErrorList) {
+	sort.SliceStable(errs, func(i, j int) bool {
+		return errs[i].Pos.File == errs[j].Pos.File && errs[i].Pos.Line < errs[j].Pos.Line
+	})
 }

@@ -15,6 +15,9 @@ type Node struct {
 	Args     []string `json:"args,omitempty"`
 	Block    bool     `json:"block,omitempty"`
 	Children []*Node  `json:"children,omitempty"`
+	// End is where the block's '}' is (keepalived reports what it finds
+	// wrong with a block there, when it closes it).
+	End Pos `json:"-"`
 }
 
 // Arg returns argument i or "".
@@ -67,6 +70,20 @@ func (n *Node) First(key string) *Node {
 // do not balance at the end of the file are errors.
 func buildTree(lines []Line) (*Node, []Warning, error) {
 	p := &treeParser{lines: lines}
+	// keepalived's read_line counts braces over the whole file, whatever
+	// the keywords: a '}' that closes nothing is "Extra '}' found".
+	depth := 0
+	for _, ln := range lines {
+		switch ln.Words[0] {
+		case "{":
+			depth++
+		case "}":
+			if depth--; depth < 0 {
+				p.problem(ln.Pos, "extra '}': it closes no '{' (keepalived: \"Extra '}' found\")")
+				depth = 0
+			}
+		}
+	}
 	root := &Node{Key: "", Block: true}
 	p.level(root, topSyntax, false, 0)
 	if len(p.errs) > 0 {
@@ -101,6 +118,13 @@ func (p *treeParser) level(parent *Node, syn *syntax, needBOB bool, depth int) {
 			}
 			p.problem(ln.Pos, "'%s' expects '{' to open its block (keepalived: \"Missing '{' at beginning of configuration block\", and reads the next lines as its block)", parent.Key)
 			parent.Block = true
+		} else if syn.values {
+			if word == "}" {
+				parent.End = ln.Pos
+				return
+			}
+			parent.Children = append(parent.Children, &Node{Pos: ln.Pos, Key: word, Args: ln.Words[1:]})
+			continue
 		} else if word == "{" {
 			if syn.generic {
 				// keepalived skips blocks it leaves to another process by
@@ -127,6 +151,7 @@ func (p *treeParser) level(parent *Node, syn *syntax, needBOB bool, depth int) {
 		}
 		if word == "}" {
 			if depth > 0 {
+				parent.End = ln.Pos
 				return
 			}
 			p.problem(ln.Pos, "unexpected '}': no block is open (keepalived: \"Unknown keyword '}'\")")

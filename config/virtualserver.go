@@ -148,7 +148,7 @@ func (b *builder) virtualServer(n *Node) {
 				vs.Virtualhost = s
 			}
 		case "connect_timeout":
-			if d, ok := b.timer(c, time.Microsecond, 0); ok {
+			if d, ok := b.timer(c, time.Microsecond, MaxConnectTimeout); ok {
 				vs.ConnectTimeout = d
 			}
 		case "retry":
@@ -295,15 +295,18 @@ func (b *builder) granularity(n *Node, vs *VirtualServer) (string, bool) {
 }
 
 func (b *builder) serverAddr(n *Node) (*RealServer, bool) {
-	a, ok := b.addrArg(n, 0, "real server address")
-	if !ok {
+	// keepalived's alloc_rs/alloc_ssvr report a bad address or port and
+	// skip the server ("Invalid real server ip address/port - skipping").
+	a, err := netip.ParseAddr(n.Arg(0))
+	p, perr := strconv.ParseUint(n.Arg(1), 10, 16)
+	if n.Arg(1) == "" {
+		p, perr = 0, nil
+	}
+	if err != nil || a.Zone() != "" || perr != nil {
+		b.problemf(n.Pos, "%s %s: not an IP address and port: keepalived skips it, so does kahook", n.Key, strings.Join(n.Args, " "))
 		return nil, false
 	}
-	p, ok := b.portArg(n, 1)
-	if !ok {
-		return nil, false
-	}
-	return &RealServer{Pos: n.Pos, Addr: a, Port: p, Weight: unset, LThreshold: 0}, true
+	return &RealServer{Pos: n.Pos, Addr: a.Unmap(), Port: uint16(p), Weight: unset, LThreshold: 0}, true
 }
 
 // rsInherit holds per-real-server settings that default to the virtual
@@ -356,7 +359,7 @@ func (b *builder) realServer(n *Node, vs *VirtualServer) (*RealServer, bool) {
 				inh.delayBeforeRetry = d
 			}
 		case "connect_timeout":
-			if d, ok := b.timer(c, time.Microsecond, 0); ok {
+			if d, ok := b.timer(c, time.Microsecond, MaxConnectTimeout); ok {
 				inh.connectTimeout = d
 			}
 		case "delay_loop":
@@ -378,6 +381,12 @@ func (b *builder) realServer(n *Node, vs *VirtualServer) (*RealServer, bool) {
 		case "PING_CHECK", "UDP_CHECK", "DNS_CHECK", "BFD_CHECK", "FILE_CHECK":
 			rs.OtherChecks = append(rs.OtherChecks, c.Key)
 			b.skip(c, "real_server "+rs.Endpoint())
+			// kahook does not run these, but checks the keywords they
+			// share with its own checkers as keepalived does.
+			other := &Check{Kind: CheckKind(c.Key)}
+			for _, cc := range c.Children {
+				b.commonCheckKey(cc, other)
+			}
 		default:
 			// notify_up/down, smtp_alert...: keepalived's, not kahook's.
 			b.skip(c, "real_server "+rs.Endpoint())
@@ -474,6 +483,9 @@ func (b *builder) fixPort(vs *VirtualServer, rs *RealServer) {
 			b.problemf(rs.Pos, "%s %s: a %s server of fwmark virtual server %s has a port: keepalived clears it, so does kahook", word, rs.Endpoint(), rs.LBKind, vs.Name())
 			rs.Port = 0
 		}
+	case rs.Port == 0 && rs.Sorry && rs.LBKind == "NAT":
+		// keepalived fixes the port of NAT real servers, not of a NAT
+		// sorry server: it stays at port 0 (measured in the VM).
 	case rs.Port == 0:
 		rs.Port = vs.Addr.Port() // keepalived: no port means the service's, NAT too
 	case rs.LBKind != "NAT" && rs.Port != vs.Addr.Port():

@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestKeepalivedProblems: what `keepalived -t` (2.2.7) reports and reads
@@ -184,6 +185,33 @@ func TestKeepalivedLoadsWithoutProblems(t *testing.T) {
 				tc.check(t, c)
 			}
 		})
+	}
+}
+
+// TestKernelRefusalWarned: config check warns about a destination the
+// kernel will refuse (lthreshold above uthreshold: ERANGE in ip_vs_ctl.c).
+func TestKernelRefusalWarned(t *testing.T) {
+	c, err := Parse("k.conf", []byte("virtual_server 192.0.2.10 80 {\n protocol TCP\n lb_algo rr\n lb_kind NAT\n real_server 198.51.100.1 80 { lthreshold 10 }\n real_server 198.51.100.2 80 { uthreshold 20\n lthreshold 10 }\n}\n"), Options{ConfigID: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Warnings) != 1 || c.Warnings[0].Pos.Line != 5 || !strings.Contains(c.Warnings[0].Msg, "ERANGE") {
+		t.Errorf("warnings = %v, want one at line 5 about ERANGE", c.Warnings)
+	}
+}
+
+// TestLongTimer: keepalived takes a delay_loop of 99999999999 s; kahook
+// reads it as 1e9 s (the most a time.Duration holds comfortably) and warns.
+func TestLongTimer(t *testing.T) {
+	c, err := Parse("k.conf", []byte("virtual_server 192.0.2.10 80 {\n protocol TCP\n lb_algo rr\n lb_kind NAT\n delay_loop 99999999999\n real_server 198.51.100.1 80 { }\n}\n"), Options{ConfigID: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := c.VirtualServers[0].DelayLoop; d != 1e9*time.Second {
+		t.Errorf("delay_loop = %v, want 1e9 s", d)
+	}
+	if len(c.Warnings) != 1 || c.Warnings[0].Pos.Line != 5 || len(c.Problems) != 0 {
+		t.Errorf("warnings %v problems %v, want one warning at line 5", c.Warnings, c.Problems)
 	}
 }
 

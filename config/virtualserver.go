@@ -438,6 +438,11 @@ func (b *builder) resolveRealServers(vs *VirtualServer, sorryKind string, sorryI
 			continue
 		}
 		seen[key] = rs.Pos
+		if rs.LThreshold > rs.UThreshold {
+			// ip_vs_ctl.c refuses it (ERANGE); keepalived logs the error
+			// and loads the rest, so does kahook (ipvs apply exits 1).
+			b.warnf(rs.Pos, "real_server %s: lthreshold %d above uthreshold %d (0: none): the kernel refuses this destination (ERANGE); keepalived and kahook load the rest without it", key, rs.LThreshold, rs.UThreshold)
+		}
 		kept = append(kept, rs)
 	}
 	vs.RealServers = kept

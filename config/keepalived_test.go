@@ -258,3 +258,41 @@ func TestSequenceErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestGroupEntries: virtual_server_group address entries as keepalived's
+// alloc_vsg_entry reads them (prefixes, whole-address range ends).
+func TestGroupEntries(t *testing.T) {
+	cases := []struct {
+		entry       string
+		first, last string
+		bad         string
+	}{
+		{"192.0.2.0/30", "192.0.2.0", "192.0.2.3", ""},
+		{"192.0.2.7/32", "192.0.2.7", "192.0.2.7", ""},
+		{"2001:db8::/126", "2001:db8::", "2001:db8::3", ""},
+		{"192.0.2.1/30", "", "", "host bits"},
+		{"192.0.2.0/33", "", "", "invalid netmask"},
+		{"10.0.0.0/23", "", "", "crosses a boundary"},
+		{"10.0.0.250-10.0.1.5", "", "", "crosses a boundary"},
+		{"10.0.0.250-10.0.0.252", "10.0.0.250", "10.0.0.252", ""},
+		{"10.0.0.5-10.0.0.5", "10.0.0.5", "10.0.0.5", ""},
+		{"10.0.0.5-10.0.0.4", "", "", "below the start"},
+		{"10.0.0.1-3", "10.0.0.1", "10.0.0.3", ""},
+		{"10.0.0.3-3", "", "", "not greater"},
+		{"2001:db8::a-c", "2001:db8::a", "2001:db8::c", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.entry, func(t *testing.T) {
+			first, last, err := parseRange(tc.entry)
+			if tc.bad != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.bad) {
+					t.Errorf("error %v, want one saying %q", err, tc.bad)
+				}
+				return
+			}
+			if err != nil || first.String() != tc.first || last.String() != tc.last {
+				t.Errorf("got %v-%v %v, want %s-%s", first, last, err, tc.first, tc.last)
+			}
+		})
+	}
+}

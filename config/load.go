@@ -72,26 +72,23 @@ func ParseTree(path string, opts Options) (*Node, []string, error) {
 }
 
 func fromLines(lines []Line) (*Config, error) {
-	tree, problems, err := buildTree(lines)
-	if err != nil {
-		errs := err.(ErrorList)
-		for _, p := range problems {
-			errs = append(errs, &Error{Pos: p.Pos, Msg: p.Msg})
-		}
-		sortErrors(errs)
-		return nil, errs
-	}
+	tree, problems, treeErr := buildTree(lines)
 	b := &builder{cfg: &Config{
 		Problems: problems,
 		Tree:     tree,
 		Groups:   map[string]*VirtualServerGroup{},
 		Global:   Global{StateDir: DefaultStateDir, MaintenanceDir: DefaultMaintenanceDir},
 	}}
+	// The blocks read so far are typed even when a block is not closed,
+	// so that one run reports everything keepalived would.
 	b.root(tree)
 	sort.SliceStable(b.cfg.Problems, func(i, j int) bool {
 		pi, pj := b.cfg.Problems[i].Pos, b.cfg.Problems[j].Pos
 		return pi.File == pj.File && pi.Line < pj.Line
 	})
+	if treeErr != nil {
+		b.errs = append(treeErr.(ErrorList), b.errs...)
+	}
 	if len(b.errs) > 0 {
 		// Report what keepalived would report too, in file order.
 		errs := b.errs

@@ -585,9 +585,33 @@ func (b *builder) groupEntry(n *Node) (GroupEntry, bool) {
 	return e, true
 }
 
-// parseRange reads keepalived's "10.0.0.1-10" (last byte, or last 16-bit
-// group for IPv6, ranges up to the number after '-').
+// parseRange reads a virtual_server_group address entry as keepalived's
+// alloc_vsg_entry does: "10.0.0.1", "10.0.0.1-10" (the last byte, or the
+// last 16-bit group for IPv6, up to the number after '-', which must be
+// greater), "10.0.0.250-10.0.1.5" (a whole end address, not below the
+// start) and "192.0.2.0/30" (every address of the prefix; the host bits
+// must be zero).
 func parseRange(s string) (first, last netip.Addr, err error) {
+	if base, bits, isPrefix := strings.Cut(s, "/"); isPrefix {
+		a, aerr := netip.ParseAddr(base)
+		n, nerr := strconv.Atoi(bits)
+		if aerr != nil || nerr != nil || n < 1 || n > a.BitLen() {
+			return first, last, fmt.Errorf("%q: invalid netmask (keepalived: \"Invalid netmask\")", s)
+		}
+		a = a.Unmap()
+		p := netip.PrefixFrom(a, n)
+		if p.Masked().Addr() != a {
+			return first, last, fmt.Errorf("%q: the address has host bits set (keepalived: \"Address mask bits not empty\")", s)
+		}
+		if a.BitLen()-n > 8 && a.Is4() || a.BitLen()-n > 16 {
+			return first, last, fmt.Errorf("%q: %s", s, crossesBlock)
+		}
+		last = a
+		for next := a.Next(); next.IsValid() && p.Contains(next); next = next.Next() {
+			last = next
+		}
+		return a, last, nil
+	}
 	base, end, isRange := strings.Cut(s, "-")
 	first, err = netip.ParseAddr(base)
 	if err != nil {
@@ -596,6 +620,20 @@ func parseRange(s string) (first, last netip.Addr, err error) {
 	first = first.Unmap()
 	if !isRange {
 		return first, first, nil
+	}
+	if (first.Is4() && strings.Contains(end, ".")) || (first.Is6() && strings.Contains(end, ":")) {
+		last, err = netip.ParseAddr(end)
+		if err != nil || last.Unmap().Is4() != first.Is4() {
+			return first, last, fmt.Errorf("range %q: invalid range end (keepalived: \"Invalid range end\")", s)
+		}
+		last = last.Unmap()
+		if last.Less(first) {
+			return first, last, fmt.Errorf("range %q: the end is below the start (keepalived: \"Address range end is less than address range start\")", s)
+		}
+		if !sameBlock(first, last) {
+			return first, last, fmt.Errorf("range %q: %s", s, crossesBlock)
+		}
+		return first, last, nil
 	}
 	b := first.As16()
 	if first.Is4() {
@@ -614,6 +652,23 @@ func parseRange(s string) (first, last netip.Addr, err error) {
 	}
 	b[14], b[15] = byte(v>>8), byte(v)
 	return first, netip.AddrFrom16(b), nil
+}
+
+// crossesBlock: keepalived 2.2.7 iterates a group entry over its last
+// byte (IPv4) or 16-bit group (IPv6) only: for 10.0.0.254-10.0.1.1 it
+// loads 10.0.0.0 to 10.0.0.255 (measured in the VM), evidently not what
+// was meant, so kahook refuses such an entry (a deliberate difference).
+const crossesBlock = "the range crosses a boundary of its last byte (IPv4) or 16-bit group (IPv6), where keepalived loads other addresses than written; write one entry per block"
+
+// sameBlock: first and last differ in the last byte (IPv4) or 16-bit
+// group (IPv6) only.
+func sameBlock(first, last netip.Addr) bool {
+	a, b := first.As16(), last.As16()
+	n := 15
+	if first.Is6() {
+		n = 14
+	}
+	return string(a[:n]) == string(b[:n])
 }
 
 // resolveGroups checks that every `virtual_server group NAME` names a

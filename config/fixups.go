@@ -53,6 +53,9 @@ func (b *builder) keepalivedFixups(vs *VirtualServer) bool {
 			}
 		}
 	}
+	if g := b.cfg.Groups[vs.Group]; g != nil && vs.Group != "" {
+		b.groupPorts(vs, g)
+	}
 	sum := 0
 	for _, rs := range vs.RealServers {
 		sum += rs.Weight
@@ -86,4 +89,33 @@ func (b *builder) groupHasAddresses(name string) bool {
 		}
 	}
 	return false
+}
+
+// groupPorts reports what keepalived's validate_check_config reports
+// about the ports of a group's DR/TUN servers (it changes nothing: the
+// kernel uses the service's port for them anyway).
+func (b *builder) groupPorts(vs *VirtualServer, g *VirtualServerGroup) {
+	servers := vs.RealServers
+	if vs.SorryServer != nil {
+		servers = append(servers[:len(servers):len(servers)], vs.SorryServer)
+	}
+	hasFWMark := false
+	for _, e := range g.Entries {
+		hasFWMark = hasFWMark || e.FWMark != 0
+	}
+	for _, rs := range servers {
+		if rs.LBKind == "NAT" || rs.Port == 0 {
+			continue
+		}
+		if hasFWMark {
+			b.problemf(rs.Pos, "%s %s: a %s server of group %s, which has fwmark entries, has a port: keepalived ignores it (and reports it), so does kahook", serverWord(rs), rs.Endpoint(), rs.LBKind, vs.Group)
+			continue
+		}
+		for _, e := range g.Entries {
+			if e.FWMark == 0 && e.Port != rs.Port {
+				b.problemf(rs.Pos, "%s %s: a %s server keeps the port of group %s's entry %s (%d): keepalived reports the mismatch", serverWord(rs), rs.Endpoint(), rs.LBKind, vs.Group, e.First, e.Port)
+				break
+			}
+		}
+	}
 }

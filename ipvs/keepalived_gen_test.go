@@ -72,6 +72,13 @@ func genConfig(seed int64) string {
 				fmt.Fprintf(&b, "    %s %s\n", addr(2, 1+r.Intn(200)), port)
 			}
 			if chance(0.3) {
+				if v6 {
+					fmt.Fprintf(&b, "    %s/126 %s\n", addr(3, 4*r.Intn(50)), port)
+				} else {
+					fmt.Fprintf(&b, "    %s/%d %s\n", addr(3, 4*r.Intn(50)), 30+r.Intn(3), port)
+				}
+			}
+			if chance(0.3) {
 				fmt.Fprintf(&b, "    fwmark %d\n", 100+i)
 			}
 			b.WriteString("}\n")

@@ -160,6 +160,9 @@ func (b *builder) connKey(c *Node, conn *Conn) bool {
 		if len(c.Args) == 0 {
 			b.errorf(c.Pos, "connect_port: missing port")
 		} else if p, ok := b.portArg(c, 0); ok {
+			if p == 0 {
+				b.errorf(c.Pos, "connect_port: port 0 is not a port to connect to (keepalived: 1-65535)")
+			}
 			conn.Port = p
 		}
 	case "bindto":
@@ -171,7 +174,7 @@ func (b *builder) connKey(c *Node, conn *Conn) bool {
 			conn.BindPort = p
 		}
 	case "connect_timeout":
-		if d, ok := b.timer(c, time.Microsecond, 0); ok {
+		if d, ok := b.timer(c, time.Microsecond, MaxConnectTimeout); ok {
 			conn.Timeout = d
 		}
 	default:
@@ -228,6 +231,11 @@ func (b *builder) url(n *Node) (URL, bool) {
 				u.Path = s
 			}
 		case "digest":
+			if u.Digest != "" {
+				// keepalived's digest_handler keeps the first.
+				b.problemf(c.Pos, "digest given twice in one url block (keepalived: \"Digest is a duplicate\"): the first one counts")
+				continue
+			}
 			s, good := b.one(c, "an MD5 digest")
 			if !good {
 				ok = false

@@ -155,7 +155,7 @@ func (lx *lexer) processLine(pos Pos, text string, multiDef *string, depth int) 
 		}
 	}
 	if strings.HasPrefix(text, "~SEQ") || strings.HasPrefix(text, "~LST") {
-		lx.errorf(pos, "%s is not supported by kahook; write the lines out", text[:4])
+		lx.sequence(pos, text, multiDef, depth)
 		return
 	}
 	text = strings.TrimSuffix(text, `\`)
@@ -219,6 +219,12 @@ func (lx *lexer) emit(pos Pos, text string) {
 func (lx *lexer) include(pos Pos, pattern string) {
 	if lx.noInclude {
 		lx.errorf(pos, "include is not available for in-memory config text")
+		return
+	}
+	if strings.HasPrefix(pattern, "\"") {
+		// keepalived's check_include takes the quotes as part of the
+		// file name, finds no such file and reads nothing: an error here.
+		lx.errorf(pos, "include %s: keepalived takes the quotes as part of the file name (and includes nothing); write include without quotes", pattern)
 		return
 	}
 	words, err := tokenize(nil, pattern)
@@ -381,7 +387,10 @@ func conditional(text, configID string) (rest string, keep, ok bool) {
 	return strings.TrimLeft(text[off+sp:], " \t"), match != neg, true
 }
 
-// definition parses "$NAME=value" (blanks allowed before '=').
+// definition parses "$NAME=value". As keepalived's check_definition,
+// a blank between the name and '=' makes the line no definition (it is
+// then read as a statement whose keyword is "$NAME"); blanks after '='
+// are skipped.
 func definition(text string) (name, value string, ok bool) {
 	if len(text) < 2 || !(isAlpha(text[1]) || text[1] == '_') {
 		return "", "", false
@@ -391,7 +400,7 @@ func definition(text string) (name, value string, ok bool) {
 		i++
 	}
 	name = text[1:i]
-	rest := strings.TrimLeft(text[i:], " \t")
+	rest := text[i:]
 	if !strings.HasPrefix(rest, "=") {
 		return "", "", false
 	}

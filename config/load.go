@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sort"
 	"strings"
 )
 
@@ -70,23 +71,36 @@ func ParseTree(path string, opts Options) (*Node, []string, error) {
 	if err != nil {
 		return nil, files, err
 	}
-	tree, err := buildTree(lines)
+	tree, _, err := buildTree(lines)
 	return tree, files, err
 }
 
 func fromLines(lines []Line) (*Config, error) {
-	tree, err := buildTree(lines)
-	if err != nil {
-		return nil, err
-	}
+	tree, problems, treeErr := buildTree(lines)
 	b := &builder{cfg: &Config{
-		Tree:   tree,
-		Groups: map[string]*VirtualServerGroup{},
-		Global: Global{StateDir: DefaultStateDir, MaintenanceDir: DefaultMaintenanceDir},
+		Problems: problems,
+		Tree:     tree,
+		Groups:   map[string]*VirtualServerGroup{},
+		Global:   Global{StateDir: DefaultStateDir, MaintenanceDir: DefaultMaintenanceDir},
 	}}
+	// The blocks read so far are typed even when a block is not closed,
+	// so that one run reports everything keepalived would.
 	b.root(tree)
+	sort.SliceStable(b.cfg.Problems, func(i, j int) bool {
+		pi, pj := b.cfg.Problems[i].Pos, b.cfg.Problems[j].Pos
+		return pi.File == pj.File && pi.Line < pj.Line
+	})
+	if treeErr != nil {
+		b.errs = append(treeErr.(ErrorList), b.errs...)
+	}
 	if len(b.errs) > 0 {
-		return nil, b.errs
+		// Report what keepalived would report too, in file order.
+		errs := b.errs
+		for _, p := range b.cfg.Problems {
+			errs = append(errs, &Error{Pos: p.Pos, Msg: p.Msg})
+		}
+		sortErrors(errs)
+		return nil, errs
 	}
 	return b.cfg, nil
 }
@@ -109,6 +123,12 @@ type builder struct {
 
 func (b *builder) errorf(pos Pos, format string, args ...any) {
 	b.errs = append(b.errs, &Error{Pos: pos, Msg: fmt.Sprintf(format, args...)})
+}
+
+// problemf records what keepalived reports as a config error but reads
+// past (with its fallback, which kahook applies too).
+func (b *builder) problemf(pos Pos, format string, args ...any) {
+	b.cfg.Problems = append(b.cfg.Problems, Warning{Pos: pos, Msg: fmt.Sprintf(format, args...)})
 }
 
 func (b *builder) skip(n *Node, context string) {
@@ -186,4 +206,12 @@ func (b *builder) global(n *Node) {
 			b.skip(c, "global_defs")
 		}
 	}
+}
+
+// sortErrors orders errors by line within each file (files stay in the
+// order they were read).
+func sortErrors(errs ErrorList) {
+	sort.SliceStable(errs, func(i, j int) bool {
+		return errs[i].Pos.File == errs[j].Pos.File && errs[i].Pos.Line < errs[j].Pos.Line
+	})
 }

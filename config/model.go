@@ -16,15 +16,18 @@ const (
 	DefaultLBKind         = "NAT" // keepalived: "no forwarding method set, setting default NAT"
 	// DefaultProtocol is keepalived 2.2's: "no protocol set - defaulting
 	// to UDP" (check_data.c), since the kernel would take 0 as UDP.
-	DefaultProtocol        = "UDP"
-	DefaultPersistence     = 360 * time.Second // IPVS_SVC_PERSISTENT_TIMEOUT
-	DefaultConnectTimeout  = 5 * time.Second
-	DefaultDelayLoop       = 60 * time.Second
-	DefaultGARPRepeat      = 5
-	DefaultGARPDelay       = 5 * time.Second
-	DefaultGARPInterval    = 300 * time.Millisecond
-	DefaultMiscTimeout     = 0 // keepalived: misc_timeout defaults to delay_loop
-	MaxWeight              = 65535
+	DefaultProtocol       = "UDP"
+	DefaultPersistence    = 360 * time.Second // IPVS_SVC_PERSISTENT_TIMEOUT
+	DefaultConnectTimeout = 5 * time.Second
+	DefaultDelayLoop      = 60 * time.Second
+	DefaultGARPRepeat     = 5
+	DefaultGARPDelay      = 5 * time.Second
+	DefaultGARPInterval   = 300 * time.Millisecond
+	DefaultMiscTimeout    = 0 // keepalived: misc_timeout defaults to delay_loop
+	// MaxConnectTimeout is keepalived's: connect_timeout is held in
+	// microseconds in an unsigned int (check_api.c co_timeout_handler).
+	MaxConnectTimeout      = 4294967295 * time.Microsecond
+	MaxWeight              = 1<<31 - 1 // keepalived's IPVS_WEIGHT_LIMIT (INT32_MAX); the kernel takes an int
 	MaxFWMark              = 1<<32 - 1
 	MaxPersistenceTimeout  = 86400 * 31 * time.Second // LVS_MAX_TIMEOUT
 	DefaultHTTPStatusCodes = "200-299"
@@ -48,6 +51,12 @@ type Config struct {
 	// (no protocol -> UDP, quorum above the total weight...), applied the
 	// same way so both load the same table.
 	Warnings []Warning `json:"warnings,omitempty"`
+	// Problems are what `keepalived -t` reports as config errors and then
+	// reads past (unknown keywords, a '{' after one, a missing '{', a
+	// value it falls back from): kahook reads past them the same way, so
+	// both load the same table. `config check` fails on them; running
+	// commands log them and carry on with what is valid.
+	Problems []Warning `json:"problems,omitempty"`
 	// Tree is the whole parsed file, for blocks kahook does not model.
 	Tree *Node `json:"-"`
 }

@@ -12,11 +12,12 @@ type Summary struct {
 	SorryServers   int      `json:"sorry_servers"`
 	Checks         int      `json:"checks"`
 	Warnings       []string `json:"warnings,omitempty"`
+	Problems       int      `json:"problems,omitempty"`
 }
 
 // Summarize counts a config and lists what is legal but probably wrong.
 func Summarize(c *Config) Summary {
-	s := Summary{Path: c.Path, Instances: len(c.Instances), VirtualServers: len(c.VirtualServers)}
+	s := Summary{Path: c.Path, Instances: len(c.Instances), VirtualServers: len(c.VirtualServers), Problems: len(c.Problems)}
 	for _, w := range c.Warnings {
 		s.Warnings = append(s.Warnings, w.String())
 	}

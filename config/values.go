@@ -38,6 +38,12 @@ func (b *builder) timer(n *Node, min, max time.Duration) (time.Duration, bool) {
 		return 0, false
 	}
 	d, err := parseSeconds(s)
+	if f, ferr := strconv.ParseFloat(s, 64); err != nil && ferr == nil && f > 1e9 && max == 0 {
+		// keepalived takes any timer up to ULONG_MAX microseconds; kahook
+		// holds at most 1e9 s (31 years) and says so.
+		b.warnf(n.Pos, "%s: %s s is more than 1e9 s: kahook uses 1e9 s", n.Key, s)
+		d, err = time.Duration(1e9)*time.Second, nil
+	}
 	if err != nil || d < min || (max > 0 && d > max) {
 		if max > 0 {
 			b.errorf(n.Pos, "%s: %q is not a time in seconds between %v and %v", n.Key, s, min.Seconds(), max.Seconds())

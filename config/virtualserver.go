@@ -49,18 +49,21 @@ func (b *builder) virtualServer(n *Node) {
 		}
 		vs.Group = name
 	default:
-		a, ok := b.addrArg(n, 0, "virtual server address")
-		if !ok {
+		// keepalived's alloc_vs reports a bad address and skips the
+		// block ("Invalid virtual server IP address/port - skipping").
+		a, err := netip.ParseAddr(n.Arg(0))
+		p, perr := strconv.ParseUint(n.Arg(1), 10, 16)
+		if n.Arg(1) == "" {
+			p, perr = 0, nil
+		}
+		if err != nil || a.Zone() != "" || perr != nil {
+			b.problemf(n.Pos, "virtual_server %s: not an IP address and port: keepalived skips the block, so does kahook", strings.Join(n.Args, " "))
 			return
 		}
-		p, ok := b.portArg(n, 1)
-		if !ok {
-			return
-		}
-		vs.Addr = netip.AddrPortFrom(a, p)
-		vs.Family = family(a)
+		vs.Addr = netip.AddrPortFrom(a.Unmap(), uint16(p))
+		vs.Family = family(vs.Addr.Addr())
 	}
-	lbKindSet := false
+	lbKindSet, lbAlgoSet := false, false
 	var flagNodes []*Node
 	var sorryKind string
 	sorryInhibit := false
@@ -73,14 +76,28 @@ func (b *builder) virtualServer(n *Node) {
 		case "lb_algo", "lvs_sched":
 			if s, ok := b.oneOf(c, false, LBAlgos...); ok {
 				vs.LBAlgo = s
+				lbAlgoSet = true
 			}
 		case "lb_kind", "lvs_method":
-			if s, ok := b.oneOf(c, true, "NAT", "DR", "TUN"); ok {
+			if s, ok := b.forwarding(c, "virtual"); ok {
 				vs.LBKind = s
 				lbKindSet = true
 			}
-		case "ops", "hashed", "flag-1", "flag-2", "flag-3", "sh-port", "sh-fallback", "mh-port", "mh-fallback":
+		case "ops", "hashed", "flag-1", "flag-2", "flag-3":
 			flagNodes = append(flagNodes, c)
+		case "sh-port", "sh-fallback", "mh-port", "mh-fallback":
+			// keepalived's lbflags_handler looks at the scheduler set so
+			// far: sh-* only under sh and mh-* only under mh set a flag;
+			// under sh or mh the other's flags are silently ignored;
+			// under any other (or no) scheduler yet, it reports them.
+			switch {
+			case vs.LBAlgo == schedFlags[c.Key] && lbAlgoSet:
+				flagNodes = append(flagNodes, c)
+			case lbAlgoSet && (vs.LBAlgo == "sh" || vs.LBAlgo == "mh"):
+				b.warnf(c.Pos, "%s does nothing under lb_algo %s: keepalived ignores it silently, so does kahook", c.Key, vs.LBAlgo)
+			default:
+				b.problemf(c.Pos, "%s only applies to lb_algo %s (keepalived reads the scheduler flags in order, and no lb_algo %s is set before this line): ignored", c.Key, schedFlags[c.Key], schedFlags[c.Key])
+			}
 		case "persistence_timeout":
 			if len(c.Args) == 0 {
 				vs.PersistenceTimeout = DefaultPersistence
@@ -131,7 +148,7 @@ func (b *builder) virtualServer(n *Node) {
 				vs.Virtualhost = s
 			}
 		case "connect_timeout":
-			if d, ok := b.timer(c, time.Microsecond, 0); ok {
+			if d, ok := b.timer(c, time.Microsecond, MaxConnectTimeout); ok {
 				vs.ConnectTimeout = d
 			}
 		case "retry":
@@ -160,9 +177,17 @@ func (b *builder) virtualServer(n *Node) {
 				vs.SorryServer = rs
 			}
 		case "sorry_server_inhibit":
-			sorryInhibit = b.flag(c)
+			// keepalived's ssvri_handler: takes no value, and only
+			// after a sorry_server line.
+			if vs.SorryServer == nil {
+				b.problemf(c.Pos, "sorry_server_inhibit before or without sorry_server: keepalived ignores it")
+			} else {
+				sorryInhibit = true
+			}
 		case "sorry_server_lvs_method":
-			if s, ok := b.oneOf(c, true, "NAT", "DR", "TUN"); ok {
+			if vs.SorryServer == nil {
+				b.problemf(c.Pos, "sorry_server_lvs_method before or without sorry_server: keepalived ignores it")
+			} else if s, ok := b.forwarding(c, "sorry"); ok {
 				sorryKind = s
 			}
 		default:
@@ -171,11 +196,25 @@ func (b *builder) virtualServer(n *Node) {
 	}
 	if !lbKindSet {
 		vs.LBKind = DefaultLBKind
+		needs := vs.SorryServer != nil && sorryKind == ""
+		for _, c := range n.Children {
+			if c.Key == "real_server" && c.First("lvs_method") == nil {
+				needs = true
+			}
+		}
+		if needs {
+			b.problemf(n.Pos, "virtual_server %s: no lb_kind set: keepalived (\"no forwarding method set, setting default NAT\") and kahook use NAT", vs.Name())
+		}
+	}
+	if !lbAlgoSet {
+		b.problemf(n.Pos, "virtual_server %s: no lb_algo set: keepalived (\"no scheduler set, setting default 'wlc'\") and kahook use wlc", vs.Name())
 	}
 	for _, f := range flagNodes {
 		if need := schedFlags[f.Key]; need != "" && need != vs.LBAlgo {
-			b.errorf(f.Pos, "%s only applies to lb_algo %s (this virtual server uses %s)", f.Key, need, vs.LBAlgo)
-			continue
+			// lb_algo changed after the flag: keepalived keeps the bit,
+			// and under another scheduler the kernel reads it as that
+			// scheduler's flag-N.
+			b.warnf(f.Pos, "%s was set under lb_algo %s; the virtual server ends with lb_algo %s, which reads it as its own flag", f.Key, need, vs.LBAlgo)
 		}
 		vs.SchedFlags = append(vs.SchedFlags, f.Key)
 	}
@@ -193,6 +232,23 @@ func (b *builder) virtualServer(n *Node) {
 	}
 	b.services[id] = vs
 	b.cfg.VirtualServers = append(b.cfg.VirtualServers, vs)
+}
+
+// forwarding reads lb_kind/lvs_method as keepalived's
+// svr_forwarding_handler does: exactly NAT, DR or TUN (case matters); any
+// other value is reported and ignored, so the method stays as it was (in
+// the end NAT, keepalived's default).
+func (b *builder) forwarding(n *Node, what string) (string, bool) {
+	s, ok := b.arg(n, 0, "NAT, DR or TUN")
+	if !ok {
+		return "", false
+	}
+	switch s {
+	case "NAT", "DR", "TUN":
+		return s, true
+	}
+	b.problemf(n.Pos, "%s: unknown routing method %q for the %s server (keepalived: \"PARSER : unknown [%s] routing method\"; NAT, DR and TUN are upper case): ignored", n.Key, s, what, s)
+	return "", false
 }
 
 // serviceID identifies a virtual_server block: two blocks with the same
@@ -239,15 +295,18 @@ func (b *builder) granularity(n *Node, vs *VirtualServer) (string, bool) {
 }
 
 func (b *builder) serverAddr(n *Node) (*RealServer, bool) {
-	a, ok := b.addrArg(n, 0, "real server address")
-	if !ok {
+	// keepalived's alloc_rs/alloc_ssvr report a bad address or port and
+	// skip the server ("Invalid real server ip address/port - skipping").
+	a, err := netip.ParseAddr(n.Arg(0))
+	p, perr := strconv.ParseUint(n.Arg(1), 10, 16)
+	if n.Arg(1) == "" {
+		p, perr = 0, nil
+	}
+	if err != nil || a.Zone() != "" || perr != nil {
+		b.problemf(n.Pos, "%s %s: not an IP address and port: keepalived skips it, so does kahook", n.Key, strings.Join(n.Args, " "))
 		return nil, false
 	}
-	p, ok := b.portArg(n, 1)
-	if !ok {
-		return nil, false
-	}
-	return &RealServer{Pos: n.Pos, Addr: a, Port: p, Weight: unset, LThreshold: 0}, true
+	return &RealServer{Pos: n.Pos, Addr: a.Unmap(), Port: uint16(p), Weight: unset, LThreshold: 0}, true
 }
 
 // rsInherit holds per-real-server settings that default to the virtual
@@ -273,8 +332,8 @@ func (b *builder) realServer(n *Node, vs *VirtualServer) (*RealServer, bool) {
 			if v, ok := b.intArg(c, 0, MaxWeight, "weight"); ok {
 				rs.Weight = v
 			}
-		case "lvs_method", "lb_kind":
-			if s, ok := b.oneOf(c, true, "NAT", "DR", "TUN"); ok {
+		case "lvs_method":
+			if s, ok := b.forwarding(c, "real"); ok {
 				rs.LBKind = s
 			}
 		case "uthreshold":
@@ -300,7 +359,7 @@ func (b *builder) realServer(n *Node, vs *VirtualServer) (*RealServer, bool) {
 				inh.delayBeforeRetry = d
 			}
 		case "connect_timeout":
-			if d, ok := b.timer(c, time.Microsecond, 0); ok {
+			if d, ok := b.timer(c, time.Microsecond, MaxConnectTimeout); ok {
 				inh.connectTimeout = d
 			}
 		case "delay_loop":
@@ -322,6 +381,12 @@ func (b *builder) realServer(n *Node, vs *VirtualServer) (*RealServer, bool) {
 		case "BFD_CHECK":
 			rs.OtherChecks = append(rs.OtherChecks, c.Key)
 			b.skip(c, "real_server "+rs.Endpoint())
+			// kahook does not run these, but checks the keywords they
+			// share with its own checkers as keepalived does.
+			other := &Check{Kind: CheckKind(c.Key)}
+			for _, cc := range c.Children {
+				b.commonCheckKey(cc, other)
+			}
 		default:
 			// notify_up/down, smtp_alert...: keepalived's, not kahook's.
 			b.skip(c, "real_server "+rs.Endpoint())
@@ -351,21 +416,36 @@ func (b *builder) realServer(n *Node, vs *VirtualServer) (*RealServer, bool) {
 	return rs, true
 }
 
-// resolveRealServers applies the virtual server's lb_kind and checks
-// address families and duplicates.
+// resolveRealServers applies the virtual server's lb_kind, checks
+// address families, drops duplicates and sets the ports keepalived's
+// validate_check_config sets: a real or sorry server of an address
+// virtual server (not a group) without a port gets the service's; a
+// DR/TUN one with another port is reset to the service's; a DR/TUN one of
+// a fwmark service loses its port.
 func (b *builder) resolveRealServers(vs *VirtualServer, sorryKind string, sorryInhibit bool) {
 	seen := make(map[netip.AddrPort]Pos, len(vs.RealServers))
+	kept := vs.RealServers[:0]
 	for _, rs := range vs.RealServers {
 		if rs.LBKind == "" {
 			rs.LBKind = vs.LBKind
 		}
-		b.checkFamily(vs, rs)
+		if !b.checkFamily(vs, rs) {
+			continue
+		}
 		key := netip.AddrPortFrom(rs.Addr, rs.Port)
 		if p, dup := seen[key]; dup {
-			b.errorf(rs.Pos, "real_server %s: duplicate of the one at %s", key, p)
+			b.problemf(rs.Pos, "real_server %s: duplicate of the one at %s: keepalived removes the second, so does kahook", key, p)
+			continue
 		}
 		seen[key] = rs.Pos
+		if rs.LThreshold > rs.UThreshold {
+			// ip_vs_ctl.c refuses it (ERANGE); keepalived logs the error
+			// and loads the rest, so does kahook (ipvs apply exits 1).
+			b.warnf(rs.Pos, "real_server %s: lthreshold %d above uthreshold %d (0: none): the kernel refuses this destination (ERANGE); keepalived and kahook load the rest without it", key, rs.LThreshold, rs.UThreshold)
+		}
+		kept = append(kept, rs)
 	}
+	vs.RealServers = kept
 	if ss := vs.SorryServer; ss != nil {
 		ss.LBKind = vs.LBKind
 		if sorryKind != "" {
@@ -373,7 +453,17 @@ func (b *builder) resolveRealServers(vs *VirtualServer, sorryKind string, sorryI
 		}
 		ss.Weight = 1
 		ss.InhibitOnFailure = sorryInhibit
-		b.checkFamily(vs, ss)
+		if !b.checkFamily(vs, ss) {
+			vs.SorryServer = nil
+		}
+	}
+	if vs.Group == "" {
+		for _, rs := range vs.RealServers {
+			b.fixPort(vs, rs)
+		}
+		if vs.SorryServer != nil {
+			b.fixPort(vs, vs.SorryServer)
+		}
 	}
 	if vs.Family == 0 && vs.Group == "" {
 		// fwmark service without ip_family: the family of its servers,
@@ -388,17 +478,42 @@ func (b *builder) resolveRealServers(vs *VirtualServer, sorryKind string, sorryI
 	}
 }
 
-func (b *builder) checkFamily(vs *VirtualServer, rs *RealServer) {
+// fixPort is the port part of keepalived's validate_check_config for a
+// virtual server that is not a group.
+func (b *builder) fixPort(vs *VirtualServer, rs *RealServer) {
+	word := serverWord(rs)
+	switch {
+	case vs.FWMark != 0:
+		if rs.LBKind != "NAT" && rs.Port != 0 {
+			b.problemf(rs.Pos, "%s %s: a %s server of fwmark virtual server %s has a port: keepalived clears it, so does kahook", word, rs.Endpoint(), rs.LBKind, vs.Name())
+			rs.Port = 0
+		}
+	case rs.Port == 0 && rs.Sorry && rs.LBKind == "NAT":
+		// keepalived fixes the port of NAT real servers, not of a NAT
+		// sorry server: it stays at port 0 (measured in the VM).
+	case rs.Port == 0:
+		rs.Port = vs.Addr.Port() // keepalived: no port means the service's, NAT too
+	case rs.LBKind != "NAT" && rs.Port != vs.Addr.Port():
+		b.problemf(rs.Pos, "%s %s: %s forwarding keeps the service's port %d: keepalived resets the port, so does kahook", word, rs.Endpoint(), rs.LBKind, vs.Addr.Port())
+		rs.Port = vs.Addr.Port()
+	}
+}
+
+// checkFamily: keepalived skips a real or sorry server whose address
+// family differs from the virtual server's (tunnelled ones may differ).
+func (b *builder) checkFamily(vs *VirtualServer, rs *RealServer) bool {
 	if rs.LBKind == "TUN" {
-		return // tunnelled servers may be of the other family
+		return true // tunnelled servers may be of the other family
 	}
 	f := family(rs.Addr)
 	switch {
 	case vs.Family == 0:
 		vs.Family = f
 	case vs.Family != f:
-		b.errorf(rs.Pos, "%s %s: address family differs from virtual_server %s", serverWord(rs), rs.Addr, vs.Name())
+		b.problemf(rs.Pos, "%s %s: address family differs from virtual_server %s: keepalived skips it, so does kahook", serverWord(rs), rs.Addr, vs.Name())
+		return false
 	}
+	return true
 }
 
 func serverWord(rs *RealServer) string {
@@ -427,7 +542,7 @@ func (b *builder) group(n *Node) {
 		}
 	}
 	if len(g.Entries) == 0 {
-		b.errorf(n.Pos, "virtual_server_group %s: no entries", g.Name)
+		b.problemf(n.Pos, "virtual_server_group %s: no entries: keepalived removes it", g.Name)
 		return
 	}
 	b.cfg.Groups[g.Name] = g
@@ -457,7 +572,8 @@ func (b *builder) groupEntry(n *Node) (GroupEntry, bool) {
 	}
 	first, last, err := parseRange(n.Key)
 	if err != nil {
-		b.errorf(n.Pos, "virtual_server_group entry: %v", err)
+		// keepalived reports a bad entry and skips it.
+		b.problemf(n.Pos, "virtual_server_group entry: %v: keepalived skips it, so does kahook", err)
 		return e, false
 	}
 	e.First, e.Last = first, last
@@ -469,9 +585,33 @@ func (b *builder) groupEntry(n *Node) (GroupEntry, bool) {
 	return e, true
 }
 
-// parseRange reads keepalived's "10.0.0.1-10" (last byte, or last 16-bit
-// group for IPv6, ranges up to the number after '-').
+// parseRange reads a virtual_server_group address entry as keepalived's
+// alloc_vsg_entry does: "10.0.0.1", "10.0.0.1-10" (the last byte, or the
+// last 16-bit group for IPv6, up to the number after '-', which must be
+// greater), "10.0.0.250-10.0.1.5" (a whole end address, not below the
+// start) and "192.0.2.0/30" (every address of the prefix; the host bits
+// must be zero).
 func parseRange(s string) (first, last netip.Addr, err error) {
+	if base, bits, isPrefix := strings.Cut(s, "/"); isPrefix {
+		a, aerr := netip.ParseAddr(base)
+		n, nerr := strconv.Atoi(bits)
+		if aerr != nil || nerr != nil || n < 1 || n > a.BitLen() {
+			return first, last, fmt.Errorf("%q: invalid netmask (keepalived: \"Invalid netmask\")", s)
+		}
+		a = a.Unmap()
+		p := netip.PrefixFrom(a, n)
+		if p.Masked().Addr() != a {
+			return first, last, fmt.Errorf("%q: the address has host bits set (keepalived: \"Address mask bits not empty\")", s)
+		}
+		if a.BitLen()-n > 8 && a.Is4() || a.BitLen()-n > 16 {
+			return first, last, fmt.Errorf("%q: %s", s, crossesBlock)
+		}
+		last = a
+		for next := a.Next(); next.IsValid() && p.Contains(next); next = next.Next() {
+			last = next
+		}
+		return a, last, nil
+	}
 	base, end, isRange := strings.Cut(s, "-")
 	first, err = netip.ParseAddr(base)
 	if err != nil {
@@ -481,11 +621,25 @@ func parseRange(s string) (first, last netip.Addr, err error) {
 	if !isRange {
 		return first, first, nil
 	}
+	if (first.Is4() && strings.Contains(end, ".")) || (first.Is6() && strings.Contains(end, ":")) {
+		last, err = netip.ParseAddr(end)
+		if err != nil || last.Unmap().Is4() != first.Is4() {
+			return first, last, fmt.Errorf("range %q: invalid range end (keepalived: \"Invalid range end\")", s)
+		}
+		last = last.Unmap()
+		if last.Less(first) {
+			return first, last, fmt.Errorf("range %q: the end is below the start (keepalived: \"Address range end is less than address range start\")", s)
+		}
+		if !sameBlock(first, last) {
+			return first, last, fmt.Errorf("range %q: %s", s, crossesBlock)
+		}
+		return first, last, nil
+	}
 	b := first.As16()
 	if first.Is4() {
 		v, perr := strconv.ParseUint(end, 10, 8)
-		if perr != nil || byte(v) < b[15] {
-			return first, last, fmt.Errorf("range %q: end must be a number %d-255", s, b[15])
+		if perr != nil || byte(v) <= b[15] {
+			return first, last, fmt.Errorf("range %q: end must be a number %d-255, above the start (keepalived: \"Address range end is not greater than address range start\")", s, b[15]+1)
 		}
 		b4 := first.As4()
 		b4[3] = byte(v)
@@ -493,11 +647,28 @@ func parseRange(s string) (first, last netip.Addr, err error) {
 	}
 	v, perr := strconv.ParseUint(end, 16, 16)
 	cur := uint64(b[14])<<8 | uint64(b[15])
-	if perr != nil || v < cur {
-		return first, last, fmt.Errorf("range %q: end must be a hex group at least %x", s, cur)
+	if perr != nil || v <= cur {
+		return first, last, fmt.Errorf("range %q: end must be a hex group above %x (keepalived: \"Address range end is not greater than address range start\")", s, cur)
 	}
 	b[14], b[15] = byte(v>>8), byte(v)
 	return first, netip.AddrFrom16(b), nil
+}
+
+// crossesBlock: keepalived 2.2.7 iterates a group entry over its last
+// byte (IPv4) or 16-bit group (IPv6) only: for 10.0.0.254-10.0.1.1 it
+// loads 10.0.0.0 to 10.0.0.255 (measured in the VM), evidently not what
+// was meant, so kahook refuses such an entry (a deliberate difference).
+const crossesBlock = "the range crosses a boundary of its last byte (IPv4) or 16-bit group (IPv6), where keepalived loads other addresses than written; write one entry per block"
+
+// sameBlock: first and last differ in the last byte (IPv4) or 16-bit
+// group (IPv6) only.
+func sameBlock(first, last netip.Addr) bool {
+	a, b := first.As16(), last.As16()
+	n := 15
+	if first.Is6() {
+		n = 14
+	}
+	return string(a[:n]) == string(b[:n])
 }
 
 // resolveGroups checks that every `virtual_server group NAME` names a

@@ -20,25 +20,75 @@ type Member struct {
 // (health policy lives in package pool; ipvs only maps).
 type MembersFunc func(vs *config.VirtualServer) []Member
 
-// StartMembers is the table keepalived loads when it starts: every real
-// server up at its configured weight except those with an alpha checker
-// (they start down until the check passes; alpha without any checker
-// changes nothing); when the live weight is below quorum+hysteresis, the
-// sorry server instead (keepalived's update_quorum_state at init).
+// StartMembers is the table keepalived loads when it starts, following
+// its init_service_rs, update_quorum_state(init) and sorry server steps
+// (check/ipwrapper.c, ipvswrapper.c ipvs_cmd):
+//   - a real server starts down when one of its checkers has alpha; a
+//     real server that is up is added at its weight, one that is down is
+//     left out, or added at weight 0 with inhibit_on_failure;
+//   - when the weight of the servers that are up is below
+//     quorum+hysteresis and there is a sorry server, the servers that are
+//     up are taken out (weight 0 with inhibit_on_failure) and the sorry
+//     server goes in at its weight;
+//   - a sorry server with sorry_server_inhibit that is not in by then is
+//     added at weight 0 (unless it is also one of the real servers).
 func StartMembers(vs *config.VirtualServer) []Member {
-	var out []Member
-	sum := 0
-	for _, rs := range vs.RealServers {
-		if StartsDown(rs) {
-			continue
-		}
-		out = append(out, Member{RS: rs, Weight: rs.Weight})
-		sum += rs.Weight
+	type state struct {
+		m     Member
+		set   bool // in the table
+		alive bool
 	}
-	if vs.SorryServer != nil && sum < vs.Quorum+vs.Hysteresis {
-		return []Member{{RS: vs.SorryServer, Weight: vs.SorryServer.Weight}}
+	states := make([]state, len(vs.RealServers))
+	sum := 0
+	for i, rs := range vs.RealServers {
+		down := StartsDown(rs)
+		st := state{m: Member{RS: rs, Weight: rs.Weight}}
+		if !down {
+			st.set, st.alive = true, true
+			sum += rs.Weight
+		} else if rs.InhibitOnFailure {
+			st.set, st.m.Weight = true, 0
+		}
+		states[i] = st
+	}
+	ss := vs.SorryServer
+	sorrySet := false
+	if ss != nil && sum < vs.Quorum+vs.Hysteresis {
+		for i := range states {
+			if !states[i].alive {
+				continue
+			}
+			if states[i].m.RS.InhibitOnFailure {
+				states[i].m.Weight = 0
+			} else {
+				states[i].set = false
+			}
+		}
+		sorrySet = true
+	}
+	var out []Member
+	for _, st := range states {
+		if st.set {
+			out = append(out, st.m)
+		}
+	}
+	if ss != nil && !sorrySet && ss.InhibitOnFailure && !duplicatesRealServer(vs) {
+		out = append(out, Member{RS: ss, Weight: 0})
+	} else if sorrySet {
+		out = append(out, Member{RS: ss, Weight: ss.Weight})
 	}
 	return out
+}
+
+// duplicatesRealServer: the sorry server is also one of the real servers
+// (keepalived's s_svr_duplicates_rs).
+func duplicatesRealServer(vs *config.VirtualServer) bool {
+	for _, rs := range vs.RealServers {
+		if rs.Addr == vs.SorryServer.Addr && rs.Port == vs.SorryServer.Port {
+			return true
+		}
+	}
+	return false
 }
 
 // StartsDown reports whether keepalived starts a real server down: one
@@ -104,7 +154,7 @@ func Desired(vss []*config.VirtualServer, groups map[string]*config.VirtualServe
 }
 
 func baseService(vs *config.VirtualServer) (Service, error) {
-	s := Service{Sched: vs.LBAlgo, PEName: vs.PersistenceEngine}
+	s := Service{Sched: vs.LBAlgo}
 	for _, f := range vs.SchedFlags {
 		s.Flags |= schedFlagBits[f]
 	}
@@ -112,6 +162,9 @@ func baseService(vs *config.VirtualServer) (Service, error) {
 	if vs.PersistenceTimeout > 0 {
 		s.Flags |= FlagPersistent
 		s.Timeout = uint32(vs.PersistenceTimeout / time.Second)
+		// keepalived's ipvs_set_srule sets the engine of persistent
+		// services only.
+		s.PEName = vs.PersistenceEngine
 		if g := vs.PersistenceGranularity; g != "" {
 			if a, err := netip.ParseAddr(g); err == nil && a.Is4() {
 				b := a.As4()

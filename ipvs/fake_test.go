@@ -94,6 +94,9 @@ func (f *fakeKernel) NewDestination(s *mobyipvs.Service, d *mobyipvs.Destination
 	if !f.write() {
 		return nil
 	}
+	if d.LowerThreshold > d.UpperThreshold {
+		return syscall.ERANGE // as ip_vs_ctl.c's ip_vs_add_dest
+	}
 	m, ok := f.dests[skey(s)]
 	if !ok {
 		return syscall.ESRCH

@@ -229,18 +229,46 @@ func readService(dests func(*mobyipvs.Service) ([]*Dest, error), ms *mobyipvs.Se
 	return e, nil
 }
 
-// Apply performs changes in order. It stops at the first failure: later
-// changes may depend on it, and the next run plans again from the kernel.
-func Apply(ctx context.Context, k Kernel, changes []Change) (int, error) {
-	return bounded(ctx, "apply IPVS changes", func() (int, error) {
-		for i, c := range changes {
-			if err := applyOne(k, c); err != nil {
-				return i, fmt.Errorf("%s: %w", c, err)
+// Apply performs changes in order and returns how many were made. A
+// change the kernel refuses does not stop the others, as keepalived
+// logs a refused destination and loads everything else (for example
+// ERANGE for lthreshold without uthreshold): the destinations of a
+// service that could not be added are skipped, everything else is tried.
+// The error joins every refusal (each a *Refused); refused lists them.
+func Apply(ctx context.Context, k Kernel, changes []Change) (done []Change, refused []Change, err error) {
+	type result struct{ done, refused []Change }
+	r, err := bounded(ctx, "apply IPVS changes", func() (result, error) {
+		var r result
+		var errs []error
+		failedSvc := map[ServiceKey]bool{}
+		for _, c := range changes {
+			if c.Dest != nil && failedSvc[c.Service.Key] {
+				r.refused = append(r.refused, c)
+				continue
 			}
+			if err := applyOne(k, c); err != nil {
+				if c.Op == AddService {
+					failedSvc[c.Service.Key] = true
+				}
+				r.refused = append(r.refused, c)
+				errs = append(errs, &Refused{Change: c, Err: err})
+				continue
+			}
+			r.done = append(r.done, c)
 		}
-		return len(changes), nil
+		return r, errors.Join(errs...)
 	})
+	return r.done, r.refused, err
 }
+
+// Refused is a change the kernel did not take.
+type Refused struct {
+	Change Change
+	Err    error
+}
+
+func (r *Refused) Error() string { return fmt.Sprintf("kernel refused %s: %v", r.Change, r.Err) }
+func (r *Refused) Unwrap() error { return r.Err }
 
 func applyOne(k Kernel, c Change) error {
 	ms := toMobyService(c.Service)

@@ -198,27 +198,66 @@ func (m *Manager) Apply(ctx context.Context, p *LoadPlan, vss []*config.VirtualS
 			return 0, err
 		}
 	}
-	n, err := Apply(ctx, m.K, changes)
-	for _, c := range changes[:n] {
+	done, refused, err := Apply(ctx, m.K, changes)
+	n := len(done)
+	for _, c := range done {
 		m.Log.Log(ctx, m.ChangeLevel, "IPVS changed", "op", string(c.Op), "service", c.Service.Key.String(), "dest", destName(c.Dest), "weight", destWeight(c.Dest), "reason", c.Reason)
 	}
-	if err != nil {
-		return n, err
+	for _, c := range refused {
+		m.Log.Error("IPVS change refused by the kernel; the others were applied", "op", string(c.Op), "service", c.Service.Key.String(), "dest", destName(c.Dest), "reason", c.Reason)
 	}
-	for _, c := range changes {
+	if err != nil && len(refused) == 0 {
+		return n, err // the run was cut short (deadline)
+	}
+	for _, c := range done {
 		if c.Op == DelService {
 			delete(managed, c.Service.Key)
 		}
 	}
 	if len(changes) > 0 {
-		if err := m.saveManaged(managed); err != nil {
-			return n, err
+		if serr := m.saveManaged(managed); serr != nil {
+			return n, errors.Join(err, serr)
 		}
-		if err := m.verify(ctx, desired); err != nil {
-			return n, err
+		// Verify what was written; what the kernel refused is reported
+		// by err already and must not fail the check of the rest.
+		if verr := m.verify(ctx, withoutRefused(desired, refused)); verr != nil {
+			return n, errors.Join(err, verr)
 		}
 	}
-	return n, nil
+	return n, err
+}
+
+// withoutRefused is desired less the services and destinations the
+// kernel refused to add or change (as the kernel now holds them, the next
+// run plans them again).
+func withoutRefused(desired Table, refused []Change) Table {
+	if len(refused) == 0 {
+		return desired
+	}
+	out := make(Table, len(desired))
+	for k, e := range desired {
+		out[k] = e
+	}
+	for _, c := range refused {
+		e, ok := out[c.Service.Key]
+		if !ok {
+			continue
+		}
+		if c.Op == AddService || c.Op == UpdateService {
+			delete(out, c.Service.Key)
+			continue
+		}
+		if c.Dest != nil {
+			dests := make(map[DestKey]*Dest, len(e.Dests))
+			for dk, d := range e.Dests {
+				if dk != c.Dest.Key {
+					dests[dk] = d
+				}
+			}
+			out[c.Service.Key] = &Entry{Service: e.Service, Dests: dests}
+		}
+	}
+	return out
 }
 
 // Remove deletes the services of these virtual servers. It implements
@@ -263,8 +302,9 @@ func (m *Manager) removeKeys(ctx context.Context, keys []ServiceKey, managed map
 		return 0, err
 	}
 	changes := PlanRemove(keys, current)
-	n, err := Apply(ctx, m.K, changes)
-	for _, c := range changes[:n] {
+	done, _, err := Apply(ctx, m.K, changes)
+	n := len(done)
+	for _, c := range done {
 		m.Log.Log(ctx, m.ChangeLevel, "IPVS changed", "op", string(c.Op), "service", c.Service.Key.String(), "reason", c.Reason)
 		delete(managed, c.Service.Key)
 	}

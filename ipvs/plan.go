@@ -99,9 +99,12 @@ func serviceDiff(want, have Service) string {
 		return fmt.Sprintf("persistence %d -> %d", have.Timeout, want.Timeout)
 	case want.Flags&FlagPersistent != 0 && want.Netmask != have.Netmask:
 		return "persistence granularity"
-	case want.PEName != have.PEName:
-		return "persistence engine"
 	}
+	// The persistence engine is not compared: moby/ipvs writes it but
+	// never reads it back (its service parser skips IPVS_SVC_ATTR_PE_NAME),
+	// so every run would "change" it and fail its own verify. An engine
+	// added to or removed from an existing service is applied by deleting
+	// the service (ipvs flush) or by `ipvsadm -E`.
 	return ""
 }
 

@@ -118,8 +118,9 @@ func TestVMApplyLoadsExactlyTheConfiguredTable(t *testing.T) {
 	if rules := l.mustKahook(conf, "ipvs", "show", "--rules"); sortLines(rules) != l.rules() {
 		t.Errorf("ipvs show --rules differs from ipvsadm -Sn:\n%s", rules)
 	}
-	// A second apply plans nothing.
-	if diff := l.mustKahook(conf, "ipvs", "diff"); strings.TrimSpace(diff) != "" {
+	// A second apply plans nothing. (all-features.conf leaves out
+	// lb_kind and protocol on purpose: the problems are logged.)
+	if diff := withoutLogs(l.mustKahook(conf, "ipvs", "diff")); diff != "" {
 		t.Errorf("unchanged config plans changes:\n%s", diff)
 	}
 	sameAsMoby(t, l)
@@ -164,6 +165,17 @@ func sameAsMoby(t *testing.T, l *lvs) {
 	}
 }
 
+// withoutLogs drops the log lines (level=...) from a command's output.
+func withoutLogs(out string) string {
+	var keep []string
+	for _, l := range strings.Split(out, "\n") {
+		if !strings.HasPrefix(l, "level=") {
+			keep = append(keep, l)
+		}
+	}
+	return strings.TrimSpace(strings.Join(keep, "\n"))
+}
+
 func sortLines(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	sort.Strings(lines)
@@ -182,6 +194,7 @@ virtual_server 10.1.0.1 80 {
 virtual_server 10.1.0.2 80 {
     protocol TCP
     lb_algo rr
+    lb_kind NAT
     real_server 10.2.0.1 80 { }
 }
 `
@@ -319,16 +332,18 @@ func keepalivedTable(t *testing.T, ns *lvs, conf string) string {
 		_ = cmd.Wait()
 	}()
 	var last string
-	stable := 0
+	stable, since := 0, time.Now()
 	ok := netnstest.Eventually(60*time.Second, func() bool {
 		cur := ns.rules()
 		if cur != "" && cur == last {
 			stable++
 		} else {
-			stable = 0
+			stable, since = 0, time.Now()
 		}
 		last = cur
-		return stable >= 25 // unchanged for half a second
+		// unchanged over 3 reads and a second (an ipvsadm run takes
+		// a good part of a second under TCG)
+		return stable >= 3 && time.Since(since) >= time.Second
 	})
 	if !ok {
 		t.Fatalf("keepalived never loaded a stable table:\n%s\n%s", last, out.String())

@@ -44,17 +44,38 @@ func configCommand() *cli.Command {
 					return usage("%s", strings.Join(unsafe, "\n"))
 				}
 				if e.json {
-					return printJSONSeconds(e.stdout, cfg)
+					if err := printJSONSeconds(e.stdout, cfg); err != nil {
+						return err
+					}
+					return problemsExit(cfg)
 				}
 				printSummary(e.stdout, config.Summarize(cfg))
-				return nil
+				return problemsExit(cfg)
 			},
 		}},
 	}
 }
 
+// problemsExit: what `keepalived -t` reports fails `config check` too
+// (exit 2, each problem with file:line), though running commands read
+// past it as keepalived does.
+func problemsExit(cfg *config.Config) error {
+	if len(cfg.Problems) == 0 {
+		return nil
+	}
+	msgs := make([]string, len(cfg.Problems))
+	for i, p := range cfg.Problems {
+		msgs[i] = p.String()
+	}
+	return cli.Exit(strings.Join(msgs, "\n")+fmt.Sprintf("\n%s: %d problem(s) keepalived reports too (running commands skip what is invalid, as keepalived does)", cfg.Path, len(cfg.Problems)), exitUsage)
+}
+
 func printSummary(w io.Writer, s config.Summary) {
-	fmt.Fprintf(w, "%s: OK\n", s.Path)
+	status := "OK"
+	if s.Problems > 0 {
+		status = fmt.Sprintf("%d problem(s)", s.Problems)
+	}
+	fmt.Fprintf(w, "%s: %s\n", s.Path, status)
 	fmt.Fprintf(w, "  instances:       %d\n", s.Instances)
 	fmt.Fprintf(w, "  VIPs:            %d\n", s.VIPs)
 	fmt.Fprintf(w, "  virtual servers: %d\n", s.VirtualServers)

@@ -216,6 +216,11 @@ func (e *env) loadConfig() (*config.Config, error) {
 	if err != nil {
 		return nil, cli.Exit(err.Error(), exitUsage)
 	}
+	for _, p := range cfg.Problems {
+		// keepalived reports these and reads past them; so does kahook
+		// (`config check` fails on them).
+		e.log.Warn("config problem keepalived reports too", "pos", p.Pos.String(), "problem", p.Msg)
+	}
 	for _, s := range cfg.Skipped {
 		e.log.Debug("skipped keyword kahook does not use", "pos", s.Pos.String(), "keyword", s.Keyword, "in", s.Context)
 	}

@@ -61,6 +61,8 @@ instance VI_1 {
 }
 virtual_server 10.0.0.10 80 {
     protocol TCP
+    lb_algo wlc
+    lb_kind NAT
     sorry_server 10.0.1.99 80
     real_server 10.0.1.1 80 { TCP_CHECK { } }
     real_server 10.0.1.2 80 { }

@@ -22,6 +22,9 @@ func FromConfig(vs *config.VirtualServer, rs *config.RealServer, c *config.Check
 		if port == 0 {
 			port = rs.Port
 		}
+		if cc.Port == 0 && rs.CheckPort != 0 {
+			port = rs.CheckPort // keepalived's checker kept the port as written
+		}
 		return Conn{Addr: netip.AddrPortFrom(ip, port), BindTo: cc.BindTo, BindPort: cc.BindPort, Timeout: cc.Timeout}
 	}
 	wrap := func(ck Checker) Checker {

@@ -212,17 +212,24 @@ func protoLower(p string) string {
 // RealServer is a real_server (or sorry_server) block with keepalived's
 // inheritance from the virtual server already resolved.
 type RealServer struct {
-	Pos              Pos        `json:"pos"`
-	Addr             netip.Addr `json:"addr"`
-	Port             uint16     `json:"port"`
-	Weight           int        `json:"weight"`
-	LBKind           string     `json:"lb_kind"`
-	UThreshold       uint32     `json:"uthreshold,omitempty"`
-	LThreshold       uint32     `json:"lthreshold,omitempty"`
-	InhibitOnFailure bool       `json:"inhibit_on_failure,omitempty"`
-	Alpha            bool       `json:"alpha,omitempty"`
-	Virtualhost      string     `json:"virtualhost,omitempty"`
-	Checks           []*Check   `json:"checks,omitempty"`
+	Pos  Pos        `json:"pos"`
+	Addr netip.Addr `json:"addr"`
+	Port uint16     `json:"port"`
+	// CheckPort is the port as written when keepalived's start-up
+	// correction changed Port (a DR/TUN server's port reset to the
+	// service's): keepalived's checkers copied the real server's address
+	// at parse time (queue_checker in check_api.c), before
+	// validate_check_config reset it, so they still connect to this one.
+	// 0: the checkers use Port.
+	CheckPort        uint16   `json:"check_port,omitempty"`
+	Weight           int      `json:"weight"`
+	LBKind           string   `json:"lb_kind"`
+	UThreshold       uint32   `json:"uthreshold,omitempty"`
+	LThreshold       uint32   `json:"lthreshold,omitempty"`
+	InhibitOnFailure bool     `json:"inhibit_on_failure,omitempty"`
+	Alpha            bool     `json:"alpha,omitempty"`
+	Virtualhost      string   `json:"virtualhost,omitempty"`
+	Checks           []*Check `json:"checks,omitempty"`
 	// OtherChecks are keepalived checkers kahook does not run
 	// (BFD_CHECK).
 	OtherChecks []string `json:"other_checks,omitempty"`

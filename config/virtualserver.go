@@ -495,6 +495,7 @@ func (b *builder) fixPort(vs *VirtualServer, rs *RealServer) {
 		rs.Port = vs.Addr.Port() // keepalived: no port means the service's, NAT too
 	case rs.LBKind != "NAT" && rs.Port != vs.Addr.Port():
 		b.problemf(rs.Pos, "%s %s: %s forwarding keeps the service's port %d: keepalived resets the port, so does kahook", word, rs.Endpoint(), rs.LBKind, vs.Addr.Port())
+		rs.CheckPort = rs.Port
 		rs.Port = vs.Addr.Port()
 	}
 }

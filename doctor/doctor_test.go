@@ -416,6 +416,8 @@ func TestLintChecksWired(t *testing.T) {
 }
 virtual_server 10.0.0.1 80 {
  protocol TCP
+ lb_algo rr
+ lb_kind NAT
  real_server 10.0.1.1 80 {
   TCP_CHECK {
    connect_timeout 2
@@ -423,7 +425,7 @@ virtual_server 10.0.0.1 80 {
  }
 }
 `)
-	unchecked := kahookConf(t, "instance VI_1 {\n interface eth0\n virtual_ipaddress { 10.0.0.1 }\n}\nvirtual_server 10.0.0.1 80 {\n protocol TCP\n real_server 10.0.1.1 80 {\n }\n}\n")
+	unchecked := kahookConf(t, "instance VI_1 {\n interface eth0\n virtual_ipaddress { 10.0.0.1 }\n}\nvirtual_server 10.0.0.1 80 {\n protocol TCP\n lb_algo rr\n lb_kind NAT\n real_server 10.0.1.1 80 {\n }\n}\n")
 	script := func(cmd string) string {
 		return "vrrp_script kahook_sync {\n script \"" + bin + " " + cmd + "\"\n interval 10\n}\n"
 	}

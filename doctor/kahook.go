@@ -16,6 +16,11 @@ func LintKahook(r *Report, kc *config.Config, k *Keepalived) {
 	for _, w := range kc.Warnings {
 		r.add(Warn, "config", w.Pos, "make it explicit in the config", "%s", w.Msg)
 	}
+	// What keepalived -t reports as a config error fails config check
+	// too (exit 2): the same here.
+	for _, p := range kc.Problems {
+		r.add(Fail, "config", p.Pos, "fix it as keepalived -t would ask (kahook config check lists every one)", "%s", p.Msg)
+	}
 	for _, vs := range kc.VirtualServers {
 		for _, rs := range vs.RealServers {
 			if len(rs.OtherChecks) > 0 {

@@ -121,7 +121,7 @@ vrrp_instance VI_1 {
 		}
 		return &st
 	}
-	dead := "10.11.0.100:tcp:80 10.11.0.12:8080"
+	dead := "10.11.0.100:tcp:80 10.11.0.12:80" // DR: the service's port (checked on 8080, as keepalived does)
 	// B is BACKUP and its passes have found the dead server.
 	if !netnstest.Eventually(20*time.Second, func() bool {
 		st := load()
@@ -150,7 +150,7 @@ vrrp_instance VI_1 {
 	for _, m := range pool.Members(st)(cfg.ServersOf("VI_1")[0]) {
 		in = append(in, m.RS.Endpoint())
 	}
-	if strings.Join(in, " ") != "10.11.0.11:8080" {
+	if strings.Join(in, " ") != "10.11.0.11:80" {
 		js, _ := json.Marshal(st)
 		t.Errorf("the new MASTER loads %v, want only the live server\nstate: %s", in, js)
 	}

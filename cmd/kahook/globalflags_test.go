@@ -120,7 +120,9 @@ func hasAlias(cmd *cli.Command, name string) bool {
 func TestJSONAfterTheCommand(t *testing.T) {
 	c1, before, e1 := kahook("--json", "config", "check", "testdata/director.conf")
 	c2, after, e2 := kahook("config", "check", "--json", "testdata/director.conf")
-	if c1 != 0 || c2 != 0 || before != after || !strings.HasPrefix(after, "{") {
+	// director.conf has problems keepalived -t reports too (no protocol):
+	// config check prints the model and exits 2 both ways.
+	if c1 != 2 || c2 != 2 || before != after || !strings.HasPrefix(after, "{") {
 		t.Errorf("exit %d/%d %s%s\nbefore:\n%.200s\nafter:\n%.200s", c1, c2, e1, e2, before, after)
 	}
 }

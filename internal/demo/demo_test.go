@@ -56,6 +56,8 @@ func TestDemoFromCleanCheckout(t *testing.T) {
 		"10 requests to http://10.9.0.100/ answered by",
 		"b is MASTER: keepalived noticed after",
 		"client: longest time without an answer:",
+		"release --all",
+		"only b answers ARP for 10.9.0.100 now",
 		"a is MASTER again",
 		"lab removed: no namespaces, links or processes left",
 	} {

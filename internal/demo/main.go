@@ -140,10 +140,25 @@ func story(l *lab.Lab) error {
 	say("client: %d requests, answers %v, %d failed", st.Total, st.Answers, st.Failures)
 	say("client: longest time without an answer: %v", st.Outage.Round(time.Millisecond))
 	say("client's neighbour entry for %s now points to %s (gratuitous ARP from b)", lab.VIP, x.NeighbourOfVIP())
-	if x.HasVIP(x.A) {
-		say("a still has the VIP and its IPVS rules: its keepalived died without running a notify script")
-		say("(keepalived's own VIPs stay behind the same way); a keepalived restart puts it right:")
+	arp, err = x.ARPAnswers()
+	if err != nil {
+		return err
 	}
+	say("a's keepalived died without running a notify script: a still has the VIP: %v, IPVS rules: %v; ARP for %s answered by %v",
+		x.HasVIP(x.A), x.Rules(x.A) != "", lab.VIP, arp)
+	say("systemd runs keepalived.service's ExecStopPost whenever keepalived exits; kahook's drop-in makes it")
+	say("'kahook release --all' (packaging/systemd/keepalived.service.d/kahook-release.conf). The lab has no systemd: run it on a")
+	if _, err := x.Release(x.A); err != nil {
+		return err
+	}
+	if arp, err = x.ARPAnswers(); err != nil {
+		return err
+	}
+	say("a released: VIP bound: %v, IPVS rules: %v; ARP for %s answered by %v", x.HasVIP(x.A), x.Rules(x.A) != "", lab.VIP, arp)
+	if x.HasVIP(x.A) || len(arp) != 1 || arp[0] != "b" {
+		return fmt.Errorf("after the release want only b answering ARP, got %v (VIP on a: %v)", arp, x.HasVIP(x.A))
+	}
+	say("only b answers ARP for %s now", lab.VIP)
 
 	section("4. keepalived comes back on a (as systemd restarts it)")
 	if err := x.StartKeepalived(x.A); err != nil {

@@ -96,8 +96,10 @@ func start(t *testing.T, o lab.Options) *lab.LVS {
 // TestVMFailoverSIGKILL: every keepalived process of the master is
 // SIGKILLed (a crash); b takes over after three missed adverts and the
 // client keeps getting answers. a ran no notify (keepalived was killed),
-// so it keeps its VIP until keepalived comes back (as systemd restarts
-// it), runs BACKUP and then takes over again (preempt).
+// so it keeps its VIP and IPVS rules until the command of kahook's
+// keepalived.service drop-in (ExecStopPost, run here by hand) releases
+// them: then only b answers ARP. keepalived comes back on a (as systemd
+// restarts it) and takes over again (preempt).
 func TestVMFailoverSIGKILL(t *testing.T) {
 	x := start(t, lab.Options{})
 	probe, err := x.StartProbe("probe")
@@ -122,6 +124,13 @@ func TestVMFailoverSIGKILL(t *testing.T) {
 	if x.Rules(x.B) == "" {
 		t.Error("b has no IPVS rules")
 	}
+	if !x.HasVIP(x.A) {
+		t.Error("a lost its VIP without a release: the crash case is not what this test shows")
+	}
+	out, err := x.Release(x.A)
+	must(t, err)
+	t.Logf("kahook release --all on a (keepalived.service's ExecStopPost):\n%s", out)
+	expectActive(t, x, x.B, false)
 	must(t, x.StartKeepalived(x.A))
 	must(t, x.WaitState(x.A, "MASTER", settle))
 	must(t, x.WaitState(x.B, "BACKUP", settle))
@@ -227,6 +236,41 @@ func TestVMFIFOAndNotify(t *testing.T) {
 	must(t, err)
 	must(t, x.WaitState(x.A, "MASTER", settle))
 	expectActive(t, x, x.A, false)
+}
+
+// TestVMFIFOStopReleases (issue 14, case 1): a gets its events through
+// notify_fifo_script (`kahook fifo`); its keepalived is stopped (SIGTERM
+// to the main process, as `systemctl stop` does) while MASTER, 20 times in
+// a row. keepalived SIGTERMs the FIFO reader before it writes the STOP
+// line: after each stop a's VIP and IPVS services must be gone (the
+// reader drains the FIFO until keepalived closes it) and b serves alone.
+func TestVMFIFOStopReleases(t *testing.T) {
+	x := start(t, lab.Options{FIFO: true})
+	const stops = 20
+	released := 0
+	for i := 0; i < stops; i++ {
+		if i > 0 {
+			must(t, x.StartKeepalived(x.A))
+			must(t, x.WaitState(x.A, "MASTER", settle))
+			if !netnstest.Eventually(settle, func() bool { return x.HasVIP(x.A) && x.Rules(x.A) != "" }) {
+				t.Fatalf("stop %d: a is not MASTER with its services", i+1)
+			}
+		}
+		k := x.Keepalived(x.A)
+		k.Kill(syscall.SIGTERM)
+		if !k.Wait(settle) {
+			t.Fatalf("stop %d: keepalived did not exit", i+1)
+		}
+		ok := netnstest.Eventually(5*time.Second, func() bool { return !x.HasVIP(x.A) && x.Rules(x.A) == "" })
+		if ok {
+			released++
+		} else {
+			t.Errorf("stop %d: a kept VIP %v, IPVS rules %q after keepalived stopped", i+1, x.HasVIP(x.A), x.Rules(x.A))
+		}
+	}
+	t.Logf("%d of %d keepalived stops released a's VIP and IPVS services", released, stops)
+	must(t, x.WaitState(x.B, "MASTER", settle))
+	expectActive(t, x, x.B, false)
 }
 
 // TestVMFlappingMaster: a's link goes down and up 20 times, 200 ms apart.

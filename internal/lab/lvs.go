@@ -188,6 +188,14 @@ func (x *LVS) StartKeepalived(d *Node) error {
 	return nil
 }
 
+// Release runs on d what keepalived.service's kahook drop-in runs as
+// ExecStopPost when keepalived exits (packaging/systemd/keepalived.service.d):
+// `kahook release --all`, with the lab's config and state paths. The lab
+// runs keepalived without systemd, so a crash test runs it by hand.
+func (x *LVS) Release(d *Node) (string, error) {
+	return d.Run(x.Kahook, "--syslog", "off", "--config", x.KahookConf(d), "--state-dir", x.StateDir(d), "release", "--all")
+}
+
 // Keepalived is a director's keepalived process.
 func (x *LVS) Keepalived(d *Node) *Proc { return x.keepalived[d] }
 

@@ -51,6 +51,7 @@ func (b *builder) instance(n *Node) {
 		case "backup":
 			if b.needBlock(c) {
 				b.actions(c, &in.Backup)
+				in.backupIPVSSet = c.First("ipvs") != nil
 			}
 		case "garp_master_repeat":
 			if v, ok := b.intArg(c, 1, 255, "repeat count"); ok {

@@ -173,6 +173,7 @@ func (b *builder) root(tree *Node) {
 	}
 	b.cfg.VirtualServers = kept
 	b.assignOwners()
+	b.statefulBackups()
 }
 
 func (b *builder) needBlock(n *Node) bool {
@@ -201,6 +202,10 @@ func (b *builder) global(n *Node) {
 		case "maintenance_dir":
 			if b.needArgs(c, 1, "maintenance_dir DIR") {
 				b.cfg.Global.MaintenanceDir = c.Args[0]
+			}
+		case "lvs_sync_daemon":
+			if b.needArgs(c, 1, "lvs_sync_daemon IFACE [INSTANCE] ...") {
+				b.cfg.Global.LVSSyncDaemon = c.Args
 			}
 		default:
 			b.skip(c, "global_defs")

@@ -80,6 +80,11 @@ type Skip struct {
 type Global struct {
 	StateDir       string `json:"state_dir"`
 	MaintenanceDir string `json:"maintenance_dir"`
+	// LVSSyncDaemon is keepalived's `lvs_sync_daemon IFACE INSTANCE ...`
+	// line, copied into kahook.conf: its words after the keyword (nil when
+	// absent). kahook does not run the sync daemon (keepalived does); it
+	// only tells kahook that IPVS connections are synchronised.
+	LVSSyncDaemon []string `json:"lvs_sync_daemon,omitempty"`
 }
 
 // Role names a set of ARP sysctl values (see package sysctl).
@@ -120,6 +125,12 @@ type Instance struct {
 	Master  Actions  `json:"master"`
 	Backup  Actions  `json:"backup"` // BACKUP, FAULT, STOP and DELETED
 	GARP    GARP     `json:"garp"`
+	// BackupKeepsIPVS says why the backup side defaults to `ipvs load`
+	// (synchronised connection state, see StatefulBackup); "" when it
+	// does not or when the backup block sets ipvs.
+	BackupKeepsIPVS string `json:"backup_keeps_ipvs,omitempty"`
+	// backupIPVSSet: the backup block sets ipvs explicitly.
+	backupIPVSSet bool
 }
 
 // RealServerNode is the `realserver { interface IF virtual_ipaddress { } }`

@@ -29,6 +29,7 @@ func LintKahook(r *Report, kc *config.Config, k *Keepalived) {
 		}
 	}
 	lintMiscPaths(r, kc)
+	lintStateful(r, kc, k)
 	if k == nil {
 		return
 	}

@@ -32,6 +32,9 @@ type Keepalived struct {
 	// "Warning - script X is not used").
 	VRRPScripts map[string]Script
 	Tracked     map[string]bool
+	// SyncDaemon is global_defs' lvs_sync_daemon (or an instance's older
+	// lvs_sync_daemon_interface): IPVS connections are synchronised.
+	SyncDaemon *config.Node
 }
 
 // VRRPInstance is a vrrp_instance block.
@@ -102,11 +105,16 @@ func ReadKeepalived(path string, tree *config.Node) *Keepalived {
 					k.ScriptUser, k.ScriptUserPos = c.Arg(0), c.Pos
 				case "vrrp_garp_master_repeat":
 					k.GarpRepeat = c
+				case "lvs_sync_daemon":
+					k.SyncDaemon = c
 				}
 			}
 		case "vrrp_instance":
 			k.Instances = append(k.Instances, readInstance(n))
 			readTracked(k, n)
+			if c := n.First("lvs_sync_daemon_interface"); c != nil && k.SyncDaemon == nil {
+				k.SyncDaemon = c
+			}
 		case "vrrp_sync_group":
 			k.Groups[n.Arg(0)] = true
 			readTracked(k, n)

@@ -154,20 +154,35 @@ func quote(s string) string {
 	return s
 }
 
-// draftGlobals flags what keepalived keeps doing beside kahook: sync
+// draftGlobals carries lvs_sync_daemon (into global_defs) and flags what
+// keepalived keeps doing beside kahook: sync
 // groups (and their notify scripts, which keepalived still runs) and IPVS
 // connection synchronisation.
 func draftGlobals(b *strings.Builder, tree *config.Node) {
 	var notes []string
+	var syncd []string
+	var syncdPos string
 	if g := tree.First("global_defs"); g != nil {
-		if n := g.First("lvs_sync_daemon"); n != nil {
-			notes = append(notes, fmt.Sprintf("keepalived runs lvs_sync_daemon %s (%s) and keeps running it: IPVS connections synchronise only to a BACKUP that has the services loaded when the sync messages arrive (see the README on backup { ipvs ... })", strings.Join(n.Args, " "), n.Pos))
+		if n := g.First("lvs_sync_daemon"); n != nil && len(n.Args) > 0 {
+			syncd, syncdPos = n.Args, n.Pos.String()
 		}
 	}
 	for _, in := range tree.Find("vrrp_instance") {
-		if n := in.First("lvs_sync_daemon_interface"); n != nil {
-			notes = append(notes, fmt.Sprintf("vrrp_instance %s has lvs_sync_daemon_interface %s (%s): keepalived keeps running the sync daemon; the same applies", in.Arg(0), n.Arg(0), n.Pos))
+		if n := in.First("lvs_sync_daemon_interface"); n != nil && len(n.Args) > 0 && syncd == nil {
+			syncd, syncdPos = []string{n.Arg(0), in.Arg(0)}, n.Pos.String()
 		}
+	}
+	if syncd != nil {
+		words := make([]string, len(syncd))
+		for i, w := range syncd {
+			words[i] = quote(w)
+		}
+		fmt.Fprintf(b, "# keepalived runs the IPVS sync daemon (%s) and keeps running it. The line\n"+
+			"# tells kahook that connections are synchronised: each instance's backup\n"+
+			"# then keeps its IPVS services loaded (unless its backup block says\n"+
+			"# otherwise), since the kernel binds a synchronised connection or\n"+
+			"# persistence template only to a service the backup has.\n"+
+			"global_defs {\n    lvs_sync_daemon %s\n}\n\n", syncdPos, strings.Join(words, " "))
 	}
 	for _, g := range tree.Find("vrrp_sync_group") {
 		var members []string

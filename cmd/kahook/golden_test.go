@@ -85,7 +85,7 @@ func TestGoldenImportDeployment(t *testing.T) {
 	golden(t, "deploy.import.conf", out)
 	golden(t, "deploy.import.keepalived.conf", ka)
 	for _, want := range []string{
-		"NOTE: keepalived runs lvs_sync_daemon eth1 VI_1",
+		"global_defs {\n    lvs_sync_daemon eth1 VI_1\n}",
 		"NOTE: vrrp_sync_group G1",
 		"notify_master /usr/local/bin/announce master",
 		"192.0.2.11    # was virtual_ipaddress_excluded",

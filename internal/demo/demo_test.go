@@ -59,11 +59,21 @@ func TestDemoFromCleanCheckout(t *testing.T) {
 		"release --all",
 		"only b answers ARP for 10.9.0.100 now",
 		"a is MASTER again",
+		"node   state    VIP  IPVS  answers ARP",
+		"director  ",
+		"answers   ",
+		"5. whole-node failure",
+		"a's link is down and its keepalived is gone",
+		"6. a boots again",
+		"end state:",
 		"lab removed: no namespaces, links or processes left",
 	} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("demo output lacks %q", want)
 		}
+	}
+	if strings.Contains(string(out), "map[") {
+		t.Error("the demo prints a Go map")
 	}
 	// Where the demo ran on this kernel, its namespaces and links are
 	// here to look for (in the VM they went with the VM).

@@ -197,23 +197,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	members := map[*config.VirtualServer][]ipvs.Member{}
 	exit := 0
 	for _, vs := range vss {
-		sum := 0
-		for _, rs := range vs.RealServers {
-			if s := ps.Servers[ServerKey(vs, rs)]; Serving(s) {
-				sum += EffectiveWeight(s, rs)
-			}
-		}
-		var prev *bool
-		if v, ok := ps.QuorumUp[vs.Name()]; ok {
-			prev = &v
-		}
-		up := QuorumUp(prev, sum, vs.Quorum, vs.Hysteresis)
-		qr := QuorumReport{VirtualServer: vs.Name(), Up: up, Weight: sum, Quorum: vs.Quorum, Hysteresis: vs.Hysteresis}
-		if prev != nil && *prev != up {
-			qr.Changed, changed = true, true
-			ps.LastChange = now
-		}
-		ps.QuorumUp[vs.Name()] = up
+		qr := updateQuorum(ps, vs, now)
+		changed = changed || qr.Changed
+		up := qr.Up
 		if !up {
 			exit = 1
 		}
@@ -301,23 +287,9 @@ func (o Options) recordHealth(rep *Report, st *state.State, ps *state.PoolState,
 	}
 	exit := 0
 	for _, vs := range vss {
-		sum := 0
-		for _, rs := range vs.RealServers {
-			if s := ps.Servers[ServerKey(vs, rs)]; Serving(s) {
-				sum += EffectiveWeight(s, rs)
-			}
-		}
-		var prev *bool
-		if v, ok := ps.QuorumUp[vs.Name()]; ok {
-			prev = &v
-		}
-		up := QuorumUp(prev, sum, vs.Quorum, vs.Hysteresis)
-		qr := QuorumReport{VirtualServer: vs.Name(), Up: up, Weight: sum, Quorum: vs.Quorum, Hysteresis: vs.Hysteresis}
-		if prev != nil && *prev != up {
-			qr.Changed, changed = true, true
-			ps.LastChange = now
-		}
-		ps.QuorumUp[vs.Name()] = up
+		qr := updateQuorum(ps, vs, now)
+		changed = changed || qr.Changed
+		up := qr.Up
 		if !up {
 			exit = 1
 		}
@@ -553,4 +525,29 @@ func summary(r *Report) []any {
 	sort.Strings(events)
 	return []any{"instance", r.Instance, "servers_up", fmt.Sprintf("%d/%d", up, total),
 		"events", strings.Join(events, "; "), "quorum", strings.Join(quorum, "; "), "ipvs_changes", len(r.Changes)}
+}
+
+// updateQuorum sums the live weight of vs's serving real servers, applies
+// keepalived's quorum and hysteresis rule (update_quorum_state) against
+// the recorded state, records the result in ps and reports it (Changed:
+// the quorum state flipped, so ps.LastChange is now).
+func updateQuorum(ps *state.PoolState, vs *config.VirtualServer, now time.Time) QuorumReport {
+	sum := 0
+	for _, rs := range vs.RealServers {
+		if s := ps.Servers[ServerKey(vs, rs)]; Serving(s) {
+			sum += EffectiveWeight(s, rs)
+		}
+	}
+	var prev *bool
+	if v, ok := ps.QuorumUp[vs.Name()]; ok {
+		prev = &v
+	}
+	up := QuorumUp(prev, sum, vs.Quorum, vs.Hysteresis)
+	qr := QuorumReport{VirtualServer: vs.Name(), Up: up, Weight: sum, Quorum: vs.Quorum, Hysteresis: vs.Hysteresis}
+	if prev != nil && *prev != up {
+		qr.Changed = true
+		ps.LastChange = now
+	}
+	ps.QuorumUp[vs.Name()] = up
+	return qr
 }

@@ -35,3 +35,29 @@ func TestInterfaceNamesAreLinuxNames(t *testing.T) {
 		})
 	}
 }
+
+// TestGlobalDirsAreAbsolute (issue 15, F11): state_dir and
+// maintenance_dir must be absolute paths (keepalived runs kahook in /; a
+// relative dir would follow whoever runs it), refused at file:line.
+func TestGlobalDirsAreAbsolute(t *testing.T) {
+	for _, tc := range []struct {
+		name, conf, want string
+	}{
+		{"relative state_dir", "global_defs {\n    state_dir run/kahook\n}\n", `kahook.conf:2: state_dir "run/kahook": expected an absolute path`},
+		{"relative maintenance_dir", "global_defs {\n    maintenance_dir maint\n}\n", `kahook.conf:2: maintenance_dir "maint": expected an absolute path`},
+		{"absolute", "global_defs {\n    state_dir /run/kahook\n    maintenance_dir /etc/kahook/maintenance\n}\n", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("kahook.conf", []byte(tc.conf), Options{})
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("absolute dirs refused: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Parse: %v, want an error containing %q", err, tc.want)
+			}
+		})
+	}
+}

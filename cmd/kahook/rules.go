@@ -114,7 +114,7 @@ var positiveFlags = map[string]bool{
 // durations and for float seconds): a bigger value is a typo or an attack
 // (`sync --workers 100000000` burned a core for 24 minutes, `check tcp
 // --retry 1000000000` never ends, `--misc-timeout 99999999999` overflowed
-// a time.Duration). README, "Commands", lists them.
+// a time.Duration). README, "Security model", lists them.
 var maxFlags = map[string]float64{
 	"workers": 10000, "retry": 100, "tries": 100, "repeat": 100, "rise": 1000, "fall": 1000,
 	"connect-timeout": 3600, "misc-timeout": 3600, "timeout": 3600, "delay-before-retry": 3600,

@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
+
+	"github.com/kahook/kahook/config"
 )
 
 // TrackFile is FILE_CHECK (keepalived's check_file.c and track_file.c):
@@ -17,7 +20,12 @@ import (
 // non-zero (zero with Reverse). Otherwise it stays up and its weight is
 // BaseWeight + number x Weight (x -1 with Reverse), at least 0.
 // The file is opened without following a symlink and must be a regular
-// file (never a FIFO or device: the read must not block).
+// file (never a FIFO or device: the read must not block). As root, its
+// value moves real servers, so the config rule applies (SecureTrackFile):
+// a track file others can change, or one in a directory others can add a
+// name to (even a sticky one like /tmp: creating the missing file is
+// enough), is not read and the check fails with the reason. keepalived
+// does not vet track files; kahook does (README, "Security model").
 type TrackFile struct {
 	Path       string
 	Weight     int
@@ -54,8 +62,31 @@ func (f TrackFile) Check(context.Context) Result {
 	})
 }
 
+// SecureTrackFile applies the config rule to a track file when running as
+// root: its directory must pass config.CheckSecureDir (root's, not
+// writable by others, sticky or not) and the file, when it exists,
+// config.CheckSecure. Not root: nil.
+func SecureTrackFile(path string) error {
+	if os.Geteuid() != 0 {
+		return nil
+	}
+	if err := config.CheckSecureDir(filepath.Dir(path)); err != nil {
+		return fmt.Errorf("unsafe track file directory: %w", err)
+	}
+	if _, err := os.Lstat(path); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err := config.CheckSecure(path); err != nil {
+		return fmt.Errorf("unsafe track file: %w", err)
+	}
+	return nil
+}
+
 // readTrackFile reads the number in path (0 when missing or empty).
 func readTrackFile(path string) (int64, error) {
+	if err := SecureTrackFile(path); err != nil {
+		return 0, fmt.Errorf("not read: %w", err)
+	}
 	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0)
 	if errors.Is(err, syscall.ENOENT) {
 		return 0, nil

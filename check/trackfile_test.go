@@ -4,11 +4,13 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/kahook/kahook/check"
+	"github.com/kahook/kahook/internal/unpriv"
 )
 
 // TestTrackFile: FILE_CHECK's verdicts and weights as keepalived's
@@ -77,3 +79,63 @@ func TestTrackFile(t *testing.T) {
 }
 
 func ptr(s string) *string { return &s }
+
+// TestTrackFileOthersCanChange (issue 15, F8): as root, a track file in a
+// directory any user can add a name to (sticky like /tmp or not), or one
+// others can write, is not read: a real uid 65534 creates or rewrites it
+// to take the real server down, and the check fails naming the rule
+// instead of obeying the planted value. A root-only file in a root-only
+// directory below a sticky one is obeyed.
+func TestTrackFileOthersCanChange(t *testing.T) {
+	base := unpriv.Dir(t)
+	mk := func(rel string, mode os.FileMode) string {
+		p := filepath.Join(base, rel)
+		if err := os.Mkdir(p, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p, mode); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	tmp := mk("tmp", 0o777|os.ModeSticky)
+	pub := mk("pub", 0o777)
+	safe := mk("tmp/safe", 0o755)
+	open := filepath.Join(safe, "open")
+	if err := os.WriteFile(open, []byte("0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(open, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(safe, "ok"), []byte("0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name    string
+		path    string
+		attack  string // run as nobody
+		healthy bool
+		reason  string
+	}{
+		{"created in a sticky dir like /tmp", filepath.Join(tmp, "track"), "echo 1 > " + filepath.Join(tmp, "track"), false, "unsafe track file directory"},
+		{"created in a world-writable dir", filepath.Join(pub, "track"), "echo 1 > " + filepath.Join(pub, "track"), false, "unsafe track file directory"},
+		{"file others can write", open, "echo 1 > " + open, false, "unsafe track file: file"},
+		{"root-only file below a sticky dir", filepath.Join(safe, "ok"), "", true, "holds 0"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.attack != "" {
+				unpriv.Run(t, tc.attack)
+			}
+			// reverse: the planted 1 would read as up; refused it is down.
+			r := check.TrackFile{Path: tc.path, Reverse: true}.Check(context.Background())
+			if tc.healthy {
+				r = check.TrackFile{Path: tc.path}.Check(context.Background())
+			}
+			if r.Healthy != tc.healthy || !strings.Contains(r.Reason, tc.reason) {
+				t.Errorf("%s: healthy=%v %q, want healthy=%v with %q", tc.path, r.Healthy, r.Reason, tc.healthy, tc.reason)
+			}
+		})
+	}
+}

@@ -33,7 +33,7 @@ func (b *builder) instance(n *Node) {
 	for _, c := range n.Children {
 		switch c.Key {
 		case "interface":
-			if s, ok := b.one(c, "an interface name"); ok {
+			if s, ok := b.ifName(c); ok {
 				in.Interface = s
 			}
 		case "virtual_ipaddress":
@@ -113,7 +113,7 @@ func (b *builder) realServerNode(n *Node) {
 	for _, c := range n.Children {
 		switch c.Key {
 		case "interface":
-			if s, ok := b.one(c, "an interface name"); ok {
+			if s, ok := b.ifName(c); ok {
 				rs.Interface = s
 			}
 		case "virtual_ipaddress":
@@ -166,6 +166,10 @@ func (b *builder) vip(n *Node) (VIP, bool) {
 		i++
 		switch key {
 		case "dev":
+			if err := ValidIfName(val); err != nil {
+				b.errorf(n.Pos, "virtual_ipaddress %s: dev: %v", p, err)
+				return v, false
+			}
 			v.Dev, v.devDefault = val, false
 		case "label":
 			v.Label = val
@@ -283,4 +287,18 @@ func instanceOwns(in *Instance, vs *VirtualServer, groups map[string]*VirtualSer
 	default:
 		return hasVIP(vs.Addr.Addr())
 	}
+}
+
+// ifName is the one argument of an `interface` line, a valid Linux
+// interface name (ValidIfName).
+func (b *builder) ifName(n *Node) (string, bool) {
+	s, ok := b.one(n, "an interface name")
+	if !ok {
+		return "", false
+	}
+	if err := ValidIfName(s); err != nil {
+		b.errorf(n.Pos, "interface: %v", err)
+		return "", false
+	}
+	return s, true
 }

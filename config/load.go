@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 )
@@ -196,11 +197,11 @@ func (b *builder) global(n *Node) {
 	for _, c := range n.Children {
 		switch c.Key {
 		case "state_dir":
-			if b.needArgs(c, 1, "state_dir DIR") {
+			if b.needArgs(c, 1, "state_dir DIR") && b.absDir(c) {
 				b.cfg.Global.StateDir = c.Args[0]
 			}
 		case "maintenance_dir":
-			if b.needArgs(c, 1, "maintenance_dir DIR") {
+			if b.needArgs(c, 1, "maintenance_dir DIR") && b.absDir(c) {
 				b.cfg.Global.MaintenanceDir = c.Args[0]
 			}
 		case "lvs_sync_daemon":
@@ -219,4 +220,16 @@ func sortErrors(errs ErrorList) {
 	sort.SliceStable(errs, func(i, j int) bool {
 		return errs[i].Pos.File == errs[j].Pos.File && errs[i].Pos.Line < errs[j].Pos.Line
 	})
+}
+
+// absDir: a state_dir or maintenance_dir must be an absolute path without
+// control characters; a relative one would depend on the working
+// directory of whoever runs kahook (keepalived runs it in /).
+func (b *builder) absDir(n *Node) bool {
+	d := n.Args[0]
+	if !filepath.IsAbs(d) || strings.ContainsFunc(d, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		b.errorf(n.Pos, "%s %q: expected an absolute path", n.Key, d)
+		return false
+	}
+	return true
 }

@@ -285,3 +285,26 @@ func regular(path string, st *unix.Stat_t) error {
 func tooBig(path string) error {
 	return fmt.Errorf("%q is bigger than %d MiB, the most a config file may hold: refusing to read it", path, MaxFileSize>>20)
 }
+
+// CheckSecureDir is CheckSecure for a directory whose entries are
+// themselves the input (maintenance_dir, the directory of a FILE_CHECK
+// track_file, sync --textfile): the path must pass CheckSecure and the
+// directory it resolves to must be a directory owned by root and not
+// writable by a non-root group or by others, sticky bit or not. The sticky
+// exemption keeps others from replacing what root owns in /tmp, but any
+// user may still add a new name there, and in such a directory a new name
+// is enough (a file named IP:PORT drains a real server). The error is an
+// *InsecureError (Fix: chmod go-w) or says the path is not a directory.
+func CheckSecureDir(path string) error {
+	resolved, st, err := resolveSecure(path)
+	if err != nil {
+		return err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return fmt.Errorf("check %q: %q is a %s, not a directory", path, resolved, fileKind(st.Mode))
+	}
+	if (st.Gid != 0 && st.Mode&0o020 != 0) || st.Mode&0o002 != 0 {
+		return &InsecureError{Path: path, Object: resolved, Kind: "directory", UID: st.Uid, GID: st.Gid, Mode: st.Mode & 0o7777}
+	}
+	return nil
+}

@@ -37,6 +37,7 @@ func TestCheckDirs(t *testing.T) {
 		{"state dir world-writable", func(t *testing.T) string { return mk(t, 0o777, 0) }, func(t *testing.T) string { return mk(t, 0o755, 0) }, true, false, "writable by non-root users"},
 		{"state dir owned by uid 65534", func(t *testing.T) string { return mk(t, 0o700, 65534) }, func(t *testing.T) string { return mk(t, 0o755, 0) }, true, false, "owned by uid 65534"},
 		{"maintenance dir world-writable", func(t *testing.T) string { return mk(t, 0o700, 0) }, func(t *testing.T) string { return mk(t, 0o777, 0) }, false, true, ""},
+		{"maintenance dir sticky and world-writable (like /tmp)", func(t *testing.T) string { return mk(t, 0o700, 0) }, func(t *testing.T) string { return mk(t, 0o777|os.ModeSticky, 0) }, false, true, ""},
 		{"maintenance dir owned by uid 65534", func(t *testing.T) string { return mk(t, 0o700, 0) }, func(t *testing.T) string { return mk(t, 0o755, 65534) }, false, true, ""},
 	}
 	for _, tc := range cases {

@@ -30,6 +30,7 @@ func LintKahook(r *Report, kc *config.Config, k *Keepalived) {
 	}
 	lintMiscPaths(r, kc)
 	lintStateful(r, kc, k)
+	lintTrackFiles(r, kc)
 	if k == nil {
 		return
 	}
@@ -113,6 +114,29 @@ func lintMiscPaths(r *Report, kc *config.Config) {
 			fix = ie.Fix() + " (root must own the program, every directory above it and every symlink on the way; none writable by others)"
 		}
 		r.add(Fail, "misc-path", p.Pos, fix, "MISC_CHECK misc_path %q: %v: kahook sync will not run it and counts the check failed", p.MiscPath, p.Err)
+	}
+}
+
+// lintTrackFiles: a FILE_CHECK track file that `sync` would refuse to
+// read (check.SecureTrackFile: its directory others can add names to, or
+// the file others can write) is a FAIL: its real servers would be down.
+func lintTrackFiles(r *Report, kc *config.Config) {
+	for _, vs := range kc.VirtualServers {
+		for _, rs := range vs.RealServers {
+			for _, c := range rs.Checks {
+				if c.File == nil {
+					continue
+				}
+				if err := check.SecureTrackFile(c.File.Path); err != nil {
+					fix := "keep track files in a directory only root can write (chown root; chmod go-w)"
+					var ie *config.InsecureError
+					if errors.As(err, &ie) {
+						fix = ie.Fix() + " (" + fix + ")"
+					}
+					r.add(Fail, "track-file", c.Pos, fix, "FILE_CHECK track file %q: %v: kahook sync will not read it and counts the check failed", c.File.Path, err)
+				}
+			}
+		}
 	}
 }
 

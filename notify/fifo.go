@@ -127,7 +127,16 @@ func ReadFIFO(ctx context.Context, r io.Reader, e *Engine, log *slog.Logger) (FI
 // security rule: every line is applied as root). A refused path is a
 // *BadInputError. The caller closes the returned file.
 func CheckFIFO(path string) (*os.File, error) {
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	// lstat first: opening a device has side effects (a tty, /dev/ptmx),
+	// and a symlink is not keepalived's FIFO.
+	var lst unix.Stat_t
+	if err := unix.Lstat(path, &lst); err != nil {
+		return nil, fmt.Errorf("open FIFO %s: %w", path, &os.PathError{Op: "lstat", Path: path, Err: err})
+	}
+	if lst.Mode&unix.S_IFMT != unix.S_IFIFO {
+		return nil, &BadInputError{fmt.Sprintf("%s is not a FIFO but a %s (keepalived's notify_fifo creates one): refusing to open it", path, kindOf(lst.Mode))}
+	}
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
 	if err != nil {
 		return nil, fmt.Errorf("open FIFO %s: %w", path, err)
 	}
@@ -170,4 +179,23 @@ func readRecord(br *bufio.Reader) (string, error) {
 		}
 		buf = append(buf, c)
 	}
+}
+
+// kindOf names a file type for messages.
+func kindOf(mode uint32) string {
+	switch mode & unix.S_IFMT {
+	case unix.S_IFREG:
+		return "regular file"
+	case unix.S_IFDIR:
+		return "directory"
+	case unix.S_IFLNK:
+		return "symlink"
+	case unix.S_IFSOCK:
+		return "socket"
+	case unix.S_IFCHR:
+		return "character device"
+	case unix.S_IFBLK:
+		return "block device"
+	}
+	return "file"
 }

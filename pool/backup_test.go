@@ -257,7 +257,7 @@ virtual_server 10.0.0.10 80 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store, _ := state.Open(t.TempDir())
+	store, _ := state.Open(rootOnlyDir(t))
 	if _, err := Run(context.Background(), Options{Cfg: cfg, Store: store, Instance: "VI_1",
 		OpenIPVS: func() (ipvs.Kernel, error) { return nil, fmt.Errorf("no IPVS on a BACKUP") },
 		Log:      slog.New(slog.NewTextHandler(io.Discard, nil))}); err != nil {
@@ -271,4 +271,15 @@ virtual_server 10.0.0.10 80 {
 	if strings.Join(got, ",") != "10.0.1.1:80 w7" {
 		t.Errorf("members %v, want 10.0.1.1:80 at 1+3x2=7 and 10.0.1.2 out", got)
 	}
+}
+
+// rootOnlyDir is a new state dir as kahook creates it (0700): t.TempDir's
+// is 0755, which state.Open refuses (issue 15 case 2).
+func rootOnlyDir(t *testing.T) string {
+	t.Helper()
+	d := t.TempDir()
+	if err := os.Chmod(d, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	return d
 }

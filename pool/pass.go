@@ -361,10 +361,13 @@ func (o Options) targets(vss []*config.VirtualServer) ([]*target, error) {
 	return out, nil
 }
 
-// CheckMaintenanceDir applies the config's rule (config.CheckSecure,
-// when running as root) to maintenance_dir: its files take real servers
-// out of the pool, so a dir another user can write would let that user
-// drain them. A missing dir is fine (nothing is in maintenance).
+// CheckMaintenanceDir applies the config's rule to maintenance_dir when
+// running as root (config.CheckSecureDir: the path passes
+// config.CheckSecure and the dir itself is root's and not writable by
+// others, even with the sticky bit): its entries take real servers out of
+// the pool, so a dir another user can add a name to (such as /tmp) would
+// let that user drain them. A missing dir is fine (nothing is in
+// maintenance).
 func CheckMaintenanceDir(dir string) error {
 	if dir == "" || os.Geteuid() != 0 {
 		return nil
@@ -372,7 +375,7 @@ func CheckMaintenanceDir(dir string) error {
 	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
-	if err := config.CheckSecure(dir); err != nil {
+	if err := config.CheckSecureDir(dir); err != nil {
 		return fmt.Errorf("maintenance dir %s: %w", dir, err)
 	}
 	return nil

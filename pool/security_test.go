@@ -86,3 +86,102 @@ virtual_server 10.0.0.10 80 {
 		})
 	}
 }
+
+// TestMaintenanceDirOthersCanAddTo (issue 15 case 3, F8): a maintenance
+// dir any user can add a name to, sticky like /tmp or not, is refused: a
+// real uid 65534 drops 10.0.1.1:80 into it and, were it trusted, would
+// drain that real server. A root-only dir, or a root-only dir below a
+// sticky one, is trusted.
+func TestMaintenanceDirOthersCanAddTo(t *testing.T) {
+	base := unpriv.Dir(t)
+	mk := func(rel string, mode os.FileMode) string {
+		p := filepath.Join(base, rel)
+		if err := os.Mkdir(p, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p, mode); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	tmp := mk("tmp", 0o777|os.ModeSticky)
+	pub := mk("pub", 0o777)
+	under := mk("tmp/maint", 0o755)
+	cases := []struct {
+		name, dir string
+		attack    bool // nobody can add a name
+		refused   string
+	}{
+		{"sticky world-writable like /tmp", tmp, true, "is writable by non-root users (mode 1777"},
+		{"world-writable", pub, true, "is writable by non-root users (mode 0777"},
+		{"root-only dir below /tmp", under, false, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.attack {
+				unpriv.Run(t, "touch "+filepath.Join(tc.dir, "10.0.1.1:80"))
+			}
+			err := CheckMaintenanceDir(tc.dir)
+			if tc.refused == "" {
+				if err != nil {
+					t.Fatalf("root-only dir refused: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.refused) || !strings.Contains(err.Error(), tc.dir) {
+				t.Fatalf("CheckMaintenanceDir(%s) = %v, want a refusal containing %q", tc.dir, err, tc.refused)
+			}
+		})
+	}
+}
+
+// TestTextfileDirOthersCanAddTo (issue 15, F8): as root, `sync --textfile
+// DIR` refuses a DIR any user can add names to (sticky like /tmp or not):
+// a real uid 65534 plants kahook_VI_1.prom as a symlink, and nothing is
+// written or replaced through it. A root-only dir is written.
+func TestTextfileDirOthersCanAddTo(t *testing.T) {
+	base := unpriv.Dir(t)
+	mk := func(rel string, mode os.FileMode) string {
+		p := filepath.Join(base, rel)
+		if err := os.Mkdir(p, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p, mode); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	cases := []struct {
+		name    string
+		dir     string
+		refused bool
+	}{
+		{"sticky world-writable like /tmp", mk("tmp", 0o777|os.ModeSticky), true},
+		{"world-writable", mk("pub", 0o777), true},
+		{"root-only", mk("safe", 0o755), false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			prom := filepath.Join(tc.dir, "kahook_VI_1.prom")
+			if tc.refused {
+				unpriv.Run(t, "ln -s /nonexistent/planted "+prom)
+			}
+			err := WriteTextfile(tc.dir, &Report{Instance: "VI_1"}, nil)
+			if !tc.refused {
+				if err != nil {
+					t.Fatalf("root-only dir: %v", err)
+				}
+				if st, err := os.Lstat(prom); err != nil || !st.Mode().IsRegular() {
+					t.Fatalf("no regular %s: %v", prom, err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), "writable by non-root users") {
+				t.Fatalf("WriteTextfile(%s) = %v, want a refusal", tc.dir, err)
+			}
+			if target, err := os.Readlink(prom); err != nil || target != "/nonexistent/planted" {
+				t.Errorf("the planted symlink was touched: %q %v", target, err)
+			}
+		})
+	}
+}

@@ -2,10 +2,12 @@ package pool
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 
+	"github.com/kahook/kahook/config"
 	"github.com/kahook/kahook/state"
 )
 
@@ -15,7 +17,16 @@ import (
 // written here rather than with client_golang's WriteToTextfile: linking
 // client_golang adds 1.8M instructions of package initialisation (+85%) to
 // every kahook run, checks included (README, "Prometheus textfile").
+// As root, dir must pass config.CheckSecureDir (root's, not writable by
+// others, sticky or not): in a dir others can add names to, a planted
+// name would be replaced or followed by root. An unsafe dir is an error
+// and nothing is written.
 func WriteTextfile(dir string, r *Report, ps *state.PoolState) error {
+	if os.Geteuid() == 0 {
+		if err := config.CheckSecureDir(dir); err != nil {
+			return fmt.Errorf("textfile dir %s: %w", dir, err)
+		}
+	}
 	var b strings.Builder
 	lbl := func(kv ...string) string {
 		var parts []string

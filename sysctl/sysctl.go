@@ -9,12 +9,15 @@ package sysctl
 
 import (
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/kahook/kahook/config"
 )
@@ -136,13 +139,66 @@ type FS struct {
 // ProcSys is the real /proc/sys.
 var ProcSys = FS{Root: "/proc/sys"}
 
-func (f FS) path(iface, knob string) string {
-	return filepath.Join(f.Root, "net", "ipv4", "conf", iface, knob)
+func (f FS) path(iface, knob string) (string, error) {
+	if iface != "all" && iface != "default" {
+		if err := config.ValidIfName(iface); err != nil {
+			return "", err
+		}
+	}
+	return filepath.Join(f.Root, "net", "ipv4", "conf", iface, knob), nil
 }
 
-// Get reads one knob.
+// maxKnob bounds what is read from a knob: /proc/sys values are a few
+// bytes.
+const maxKnob = 64
+
+// openKnob opens a knob file without following a symlink in its last
+// component and without blocking (O_NONBLOCK), after lstat shows a
+// regular file (every /proc/sys entry is one: a FIFO, device or symlink
+// is refused before it is opened, opening a device has side effects) and
+// checks again with fstat on the descriptor.
+func openKnob(path string, flags int) (*os.File, error) {
+	var st unix.Stat_t
+	if err := unix.Lstat(path, &st); err != nil {
+		return nil, &os.PathError{Op: "lstat", Path: path, Err: err}
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return nil, fmt.Errorf("%s is not a regular file: refusing it", path)
+	}
+	fd, err := unix.Open(path, flags|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	if err := unix.Fstat(fd, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+		unix.Close(fd)
+		return nil, fmt.Errorf("%s is not a regular file: refusing it", path)
+	}
+	return os.NewFile(uintptr(fd), path), nil
+}
+
+// Get reads one knob. iface must be "all", "default" or a valid Linux
+// interface name (config.ValidIfName); the file must be a regular file.
 func (f FS) Get(iface, knob string) (int, error) {
-	data, err := os.ReadFile(f.path(iface, knob))
+	path, err := f.path(iface, knob)
+	if err != nil {
+		return 0, fmt.Errorf("read net.ipv4.conf.%s.%s: %w", iface, knob, err)
+	}
+	data, err := func() ([]byte, error) {
+		file, err := openKnob(path, unix.O_RDONLY)
+		if err != nil {
+			return nil, err
+		}
+		defer file.Close()
+		buf := make([]byte, maxKnob)
+		n, err := io.ReadFull(file, buf)
+		if err == nil {
+			return nil, fmt.Errorf("%s holds more than %d bytes", path, maxKnob)
+		}
+		if err != io.ErrUnexpectedEOF && err != io.EOF {
+			return nil, err
+		}
+		return buf[:n], nil
+	}()
 	if err != nil {
 		if os.IsNotExist(err) && iface != "all" && iface != "lo" {
 			return 0, fmt.Errorf("read net.ipv4.conf.%s.%s: interface %s does not exist", iface, knob, iface)
@@ -156,9 +212,24 @@ func (f FS) Get(iface, knob string) (int, error) {
 	return v, nil
 }
 
-// Set writes one knob.
+// Set writes one knob, with the rules of Get; it never creates a file.
 func (f FS) Set(iface, knob string, v int) error {
-	if err := os.WriteFile(f.path(iface, knob), []byte(strconv.Itoa(v)+"\n"), 0o644); err != nil {
+	err := func() error {
+		path, err := f.path(iface, knob)
+		if err != nil {
+			return err
+		}
+		file, err := openKnob(path, unix.O_WRONLY|unix.O_TRUNC)
+		if err != nil {
+			return err
+		}
+		if _, err := file.Write([]byte(strconv.Itoa(v) + "\n")); err != nil {
+			file.Close()
+			return err
+		}
+		return file.Close()
+	}()
+	if err != nil {
 		return fmt.Errorf("set net.ipv4.conf.%s.%s=%d: %w", iface, knob, v, err)
 	}
 	return nil

@@ -89,6 +89,24 @@ func TestRefusedInputCreatesNothing(t *testing.T) {
 		{"ipvs diff unknown instance", []string{"ipvs", "diff", "NOPE"}, `ipvs: no instance "NOPE"`},
 		{"sync unknown instance", []string{"sync", "NOPE"}, `sync: no instance "NOPE"`},
 		{"fifo missing", []string{"fifo", "no-such-fifo"}, "fifo: stat no-such-fifo: no such file or directory"},
+		// issue 15 F9: interface names that are paths
+		{"sysctl apply interface traversal", []string{"sysctl", "apply", "--dry-run", "--proc-sys", "/nonexistent/kahook-proc", "--role", "director", "--interface", "../../../tmp/s"}, `--interface: interface name "../../../tmp/s" contains '/'`},
+		{"sysctl show interface dot-dot", []string{"sysctl", "show", "--proc-sys", "/nonexistent/kahook-proc", "--role", "director", "-i", ".."}, `--interface: interface name ".." is not a valid Linux interface name`},
+		{"realserver up interface with a space", []string{"realserver", "up", "--dry-run", "--proc-sys", "/nonexistent/kahook-proc", "--vip", "192.0.2.99", "-i", "eth 0"}, `--interface: interface name "eth 0" contains whitespace`},
+		{"garp interface of 16 bytes", []string{"garp", "-i", "abcdefghijklmnop", "127.0.0.1"}, "is 16 bytes: Linux allows at most 15"},
+		{"arp probe empty interface", []string{"arp", "probe", "-i", "", "127.0.0.1"}, "--interface: interface name is empty"},
+		{"vip add dev traversal", []string{"vip", "add", "--dry-run", "--dev", "../lo", "192.0.2.99"}, `--dev: interface name "../lo" contains '/'`},
+		// issue 15 F11: bounds and control characters
+		{"sync workers unbounded", []string{"sync", "--workers", "100000000", "NOPE"}, "--workers: at most 10000, got 1e+08"},
+		{"check tcp retry unbounded", []string{"check", "tcp", "--retry", "1000000000", "127.0.0.1:80"}, "--retry: at most 100"},
+		{"check misc timeout overflow", []string{"check", "misc", "--misc-timeout", "99999999999", "true"}, "--misc-timeout: at most 3600"},
+		{"sync fall 0", []string{"sync", "--fall", "0", "NOPE"}, "--fall: must be above 0"},
+		{"sync rise 0", []string{"sync", "--rise", "0", "NOPE"}, "--rise: must be above 0"},
+		{"check smtp helo CRLF injection", []string{"check", "smtp", "--helo-name", "x\r\nMAIL FROM:<a>", "127.0.0.1:25"}, `--helo-name: "x\r\nMAIL FROM:<a>" contains a control character`},
+		{"check http virtualhost with a newline", []string{"check", "http", "--virtualhost", "a\nX-Evil: 1", "http://127.0.0.1/"}, "--virtualhost: "},
+		{"relative state dir", []string{"config", "check", "--state-dir", "rel/dir"}, `--state-dir: "rel/dir" is not an absolute path`},
+		{"empty state dir", []string{"config", "check", "--state-dir", ""}, "--state-dir: empty path"},
+		{"config id with a newline", []string{"--config-id", "a\nb", "config", "check"}, `--config-id: "a\nb" contains a control character`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -99,7 +117,11 @@ func TestRefusedInputCreatesNothing(t *testing.T) {
 			stateDir := filepath.Join(dir, "state")
 			cmd := exec.Command(bin, append([]string{"--syslog", "off", "--config", conf, "--state-dir", stateDir}, tc.args...)...)
 			cmd.Dir = dir
-			cmd.Env = append(os.Environ(), "KAHOOK_CONFIG=", "KAHOOK_STATE_DIR=")
+			for _, kv := range os.Environ() {
+				if !strings.HasPrefix(kv, "KAHOOK_") {
+					cmd.Env = append(cmd.Env, kv)
+				}
+			}
 			var stdout, stderr bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &stdout, &stderr
 			err := cmd.Run()

@@ -2,11 +2,14 @@ package main
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/kahook/kahook/config"
 	"github.com/kahook/kahook/logging"
 )
 
@@ -50,6 +53,9 @@ func finishCommands(cmds []*cli.Command) {
 				return err
 			}
 			if err := checkNumericFlags(c); err != nil {
+				return err
+			}
+			if err := checkStringFlags(c); err != nil {
 				return err
 			}
 			if before != nil {
@@ -101,6 +107,22 @@ func checkArgCount(c *cli.Context) error {
 var positiveFlags = map[string]bool{
 	"connect-timeout": true, "misc-timeout": true, "timeout": true, "deadline": true,
 	"workers": true, "tries": true, "max-weight": true, "max-body": true, "repeat": true,
+	"rise": true, "fall": true,
+}
+
+// maxFlags bound numeric flags, in the flag's unit (seconds for
+// durations and for float seconds): a bigger value is a typo or an attack
+// (`sync --workers 100000000` burned a core for 24 minutes, `check tcp
+// --retry 1000000000` never ends, `--misc-timeout 99999999999` overflowed
+// a time.Duration). README, "Security model", lists them.
+var maxFlags = map[string]float64{
+	"workers": 10000, "retry": 100, "tries": 100, "repeat": 100, "rise": 1000, "fall": 1000,
+	"connect-timeout": 3600, "misc-timeout": 3600, "timeout": 3600, "delay-before-retry": 3600,
+	"deadline": 3600, "probe-timeout": 3600, "interval": 3600, "delay": 3600,
+	"refresh": 86400, "drain-timeout": 86400,
+	"max-body": 64 << 20, "max-weight": 65535,
+	"connect-port": 65535, "bind-port": 65535, "port": 65535,
+	"min-reply-length": 65535, "max-reply-length": 65535,
 }
 
 // checkNumericFlags refuses negative numbers in every numeric flag the
@@ -129,6 +151,59 @@ func checkNumericFlags(c *cli.Context) error {
 			return usage("--%s: must not be negative, got %v", name, v)
 		case v == 0 && positiveFlags[name]:
 			return usage("--%s: must be above 0", name)
+		case maxFlags[name] > 0 && v > maxFlags[name]:
+			return usage("--%s: at most %v, got %v", name, maxFlags[name], v)
+		}
+	}
+	return nil
+}
+
+// controlAllowed are the string flags whose value may hold control
+// characters: the agent check's --send (it may end in a newline).
+var controlAllowed = map[string]bool{"send": true}
+
+// checkStringFlags refuses, in every string flag given (the global ones
+// wherever they were given): control characters (a CR LF in --helo-name
+// would inject SMTP commands, a newline in --config-id or a path forges
+// lines), except in controlAllowed; an interface name (--interface,
+// --dev) that is not a valid Linux name (config.ValidIfName: "../x" would
+// reach outside /proc/sys/net/ipv4/conf); a --state-dir that is not an
+// absolute path (keepalived runs its scripts in /).
+func checkStringFlags(c *cli.Context) error {
+	for _, f := range c.Command.Flags {
+		name := f.Names()[0]
+		x := globalContext(c, name)
+		if !x.IsSet(name) {
+			continue
+		}
+		var vals []string
+		switch f.(type) {
+		case *cli.StringFlag:
+			vals = []string{x.String(name)}
+		case *cli.StringSliceFlag:
+			vals = x.StringSlice(name)
+		default:
+			continue
+		}
+		for _, v := range vals {
+			if !controlAllowed[name] && strings.ContainsFunc(v, isControl) {
+				return usage("--%s: %q contains a control character", name, v)
+			}
+			switch name {
+			case "interface", "dev":
+				if err := config.ValidIfName(v); err != nil {
+					return usage("--%s: %v", name, err)
+				}
+			case "state-dir":
+				// An empty KAHOOK_STATE_DIR means the default; a
+				// relative dir would depend on the working directory.
+				if v != "" && !filepath.IsAbs(v) {
+					return usage("--state-dir: %q is not an absolute path", v)
+				}
+				if env, ok := os.LookupEnv("KAHOOK_STATE_DIR"); v == "" && (!ok || env != "") {
+					return usage("--state-dir: empty path (leave the flag out for the default)")
+				}
+			}
 		}
 	}
 	return nil

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -37,6 +38,11 @@ func sysctlCommand() *cli.Command {
 					fs := sysctl.FS{Root: c.String("proc-sys")}
 					if _, err := os.Stat(filepath.Join(fs.Root, "net/ipv4/conf", iface)); err != nil {
 						return usage("sysctl: interface %q does not exist", iface)
+					}
+					if c.Bool("persist") {
+						if err := checkPersistDir(c.String("persist-file")); err != nil {
+							return usage("sysctl apply: --persist-file: %v", err)
+						}
 					}
 					changes, err := fs.Ensure(role, iface, e.dryRun, e.log)
 					if e.dryRun || e.json {
@@ -135,15 +141,46 @@ func persistDropIn(e *env, path string, role config.Role, iface string) error {
 		return err
 	}
 	data := sysctl.DropIn(role, vals)
-	if old, err := os.ReadFile(path); err == nil && string(old) == string(data) {
-		return nil
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	if err := checkPersistDir(path); err != nil {
 		return err
+	}
+	old, err := config.ReadFile(path, os.Geteuid() == 0)
+	switch {
+	case err == nil && string(old) == string(data):
+		return nil
+	case err != nil && !errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("read the drop-in before replacing it: %w", err)
 	}
 	if err := state.WriteFileAtomic(path, data, 0o644); err != nil {
 		return err
 	}
 	e.log.Info("sysctl drop-in written", "path", path, "role", string(role), "keys", strings.Count(string(data), " = "))
+	return nil
+}
+
+// checkPersistDir: the drop-in's directory must exist (it is not
+// created: /etc/sysctl.d is the operating system's) and, as root, pass
+// config.CheckSecureDir: root writes the drop-in there and the kernel
+// applies it at boot, so a directory others can add names to would let
+// them plant or swap it.
+func checkPersistDir(path string) error {
+	dir := filepath.Dir(path)
+	st, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("directory of %s: %w", path, err)
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("%s is not a directory", dir)
+	}
+	if os.Geteuid() == 0 {
+		if err := config.CheckSecureDir(dir); err != nil {
+			return err
+		}
+	}
+	// An existing drop-in must be a safe regular file (no FIFO to block
+	// on, no symlink others could have planted, bounded in size).
+	if _, err := config.ReadFile(path, os.Geteuid() == 0); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
 	return nil
 }

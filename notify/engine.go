@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -54,9 +55,17 @@ type Engine struct {
 	LinkExists func(name string) error
 	Log        *slog.Logger
 	DryRun     bool
-	// LockWait bounds how long a run waits for another to finish.
+	// LockWait bounds how long a run waits for another to finish (0: 30 s
+	// for MASTER, ReleaseLockWait for a release).
 	LockWait time.Duration
+	// lockFailed is set once a release of this run could not get the
+	// lock: the later releases of the same run do not wait again.
+	lockFailed error
 }
+
+// ReleaseLockWait bounds the wait for the run lock of a whole release run
+// (`notify backup`, `release --all`): then it releases without the lock.
+const ReleaseLockWait = 5 * time.Second
 
 // BadInputError is an event or config that cannot be applied: exit 2,
 // nothing changed.
@@ -139,6 +148,11 @@ func (e *Engine) Handle(ctx context.Context, ev Event) (*Result, error) {
 	skipState := func(what string, err error) (*Result, error) {
 		log.Error("releasing anyway, without the run lock and without recording the event: "+what, "state_dir", e.Store.Dir, "err", err)
 		res := &Result{Event: ev}
+		// Without the state the follower's pid is unknown: found by
+		// its command line instead.
+		if !e.DryRun {
+			StopFollowers(ev.Name, log)
+		}
 		errs := e.steps(ctx, in, ev, nil, nil, res, log)
 		errs = append(errs, fmt.Errorf("event not recorded (%s): %w", what, err))
 		return res, errors.Join(errs...)
@@ -157,10 +171,19 @@ func (e *Engine) Handle(ctx context.Context, ev Event) (*Result, error) {
 	wait := e.LockWait
 	if wait == 0 {
 		wait = 30 * time.Second
+		if release {
+			wait = ReleaseLockWait
+		}
+	}
+	if release && e.lockFailed != nil {
+		// One lock attempt per run: `release --all` does not wait again
+		// for each instance.
+		return skipState("run lock not obtained (earlier in this run)", e.lockFailed)
 	}
 	lock, err := e.Store.LockWithin(ctx, wait)
 	if err != nil {
 		if release {
+			e.lockFailed = err
 			return skipState("run lock not obtained", err)
 		}
 		return nil, err
@@ -176,6 +199,9 @@ func (e *Engine) Handle(ctx context.Context, ev Event) (*Result, error) {
 		log.Error("state file unreadable: releasing as if it were empty", "err", err)
 	}
 	prev := st.Instances[ev.Name]
+	if release && err != nil {
+		prev = &state.InstanceState{VIPs: e.unclaimedMarked(log)}
+	}
 	if prev != nil && prev.Event.After(ev.Key) {
 		res.Stale = true
 		log.Info("stale event skipped: a newer event for this instance was already applied", "newer_state", prev.State)
@@ -196,6 +222,12 @@ func (e *Engine) Handle(ctx context.Context, ev Event) (*Result, error) {
 	} else if prev != nil && prev.GARPPID != 0 && !e.DryRun {
 		stopFollower(prev.GARPPID, ev.Name, log)
 	}
+	if release {
+		return e.release(ctx, in, ev, st, prev, cur, res, log)
+	}
+	// A VIP an earlier MASTER bound and the config no longer names stays
+	// recorded until a release removes it.
+	cur.VIPs = append(boundAfter(in, ev.State), staleVIPs(in, prev)...)
 	var saveErr error
 	if !e.DryRun {
 		// Recorded before acting: a run killed halfway is visible as
@@ -238,6 +270,16 @@ func (e *Engine) Handle(ctx context.Context, ev Event) (*Result, error) {
 // set, receives the gratuitous ARP follower a MASTER run starts.
 func (e *Engine) steps(ctx context.Context, in *config.Instance, ev Event, prev, cur *state.InstanceState, res *Result, log *slog.Logger) []error {
 	wasMaster := prev != nil && prev.State == Master && prev.Applied
+	var stale []vip.Addr
+	if ev.State != Master {
+		stale = staleVIPs(in, prev)
+		if len(stale) == 0 && prev == nil {
+			// Nothing says what this instance bound before (no state):
+			// kahook's marked addresses that no configured instance
+			// claims go too.
+			stale = e.unclaimedMarked(log)
+		}
+	}
 	var errs []error
 	for _, step := range Steps(in, ev.State) {
 		if step.Kind == StepGARP && wasMaster && res.Changed == 0 {
@@ -251,6 +293,17 @@ func (e *Engine) steps(ctx context.Context, in *config.Instance, ev Event, prev,
 		}
 		sr := StepResult{Step: step}
 		changes, pid, err := e.run(ctx, in, ev, step, log)
+		if step.Kind == StepVIPDel && len(stale) > 0 {
+			// The VIPs bound by an earlier event and no longer in the
+			// config go with the first VIP removal.
+			log.Warn("releasing VIPs bound earlier that the config no longer names", "vips", fmt.Sprint(stale))
+			ch, derr := e.VIPs.Ensure(stale, false, e.DryRun)
+			for _, c := range ch {
+				changes = append(changes, fmt.Sprintf("vip %s %s", c.Op, c.Addr))
+			}
+			err = errors.Join(err, derr)
+			stale = nil
+		}
 		sr.Changes = changes
 		res.Changed += len(changes)
 		if pid != 0 && cur != nil {
@@ -351,5 +404,123 @@ func stopFollower(pid int, instance string, log *slog.Logger) {
 		if err := syscall.Kill(pid, syscall.SIGTERM); err == nil {
 			log.Debug("stopped pending gratuitous ARP of an older event", "pid", pid)
 		}
+	}
+}
+
+// release applies a BACKUP/FAULT/STOP/DELETED whose event is newer than
+// the recorded one: the steps run first and the event is recorded once,
+// after them, so a run killed halfway has removed what it could before
+// any fsync (the recorded event is still the older one: the next release
+// is not stale and redoes it).
+func (e *Engine) release(ctx context.Context, in *config.Instance, ev Event, st *state.State, prev, cur *state.InstanceState, res *Result, log *slog.Logger) (*Result, error) {
+	if !e.DryRun {
+		StopFollowers(ev.Name, log)
+	}
+	errs := e.steps(ctx, in, ev, prev, cur, res, log)
+	if e.DryRun {
+		return res, errors.Join(errs...)
+	}
+	cur.Applied = len(errs) == 0
+	cur.Updated = time.Now()
+	cur.VIPs = boundAfter(in, ev.State)
+	if !cur.Applied && prev != nil {
+		// Not all removed: the next release must still know them.
+		cur.VIPs = append(cur.VIPs, staleVIPs(in, prev)...)
+	}
+	st.Instances[ev.Name] = cur
+	if err := e.Store.Save(st); err != nil {
+		log.Error("state not recorded: releasing anyway (the steps ran first)", "state_dir", e.Store.Dir, "err", err)
+		errs = append(errs, fmt.Errorf("event not recorded: %w", err))
+	}
+	if res.Changed > 0 {
+		log.Info("transition applied", "changes", res.Changed, "priority", ev.Priority, "source", ev.Source)
+	}
+	return res, errors.Join(errs...)
+}
+
+// boundAfter is what stays bound of in's VIPs once state is applied: all
+// of them for a MASTER that binds VIPs, the VIPs on lo for a DR real
+// server's backup { vip on }, else none.
+func boundAfter(in *config.Instance, st string) []vip.Addr {
+	if st == Master {
+		if !in.Master.VIP {
+			return nil
+		}
+		return vipAddrs(in, Step{})
+	}
+	if in.Backup.VIP {
+		return vipAddrs(in, Step{LoOnly: true})
+	}
+	return nil
+}
+
+// staleVIPs are the VIPs prev recorded as bound that in's config no
+// longer names (same address on the same device).
+func staleVIPs(in *config.Instance, prev *state.InstanceState) []vip.Addr {
+	if prev == nil {
+		return nil
+	}
+	var out []vip.Addr
+	for _, a := range prev.VIPs {
+		if !configures(in, a) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+func configures(in *config.Instance, a vip.Addr) bool {
+	for _, v := range in.VIPs {
+		if v.Dev == a.Dev && v.Prefix.Addr() == a.Prefix.Addr() {
+			return true
+		}
+	}
+	return false
+}
+
+// unclaimedMarked lists the addresses carrying kahook's marker
+// (vip.Proto) that no instance of the config names: what an earlier
+// config bound, when the state cannot say which instance it was.
+func (e *Engine) unclaimedMarked(log *slog.Logger) []vip.Addr {
+	marked, err := vip.Marked()
+	if err != nil {
+		log.Error("cannot list kahook's marked addresses", "err", err)
+		return nil
+	}
+	var out []vip.Addr
+	for _, a := range marked {
+		claimed := false
+		for _, in := range e.Cfg.Instances {
+			claimed = claimed || configures(in, a)
+		}
+		if !claimed {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// StopFollowers ends every gratuitous ARP follower of instance (`kahook
+// ... garp --follow INSTANCE`, this same executable) found in /proc: a
+// release stops announcing even when the state that names the
+// follower's pid is unreadable or was never written.
+func StopFollowers(instance string, log *slog.Logger) {
+	self, err := os.Executable()
+	if err != nil {
+		return
+	}
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return
+	}
+	for _, d := range entries {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		if exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid)); err != nil || exe != self {
+			continue
+		}
+		stopFollower(pid, instance, log)
 	}
 }

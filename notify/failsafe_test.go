@@ -636,3 +636,63 @@ func TestUnsafeMaintenanceDirIgnored(t *testing.T) {
 		t.Errorf("a root-only maintenance dir was ignored:\n%s", out)
 	}
 }
+
+// TestReleaseNeverNeedsTheConfig (issue 14, fail-safe release review
+// F1/F2): a release removes the VIPs a MASTER bound even when the config
+// changed since (another VIP) or no longer loads; a MASTER still refuses
+// a broken config (exit 2, nothing bound).
+func TestReleaseNeverNeedsTheConfig(t *testing.T) {
+	sw := netnstest.NewSwitch(t)
+	const moved = "10.9.0.101"
+	cases := []struct {
+		name    string
+		break_  func(n *node)
+		args    []string
+		wantErr bool
+	}{
+		{"VIP changed in the config", func(n *node) {
+			writeFile(t, n.conf, strings.Replace(instanceConf(""), vip4, moved, 1))
+		}, []string{"notify", "backup", "VI_1"}, false},
+		{"unterminated instance appended", func(n *node) {
+			f, _ := os.OpenFile(n.conf, os.O_APPEND|os.O_WRONLY, 0)
+			f.WriteString("instance VI_2 {\n")
+			f.Close()
+		}, []string{"notify", "backup", "VI_1"}, true},
+		{"broken config and no state", func(n *node) {
+			writeFile(t, n.conf, instanceConf("    garp_master_repeat nope"))
+			os.RemoveAll(n.stateDir)
+		}, []string{"notify", "stop", "VI_1"}, true},
+		{"release --all, config deleted", func(n *node) {
+			os.Remove(n.conf)
+		}, []string{"release", "--all"}, true},
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			n := newNode(t, sw, fmt.Sprintf("rnc%d", i), fmt.Sprintf("02:00:00:00:08:%02x", i+1), "10.9.0.1/24", "", instanceConf(""))
+			n.mustKahook("notify", "master", "VI_1")
+			if !n.hasAddr("lo", vip4) {
+				t.Fatal("MASTER did not bind the VIP")
+			}
+			tc.break_(n)
+			out, code := n.kahook(tc.args...)
+			if (code != 0) != tc.wantErr || code == 2 {
+				t.Errorf("%v: exit %d (want error %v, never 2):\n%s", tc.args, code, tc.wantErr, out)
+			}
+			if n.hasAddr("lo", vip4) || n.hasAddr("eth0", vip6) {
+				t.Errorf("%v left a VIP bound by the MASTER:\n%s\n%s", tc.args, n.MustRun("ip", "-o", "addr", "show", "dev", "lo"), out)
+			}
+			if tc.wantErr && !strings.Contains(out, "level=ERROR") {
+				t.Errorf("no error line:\n%s", out)
+			}
+		})
+	}
+	t.Run("MASTER refuses a broken config", func(t *testing.T) {
+		n := newNode(t, sw, "rncm", "02:00:00:00:08:20", "10.9.0.1/24", "", instanceConf("    garp_master_repeat nope"))
+		if out, code := n.kahook("notify", "master", "VI_1"); code != 2 {
+			t.Errorf("exit %d, want 2:\n%s", code, out)
+		}
+		if n.hasAddr("lo", vip4) {
+			t.Error("a refused MASTER bound the VIP")
+		}
+	})
+}

@@ -181,10 +181,15 @@ func (m *Manager) Apply(c Change) error {
 	}
 	switch c.Op {
 	case Add:
-		if err := m.NL.AddrAdd(link, nl); err != nil && !errors.Is(err, unix.EEXIST) {
+		add := func() error { return m.NL.AddrAdd(link, nl) }
+		if _, real := m.NL.(*netlink.Handle); real {
+			// Marked in the kernel as kahook's (Proto).
+			add = func() error { return addMarked(link.Attrs().Index, c.Addr) }
+		}
+		if err := add(); err != nil && !errors.Is(err, unix.EEXIST) {
 			return fmt.Errorf("add VIP %s: %w", c.Addr, err)
 		}
-		m.Log.Info("VIP added", "vip", p.String(), "dev", c.Addr.Dev, "label", c.Addr.Label)
+		m.Log.Info("VIP added", "vip", p.String(), "dev", c.Addr.Dev, "label", c.Addr.Label, "proto", Proto)
 	case Del:
 		if err := m.NL.AddrDel(link, nl); err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) {
 			return fmt.Errorf("remove VIP %s: %w", c.Addr, err)

@@ -41,6 +41,12 @@ func notifyCommand() *cli.Command {
 				return usage("notify: %v", err)
 			}
 			ev.Key, ev.Received = key, received
+			if ev.State != notify.Master {
+				// A release never depends on the config loading.
+				if _, err := e.loadConfig(); err != nil {
+					return e.releaseWithoutConfig([]string{ev.Name}, false, err)
+				}
+			}
 			// Validated before the state dir is created or locked: a
 			// refused event creates nothing.
 			eng, err := e.engine(func(eng *notify.Engine) error {
@@ -294,4 +300,15 @@ func openFIFO(ctx context.Context, path string) (*os.File, error) {
 		probe.Close()
 		return nil, ctx.Err()
 	}
+}
+
+// releaseWithoutConfig releases names (all: every instance) when the
+// config does not load (notify.ReleaseWithoutConfig): exit 1.
+func (e *env) releaseWithoutConfig(names []string, all bool, cause error) error {
+	vips, err := vip.NewManager(e.log)
+	if err != nil {
+		return failed(errors.Join(err, cause))
+	}
+	store := &state.Store{Dir: e.resolveStateDir(nil), Log: e.log}
+	return failed(notify.ReleaseWithoutConfig(store, vips, names, all, cause, e.log))
 }

@@ -41,6 +41,10 @@ func releaseCommand() *cli.Command {
 				e.log.Debug("no kahook config: nothing to release", "config", e.configPath)
 				return nil
 			}
+			if _, err := e.loadConfig(); err != nil {
+				// A release never depends on the config loading.
+				return e.releaseWithoutConfig(c.Args().Slice(), c.Bool("all"), err)
+			}
 			eng, err := e.engine(nil)
 			if err != nil {
 				return err

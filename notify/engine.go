@@ -58,14 +58,45 @@ type Engine struct {
 	// LockWait bounds how long a run waits for another to finish (0: 30 s
 	// for MASTER, ReleaseLockWait for a release).
 	LockWait time.Duration
-	// lockFailed is set once a release of this run could not get the
-	// lock: the later releases of the same run do not wait again.
-	lockFailed error
+	// LockFailed is set once a release could not get the run lock: the
+	// later releases through this Engine do not wait again (one lock
+	// attempt per run). Settle clears it; a long-running caller (the FIFO
+	// reader) clears it per event.
+	LockFailed error
 }
 
-// ReleaseLockWait bounds the wait for the run lock of a whole release run
-// (`notify backup`, `release --all`): then it releases without the lock.
+// ReleaseLockWait bounds the wait for the run lock before a run's
+// releases go ahead without it (`notify backup`, `release --all`: once
+// per run, not per instance).
 const ReleaseLockWait = 5 * time.Second
+
+// SettleLockWait bounds Settle's second wait for the run lock.
+const SettleLockWait = 25 * time.Second
+
+// Settle follows releases that went ahead without the run lock (LockFailed
+// set): it waits once more for the lock, at most SettleLockWait, and
+// applies evs again under it, so that they are recorded and a run that
+// held the lock meanwhile (a MASTER still loading IPVS, which binds its
+// VIPs after that) cannot leave a VIP bound. It returns the errors of
+// that second pass (nil and nothing done when no release missed the lock).
+func (e *Engine) Settle(ctx context.Context, evs []Event) ([]*Result, error) {
+	if e.LockFailed == nil {
+		return nil, nil
+	}
+	e.Log.Warn("releases went ahead without the run lock: waiting for it to record them", "max_wait", SettleLockWait.String())
+	e.LockFailed = nil
+	saved := e.LockWait
+	e.LockWait = SettleLockWait
+	defer func() { e.LockWait = saved }()
+	var out []*Result
+	var errs []error
+	for _, ev := range evs {
+		res, err := e.Handle(ctx, ev)
+		out = append(out, res)
+		errs = append(errs, err)
+	}
+	return out, errors.Join(errs...)
+}
 
 // BadInputError is an event or config that cannot be applied: exit 2,
 // nothing changed.
@@ -175,15 +206,15 @@ func (e *Engine) Handle(ctx context.Context, ev Event) (*Result, error) {
 			wait = ReleaseLockWait
 		}
 	}
-	if release && e.lockFailed != nil {
+	if release && e.LockFailed != nil {
 		// One lock attempt per run: `release --all` does not wait again
 		// for each instance.
-		return skipState("run lock not obtained (earlier in this run)", e.lockFailed)
+		return skipState("run lock not obtained (earlier in this run)", e.LockFailed)
 	}
 	lock, err := e.Store.LockWithin(ctx, wait)
 	if err != nil {
 		if release {
-			e.lockFailed = err
+			e.LockFailed = err
 			return skipState("run lock not obtained", err)
 		}
 		return nil, err

@@ -15,6 +15,7 @@ import (
 	mdarp "github.com/mdlayher/arp"
 
 	"github.com/kahook/kahook/internal/netnstest"
+	"github.com/kahook/kahook/notify"
 	"github.com/kahook/kahook/state"
 )
 
@@ -695,4 +696,96 @@ func TestReleaseNeverNeedsTheConfig(t *testing.T) {
 			t.Error("a refused MASTER bound the VIP")
 		}
 	})
+}
+
+// TestReleaseHeldLockBounded (fail-safe review F4): a run lock held by a
+// stuck run delays a release once per run, not once per instance:
+// `release --all` with three instances removes every VIP within
+// ReleaseLockWait (5 s) plus slack, and records the events as soon as the
+// lock is free again.
+func TestReleaseHeldLockBounded(t *testing.T) {
+	sw := netnstest.NewSwitch(t)
+	conf := ""
+	vips := []string{"10.9.0.111", "10.9.0.112", "10.9.0.113"}
+	for i, v := range vips {
+		conf += fmt.Sprintf("instance VI_%d {\n    interface eth0\n    virtual_ipaddress {\n        %s\n    }\n    garp_master_repeat 1\n}\n", i+1, v)
+	}
+	n := newNode(t, sw, "rlock", "02:00:00:00:09:01", "10.9.0.1/24", "", conf)
+	for i := range vips {
+		n.mustKahook("notify", "master", fmt.Sprintf("VI_%d", i+1))
+	}
+	holder := exec.Command("ip", "netns", "exec", n.Name, "flock", "-x", "-o", filepath.Join(n.stateDir, "lock"), "sleep", "60")
+	if err := holder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { holder.Process.Kill(); holder.Wait() }()
+	time.Sleep(300 * time.Millisecond)
+	start := time.Now()
+	type result struct {
+		out  string
+		code int
+	}
+	done := make(chan result, 1)
+	go func() {
+		out, code := n.kahook("release", "--all")
+		done <- result{out, code}
+	}()
+	time.Sleep(notifyReleaseLockWait + 2*time.Second)
+	for _, v := range vips {
+		if n.hasAddr("lo", v) {
+			t.Errorf("%s still bound %v after release --all started under a held lock", v, time.Since(start).Round(time.Millisecond))
+		}
+	}
+	holder.Process.Kill()
+	holder.Wait()
+	r := <-done
+	if r.code != 0 {
+		t.Errorf("release --all: exit %d once the lock was free again (the events are recorded):\n%s", r.code, r.out)
+	}
+	if d := time.Since(start); d > notifyReleaseLockWait+notify.SettleLockWait {
+		t.Errorf("release --all took %v", d)
+	}
+	st := stateFile(t, n.stateDir)
+	for i := range vips {
+		if in := st.Instances[fmt.Sprintf("VI_%d", i+1)]; in == nil || in.State != "STOP" || !in.Applied {
+			t.Errorf("VI_%d not recorded as STOP applied: %+v", i+1, in)
+		}
+	}
+}
+
+const notifyReleaseLockWait = notify.ReleaseLockWait
+
+// TestReleaseStopsFollowerWithoutState (fail-safe review F3): a release
+// that cannot use the state (here a state dir others can write) still
+// stops the instance's gratuitous ARP follower, found by its command
+// line: the node stops announcing the VIP it released.
+func TestReleaseStopsFollowerWithoutState(t *testing.T) {
+	sw := netnstest.NewSwitch(t)
+	n := newNode(t, sw, "rfol", "02:00:00:00:09:02", "10.9.0.1/24", "", instanceConf("    garp_master_delay 5"))
+	n.mustKahook("notify", "master", "VI_1")
+	pid := stateFile(t, n.stateDir).Instances["VI_1"].GARPPID
+	if pid == 0 {
+		t.Fatal("MASTER started no gratuitous ARP follower")
+	}
+	if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err != nil {
+		t.Fatalf("follower %d not running: %v", pid, err)
+	}
+	if err := os.Chmod(n.stateDir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	out, code := n.kahook("notify", "backup", "VI_1")
+	if code != 1 || n.hasAddr("lo", vip4) {
+		t.Fatalf("backup with an unsafe state dir: exit %d (want 1), VIP bound %v:\n%s", code, n.hasAddr("lo", vip4), out)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil || strings.Contains(string(data), ") Z ") {
+			break // gone (or a zombie waiting for its parent)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("follower %d still announcing the released VIP 2 s after the release", pid)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }

@@ -111,6 +111,7 @@ func ReadFIFO(ctx context.Context, r io.Reader, e *Engine, log *slog.Logger) (FI
 				continue
 			}
 			// Finish the transition even if SIGTERM arrives meanwhile.
+			e.LockFailed = nil
 			if _, err := e.Handle(context.WithoutCancel(ctx), ev); err != nil {
 				st.Failed++
 				log.Error("FIFO event failed", "line", line, "err", err)

@@ -57,6 +57,14 @@ func notifyCommand() *cli.Command {
 				return err
 			}
 			res, err := eng.Handle(c.Context, ev)
+			if eng.LockFailed != nil {
+				// Released without the lock: the second pass under it
+				// decides the exit code.
+				var rs []*notify.Result
+				if rs, err = eng.Settle(c.Context, []notify.Event{ev}); len(rs) == 1 && rs[0] != nil {
+					res = rs[0]
+				}
+			}
 			return e.finishNotify(res, err)
 		},
 	}

@@ -61,8 +61,10 @@ func releaseCommand() *cli.Command {
 				}
 			}
 			var errs []error
+			var evs []notify.Event
 			for _, n := range names {
 				ev := notify.Event{Name: n, State: notify.Stop, Source: "release", Key: key, Received: received}
+				evs = append(evs, ev)
 				res, err := eng.Handle(c.Context, ev)
 				if err != nil {
 					errs = append(errs, err)
@@ -70,6 +72,12 @@ func releaseCommand() *cli.Command {
 				if res != nil && e.json {
 					_ = printJSON(e.stdout, res)
 				}
+			}
+			if eng.LockFailed != nil {
+				// Released without the lock: the second pass under it
+				// decides the exit code.
+				_, err := eng.Settle(c.Context, evs)
+				return failed(err)
 			}
 			return failed(errors.Join(errs...))
 		},

@@ -761,31 +761,34 @@ const notifyReleaseLockWait = notify.ReleaseLockWait
 // line: the node stops announcing the VIP it released.
 func TestReleaseStopsFollowerWithoutState(t *testing.T) {
 	sw := netnstest.NewSwitch(t)
-	n := newNode(t, sw, "rfol", "02:00:00:00:09:02", "10.9.0.1/24", "", instanceConf("    garp_master_delay 5"))
+	n := newNode(t, sw, "rfol", "02:00:00:00:09:02", "10.9.0.1/24", "", strings.Replace(instanceConf("    garp_master_refresh 1"), vip6, "", 1))
 	n.mustKahook("notify", "master", "VI_1")
 	pid := stateFile(t, n.stateDir).Instances["VI_1"].GARPPID
 	if pid == 0 {
 		t.Fatal("MASTER started no gratuitous ARP follower")
 	}
-	if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err != nil {
-		t.Fatalf("follower %d not running: %v", pid, err)
-	}
 	if err := os.Chmod(n.stateDir, 0o777); err != nil {
 		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond) // past a refresh round
+	if !running(pid) {
+		t.Fatalf("follower %d not running before the release", pid)
 	}
 	out, code := n.kahook("notify", "backup", "VI_1")
 	if code != 1 || n.hasAddr("lo", vip4) {
 		t.Fatalf("backup with an unsafe state dir: exit %d (want 1), VIP bound %v:\n%s", code, n.hasAddr("lo", vip4), out)
 	}
 	deadline := time.Now().Add(2 * time.Second)
-	for {
-		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil || strings.Contains(string(data), ") Z ") {
-			break // gone (or a zombie waiting for its parent)
-		}
+	for running(pid) {
 		if time.Now().After(deadline) {
 			t.Fatalf("follower %d still announcing the released VIP 2 s after the release", pid)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// running: pid exists and is not a zombie waiting for its parent.
+func running(pid int) bool {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	return err == nil && !strings.Contains(string(data), ") Z ")
 }

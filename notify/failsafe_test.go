@@ -13,6 +13,7 @@ import (
 	"time"
 
 	mdarp "github.com/mdlayher/arp"
+	"golang.org/x/sys/unix"
 
 	"github.com/kahook/kahook/internal/netnstest"
 	"github.com/kahook/kahook/notify"
@@ -820,5 +821,58 @@ func TestFollowerStopsWhenVIPGone(t *testing.T) {
 			t.Fatalf("follower %d still announcing %s after it left the node", pid, vip4)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestReleaseRemovesBeforeRecording (fail-safe review F12): a release
+// removes its VIPs before it writes the state, so a release killed at its
+// first write has already released. The run is stopped (SIGSTOP) the
+// moment it creates its first temporary state file.
+func TestReleaseRemovesBeforeRecording(t *testing.T) {
+	sw := netnstest.NewSwitch(t)
+	n := newNode(t, sw, "rord", "02:00:00:00:09:04", "10.9.0.1/24", "", instanceConf(""))
+	n.mustKahook("notify", "master", "VI_1")
+	ino, err := unix.InotifyInit1(unix.IN_CLOEXEC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(ino)
+	if _, err := unix.InotifyAddWatch(ino, n.stateDir, unix.IN_CREATE); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("ip", "netns", "exec", n.Name, n.bin, "--config", n.conf, "--state-dir", n.stateDir, "--syslog", "off", "notify", "backup", "VI_1")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stopped := make(chan bool, 1)
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			k, err := unix.Read(ino, buf)
+			if err != nil || k <= 0 {
+				stopped <- false
+				return
+			}
+			if strings.Contains(string(buf[:k]), ".state.json.tmp") {
+				stopped <- syscall.Kill(cmd.Process.Pid, syscall.SIGSTOP) == nil
+				return
+			}
+		}
+	}()
+	select {
+	case ok := <-stopped:
+		if !ok {
+			t.Fatal("could not stop the run at its first state write")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the release wrote no state file")
+	}
+	bound := n.hasAddr("lo", vip4)
+	syscall.Kill(cmd.Process.Pid, syscall.SIGCONT)
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("notify backup: %v", err)
+	}
+	if bound {
+		t.Error("the release wrote its state before removing the VIP")
 	}
 }

@@ -876,3 +876,57 @@ func TestReleaseRemovesBeforeRecording(t *testing.T) {
 		t.Error("the release wrote its state before removing the VIP")
 	}
 }
+
+// TestFIFODrainAppliesQueuedLines (fail-safe review F5): at SIGTERM the
+// pipe holds more lines than can be applied in the 2 s drain bound, the
+// last one a STOP; keepalived closes the FIFO 1 s later. The bound is on
+// waiting for data, not on applying what is already queued: every line
+// is applied and the VIP is gone.
+func TestFIFODrainAppliesQueuedLines(t *testing.T) {
+	sw := netnstest.NewSwitch(t)
+	a := newNode(t, sw, "fdrain", "02:00:00:00:09:05", "10.9.0.1/24", "", instanceConf(""))
+	fifo := filepath.Join(t.TempDir(), "notify.fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := a.Command(a.bin, "--config", a.conf, "--state-dir", a.stateDir, "--syslog", "off", "fifo", fifo)
+	var out netnstest.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w, err := os.OpenFile(fifo, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	const queued = 1000
+	for i := 0; i < queued; i++ {
+		st := "MASTER"
+		if i%2 == 1 {
+			st = "BACKUP"
+		}
+		fmt.Fprintf(&b, "INSTANCE \"VI_1\" %s %d\n", st, i%250)
+	}
+	b.WriteString("INSTANCE \"VI_1\" STOP 0\n")
+	start := time.Now()
+	if _, err := w.WriteString(b.String()); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second)
+	w.Close()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("fifo exit: %v\n%s", err, lastLines(out.String(), 5))
+	}
+	t.Logf("%d queued lines applied in %v", queued+1, time.Since(start).Round(time.Millisecond))
+	s := readState(t, a.stateDir).Instances["VI_1"]
+	if s == nil || s.State != "STOP" || a.hasAddr("lo", vip4) {
+		t.Errorf("end state %+v, VIP present %v (the queued STOP was lost)\n%s", s, a.hasAddr("lo", vip4), lastLines(out.String(), 3))
+	}
+	if !strings.Contains(out.String(), fmt.Sprintf("applied=%d", queued+1)) {
+		t.Errorf("expected %d applied events:\n%s", queued+1, lastLines(out.String(), 3))
+	}
+}

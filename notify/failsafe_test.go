@@ -930,3 +930,30 @@ func TestFIFODrainAppliesQueuedLines(t *testing.T) {
 		t.Errorf("expected %d applied events:\n%s", queued+1, lastLines(out.String(), 3))
 	}
 }
+
+// TestReleaseDRKeepsConfiguredLoVIPs (fail-safe review F1, two-node DR):
+// in `backup { vip on }` mode a release keeps the VIPs on lo that the
+// config names (ARP silenced by the realserver sysctls) but removes a VIP
+// the MASTER bound that the config no longer names.
+func TestReleaseDRKeepsConfiguredLoVIPs(t *testing.T) {
+	sw := netnstest.NewSwitch(t)
+	const moved = "10.9.0.102"
+	dr := "    backup {\n        vip on\n        sysctl realserver\n    }"
+	n := newNode(t, sw, "rdr", "02:00:00:00:09:06", "10.9.0.1/24", "", instanceConf(dr))
+	n.mustKahook("notify", "master", "VI_1")
+	writeFile(t, n.conf, strings.Replace(instanceConf(dr), vip4, moved, 1))
+	n.mustKahook("notify", "backup", "VI_1")
+	if n.hasAddr("lo", vip4) {
+		t.Errorf("the VIP the config no longer names stayed on lo")
+	}
+	if !n.hasAddr("lo", moved) {
+		t.Errorf("the configured VIP is not on lo in backup { vip on } mode")
+	}
+	if n.hasAddr("eth0", vip6) {
+		t.Errorf("the VIP on eth0 stayed")
+	}
+	n.mustKahook("notify", "backup", "VI_1")
+	if !n.hasAddr("lo", moved) {
+		t.Errorf("a repeated BACKUP removed the configured lo VIP")
+	}
+}

@@ -151,11 +151,17 @@ func (e *Engine) Validate(ev Event) (*config.Instance, error) {
 }
 
 // Handle applies one event: validate, lock, skip if a newer event for the
-// instance was already taken, record it, run the steps, record the result.
+// instance was already taken, then for a MASTER record it, run the steps
+// and record the result (with the VIPs bound); a release runs its steps
+// first and records once, after them. A release removes the configured
+// VIPs, those an earlier event recorded as bound that the config no
+// longer names and, when the state cannot say, kahook's marked addresses
+// (vip.Proto) that no configured instance names.
 //
 // A release (BACKUP, FAULT, STOP, DELETED) never depends on the state
 // dir: when the dir is unsafe or cannot be created, the lock is not
-// obtained within LockWait, or the state cannot be read or written
+// obtained within LockWait (ReleaseLockWait, once per Engine: see
+// LockFailed and Settle), or the state cannot be read or written
 // (corrupt file, read-only file system, full disk), the failure is
 // logged at error level saying what was skipped, the release steps still
 // run, and the returned error (exit 1) says the event was not recorded.

@@ -295,12 +295,15 @@ func openFIFO(ctx context.Context, path string) (*os.File, error) {
 		probe.Close()
 		return r.f, r.err
 	case <-hup:
-		// Let the blocking open return (a writer end of our own, closed
-		// at once) and read what the gone writer left.
-		if w, err := os.OpenFile(self, os.O_WRONLY|unix.O_NONBLOCK, 0); err == nil {
+		// Let the blocking open return (a writer end of our own, held
+		// until it has: the open may not have reached the kernel yet)
+		// and read what the gone writer left.
+		w, err := os.OpenFile(self, os.O_WRONLY|unix.O_NONBLOCK, 0)
+		r := <-ch
+		if err == nil {
 			w.Close()
 		}
-		if r := <-ch; r.f != nil {
+		if r.f != nil {
 			r.f.Close()
 		}
 		return probe, nil

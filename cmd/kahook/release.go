@@ -16,7 +16,10 @@ import (
 // SIGKILL, every instance gets the STOP transition (the config's
 // backup { } actions), so a dead keepalived never leaves its node
 // answering ARP for a VIP. After a clean stop keepalived's own STOP
-// notify has already done it, and this run changes nothing.
+// notify has already done it, and this run changes nothing. A config
+// that does not load never blocks it: the VIPs the state recorded and
+// every address carrying kahook's marker go, and it exits 1
+// (notify.ReleaseWithoutConfig).
 func releaseCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "release",

@@ -688,6 +688,20 @@ func TestReleaseNeverNeedsTheConfig(t *testing.T) {
 			}
 		})
 	}
+	t.Run("release --all, default config deleted", func(t *testing.T) {
+		if _, err := os.Stat("/etc/kahook/kahook.conf"); !os.IsNotExist(err) {
+			t.Skip("/etc/kahook/kahook.conf exists on this machine")
+		}
+		n := newNode(t, sw, "rncd", "02:00:00:00:08:21", "10.9.0.1/24", "", instanceConf(""))
+		n.mustKahook("notify", "master", "VI_1")
+		out, err := n.Run(n.bin, "--syslog", "off", "--state-dir", n.stateDir, "release", "--all")
+		if err == nil || n.hasAddr("lo", vip4) || n.hasAddr("eth0", vip6) {
+			t.Errorf("release --all without kahook.conf: err %v, VIPs left %v %v (want them released, exit 1)\n%s", err, n.hasAddr("lo", vip4), n.hasAddr("eth0", vip6), out)
+		}
+		if out, err := n.Run(n.bin, "--syslog", "off", "--state-dir", n.stateDir, "release", "--all"); err != nil {
+			t.Errorf("nothing left to release: %v\n%s", err, out)
+		}
+	})
 	t.Run("MASTER refuses a broken config", func(t *testing.T) {
 		n := newNode(t, sw, "rncm", "02:00:00:00:08:20", "10.9.0.1/24", "", instanceConf("    garp_master_repeat nope"))
 		if out, code := n.kahook("notify", "master", "VI_1"); code != 2 {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/kahook/kahook/notify"
 	"github.com/kahook/kahook/state"
+	"github.com/kahook/kahook/vip"
 )
 
 // releaseCommand is what keepalived.service's kahook drop-in runs as
@@ -40,9 +41,14 @@ func releaseCommand() *cli.Command {
 			}
 			if _, err := os.Stat(e.configPath); errors.Is(err, os.ErrNotExist) && !e.configSet && c.Bool("all") {
 				// The drop-in runs on every keepalived stop, also on nodes
-				// where kahook is installed but not configured.
-				e.log.Debug("no kahook config: nothing to release", "config", e.configPath)
-				return nil
+				// where kahook is installed but not configured: nothing to
+				// do, unless addresses kahook bound are still there (the
+				// config was deleted since).
+				if marked, err := vip.Marked(); err == nil && len(marked) == 0 {
+					e.log.Debug("no kahook config: nothing to release", "config", e.configPath)
+					return nil
+				}
+				return e.releaseWithoutConfig(nil, true, err)
 			}
 			if _, err := e.loadConfig(); err != nil {
 				// A release never depends on the config loading.

@@ -694,12 +694,19 @@ func TestReleaseNeverNeedsTheConfig(t *testing.T) {
 		}
 		n := newNode(t, sw, "rncd", "02:00:00:00:08:21", "10.9.0.1/24", "", instanceConf(""))
 		n.mustKahook("notify", "master", "VI_1")
+		// An address of `kahook vip add` (not an instance's VIP) is not
+		// marked: a release without config leaves it.
+		const manual = "10.9.0.150"
+		n.mustKahook("vip", "add", "--force", manual)
 		out, err := n.Run(n.bin, "--syslog", "off", "--state-dir", n.stateDir, "release", "--all")
 		if err == nil || n.hasAddr("lo", vip4) || n.hasAddr("eth0", vip6) {
 			t.Errorf("release --all without kahook.conf: err %v, VIPs left %v %v (want them released, exit 1)\n%s", err, n.hasAddr("lo", vip4), n.hasAddr("eth0", vip6), out)
 		}
 		if out, err := n.Run(n.bin, "--syslog", "off", "--state-dir", n.stateDir, "release", "--all"); err != nil {
 			t.Errorf("nothing left to release: %v\n%s", err, out)
+		}
+		if !n.hasAddr("lo", manual) {
+			t.Errorf("the release removed %s, added by 'kahook vip add'", manual)
 		}
 	})
 	t.Run("MASTER refuses a broken config", func(t *testing.T) {

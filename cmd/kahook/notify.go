@@ -109,6 +109,7 @@ func (e *env) engine(validate func(*notify.Engine) error) (*notify.Engine, error
 	if err != nil {
 		return nil, failed(err)
 	}
+	vips.Mark = true
 	eng := &notify.Engine{
 		Cfg:    cfg,
 		VIPs:   vips,

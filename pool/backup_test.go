@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -88,7 +89,7 @@ virtual_server 10.0.0.10 80 {
 			if err != nil {
 				t.Fatal(err)
 			}
-			store, err := state.Open(t.TempDir())
+			store, err := state.Open(filepath.Join(t.TempDir(), "state"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -256,7 +257,7 @@ virtual_server 10.0.0.10 80 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store, _ := state.Open(t.TempDir())
+	store, _ := state.Open(filepath.Join(t.TempDir(), "state"))
 	if _, err := Run(context.Background(), Options{Cfg: cfg, Store: store, Instance: "VI_1",
 		OpenIPVS: func() (ipvs.Kernel, error) { return nil, fmt.Errorf("no IPVS on a BACKUP") },
 		Log:      slog.New(slog.NewTextHandler(io.Discard, nil))}); err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -63,8 +64,47 @@ type Engine struct {
 	LinkExists func(name string) error
 	Log        *slog.Logger
 	DryRun     bool
-	// LockWait bounds how long a run waits for another to finish.
+	// LockWait bounds how long a run waits for another to finish (0: 30 s
+	// for MASTER, ReleaseLockWait for a release).
 	LockWait time.Duration
+	// LockFailed is set once a release could not get the run lock: the
+	// later releases through this Engine do not wait again (one lock
+	// attempt per run). Settle clears it; a long-running caller (the FIFO
+	// reader) clears it per event.
+	LockFailed error
+}
+
+// ReleaseLockWait bounds the wait for the run lock before a run's
+// releases go ahead without it (`notify backup`, `release --all`: once
+// per run, not per instance).
+const ReleaseLockWait = 5 * time.Second
+
+// SettleLockWait bounds Settle's second wait for the run lock.
+const SettleLockWait = 25 * time.Second
+
+// Settle follows releases that went ahead without the run lock (LockFailed
+// set): it waits once more for the lock, at most SettleLockWait, and
+// applies evs again under it, so that they are recorded and a run that
+// held the lock meanwhile (a MASTER still loading IPVS, which binds its
+// VIPs after that) cannot leave a VIP bound. It returns the errors of
+// that second pass (nil and nothing done when no release missed the lock).
+func (e *Engine) Settle(ctx context.Context, evs []Event) ([]*Result, error) {
+	if e.LockFailed == nil {
+		return nil, nil
+	}
+	e.Log.Warn("releases went ahead without the run lock: waiting for it to record them", "max_wait", SettleLockWait.String())
+	e.LockFailed = nil
+	saved := e.LockWait
+	e.LockWait = SettleLockWait
+	defer func() { e.LockWait = saved }()
+	var out []*Result
+	var errs []error
+	for _, ev := range evs {
+		res, err := e.Handle(ctx, ev)
+		out = append(out, res)
+		errs = append(errs, err)
+	}
+	return out, errors.Join(errs...)
 }
 
 // BadInputError is an event or config that cannot be applied: exit 2,
@@ -123,11 +163,17 @@ func (e *Engine) Validate(ev Event) (*config.Instance, error) {
 }
 
 // Handle applies one event: validate, lock, skip if a newer event for the
-// instance was already taken, record it, run the steps, record the result.
+// instance was already taken, then for a MASTER record it, run the steps
+// and record the result (with the VIPs bound); a release runs its steps
+// first and records once, after them. A release removes the configured
+// VIPs, those an earlier event recorded as bound that the config no
+// longer names and, when the state cannot say, kahook's marked addresses
+// (vip.Proto) that no configured instance names.
 //
 // A release (BACKUP, FAULT, STOP, DELETED) never depends on the state
 // dir: when the dir is unsafe or cannot be created, the lock is not
-// obtained within LockWait, or the state cannot be read or written
+// obtained within LockWait (ReleaseLockWait, once per Engine: see
+// LockFailed and Settle), or the state cannot be read or written
 // (corrupt file, read-only file system, full disk), the failure is
 // logged at error level saying what was skipped, the release steps still
 // run, and the returned error (exit 1) says the event was not recorded.
@@ -156,6 +202,9 @@ func (e *Engine) Handle(ctx context.Context, ev Event) (*Result, error) {
 	skipState := func(what string, err error) (*Result, error) {
 		log.Error("releasing anyway, without the run lock and without recording the event: "+what, "state_dir", e.Store.Dir, "err", err)
 		res := &Result{Event: ev, Steps: []StepResult{}}
+		// Without the state the follower's pid is unknown: found by
+		// its command line instead (a dry run returned before this).
+		StopFollowers(ev.Name, log)
 		errs := e.steps(ctx, in, ev, nil, nil, ipvs.StartMembers, res, log)
 		errs = append(errs, fmt.Errorf("event not recorded (%s): %w", what, err))
 		return res, errors.Join(errs...)
@@ -174,10 +223,19 @@ func (e *Engine) Handle(ctx context.Context, ev Event) (*Result, error) {
 	wait := e.LockWait
 	if wait == 0 {
 		wait = 30 * time.Second
+		if release {
+			wait = ReleaseLockWait
+		}
+	}
+	if release && e.LockFailed != nil {
+		// One lock attempt per run: `release --all` does not wait again
+		// for each instance.
+		return skipState("run lock not obtained (earlier in this run)", e.LockFailed)
 	}
 	lock, err := e.Store.LockWithin(ctx, wait)
 	if err != nil {
 		if release {
+			e.LockFailed = err
 			return skipState("run lock not obtained", err)
 		}
 		return nil, err
@@ -193,6 +251,9 @@ func (e *Engine) Handle(ctx context.Context, ev Event) (*Result, error) {
 		log.Error("state file unreadable: releasing as if it were empty", "err", err)
 	}
 	prev := st.Instances[ev.Name]
+	if release && err != nil {
+		prev = &state.InstanceState{VIPs: e.unclaimedMarked(log)}
+	}
 	if prev != nil && prev.Event.After(ev.Key) {
 		res.Stale = true
 		log.Info("stale event skipped: a newer event for this instance was already applied", "newer_state", prev.State)
@@ -213,6 +274,12 @@ func (e *Engine) Handle(ctx context.Context, ev Event) (*Result, error) {
 	} else if prev != nil && prev.GARPPID != 0 {
 		stopFollower(prev.GARPPID, ev.Name, log)
 	}
+	if release {
+		return e.release(ctx, in, ev, st, prev, cur, res, log)
+	}
+	// A VIP an earlier MASTER bound and the config no longer names stays
+	// recorded until a release removes it.
+	cur.VIPs = append(boundAfter(in, ev.State), staleVIPs(in, prev)...)
 	var saveErr error
 	// Recorded before acting: a run killed halfway is visible as
 	// applied=false, and any older run still waiting sees it is stale.
@@ -313,6 +380,16 @@ func (e *Engine) Run(ctx context.Context, in *config.Instance, steps []Step) (*R
 
 func (e *Engine) runSteps(ctx context.Context, in *config.Instance, ev Event, steps []Step, prev, cur *state.InstanceState, members ipvs.MembersFunc, res *Result, log *slog.Logger) []error {
 	wasMaster := prev != nil && prev.State == Master && prev.Applied
+	var stale []vip.Addr
+	if ev.State != Master {
+		stale = staleVIPs(in, prev)
+		if len(stale) == 0 && prev == nil {
+			// Nothing says what this instance bound before (no state):
+			// kahook's marked addresses that no configured instance
+			// claims go too.
+			stale = e.unclaimedMarked(log)
+		}
+	}
 	var plans []*stepPlan
 	planned := 0
 	for _, step := range steps {
@@ -321,6 +398,17 @@ func (e *Engine) runSteps(ctx context.Context, in *config.Instance, ev Event, st
 			continue
 		}
 		p := e.plan(ctx, in, step, members, log)
+		if step.Kind == StepVIPDel && len(stale) > 0 && p.err == nil {
+			// The VIPs bound by an earlier event and no longer in the
+			// config go with the first VIP removal.
+			log.Warn("releasing VIPs bound earlier that the config no longer names", "vips", fmt.Sprint(stale))
+			ch, err := e.VIPs.Plan(stale, false)
+			for i := range ch {
+				p.changes = append(p.changes, Change{VIP: &ch[i]})
+			}
+			p.err = err
+			stale = nil
+		}
 		planned += len(p.changes)
 		plans = append(plans, p)
 	}
@@ -478,5 +566,123 @@ func stopFollower(pid int, instance string, log *slog.Logger) {
 		if err := syscall.Kill(pid, syscall.SIGTERM); err == nil {
 			log.Debug("stopped pending gratuitous ARP of an older event", "pid", pid)
 		}
+	}
+}
+
+// release applies a BACKUP/FAULT/STOP/DELETED whose event is newer than
+// the recorded one: the steps run first and the event is recorded once,
+// after them, so a run killed halfway has removed what it could before
+// any fsync (the recorded event is still the older one: the next release
+// is not stale and redoes it).
+func (e *Engine) release(ctx context.Context, in *config.Instance, ev Event, st *state.State, prev, cur *state.InstanceState, res *Result, log *slog.Logger) (*Result, error) {
+	if !e.DryRun {
+		StopFollowers(ev.Name, log)
+	}
+	errs := e.steps(ctx, in, ev, prev, cur, pool.Members(st), res, log)
+	if e.DryRun {
+		return res, errors.Join(errs...)
+	}
+	cur.Applied = len(errs) == 0
+	cur.Updated = time.Now()
+	cur.VIPs = boundAfter(in, ev.State)
+	if !cur.Applied && prev != nil {
+		// Not all removed: the next release must still know them.
+		cur.VIPs = append(cur.VIPs, staleVIPs(in, prev)...)
+	}
+	st.Instances[ev.Name] = cur
+	if err := e.Store.Save(st); err != nil {
+		log.Error("state not recorded: releasing anyway (the steps ran first)", "state_dir", e.Store.Dir, "err", err)
+		errs = append(errs, fmt.Errorf("event not recorded: %w", err))
+	}
+	if res.Changed > 0 {
+		log.Info("transition applied", "changes", res.Changed, "priority", ev.Priority, "source", ev.Source)
+	}
+	return res, errors.Join(errs...)
+}
+
+// boundAfter is what stays bound of in's VIPs once state is applied: all
+// of them for a MASTER that binds VIPs, the VIPs on lo for a DR real
+// server's backup { vip on }, else none.
+func boundAfter(in *config.Instance, st state.VRRP) []vip.Addr {
+	if st == Master {
+		if !in.Master.VIP {
+			return nil
+		}
+		return vipAddrs(in, Step{})
+	}
+	if in.Backup.VIP {
+		return vipAddrs(in, Step{LoOnly: true})
+	}
+	return nil
+}
+
+// staleVIPs are the VIPs prev recorded as bound that in's config no
+// longer names (same address on the same device).
+func staleVIPs(in *config.Instance, prev *state.InstanceState) []vip.Addr {
+	if prev == nil {
+		return nil
+	}
+	var out []vip.Addr
+	for _, a := range prev.VIPs {
+		if !configures(in, a) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+func configures(in *config.Instance, a vip.Addr) bool {
+	for _, v := range in.VIPs {
+		if v.Dev == a.Dev && v.Prefix.Addr() == a.Prefix.Addr() {
+			return true
+		}
+	}
+	return false
+}
+
+// unclaimedMarked lists the addresses carrying kahook's marker
+// (vip.Proto) that no instance of the config names: what an earlier
+// config bound, when the state cannot say which instance it was.
+func (e *Engine) unclaimedMarked(log *slog.Logger) []vip.Addr {
+	marked, err := vip.Marked()
+	if err != nil {
+		log.Error("cannot list kahook's marked addresses", "err", err)
+		return nil
+	}
+	var out []vip.Addr
+	for _, a := range marked {
+		claimed := false
+		for _, in := range e.Cfg.Instances {
+			claimed = claimed || configures(in, a)
+		}
+		if !claimed {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// StopFollowers ends every gratuitous ARP follower of instance (`kahook
+// ... garp --follow INSTANCE`, this same executable) found in /proc: a
+// release stops announcing even when the state that names the
+// follower's pid is unreadable or was never written.
+func StopFollowers(instance string, log *slog.Logger) {
+	self, err := os.Executable()
+	if err != nil {
+		return
+	}
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return
+	}
+	for _, d := range entries {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		if exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid)); err != nil || exe != self {
+			continue
+		}
+		stopFollower(pid, instance, log)
 	}
 }

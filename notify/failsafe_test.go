@@ -13,8 +13,10 @@ import (
 	"time"
 
 	mdarp "github.com/mdlayher/arp"
+	"golang.org/x/sys/unix"
 
 	"github.com/kahook/kahook/internal/netnstest"
+	"github.com/kahook/kahook/notify"
 	"github.com/kahook/kahook/state"
 )
 
@@ -634,5 +636,345 @@ func TestUnsafeMaintenanceDirIgnored(t *testing.T) {
 	os.Chown(maint, 0, 0)
 	if out := n.mustKahook("sync", "VI_1"); strings.Contains(out, "maintenance dir ignored") {
 		t.Errorf("a root-only maintenance dir was ignored:\n%s", out)
+	}
+}
+
+// TestReleaseNeverNeedsTheConfig (issue 14, fail-safe release review
+// F1/F2): a release removes the VIPs a MASTER bound even when the config
+// changed since (another VIP) or no longer loads; a MASTER still refuses
+// a broken config (exit 2, nothing bound).
+func TestReleaseNeverNeedsTheConfig(t *testing.T) {
+	sw := netnstest.NewSwitch(t)
+	const moved = "10.9.0.101"
+	cases := []struct {
+		name    string
+		break_  func(n *node)
+		args    []string
+		wantErr bool
+	}{
+		{"VIP changed in the config", func(n *node) {
+			writeFile(t, n.conf, strings.Replace(instanceConf(""), vip4, moved, 1))
+		}, []string{"notify", "backup", "VI_1"}, false},
+		{"unterminated instance appended", func(n *node) {
+			f, _ := os.OpenFile(n.conf, os.O_APPEND|os.O_WRONLY, 0)
+			f.WriteString("instance VI_2 {\n")
+			f.Close()
+		}, []string{"notify", "backup", "VI_1"}, true},
+		{"broken config and no state", func(n *node) {
+			writeFile(t, n.conf, instanceConf("    garp_master_repeat nope"))
+			os.RemoveAll(n.stateDir)
+		}, []string{"notify", "stop", "VI_1"}, true},
+		{"release --all, config deleted", func(n *node) {
+			os.Remove(n.conf)
+		}, []string{"release", "--all"}, true},
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			n := newNode(t, sw, fmt.Sprintf("rnc%d", i), fmt.Sprintf("02:00:00:00:08:%02x", i+1), "10.9.0.1/24", "", instanceConf(""))
+			n.mustKahook("notify", "master", "VI_1")
+			if !n.hasAddr("lo", vip4) {
+				t.Fatal("MASTER did not bind the VIP")
+			}
+			tc.break_(n)
+			out, code := n.kahook(tc.args...)
+			if (code != 0) != tc.wantErr || code == 2 {
+				t.Errorf("%v: exit %d (want error %v, never 2):\n%s", tc.args, code, tc.wantErr, out)
+			}
+			if n.hasAddr("lo", vip4) || n.hasAddr("eth0", vip6) {
+				t.Errorf("%v left a VIP bound by the MASTER:\n%s\n%s", tc.args, n.MustRun("ip", "-o", "addr", "show", "dev", "lo"), out)
+			}
+			if tc.wantErr && !strings.Contains(out, "level=ERROR") {
+				t.Errorf("no error line:\n%s", out)
+			}
+		})
+	}
+	t.Run("release --all, default config deleted", func(t *testing.T) {
+		if _, err := os.Stat("/etc/kahook/kahook.conf"); !os.IsNotExist(err) {
+			t.Skip("/etc/kahook/kahook.conf exists on this machine")
+		}
+		n := newNode(t, sw, "rncd", "02:00:00:00:08:21", "10.9.0.1/24", "", instanceConf(""))
+		n.mustKahook("notify", "master", "VI_1")
+		// An address of `kahook vip add` (not an instance's VIP) is not
+		// marked: a release without config leaves it.
+		const manual = "10.9.0.150"
+		n.mustKahook("vip", "add", "--force", manual)
+		out, err := n.Run(n.bin, "--syslog", "off", "--state-dir", n.stateDir, "release", "--all")
+		if err == nil || n.hasAddr("lo", vip4) || n.hasAddr("eth0", vip6) {
+			t.Errorf("release --all without kahook.conf: err %v, VIPs left %v %v (want them released, exit 1)\n%s", err, n.hasAddr("lo", vip4), n.hasAddr("eth0", vip6), out)
+		}
+		if out, err := n.Run(n.bin, "--syslog", "off", "--state-dir", n.stateDir, "release", "--all"); err != nil {
+			t.Errorf("nothing left to release: %v\n%s", err, out)
+		}
+		if !n.hasAddr("lo", manual) {
+			t.Errorf("the release removed %s, added by 'kahook vip add'", manual)
+		}
+	})
+	t.Run("MASTER refuses a broken config", func(t *testing.T) {
+		n := newNode(t, sw, "rncm", "02:00:00:00:08:20", "10.9.0.1/24", "", instanceConf("    garp_master_repeat nope"))
+		if out, code := n.kahook("notify", "master", "VI_1"); code != 2 {
+			t.Errorf("exit %d, want 2:\n%s", code, out)
+		}
+		if n.hasAddr("lo", vip4) {
+			t.Error("a refused MASTER bound the VIP")
+		}
+	})
+}
+
+// TestReleaseHeldLockBounded (fail-safe review F4): a run lock held by a
+// stuck run delays a release once per run, not once per instance:
+// `release --all` with three instances removes every VIP within
+// ReleaseLockWait (5 s) plus slack, and records the events as soon as the
+// lock is free again.
+func TestReleaseHeldLockBounded(t *testing.T) {
+	sw := netnstest.NewSwitch(t)
+	conf := ""
+	vips := []string{"10.9.0.111", "10.9.0.112", "10.9.0.113"}
+	for i, v := range vips {
+		conf += fmt.Sprintf("instance VI_%d {\n    interface eth0\n    virtual_ipaddress {\n        %s\n    }\n    garp_master_repeat 1\n}\n", i+1, v)
+	}
+	n := newNode(t, sw, "rlock", "02:00:00:00:09:01", "10.9.0.1/24", "", conf)
+	for i := range vips {
+		n.mustKahook("notify", "master", fmt.Sprintf("VI_%d", i+1))
+	}
+	holder := exec.Command("ip", "netns", "exec", n.Name, "flock", "-x", "-o", filepath.Join(n.stateDir, "lock"), "sleep", "60")
+	if err := holder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { holder.Process.Kill(); holder.Wait() }()
+	time.Sleep(300 * time.Millisecond)
+	start := time.Now()
+	type result struct {
+		out  string
+		code int
+	}
+	done := make(chan result, 1)
+	go func() {
+		out, code := n.kahook("release", "--all")
+		done <- result{out, code}
+	}()
+	time.Sleep(notifyReleaseLockWait + 2*time.Second)
+	for _, v := range vips {
+		if n.hasAddr("lo", v) {
+			t.Errorf("%s still bound %v after release --all started under a held lock", v, time.Since(start).Round(time.Millisecond))
+		}
+	}
+	holder.Process.Kill()
+	holder.Wait()
+	r := <-done
+	if r.code != 0 {
+		t.Errorf("release --all: exit %d once the lock was free again (the events are recorded):\n%s", r.code, r.out)
+	}
+	if d := time.Since(start); d > notifyReleaseLockWait+notify.SettleLockWait {
+		t.Errorf("release --all took %v", d)
+	}
+	st := stateFile(t, n.stateDir)
+	for i := range vips {
+		if in := st.Instances[fmt.Sprintf("VI_%d", i+1)]; in == nil || in.State != "STOP" || !in.Applied {
+			t.Errorf("VI_%d not recorded as STOP applied: %+v", i+1, in)
+		}
+	}
+}
+
+const notifyReleaseLockWait = notify.ReleaseLockWait
+
+// TestReleaseStopsFollowerWithoutState (fail-safe review F3): a release
+// that cannot record its event (here the run lock is held by a stuck
+// run, so the state still says MASTER) still stops the instance's
+// gratuitous ARP follower: the node stops announcing the VIP it released.
+func TestReleaseStopsFollowerWithoutState(t *testing.T) {
+	sw := netnstest.NewSwitch(t)
+	n := newNode(t, sw, "rfol", "02:00:00:00:09:02", "10.9.0.1/24", "", strings.Replace(instanceConf("    garp_master_refresh 1"), vip6, "", 1))
+	n.mustKahook("notify", "master", "VI_1")
+	pid := stateFile(t, n.stateDir).Instances["VI_1"].GARPPID
+	if pid == 0 {
+		t.Fatal("MASTER started no gratuitous ARP follower")
+	}
+	holder := exec.Command("ip", "netns", "exec", n.Name, "flock", "-x", "-o", filepath.Join(n.stateDir, "lock"), "sleep", "60")
+	if err := holder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { holder.Process.Kill(); holder.Wait() }()
+	time.Sleep(300 * time.Millisecond)
+	if !running(pid) {
+		t.Fatalf("follower %d not running before the release", pid)
+	}
+	done := make(chan string, 1)
+	go func() {
+		out, _ := n.kahook("notify", "backup", "VI_1")
+		done <- out
+	}()
+	deadline := time.Now().Add(notifyReleaseLockWait + 2*time.Second)
+	for running(pid) {
+		if time.Now().After(deadline) {
+			t.Errorf("follower %d still announcing the released VIP 2 s after the release went ahead without the lock (VIP bound: %v)", pid, n.hasAddr("lo", vip4))
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	holder.Process.Kill()
+	holder.Wait()
+	<-done
+}
+
+// running: pid exists and is not a zombie waiting for its parent.
+func running(pid int) bool {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	return err == nil && !strings.Contains(string(data), ") Z ")
+}
+
+// TestFollowerStopsWhenVIPGone (fail-safe review F3): a follower whose
+// VIPs are no longer bound on the node (removed by a release that could
+// not reach it, or by hand) stops before its next round instead of
+// announcing an address the node does not hold.
+func TestFollowerStopsWhenVIPGone(t *testing.T) {
+	sw := netnstest.NewSwitch(t)
+	n := newNode(t, sw, "rfog", "02:00:00:00:09:03", "10.9.0.1/24", "", strings.Replace(instanceConf("    garp_master_refresh 1"), vip6, "", 1))
+	n.mustKahook("notify", "master", "VI_1")
+	pid := stateFile(t, n.stateDir).Instances["VI_1"].GARPPID
+	time.Sleep(1200 * time.Millisecond)
+	if pid == 0 || !running(pid) {
+		t.Fatalf("follower %d not running", pid)
+	}
+	n.MustRun("ip", "addr", "del", vip4+"/32", "dev", "lo")
+	deadline := time.Now().Add(2500 * time.Millisecond) // the next refresh round is at most 1 s away
+	for running(pid) {
+		if time.Now().After(deadline) {
+			t.Fatalf("follower %d still announcing %s after it left the node", pid, vip4)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestReleaseRemovesBeforeRecording (fail-safe review F12): a release
+// removes its VIPs before it writes the state, so a release killed at its
+// first write has already released. The run is stopped (SIGSTOP) the
+// moment it creates its first temporary state file.
+func TestReleaseRemovesBeforeRecording(t *testing.T) {
+	sw := netnstest.NewSwitch(t)
+	n := newNode(t, sw, "rord", "02:00:00:00:09:04", "10.9.0.1/24", "", instanceConf(""))
+	n.mustKahook("notify", "master", "VI_1")
+	ino, err := unix.InotifyInit1(unix.IN_CLOEXEC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(ino)
+	if _, err := unix.InotifyAddWatch(ino, n.stateDir, unix.IN_CREATE); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("ip", "netns", "exec", n.Name, n.bin, "--config", n.conf, "--state-dir", n.stateDir, "--syslog", "off", "notify", "backup", "VI_1")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stopped := make(chan bool, 1)
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			k, err := unix.Read(ino, buf)
+			if err != nil || k <= 0 {
+				stopped <- false
+				return
+			}
+			if strings.Contains(string(buf[:k]), ".state.json.tmp") {
+				stopped <- syscall.Kill(cmd.Process.Pid, syscall.SIGSTOP) == nil
+				return
+			}
+		}
+	}()
+	select {
+	case ok := <-stopped:
+		if !ok {
+			t.Fatal("could not stop the run at its first state write")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the release wrote no state file")
+	}
+	bound := n.hasAddr("lo", vip4)
+	syscall.Kill(cmd.Process.Pid, syscall.SIGCONT)
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("notify backup: %v", err)
+	}
+	if bound {
+		t.Error("the release wrote its state before removing the VIP")
+	}
+}
+
+// TestFIFODrainAppliesQueuedLines (fail-safe review F5): at SIGTERM the
+// pipe holds more lines than can be applied in the 2 s drain bound, the
+// last one a STOP; keepalived closes the FIFO 1 s later. The bound is on
+// waiting for data, not on applying what is already queued: every line
+// is applied and the VIP is gone.
+func TestFIFODrainAppliesQueuedLines(t *testing.T) {
+	sw := netnstest.NewSwitch(t)
+	a := newNode(t, sw, "fdrain", "02:00:00:00:09:05", "10.9.0.1/24", "", instanceConf(""))
+	fifo := filepath.Join(t.TempDir(), "notify.fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := a.Command(a.bin, "--config", a.conf, "--state-dir", a.stateDir, "--syslog", "off", "fifo", fifo)
+	var out netnstest.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w, err := os.OpenFile(fifo, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	const queued = 1000
+	for i := 0; i < queued; i++ {
+		st := "MASTER"
+		if i%2 == 1 {
+			st = "BACKUP"
+		}
+		fmt.Fprintf(&b, "INSTANCE \"VI_1\" %s %d\n", st, i%250)
+	}
+	b.WriteString("INSTANCE \"VI_1\" STOP 0\n")
+	start := time.Now()
+	if _, err := w.WriteString(b.String()); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second)
+	w.Close()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("fifo exit: %v\n%s", err, lastLines(out.String(), 5))
+	}
+	t.Logf("%d queued lines applied in %v", queued+1, time.Since(start).Round(time.Millisecond))
+	s := readState(t, a.stateDir).Instances["VI_1"]
+	if s == nil || s.State != "STOP" || a.hasAddr("lo", vip4) {
+		t.Errorf("end state %+v, VIP present %v (the queued STOP was lost)\n%s", s, a.hasAddr("lo", vip4), lastLines(out.String(), 3))
+	}
+	if !strings.Contains(out.String(), fmt.Sprintf("applied=%d", queued+1)) {
+		t.Errorf("expected %d applied events:\n%s", queued+1, lastLines(out.String(), 3))
+	}
+}
+
+// TestReleaseDRKeepsConfiguredLoVIPs (fail-safe review F1, two-node DR):
+// in `backup { vip on }` mode a release keeps the VIPs on lo that the
+// config names (ARP silenced by the realserver sysctls) but removes a VIP
+// the MASTER bound that the config no longer names.
+func TestReleaseDRKeepsConfiguredLoVIPs(t *testing.T) {
+	sw := netnstest.NewSwitch(t)
+	const moved = "10.9.0.102"
+	dr := "    backup {\n        vip on\n        sysctl realserver\n    }"
+	n := newNode(t, sw, "rdr", "02:00:00:00:09:06", "10.9.0.1/24", "", instanceConf(dr))
+	n.mustKahook("notify", "master", "VI_1")
+	writeFile(t, n.conf, strings.Replace(instanceConf(dr), vip4, moved, 1))
+	n.mustKahook("notify", "backup", "VI_1")
+	if n.hasAddr("lo", vip4) {
+		t.Errorf("the VIP the config no longer names stayed on lo")
+	}
+	if !n.hasAddr("lo", moved) {
+		t.Errorf("the configured VIP is not on lo in backup { vip on } mode")
+	}
+	if n.hasAddr("eth0", vip6) {
+		t.Errorf("the VIP on eth0 stayed")
+	}
+	n.mustKahook("notify", "backup", "VI_1")
+	if !n.hasAddr("lo", moved) {
+		t.Errorf("a repeated BACKUP removed the configured lo VIP")
 	}
 }

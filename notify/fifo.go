@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -35,16 +36,19 @@ const FIFODrain = 2 * time.Second
 // line, or one for an instance kahook does not know (the FIFO carries
 // every instance and group), is logged and skipped. When ctx ends
 // (SIGTERM) it keeps reading and applying until EOF (keepalived closes
-// the FIFO) or FIFODrain has passed, whichever comes first; a line being
-// applied is always finished, so a SIGTERM never leaves half a
+// the FIFO) or no data arrived for FIFODrain, whichever comes first
+// (lines already in the pipe are all applied, however long that takes); a
+// line being applied is always finished, so a SIGTERM never leaves half a
 // transition. r should be an *os.File of the FIFO (its read deadline
 // bounds the drain); any other reader is abandoned after FIFODrain.
 func ReadFIFO(ctx context.Context, r io.Reader, e *Engine, log *slog.Logger) (FIFOStats, error) {
 	var st FIFOStats
 	lines := make(chan string, 64)
 	readErr := make(chan error, 1)
+	dr := &drainReader{r: r}
+	dr.d, _ = r.(interface{ SetReadDeadline(time.Time) error })
 	go func() {
-		br := bufio.NewReader(r)
+		br := bufio.NewReader(dr)
 		for {
 			line, err := readRecord(br)
 			if err != nil && line != "" {
@@ -73,8 +77,12 @@ func ReadFIFO(ctx context.Context, r io.Reader, e *Engine, log *slog.Logger) (FI
 			// SIGTERM: drain until EOF, bounded.
 			done = nil
 			log.Debug("FIFO reader: signalled; applying what keepalived still writes until it closes the FIFO", "bound", FIFODrain)
-			if d, ok := r.(interface{ SetReadDeadline(time.Time) error }); ok && d.SetReadDeadline(time.Now().Add(FIFODrain)) == nil {
-				continue
+			if dr.d != nil {
+				end := time.Now().Add(FIFODrain)
+				dr.until.Store(end.UnixNano())
+				if dr.d.SetReadDeadline(end) == nil {
+					continue
+				}
 			}
 			drainEnd = time.After(FIFODrain)
 		case <-drainEnd:
@@ -111,6 +119,7 @@ func ReadFIFO(ctx context.Context, r io.Reader, e *Engine, log *slog.Logger) (FI
 				continue
 			}
 			// Finish the transition even if SIGTERM arrives meanwhile.
+			e.LockFailed = nil
 			if _, err := e.Handle(context.WithoutCancel(ctx), ev); err != nil {
 				st.Failed++
 				log.Error("FIFO event failed", "line", line, "err", err)
@@ -198,4 +207,28 @@ func kindOf(mode uint32) string {
 		return "block device"
 	}
 	return "file"
+}
+
+// fifoGrace is how long a read after the drain bound still waits: lines
+// already in the pipe are read (and applied) however long applying the
+// ones before them took; FIFODrain bounds waiting for new data only.
+const fifoGrace = 100 * time.Millisecond
+
+// drainReader sets, once draining (until != 0), each read's deadline to
+// the drain bound or fifoGrace from now, whichever is later.
+type drainReader struct {
+	r     io.Reader
+	d     interface{ SetReadDeadline(time.Time) error }
+	until atomic.Int64 // unix ns; 0: not draining
+}
+
+func (dr *drainReader) Read(p []byte) (int, error) {
+	if u := dr.until.Load(); u != 0 && dr.d != nil {
+		dl := time.Unix(0, u)
+		if g := time.Now().Add(fifoGrace); g.After(dl) {
+			dl = g
+		}
+		_ = dr.d.SetReadDeadline(dl)
+	}
+	return dr.r.Read(p)
 }

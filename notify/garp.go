@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -117,6 +118,12 @@ func Follow(ctx context.Context, cfg *config.Config, store *state.Store, name st
 	}
 	defer closeFn()
 	stop := func() bool {
+		if !anyBound(in) {
+			// Released by a run that could not tell this follower (or by
+			// hand): never announce a VIP this node does not hold.
+			log.Info("gratuitous ARP stopped: none of the instance's VIPs is bound here any more", "instance", name)
+			return true
+		}
 		st, err := store.Load()
 		if err != nil {
 			return false
@@ -164,4 +171,26 @@ func SelfExe() string {
 		return ""
 	}
 	return p
+}
+
+// anyBound reports whether at least one of in's VIPs is on its device.
+func anyBound(in *config.Instance) bool {
+	for _, v := range in.VIPs {
+		ifi, err := net.InterfaceByName(v.Dev)
+		if err != nil {
+			continue
+		}
+		addrs, err := ifi.Addrs()
+		if err != nil {
+			return true // cannot tell: the state decides
+		}
+		for _, a := range addrs {
+			if n, ok := a.(*net.IPNet); ok {
+				if ip, ok := netip.AddrFromSlice(n.IP); ok && ip.Unmap() == v.Prefix.Addr() {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }

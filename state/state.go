@@ -26,6 +26,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/kahook/kahook/config"
+	"github.com/kahook/kahook/vip"
 )
 
 const (
@@ -221,6 +222,10 @@ type InstanceState struct {
 	// this event, or the MASTER event before it when a repeated MASTER
 	// changed nothing and let that schedule run to its end.
 	GARPEvent *EventKey `json:"garp_event,omitempty"`
+	// VIPs are the addresses this instance holds bound on this node after
+	// this event (a MASTER: every configured VIP): a later release
+	// removes them even when the config has changed or does not load.
+	VIPs []vip.Addr `json:"vips,omitempty"`
 }
 
 // PoolState is the per-instance memory of `sync` between passes.

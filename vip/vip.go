@@ -97,6 +97,10 @@ type Netlink interface {
 type Manager struct {
 	NL  Netlink
 	Log *slog.Logger
+	// Mark sets kahook's marker (Proto) on the addresses it adds: the
+	// VIPs of VRRP instances, which a release without config removes.
+	// Addresses of `kahook vip` and `kahook realserver` are not marked.
+	Mark bool
 }
 
 // NewManager opens a netlink handle in the current network namespace.
@@ -205,7 +209,12 @@ func (m *Manager) Apply(c Change) error {
 	}
 	switch c.Op {
 	case Add:
-		if err := m.NL.AddrAdd(link, nl); err != nil && !errors.Is(err, unix.EEXIST) {
+		add := func() error { return m.NL.AddrAdd(link, nl) }
+		if _, real := m.NL.(*netlink.Handle); real && m.Mark {
+			// Marked in the kernel as kahook's (Proto).
+			add = func() error { return addMarked(link.Attrs().Index, c.Addr) }
+		}
+		if err := add(); err != nil && !errors.Is(err, unix.EEXIST) {
 			return fmt.Errorf("add VIP %s: %w", c.Addr, err)
 		}
 		m.Log.Info("VIP added", "vip", p.String(), "dev", c.Addr.Dev, "label", c.Addr.Label)

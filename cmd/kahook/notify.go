@@ -41,6 +41,12 @@ func notifyCommand() *cli.Command {
 				return usage("notify: %v", err)
 			}
 			ev.Key, ev.Received = key, received
+			if ev.State != notify.Master {
+				// A release never depends on the config loading.
+				if _, err := e.loadConfig(); err != nil {
+					return e.releaseWithoutConfig([]string{ev.Name}, false, err)
+				}
+			}
 			// Validated before the state dir is created or locked: a
 			// refused event creates nothing.
 			eng, err := e.engine(func(eng *notify.Engine) error {
@@ -51,6 +57,14 @@ func notifyCommand() *cli.Command {
 				return err
 			}
 			res, err := eng.Handle(c.Context, ev)
+			if eng.LockFailed != nil {
+				// Released without the lock: the second pass under it
+				// decides the exit code.
+				var rs []*notify.Result
+				if rs, err = eng.Settle(c.Context, []notify.Event{ev}); len(rs) == 1 && rs[0] != nil {
+					res = rs[0]
+				}
+			}
 			return e.finishNotify(res, err)
 		},
 	}
@@ -126,6 +140,7 @@ func (e *env) engine(validate func(*notify.Engine) error) (*notify.Engine, error
 	if err != nil {
 		return nil, failed(err)
 	}
+	vips.Mark = true
 	eng := &notify.Engine{
 		Cfg:    cfg,
 		VIPs:   vips,
@@ -260,12 +275,15 @@ func openFIFO(ctx context.Context, path string) (*os.File, error) {
 		probe.Close()
 		return r.f, r.err
 	case <-hup:
-		// Let the blocking open return (a writer end of our own, closed
-		// at once) and read what the gone writer left.
-		if w, err := os.OpenFile(self, os.O_WRONLY|unix.O_NONBLOCK, 0); err == nil {
+		// Let the blocking open return (a writer end of our own, held
+		// until it has: the open may not have reached the kernel yet)
+		// and read what the gone writer left.
+		w, err := os.OpenFile(self, os.O_WRONLY|unix.O_NONBLOCK, 0)
+		r := <-ch
+		if err == nil {
 			w.Close()
 		}
-		if r := <-ch; r.f != nil {
+		if r.f != nil {
 			r.f.Close()
 		}
 		return probe, nil
@@ -273,4 +291,15 @@ func openFIFO(ctx context.Context, path string) (*os.File, error) {
 		probe.Close()
 		return nil, ctx.Err()
 	}
+}
+
+// releaseWithoutConfig releases names (all: every instance) when the
+// config does not load (notify.ReleaseWithoutConfig): exit 1.
+func (e *env) releaseWithoutConfig(names []string, all bool, cause error) error {
+	vips, err := vip.NewManager(e.log)
+	if err != nil {
+		return failed(errors.Join(err, cause))
+	}
+	store := &state.Store{Dir: e.resolveStateDir(nil), Log: e.log}
+	return failed(notify.ReleaseWithoutConfig(store, vips, names, all, cause, e.log))
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/kahook/kahook/notify"
 	"github.com/kahook/kahook/state"
+	"github.com/kahook/kahook/vip"
 )
 
 // releaseCommand is what keepalived.service's kahook drop-in runs as
@@ -16,7 +17,10 @@ import (
 // SIGKILL, every instance gets the STOP transition (the config's
 // backup { } actions), so a dead keepalived never leaves its node
 // answering ARP for a VIP. After a clean stop keepalived's own STOP
-// notify has already done it, and this run changes nothing.
+// notify has already done it, and this run changes nothing. A config
+// that does not load never blocks it: the VIPs the state recorded and
+// every address carrying kahook's marker go, and it exits 1
+// (notify.ReleaseWithoutConfig).
 func releaseCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "release",
@@ -37,9 +41,18 @@ func releaseCommand() *cli.Command {
 			}
 			if _, err := os.Stat(e.configPath); errors.Is(err, os.ErrNotExist) && !e.configSet && c.Bool("all") {
 				// The drop-in runs on every keepalived stop, also on nodes
-				// where kahook is installed but not configured.
-				e.log.Debug("no kahook config: nothing to release", "config", e.configPath)
-				return nil
+				// where kahook is installed but not configured: nothing to
+				// do, unless addresses kahook bound are still there (the
+				// config was deleted since).
+				if marked, err := vip.Marked(); err == nil && len(marked) == 0 {
+					e.log.Debug("no kahook config: nothing to release", "config", e.configPath)
+					return nil
+				}
+				return e.releaseWithoutConfig(nil, true, err)
+			}
+			if _, err := e.loadConfig(); err != nil {
+				// A release never depends on the config loading.
+				return e.releaseWithoutConfig(c.Args().Slice(), c.Bool("all"), err)
 			}
 			eng, err := e.engine(nil)
 			if err != nil {
@@ -57,8 +70,10 @@ func releaseCommand() *cli.Command {
 				}
 			}
 			var errs []error
+			var evs []notify.Event
 			for _, n := range names {
 				ev := notify.Event{Name: n, State: notify.Stop, Source: "release", Key: key, Received: received}
+				evs = append(evs, ev)
 				res, err := eng.Handle(c.Context, ev)
 				if err != nil {
 					errs = append(errs, err)
@@ -66,6 +81,12 @@ func releaseCommand() *cli.Command {
 				if res != nil && e.json {
 					_ = printJSON(e.stdout, res)
 				}
+			}
+			if eng.LockFailed != nil {
+				// Released without the lock: the second pass under it
+				// decides the exit code.
+				_, err := eng.Settle(c.Context, evs)
+				return failed(err)
 			}
 			return failed(errors.Join(errs...))
 		},

@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/kahook/kahook/vip"
 )
 
 // DefaultMaster and DefaultBackup are what a transition does when the
@@ -180,8 +182,8 @@ func (b *builder) vip(n *Node) (VIP, bool) {
 			return v, false
 		}
 	}
-	if v.Dev == "lo" && p.Bits() != p.Addr().BitLen() {
-		b.errorf(n.Pos, "virtual_ipaddress %s: a VIP on lo must be /%d (a wider prefix on lo makes the whole subnet local)", p, p.Addr().BitLen())
+	if err := (vip.Addr{Prefix: p, Dev: v.Dev}).Check(); err != nil {
+		b.errorf(n.Pos, "virtual_ipaddress %v", err) // the /32-on-lo rule, owned by vip
 		return v, false
 	}
 	if v.Label != "" && !strings.HasPrefix(v.Label, v.Dev) {

@@ -88,16 +88,7 @@ func ptr(s string) *string { return &s }
 // directory below a sticky one is obeyed.
 func TestTrackFileOthersCanChange(t *testing.T) {
 	base := unpriv.Dir(t)
-	mk := func(rel string, mode os.FileMode) string {
-		p := filepath.Join(base, rel)
-		if err := os.Mkdir(p, 0o700); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chmod(p, mode); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	mk := func(rel string, mode os.FileMode) string { return unpriv.Mkdir(t, base, rel, mode) }
 	tmp := mk("tmp", 0o777|os.ModeSticky)
 	pub := mk("pub", 0o777)
 	safe := mk("tmp/safe", 0o755)

@@ -16,16 +16,7 @@ import (
 // like /tmp or not), or one others can write. A root-only one passes.
 func TestLintTrackFiles(t *testing.T) {
 	base := unpriv.Dir(t)
-	mk := func(rel string, mode os.FileMode) string {
-		p := filepath.Join(base, rel)
-		if err := os.Mkdir(p, 0o700); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chmod(p, mode); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	mk := func(rel string, mode os.FileMode) string { return unpriv.Mkdir(t, base, rel, mode) }
 	sticky := mk("tmp", 0o777|os.ModeSticky)
 	safe := mk("safe", 0o755)
 	open := filepath.Join(safe, "open")

@@ -94,16 +94,7 @@ virtual_server 10.0.0.10 80 {
 // sticky one, is trusted.
 func TestMaintenanceDirOthersCanAddTo(t *testing.T) {
 	base := unpriv.Dir(t)
-	mk := func(rel string, mode os.FileMode) string {
-		p := filepath.Join(base, rel)
-		if err := os.Mkdir(p, 0o700); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chmod(p, mode); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	mk := func(rel string, mode os.FileMode) string { return unpriv.Mkdir(t, base, rel, mode) }
 	tmp := mk("tmp", 0o777|os.ModeSticky)
 	pub := mk("pub", 0o777)
 	under := mk("tmp/maint", 0o755)
@@ -141,16 +132,7 @@ func TestMaintenanceDirOthersCanAddTo(t *testing.T) {
 // written or replaced through it. A root-only dir is written.
 func TestTextfileDirOthersCanAddTo(t *testing.T) {
 	base := unpriv.Dir(t)
-	mk := func(rel string, mode os.FileMode) string {
-		p := filepath.Join(base, rel)
-		if err := os.Mkdir(p, 0o700); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chmod(p, mode); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	mk := func(rel string, mode os.FileMode) string { return unpriv.Mkdir(t, base, rel, mode) }
 	cases := []struct {
 		name    string
 		dir     string

@@ -26,16 +26,7 @@ import (
 func TestSysctlPersistFileIsSafe(t *testing.T) {
 	base := unpriv.Dir(t)
 	bin := testbin.Kahook(t)
-	mk := func(rel string, mode os.FileMode) string {
-		p := filepath.Join(base, rel)
-		if err := os.Mkdir(p, 0o700); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chmod(p, mode); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	mk := func(rel string, mode os.FileMode) string { return unpriv.Mkdir(t, base, rel, mode) }
 	sticky := mk("tmp", 0o777|os.ModeSticky)
 	pub := mk("pub", 0o777)
 	safe := mk("safe", 0o755)

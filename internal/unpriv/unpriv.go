@@ -47,3 +47,17 @@ func Run(t *testing.T, script string) {
 		t.Fatalf("as nobody: %s: %v\n%s", script, err, out)
 	}
 }
+
+// Mkdir makes base/rel with mode (sticky and all: os.Mkdir's umask and
+// its dropping of ModeSticky do not apply) and returns its path.
+func Mkdir(t *testing.T, base, rel string, mode os.FileMode) string {
+	t.Helper()
+	p := filepath.Join(base, rel)
+	if err := os.Mkdir(p, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(p, mode); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}

@@ -24,12 +24,17 @@ virtual_server 10.9.0.100 80 {
 }
 `
 
-// broken is a virtual server keepalived's -t rejects (lb_kind BOGUS).
+// broken is a virtual server kahook.conf cannot hold: a weight that is no
+// number (keepalived -t rejects it too; kahook refuses the whole config,
+// a documented deliberate difference). An unknown lb_kind would not do:
+// keepalived reports it and loads NAT, and so does kahook.
 const broken = `
 virtual_server 10.9.0.100 81 {
     protocol TCP
-    lb_kind BOGUS
+    lb_algo rr
+    lb_kind NAT
     real_server 10.9.1.1 8081 {
+        weight heavy
     }
 }
 `

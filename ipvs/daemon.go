@@ -3,13 +3,9 @@ package ipvs
 import (
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"net/netip"
-	"syscall"
-
-	"golang.org/x/sys/unix"
 )
 
 // Daemon is a running IPVS connection synchronisation daemon (ipvsadm
@@ -58,66 +54,24 @@ func (h *Handle) Daemons(ctx context.Context) ([]Daemon, error) {
 }
 
 func (d *destDumper) daemons() ([]Daemon, error) {
-	d.seq++
-	body := []byte{ipvsCmdGetDaemon, ipvsGenlVersion, 0, 0}
-	msg := make([]byte, unix.NLMSG_HDRLEN, unix.NLMSG_HDRLEN+len(body))
-	binary.NativeEndian.PutUint32(msg[0:], uint32(unix.NLMSG_HDRLEN+len(body)))
-	binary.NativeEndian.PutUint16(msg[4:], d.family)
-	binary.NativeEndian.PutUint16(msg[6:], unix.NLM_F_REQUEST|unix.NLM_F_DUMP|unix.NLM_F_ACK)
-	binary.NativeEndian.PutUint32(msg[8:], d.seq)
-	if err := unix.Sendto(d.fd, append(msg, body...), 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+	var master, backup []Daemon
+	err := d.dump(d.frame([]byte{ipvsCmdGetDaemon, ipvsGenlVersion, 0, 0}), func(typ uint16, v []byte) error {
+		if typ != ipvsCmdAttrDmn {
+			return nil
+		}
+		dm, state := parseDaemon(v)
+		switch state {
+		case ipvsStateMaster:
+			master = append(master, dm)
+		case ipvsStateBackup:
+			backup = append(backup, dm)
+		}
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
-	var master, backup []Daemon
-	for {
-		n, _, err := unix.Recvfrom(d.fd, d.buf, unix.MSG_TRUNC)
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		if n > len(d.buf) {
-			return nil, fmt.Errorf("netlink message of %d bytes truncated", n)
-		}
-		msgs, err := syscall.ParseNetlinkMessage(d.buf[:n])
-		if err != nil {
-			return nil, err
-		}
-		for _, m := range msgs {
-			if m.Header.Seq != d.seq {
-				continue
-			}
-			switch m.Header.Type {
-			case unix.NLMSG_DONE:
-				return append(master, backup...), nil
-			case unix.NLMSG_ERROR:
-				if len(m.Data) < 4 {
-					return nil, errors.New("short netlink error message")
-				}
-				if code := int32(binary.NativeEndian.Uint32(m.Data)); code != 0 {
-					return nil, syscall.Errno(-code)
-				}
-				return append(master, backup...), nil
-			case d.family:
-				if len(m.Data) < unix.GENL_HDRLEN {
-					continue
-				}
-				for typ, v := range attrs(m.Data[unix.GENL_HDRLEN:]) {
-					if typ != ipvsCmdAttrDmn {
-						continue
-					}
-					dm, state := parseDaemon(v)
-					switch state {
-					case ipvsStateMaster:
-						master = append(master, dm)
-					case ipvsStateBackup:
-						backup = append(backup, dm)
-					}
-				}
-			}
-		}
-	}
+	return append(master, backup...), nil
 }
 
 // parseDaemon decodes one nested IPVS_CMD_ATTR_DAEMON.

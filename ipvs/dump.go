@@ -74,25 +74,47 @@ func (d *destDumper) Close() { unix.Close(d.fd) }
 
 // dests dumps the destinations of ms.
 func (d *destDumper) dests(ms *mobyipvs.Service) ([]*Dest, error) {
-	d.seq++
-	if err := unix.Sendto(d.fd, d.request(ms), 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+	var out []*Dest
+	err := d.dump(d.request(ms), func(typ uint16, v []byte) error {
+		if typ != ipvsCmdAttrDest {
+			return nil
+		}
+		dst, err := parseDest(v, ms.AddressFamily)
+		if err != nil {
+			return err
+		}
+		out = append(out, dst)
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
-	var out []*Dest
+	return out, nil
+}
+
+// dump sends one dump request (framed by d.frame, so its sequence number
+// is d.seq) and calls each for every top-level attribute of every reply
+// of the IPVS family, until NLMSG_DONE or an acknowledgement; an error
+// reply, a truncated or unparsable message, or an error from each ends
+// it. Replies to earlier requests are skipped.
+func (d *destDumper) dump(req []byte, each func(typ uint16, v []byte) error) error {
+	if err := unix.Sendto(d.fd, req, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		return err
+	}
 	for {
 		n, _, err := unix.Recvfrom(d.fd, d.buf, unix.MSG_TRUNC)
 		if errors.Is(err, unix.EINTR) {
 			continue
 		}
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if n > len(d.buf) {
-			return nil, fmt.Errorf("netlink message of %d bytes truncated", n)
+			return fmt.Errorf("netlink message of %d bytes truncated", n)
 		}
 		msgs, err := syscall.ParseNetlinkMessage(d.buf[:n])
 		if err != nil {
-			return nil, err
+			return err
 		}
 		for _, m := range msgs {
 			if m.Header.Seq != d.seq {
@@ -100,26 +122,22 @@ func (d *destDumper) dests(ms *mobyipvs.Service) ([]*Dest, error) {
 			}
 			switch m.Header.Type {
 			case unix.NLMSG_DONE:
-				return out, nil
+				return nil
 			case unix.NLMSG_ERROR:
 				if len(m.Data) < 4 {
-					return nil, errors.New("short netlink error message")
+					return errors.New("short netlink error message")
 				}
 				if code := int32(binary.NativeEndian.Uint32(m.Data)); code != 0 {
-					return nil, syscall.Errno(-code)
+					return syscall.Errno(-code)
 				}
-				return out, nil
+				return nil
 			case d.family:
 				if len(m.Data) < unix.GENL_HDRLEN {
 					continue
 				}
 				for typ, v := range attrs(m.Data[unix.GENL_HDRLEN:]) {
-					if typ == ipvsCmdAttrDest {
-						dst, err := parseDest(v, ms.AddressFamily)
-						if err != nil {
-							return nil, err
-						}
-						out = append(out, dst)
+					if err := each(typ, v); err != nil {
+						return err
 					}
 				}
 			}
@@ -146,7 +164,13 @@ func (d *destDumper) request(ms *mobyipvs.Service) []byte {
 		svc = appendAttr(svc, ipvsSvcAttrPort, binary.BigEndian.AppendUint16(nil, ms.Port))
 	}
 	body := []byte{ipvsCmdGetDest, ipvsGenlVersion, 0, 0}
-	body = appendAttr(body, ipvsCmdAttrSvc, svc)
+	return d.frame(appendAttr(body, ipvsCmdAttrSvc, svc))
+}
+
+// frame puts a generic netlink body (command, version, attributes) in a
+// dump request of the IPVS family with the next sequence number.
+func (d *destDumper) frame(body []byte) []byte {
+	d.seq++
 	msg := make([]byte, unix.NLMSG_HDRLEN, unix.NLMSG_HDRLEN+len(body))
 	binary.NativeEndian.PutUint32(msg[0:], uint32(unix.NLMSG_HDRLEN+len(body)))
 	binary.NativeEndian.PutUint16(msg[4:], d.family)

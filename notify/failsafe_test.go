@@ -906,20 +906,7 @@ func TestReleaseRemovesBeforeRecording(t *testing.T) {
 func TestFIFODrainAppliesQueuedLines(t *testing.T) {
 	sw := netnstest.NewSwitch(t)
 	a := newNode(t, sw, "fdrain", "02:00:00:00:09:05", "10.9.0.1/24", "", instanceConf(""))
-	fifo := filepath.Join(t.TempDir(), "notify.fifo")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cmd := a.Command(a.bin, "--config", a.conf, "--state-dir", a.stateDir, "--syslog", "off", "fifo", fifo)
-	var out netnstest.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	w, err := os.OpenFile(fifo, os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cmd, out, w := a.startFIFO(t)
 	var b strings.Builder
 	const queued = 1000
 	for i := 0; i < queued; i++ {

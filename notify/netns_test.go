@@ -345,20 +345,7 @@ func TestConcurrentNotifyNewestWins(t *testing.T) {
 func TestFIFO(t *testing.T) {
 	sw := netnstest.NewSwitch(t)
 	a := newNode(t, sw, "a", "02:00:00:00:00:0a", "10.9.0.1/24", "", instanceConf(""))
-	fifo := filepath.Join(t.TempDir(), "notify.fifo")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cmd := a.Command(a.bin, "--config", a.conf, "--state-dir", a.stateDir, "--syslog", "off", "fifo", fifo)
-	var out netnstest.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	w, err := os.OpenFile(fifo, os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cmd, out, w := a.startFIFO(t)
 	var b strings.Builder
 	b.WriteString("this is not a keepalived line\n")
 	b.WriteString("VS [10.9.0.100]:tcp:80 UP\x00")
@@ -524,4 +511,26 @@ func TestSysctlApplyPersist(t *testing.T) {
 	if v := strings.TrimSpace(n.MustRun("cat", "/proc/sys/net/ipv4/conf/eth0.42/arp_ignore")); v != "1" {
 		t.Errorf("eth0.42 arp_ignore = %s", v)
 	}
+}
+
+// startFIFO starts `kahook fifo` on a new root-only FIFO in a's namespace
+// and opens the FIFO's write end, as keepalived does; the run's output
+// goes to out.
+func (a *node) startFIFO(t *testing.T) (cmd *exec.Cmd, out *netnstest.Buffer, w *os.File) {
+	t.Helper()
+	fifo := filepath.Join(t.TempDir(), "notify.fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd = a.Command(a.bin, "--config", a.conf, "--state-dir", a.stateDir, "--syslog", "off", "fifo", fifo)
+	out = &netnstest.Buffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w, err := os.OpenFile(fifo, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cmd, out, w
 }

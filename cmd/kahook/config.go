@@ -67,7 +67,8 @@ func problemsExit(cfg *config.Config) error {
 	for i, p := range cfg.Problems {
 		msgs[i] = p.String()
 	}
-	return cli.Exit(strings.Join(msgs, "\n")+fmt.Sprintf("\n%s: %d problem(s) keepalived reports too (running commands skip what is invalid, as keepalived does)", cfg.Path, len(cfg.Problems)), exitUsage)
+	msgs = append(msgs, fmt.Sprintf("%s: %d problem(s) keepalived reports too (running commands skip what is invalid, as keepalived does)", cfg.Path, len(cfg.Problems)))
+	return exitLines{msgs, exitUsage}
 }
 
 func printSummary(w io.Writer, s config.Summary) {

@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"slices"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
@@ -69,14 +70,49 @@ func run(args []string, stdout, stderr io.Writer) int {
 		code = ec.ExitCode()
 	}
 	// The message carries values from argv, the config, FIFO lines and
-	// the network: one line, control characters escaped.
-	if msg := escapeControl(err.Error()); msg != "" {
-		fmt.Fprintln(stderr, "kahook:", msg)
-		if e != nil {
-			e.logFinal(code, msg)
-		}
+	// the network: each of its lines (a config's errors are one per
+	// file:line, see exitLines) on one output line, control characters
+	// escaped.
+	var lines []string
+	var ml exitLines
+	if errors.As(err, &ml) {
+		lines = ml.lines
+	} else if msg := err.Error(); msg != "" {
+		lines = []string{msg}
+	}
+	for i := range lines {
+		lines[i] = escapeControl(lines[i])
+		fmt.Fprintln(stderr, "kahook:", lines[i])
+	}
+	if e != nil && len(lines) > 0 {
+		e.logFinal(code, strings.Join(lines, "; "))
 	}
 	return code
+}
+
+// exitLines is an exit error whose message is several lines kahook
+// itself put together (one per config error or problem, each with
+// file:line): printed one per line, each escaped on its own.
+type exitLines struct {
+	lines []string
+	code  int
+}
+
+func (e exitLines) Error() string { return strings.Join(e.lines, "\n") }
+func (e exitLines) ExitCode() int { return e.code }
+
+// errorLines splits a config.ErrorList into its errors; any other error
+// is one line.
+func errorLines(err error) []string {
+	var list config.ErrorList
+	if errors.As(err, &list) {
+		out := make([]string, len(list))
+		for i, e := range list {
+			out[i] = e.Error()
+		}
+		return out
+	}
+	return []string{err.Error()}
 }
 
 // logFinal sends the final error to syslog too (when --syslog sends the
@@ -214,7 +250,7 @@ func (e *env) loadConfig() (*config.Config, error) {
 	// before it is opened.
 	cfg, err := config.Load(e.configPath, config.Options{ConfigID: e.configID, Secure: os.Geteuid() == 0})
 	if err != nil {
-		return nil, cli.Exit(err.Error(), exitUsage)
+		return nil, exitLines{errorLines(err), exitUsage}
 	}
 	for _, p := range cfg.Problems {
 		// keepalived reports these and reads past them; so does kahook

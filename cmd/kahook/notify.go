@@ -179,7 +179,7 @@ func (e *env) globalArgs(cfg *config.Config) []string {
 func fifoCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "fifo",
-		Usage:     "notify_fifo_script: apply keepalived's FIFO lines in order until SIGTERM or EOF",
+		Usage:     "notify_fifo_script: apply keepalived's FIFO lines in order until EOF (after SIGTERM: until keepalived closes the FIFO, at most 2 s)",
 		ArgsUsage: "PATH",
 		Action: func(c *cli.Context) error {
 			e := getEnv(c)

@@ -40,9 +40,13 @@ if [ "${BENCH_HOST_ONLY:-}" != checks ]; then
 			echo "}"
 		} >"$conf"
 		k="bin/kahook --syslog off --log-level warn --config $conf --state-dir $TMP/state-$count"
-		$BT -name "notify/kahook/$count" -n "$N" -prepare "ip netns exec $NS $k notify backup VI_1" -- ip netns exec "$NS" $k notify master VI_1
-		# The shell script takes ~17 s at 256 VIPs: five runs are plenty there.
-		$BT -name "notify/shell/$count" -n "$([ "$count" = 256 ] && echo 5 || echo "$N")" -prepare "VIPS='$vips' ip netns exec $NS sh bench/notify-shell.sh backup" -- \
+		# Alternating round by round; the shell script takes ~20 s at 256
+		# VIPs: five rounds are plenty there.
+		$BT -alternate -n "$([ "$count" = 256 ] && echo 5 || echo "$N")" \
+			-garp-netns "$NS" -garp-if peer0 -garp-vips "$vips" -- \
+			"notify/kahook/$count" prepare="ip netns exec $NS $k notify backup VI_1" \
+			ip netns exec "$NS" $k notify master VI_1 :: \
+			"notify/shell/$count" prepare="VIPS='$vips' ip netns exec $NS sh bench/notify-shell.sh backup" \
 			env VIPS="$vips" ip netns exec "$NS" sh bench/notify-shell.sh master
 		VIPS="$vips" ip netns exec "$NS" sh bench/notify-shell.sh backup
 		# The STOP/BACKUP path must finish well inside keepalived's second.

@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
 # run.sh: `make bench`. Host benchmarks on the host, IPVS benchmarks in the
-# VM harness (the host kernel has no IPVS), then bench/RESULTS.md.
-# BENCH_N (runs per timing, default 30) and BENCH_ROUNDS (failover rounds,
-# default 10) shorten it; BENCH_ONLY=host or vm runs one half and keeps the
-# other half's last results (bench/out/).
+# VM harness (the host kernel has no IPVS), all VM parts in one VM boot,
+# then bench/RESULTS.md from bench/out/*.jsonl.
+#
+# BENCH_ONLY=host or vm runs one half; BENCH_PARTS (calib ipvs notify sync
+# lab survivors, comma- or space-separated) runs only those VM parts. A
+# partial run keeps the other parts' last results (bench/out/); a full run
+# starts from an empty bench/out/. BENCH_SMALL=1: every VM part small (a
+# trial, not a result). BENCH_N (host runs per timing, default 30),
+# BENCH_ROUNDS (failover lab rounds, default 5), BENCH_IPVS_ROUNDS
+# (alternating rounds of the IPVS, notify and sync parts, default 5).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" != 0 ]; then
@@ -15,19 +21,30 @@ make -s bin/kahook bin/labweb
 CGO_ENABLED=0 go build -o bin/benchtool ./internal/benchtool
 CGO_ENABLED=0 go build -o bin/benchlab ./internal/benchlab
 mkdir -p bench/out
-if [ "${BENCH_ONLY:-host}" = host ] || [ -z "${BENCH_ONLY:-}" ]; then
+if [ -z "${BENCH_ONLY:-}" ] && [ -z "${BENCH_PARTS:-}" ]; then
+	rm -f bench/out/*.jsonl bench/out/*.log
+fi
+rc=0
+if [ "${BENCH_ONLY:-host}" = host ] && [ -z "${BENCH_PARTS:-}" ]; then
 	echo "== host benchmarks" >&2
-	bench/host.sh | tee bench/out/host.jsonl
+	bench/host.sh | tee bench/out/host.jsonl || rc=1
 fi
-if [ "${BENCH_ONLY:-vm}" = vm ] || [ -z "${BENCH_ONLY:-}" ]; then
+if [ "${BENCH_ONLY:-vm}" = vm ]; then
 	echo "== VM benchmarks" >&2
+	parts=${BENCH_PARTS:-}
+	vmenv="BENCH_SMALL=${BENCH_SMALL:-} BENCH_ROUNDS=${BENCH_ROUNDS:-} BENCH_IPVS_ROUNDS=${BENCH_IPVS_ROUNDS:-}"
 	if bin/kahook --syslog off ipvs show >/dev/null 2>&1; then
-		bench/vm.sh | tee bench/out/vm.jsonl
+		env $vmenv bench/vm.sh ${parts//,/ } | tee bench/out/vm.log || rc=1
 	else
-		KAHOOK_VM_TIMEOUT=5400 vm/vm.sh run "BENCH_ROUNDS=${BENCH_ROUNDS:-10} bench/vm.sh" | tee bench/out/vm.jsonl
+		KAHOOK_VM_TIMEOUT=5400 vm/vm.sh run "$vmenv bench/vm.sh ${parts//,/ }" | tee bench/out/vm.log || rc=1
 	fi
+	# One file per part (vm.sh prints "== part NAME DATE" before each).
+	awk '/^== part / { f = "bench/out/vm-" $3 ".jsonl"; printf "" >f; next } f && /^\{/ { print >f }' bench/out/vm.log
 fi
-touch bench/out/host.jsonl bench/out/vm.jsonl
-machine="$(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), $(free -g | awk '/Mem:/{print $2}') GiB, host kernel $(uname -r), $(go version | cut -d' ' -f3), $(date -u +%Y-%m-%d)"
-go run ./internal/benchreport -o bench/RESULTS.md -machine "$machine" bench/out/host.jsonl bench/out/vm.jsonl
+machine="$(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), $(free -g | awk '/Mem:/{print $2}') GiB, host kernel $(uname -r), $(go version | cut -d' ' -f3), $(bin/kahook --syslog off version | head -1), $(date -u '+%Y-%m-%d %H:%M UTC')"
+go run ./internal/benchreport -o bench/RESULTS.md -machine "$machine" bench/out/*.jsonl
 echo "wrote bench/RESULTS.md" >&2
+if [ "$rc" != 0 ]; then
+	echo "make bench: a part FAILED (see the log above and bench/RESULTS.md)" >&2
+fi
+exit "$rc"

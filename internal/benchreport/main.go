@@ -1,6 +1,7 @@
 // Command benchreport turns the JSON lines of bench/host.sh and bench/vm.sh
-// into bench/RESULTS.md: each kahook figure next to the tool a user would
-// otherwise use, measured in the same run, with the ratio. Test tooling.
+// (bench/out/*.jsonl) into bench/RESULTS.md: each kahook figure next to the
+// tool a user would otherwise use, measured in the same run, with medians,
+// the min-max spread and the ratio against issue 18's goals. Test tooling.
 package main
 
 import (
@@ -13,15 +14,28 @@ import (
 	"strings"
 )
 
+type stats struct {
+	Median float64 `json:"median"`
+	Min    float64 `json:"min"`
+	Max    float64 `json:"max"`
+}
+
 type timing struct {
-	Name     string  `json:"name"`
-	Runs     int     `json:"runs"`
-	MedianMS float64 `json:"median_ms"`
-	MinMS    float64 `json:"min_ms"`
-	MaxMS    float64 `json:"max_ms"`
-	MaxRSSKB int64   `json:"max_rss_kb"`
-	UserMS   float64 `json:"user_ms_mean"`
-	SysMS    float64 `json:"sys_ms_mean"`
+	Name         string    `json:"name"`
+	Runs         int       `json:"runs"`
+	MedianMS     float64   `json:"median_ms"`
+	MinMS        float64   `json:"min_ms"`
+	MaxMS        float64   `json:"max_ms"`
+	WallMS       []float64 `json:"wall_ms"`
+	MaxRSSKB     int64     `json:"max_rss_kb"`
+	UserMS       float64   `json:"user_ms_mean"`
+	SysMS        float64   `json:"sys_ms_mean"`
+	CPUMS        *stats    `json:"cpu_ms"`
+	Verified     int       `json:"verified"`
+	Count        int64     `json:"count"`
+	CPUPer1000MS *stats    `json:"cpu_ms_per_1000"`
+	GARPFirstMS  *stats    `json:"garp_first_ms"`
+	GARPAllMS    *stats    `json:"garp_all_ms"`
 }
 
 type round struct {
@@ -34,86 +48,206 @@ type round struct {
 	Error       string  `json:"error"`
 }
 
-func main() {
-	out := flag.String("o", "bench/RESULTS.md", "output")
-	machine := flag.String("machine", "", "machine description")
-	flag.Parse()
-	t := map[string]timing{}
-	var rounds []round
-	for _, f := range flag.Args() {
+// data is every line read: timings by name, the lab's rounds, and every
+// line as a generic object by name (the last of a name wins).
+type data struct {
+	t      map[string]timing
+	rounds []round
+	raw    map[string]map[string]any
+	order  []string
+}
+
+func read(files []string) (*data, error) {
+	d := &data{t: map[string]timing{}, raw: map[string]map[string]any{}}
+	for _, f := range files {
 		file, err := os.Open(f)
 		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
+			return nil, fmt.Errorf("read results: %w", err)
 		}
 		sc := bufio.NewScanner(file)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
 		for sc.Scan() {
 			line := strings.TrimSpace(sc.Text())
 			if !strings.HasPrefix(line, "{") {
 				continue
 			}
-			if strings.Contains(line, `"mode"`) {
+			var m map[string]any
+			if json.Unmarshal([]byte(line), &m) != nil {
+				continue
+			}
+			name, _ := m["name"].(string)
+			if _, ok := m["mode"]; ok && !strings.HasPrefix(name, "survivors/") {
 				var r round
 				if json.Unmarshal([]byte(line), &r) == nil {
-					rounds = append(rounds, r)
+					d.rounds = append(d.rounds, r)
 				}
 				continue
 			}
+			if name == "" {
+				continue
+			}
+			if _, ok := d.raw[name]; !ok {
+				d.order = append(d.order, name)
+			}
+			d.raw[name] = m
 			var x timing
-			if json.Unmarshal([]byte(line), &x) == nil && x.Name != "" {
-				t[x.Name] = x
+			if json.Unmarshal([]byte(line), &x) == nil && x.Runs > 0 {
+				d.t[name] = x
 			}
 		}
 		file.Close()
 	}
+	return d, nil
+}
+
+func main() {
+	out := flag.String("o", "bench/RESULTS.md", "output")
+	machine := flag.String("machine", "", "machine description")
+	flag.Parse()
+	d, err := read(flag.Args())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	if err := os.WriteFile(*out, []byte(render(d, *machine)), 0o644); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+
+func render(d *data, machine string) string {
+	t := d.t
 	var b strings.Builder
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
 	w("# Benchmark results")
 	w("")
-	w("Reproduce with `make bench` (as root; `bench/run.sh`). Each kahook figure")
-	w("stands next to the tool a user would otherwise use, measured in the same run.")
-	w("Times are medians of repeated runs (wall clock, including process start).")
+	w("Reproduce with `make bench` (as root; `bench/run.sh`: `bench/host.sh` on the")
+	w("host, then every part of `bench/vm.sh` in one boot of the VM harness). Each")
+	w("section names the command that reruns only its part. Each kahook figure stands")
+	w("next to the tool a user would otherwise use, measured in the same run, the")
+	w("tools alternating round by round (`bin/benchtool -alternate`: every round runs")
+	w("each tool once, the first of the round rotating), so a slow spell of the")
+	w("shared machine hits them alike. Figures are medians with the min - max spread")
+	w("over the rounds (wall clock of the whole process, including its start).")
 	w("")
-	w("Machine: %s", *machine)
+	w("Machine: %s.", machine)
+	if vm := d.raw["machine/vm"]; vm != nil {
+		w("VM: Debian's kernel %v under qemu TCG (software CPU emulation), %v vCPUs, %v MiB.", vm["kernel"], vm["cpus"], vm["mem_mb"])
+	}
 	w("")
-	w("Host parts run on the host kernel. The IPVS parts run in the VM harness")
-	w("(Debian's 6.1 kernel under qemu TCG, i.e. software CPU emulation): their")
-	w("absolute times are several times slower than on hardware; the ratios")
-	w("compare tools inside the same VM run.")
+	var errs []string
+	for _, name := range d.order {
+		if strings.HasPrefix(name, "error/") {
+			errs = append(errs, fmt.Sprint(d.raw[name]["error"]))
+		}
+	}
+	if len(errs) > 0 {
+		w("**THIS RUN FAILED IN PART: %s.** The failed parts' figures are missing or partial.", strings.Join(errs, "; "))
+		w("")
+	}
+	w("The IPVS parts run in the VM (the host kernel has no IPVS). Under TCG")
+	w("absolute times are several times those on hardware and one run varies by")
+	w("up to 2x, so single runs prove nothing: read the ratios between tools of the")
+	w("same rounds.")
 	if h, v := t["check/kahook-tcp"], t["check/kahook-tcp-vm"]; h.MedianMS > 0 && v.MedianMS > 0 {
 		w("The same `kahook check tcp` on loopback takes %s on the host and %s in the", msf(h.MedianMS), msf(v.MedianMS))
 		w("VM: the VM is about %s slower for a short kahook run.", ratio(v.MedianMS, h.MedianMS))
 	}
 	w("")
+	goals(&b, d)
+	hostNotify(&b, t)
+	checks(&b, t)
+	ipvsPart(&b, d)
+	notifyPart(&b, d)
+	syncPart(&b, d)
+	labPart(&b, d)
+	survivorsPart(&b, d)
+	return b.String()
+}
 
-	w("## notify master (issue 3)")
+// goals is issue 18's summary table.
+func goals(b *strings.Builder, d *data) {
+	t := d.t
+	w := func(format string, args ...any) { fmt.Fprintf(b, format+"\n", args...) }
+	w("## Issue 18's goals at a glance")
+	w("")
+	w("| goal | kahook | reference | ratio (median of the medians; per-round range) | verdict |")
+	w("| --- | ---: | ---: | ---: | --- |")
+	row := func(goal, a, ref string, limit float64) {
+		x, y := t[a], t[ref]
+		if x.Runs == 0 || y.Runs == 0 {
+			w("| %s | n/a | n/a | n/a | not measured |", goal)
+			return
+		}
+		r := x.MedianMS / y.MedianMS
+		w("| %s | %s | %s | %s (%s) | %s |", goal, spread(x), spread(y), fmt.Sprintf("%.2fx", r), pairRange(x, y), verdict(r <= limit))
+	}
+	row("IPVS load from empty <= 0.5x `ipvsadm-restore`", "ipvs/kahook-load", "ipvs/restore-load", 0.5)
+	row("unchanged re-apply <= 0.05x `ipvsadm -C` + restore", "ipvs/kahook-reapply", "ipvs/restore-reapply", 0.05)
+	row("`check tcp` <= 1.0x bash `/dev/tcp`", "check/kahook-tcp", "check/bash-tcp", 1.0)
+	row("`check http` <= 0.5x curl", "check/kahook-http", "check/curl", 0.5)
+	k, ka := t["sync/kahook"], t["sync/keepalived"]
+	if k.CPUPer1000MS != nil && ka.CPUPer1000MS != nil {
+		r := k.CPUPer1000MS.Median / ka.CPUPer1000MS.Median
+		w("| `sync` CPU per 1,000 TCP_CHECKs <= keepalived's checker | %s | %s | %.2fx | %s |", st(k.CPUPer1000MS), st(ka.CPUPer1000MS), r, verdict(r <= 1))
+	} else {
+		w("| `sync` CPU per 1,000 TCP_CHECKs <= keepalived's checker | n/a | n/a | n/a | not measured |")
+	}
+	if c, s := t["notify/kahook-cold"], t["notify/shell-cold"]; c.GARPAllMS != nil && s.GARPAllMS != nil {
+		w("| `notify master`, 16 VIPs + the services, cold (reported, no goal) | %s | %s (shell) | %.2fx | - |", st(c.GARPAllMS), st(s.GARPAllMS), c.GARPAllMS.Median/s.GARPAllMS.Median)
+	}
+	if c, s := t["notify/kahook-warm"], t["notify/shell-warm"]; c.GARPAllMS != nil && s.GARPAllMS != nil {
+		w("| `notify master`, warm (reported, no goal) | %s | %s (shell) | %.2fx | - |", st(c.GARPAllMS), st(s.GARPAllMS), c.GARPAllMS.Median/s.GARPAllMS.Median)
+	}
+	w("")
+}
+
+func hostNotify(b *strings.Builder, t map[string]timing) {
+	w := func(format string, args ...any) { fmt.Fprintf(b, format+"\n", args...) }
+	if t["notify/kahook/1"].Runs == 0 {
+		return
+	}
+	w("## notify master on the host, VIPs only (issue 3)")
 	w("")
 	w("`kahook notify master VI_1` (VIPs on lo, director sysctls on all/lo/eth0,")
 	w("one round of gratuitous ARP, both forms, per VIP) against")
 	w("`bench/notify-shell.sh master` (`sysctl -w`, then per VIP `ip addr add` and")
-	w("`arping -U -S VIP -c 1 -w 0`: one request-form frame per VIP). Each run starts from")
-	w("BACKUP; both run through `ip netns exec`.")
+	w("`arping -U -S VIP -c 1 -w 0`: one request-form frame per VIP), alternating")
+	w("round by round. Each run starts from BACKUP; both run through `ip netns exec`;")
+	w("no IPVS (see the VM part below). *Announced*: from the start to the last VIP's")
+	w("first gratuitous ARP, as defined in the VM notify part below.")
+	w("Rerun: `bench/host.sh` (as root; also runs the checks).")
 	w("")
-	w("| VIPs | kahook | shell script | shell / kahook |")
-	w("| ---: | ---: | ---: | ---: |")
+	w("| VIPs | rounds | kahook: process | kahook: all announced | shell: process | shell: all announced | shell / kahook (announced) |")
+	w("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 	for _, n := range []string{"1", "16", "256"} {
 		k, s := t["notify/kahook/"+n], t["notify/shell/"+n]
-		w("| %s | %s | %s | %s |", n, msf(k.MedianMS), msf(s.MedianMS), ratio(s.MedianMS, k.MedianMS))
+		r := "n/a"
+		if k.GARPAllMS != nil && s.GARPAllMS != nil {
+			r = ratio(s.GARPAllMS.Median, k.GARPAllMS.Median)
+		}
+		w("| %s | %d | %s | %s | %s | %s | %s |", n, k.Runs, spread(k), st(k.GARPAllMS), spread(s), st(s.GARPAllMS), r)
 	}
 	w("")
 	w("The BACKUP/STOP path (`kahook notify backup`, from MASTER; keepalived kills a")
 	w("STOP script after about one second): %s for 1 VIP, %s for 16, %s for 256.",
 		msf(t["notify/kahook-backup/1"].MedianMS), msf(t["notify/kahook-backup/16"].MedianMS), msf(t["notify/kahook-backup/256"].MedianMS))
 	w("")
+}
 
-	w("## checks (issue 5, issue 18: process start)")
+func checks(b *strings.Builder, t map[string]timing) {
+	w := func(format string, args ...any) { fmt.Fprintf(b, format+"\n", args...) }
+	if t["check/kahook-tcp"].Runs == 0 {
+		return
+	}
+	w("## checks on the host (issue 5, issue 18: process start)")
 	w("")
 	w("One invocation each against a loopback HTTP server (`bin/labweb`); each")
-	w("pair alternates round by round (`benchtool -alternate`), %d runs each.", t["check/kahook-tcp"].Runs)
-	w("`BENCH_HOST_ONLY=checks bench/host.sh` reruns only this part.")
+	w("pair alternates round by round, %d runs each.", t["check/kahook-tcp"].Runs)
+	w("Rerun: `BENCH_HOST_ONLY=checks bench/host.sh` (as root).")
 	w("")
-	w("| command | median | min - max | peak RSS |")
-	w("| --- | ---: | ---: | ---: |")
+	w("| command | median (min - max) | peak RSS |")
+	w("| --- | ---: | ---: |")
 	for _, n := range []struct{ key, label string }{
 		{"check/kahook-tcp", "`kahook check tcp 127.0.0.1:PORT`"},
 		{"check/bash-tcp", "`bash -c 'exec 3<>/dev/tcp/127.0.0.1/PORT'`"},
@@ -121,57 +255,164 @@ func main() {
 		{"check/curl", "`curl -sf -o /dev/null http://127.0.0.1:PORT/`"},
 	} {
 		x := t[n.key]
-		w("| %s | %.2f ms | %.2f - %.2f ms | %s |", n.label, x.MedianMS, x.MinMS, x.MaxMS, kb(x.MaxRSSKB))
+		w("| %s | %s | %s |", n.label, spread(x), kb(x.MaxRSSKB))
 	}
 	kh, curl := t["check/kahook-http"], t["check/curl"]
 	kt, bt := t["check/kahook-tcp"], t["check/bash-tcp"]
 	w("")
-	w("* `kahook check tcp` / bash `/dev/tcp` = %s (target at most 1.0x: %s).", ratio2(kt.MedianMS, bt.MedianMS), verdict(kt.MedianMS <= bt.MedianMS))
-	w("* `kahook check http` / `curl` = %s (target at most 0.5x: %s).", ratio2(kh.MedianMS, curl.MedianMS), verdict(kh.MedianMS <= 0.5*curl.MedianMS))
+	w("* `kahook check tcp` / bash `/dev/tcp` = %s, per-round range %s (target at most 1.0x: %s).", ratio2(kt.MedianMS, bt.MedianMS), pairRange(kt, bt), verdict(kt.MedianMS <= bt.MedianMS))
+	w("* `kahook check http` / `curl` = %s, per-round range %s (target at most 0.5x: %s).", ratio2(kh.MedianMS, curl.MedianMS), pairRange(kh, curl), verdict(kh.MedianMS <= 0.5*curl.MedianMS))
 	w("* Peak RSS of `kahook check http`: %s (target under 15 MB: %s).", kb(kh.MaxRSSKB), verdict(kh.MaxRSSKB > 0 && kh.MaxRSSKB < 15*1024))
 	w("")
+}
 
-	w("## IPVS: 1,000 services x 10 destinations (issue 4, in the VM)")
-	w("")
-	w("| | kahook `ipvs apply` | `ipvsadm-restore` | shell: one `ipvsadm` per rule |")
-	w("| --- | ---: | ---: | ---: |")
-	w("| load from empty | %s | %s | %s |", msf(t["ipvs/kahook-load"].MedianMS), msf(t["ipvs/restore-load"].MedianMS), msf(t["ipvs/shell-load"].MedianMS))
-	w("| re-apply unchanged | %s | %s (`ipvsadm -C` + restore) | - |", msf(t["ipvs/kahook-reapply"].MedianMS), msf(t["ipvs/restore-reapply"].MedianMS))
+func ipvsPart(b *strings.Builder, d *data) {
+	t := d.t
+	w := func(format string, args ...any) { fmt.Fprintf(b, format+"\n", args...) }
 	kl, rl := t["ipvs/kahook-load"], t["ipvs/restore-load"]
+	if kl.Runs == 0 && rl.Runs == 0 {
+		return
+	}
+	size := d.raw["ipvs/size"]
+	w("## IPVS: %v services x 10 destinations (issue 4, issue 18; in the VM)", num(size, "services"))
+	w("")
+	w("The config (generated by `gen_services` in `bench/vm.sh`) is shaped like a")
+	w("real director's: %v services on %v VIPs (ports 80 and 443), schedulers",
+		num(size, "services"), fmt.Sprint(intOf(size, "services")/2))
+	w("wrr/wlc/rr/sh, every third persistent, every fourth NAT (real port 8080), weights")
+	w("1-5, and real-server addresses that differ per service (%v distinct", num(size, "distinct_real_servers"))
+	w("addresses, %v destinations). The reference table is kahook's first load as", num(size, "destinations"))
+	w("`ipvsadm -Sn` saves it, which is also `ipvsadm-restore`'s input. After")
+	w("every load and re-apply of either tool the table is compared with it (sorted")
+	w("`ipvsadm -Sn`; a difference aborts the part): %d comparisons, all identical.", kl.Verified+rl.Verified+t["ipvs/kahook-reapply"].Verified+t["ipvs/restore-reapply"].Verified)
+	w("Each load starts from `ipvsadm -C` (untimed).")
+	w("Rerun: `BENCH_ONLY=vm BENCH_PARTS=ipvs make bench`.")
+	w("")
+	w("| | kahook `ipvs apply` | `ipvsadm-restore` | kahook / restore | goal |")
+	w("| --- | ---: | ---: | ---: | --- |")
 	kr, rr := t["ipvs/kahook-reapply"], t["ipvs/restore-reapply"]
+	w("| load from empty, %d rounds | %s | %s | %s (rounds %s) | <= 0.5x: %s |", kl.Runs, spread(kl), spread(rl), ratio2(kl.MedianMS, rl.MedianMS), pairRange(kl, rl), verdictIf(kl, rl, 0.5))
+	w("| re-apply unchanged, %d rounds | %s | %s (`ipvsadm -C` + restore) | %s (rounds %s) | <= 0.05x: %s |", kr.Runs, spread(kr), spread(rr), ratio2(kr.MedianMS, rr.MedianMS), pairRange(kr, rr), verdictIf(kr, rr, 0.05))
 	w("")
-	w("* From empty: restore / kahook = %s (target: kahook no slower than ipvsadm-restore: %s).", ratio(rl.MedianMS, kl.MedianMS), verdict(kl.MedianMS <= rl.MedianMS))
-	w("* Unchanged re-apply: restore / kahook = %s (target at least 10x: %s). kahook reads the table, plans nothing and writes nothing; a restore has to flush (dropping service) and reload.", ratio(rr.MedianMS, kr.MedianMS), verdict(kr.MedianMS*10 <= rr.MedianMS))
-	w("* Shell script / kahook from empty = %s.", ratio(t["ipvs/shell-load"].MedianMS, kl.MedianMS))
-	w("")
-
-	w("## sync: one pass, all real servers healthy (issue 6, in the VM)")
-	w("")
-	w("TCP_CHECK against listeners in a backend namespace; the pass reads the")
-	w("table, plans nothing and writes nothing.")
-	w("")
-	w("| real servers | pass median | peak RSS | CPU per pass (user+sys) |")
-	w("| ---: | ---: | ---: | ---: |")
-	for _, n := range []string{"10", "100", "1000"} {
-		x := t["sync/"+n]
-		w("| %s | %s | %s | %s |", n, msf(x.MedianMS), kb(x.MaxRSSKB), msf(x.UserMS+x.SysMS))
+	rp, rs := t["ipvs/read-proc"], t["ipvs/read-save"]
+	w("One read of the same table (the floor of a re-apply, which must read it):")
+	w("`cat /proc/net/ip_vs` %s, `ipvsadm -Sn` %s (%d rounds, alternating).", spread(rp), spread(rs), rp.Runs)
+	if kr.MedianMS > 0 && rp.MedianMS > 0 && rs.MedianMS > 0 {
+		w("kahook's unchanged re-apply takes %s the `/proc` read and %s `ipvsadm -Sn`;", ratio2(kr.MedianMS, rp.MedianMS), ratio2(kr.MedianMS, rs.MedianMS))
+		w("the goal of 0.05x a restore is %s here.", msf(0.05*rr.MedianMS))
 	}
 	w("")
-	if x, v, h := t["sync/1000"], t["check/kahook-tcp-vm"], t["check/kahook-tcp"]; x.MedianMS > 0 && v.MedianMS > 0 && h.MedianMS > 0 {
-		w("keepalived's default vrrp_script interval is 1 s. Under TCG the 1,000-server")
-		w("pass takes %s; divided by the VM slowdown measured above (%s) that is", msf(x.MedianMS), ratio(v.MedianMS, h.MedianMS))
-		w("about %s on hardware: a rough estimate, not a measurement (no IPVS on this", msf(x.MedianMS*h.MedianMS/v.MedianMS))
-		w("host's kernel).")
-		w("")
-	}
+}
 
-	w("## failover in the lab (issue 7, in the VM)")
+func notifyPart(b *strings.Builder, d *data) {
+	t := d.t
+	w := func(format string, args ...any) { fmt.Fprintf(b, format+"\n", args...) }
+	if t["notify/kahook-cold"].Runs == 0 && t["notify/shell-cold"].Runs == 0 {
+		return
+	}
+	w("## notify master with 16 VIPs and the services (issue 18; in the VM)")
+	w("")
+	w("One instance with 16 VIPs and %v services x 10 destinations (the IPVS part's", num(d.raw["ipvs/size"], "services"))
+	w("shape, the services spread over the 16 VIPs), from BACKUP to MASTER, all four")
+	w("alternating round by round, each run from an empty table and no VIP (`ipvsadm -C`,")
+	w("VIPs deleted) followed by the BACKUP transition of its variant:")
+	w("")
+	w("* *kahook cold*: `backup { ipvs remove }` (the default without persistence or")
+	w("  `lvs_sync_daemon`); `notify master` loads the table, then the VIPs, sysctls, ARP.")
+	w("* *kahook warm*: `backup { ipvs load }` (the default where connections are")
+	w("  synchronised: the BACKUP keeps the services loaded; not for two-node DR);")
+	w("  `notify master` reads the table, finds it right, and brings up the VIPs.")
+	w("* *shell cold*: `bench/notify-shell.sh master` with `IPVS_RULES`:")
+	w("  `ipvsadm-restore`, `sysctl -w`, then per VIP `ip addr add` and `arping -U -S VIP -c 1`.")
+	w("* *shell warm*: the same script without `IPVS_RULES` (the table restored by")
+	w("  the BACKUP step): sysctls, `ip addr add`, `arping`.")
+	w("")
+	w("Both use `garp_master_repeat 1` (kahook: one round, request and reply form,")
+	w("per VIP; the script: one request-form frame per VIP). **Transition** = from")
+	w("the start of the notify process to the moment every VIP is up and has had its")
+	w("first gratuitous ARP sent: a packet socket on the far end of the instance")
+	w("interface's veth (`benchtool -garp-if`) takes the kernel receive timestamp")
+	w("(SO_TIMESTAMPNS) of each ARP frame whose sender IP equals its target IP;")
+	w("per run, the first such frame of each VIP; the transition is the last VIP's.")
+	w("*First ARP* is the first VIP's. After every run the table is compared with")
+	w("the reference and all 16 VIPs must be on lo.")
+	w("Rerun: `BENCH_ONLY=vm BENCH_PARTS=notify make bench`.")
+	w("")
+	w("| variant | transition (all VIPs announced) | first ARP | process exit | CPU |")
+	w("| --- | ---: | ---: | ---: | ---: |")
+	for _, n := range []struct{ key, label string }{
+		{"notify/kahook-cold", "kahook, cold"},
+		{"notify/shell-cold", "shell script, cold"},
+		{"notify/kahook-warm", "kahook, warm"},
+		{"notify/shell-warm", "shell script, warm"},
+	} {
+		x := t[n.key]
+		w("| %s | %s | %s | %s | %s |", n.label, st(x.GARPAllMS), st(x.GARPFirstMS), spread(x), st(x.CPUMS))
+	}
+	w("")
+	kc, sc, kw, sw := t["notify/kahook-cold"], t["notify/shell-cold"], t["notify/kahook-warm"], t["notify/shell-warm"]
+	if kc.GARPAllMS != nil && sc.GARPAllMS != nil {
+		w("* Cold: kahook / shell = %.2fx.", kc.GARPAllMS.Median/sc.GARPAllMS.Median)
+	}
+	if kw.GARPAllMS != nil && sw.GARPAllMS != nil {
+		w("* Warm: kahook / shell = %.2fx.", kw.GARPAllMS.Median/sw.GARPAllMS.Median)
+	}
+	if kc.GARPAllMS != nil && kw.GARPAllMS != nil {
+		w("* kahook warm / kahook cold = %.2fx: what keeping the services loaded on the", kw.GARPAllMS.Median/kc.GARPAllMS.Median)
+		w("  BACKUP saves the outage.")
+	}
+	w("")
+}
+
+func syncPart(b *strings.Builder, d *data) {
+	t := d.t
+	w := func(format string, args ...any) { fmt.Fprintf(b, format+"\n", args...) }
+	k, ka := t["sync/kahook"], t["sync/keepalived"]
+	if k.Runs == 0 && ka.Runs == 0 {
+		return
+	}
+	sv := d.raw["sync/servers"]
+	w("## sync: CPU per 1,000 TCP_CHECKs against keepalived's checker (issue 18; in the VM)")
+	w("")
+	w("%v healthy real servers (100 addresses x 10 ports, `bin/labweb` in one", num(sv, "real_servers"))
+	w("namespace), one virtual server (NAT) with a `TCP_CHECK { connect_timeout 1 }`")
+	w("per real server, checked from two namespaces: kahook (`kahook sync VI_1` on a")
+	w("MASTER, one pass over every real server per run, started as keepalived starts a")
+	w("`vrrp_script`: CPU = user+sys of the process from wait4's rusage, start-up")
+	w("included) and %v's checker process (`keepalived -n -l -D -C`, the same", sv["keepalived"])
+	w("`virtual_server` block with `delay_loop 2`; CPU = utime+stime of its checker")
+	w("child from /proc/PID/stat, 10 ms ticks). They alternate: each round lets")
+	w("keepalived's checker run for a 10 s window (SIGCONT ... SIGSTOP), then runs one")
+	w("kahook pass. Checks are counted at the servers: the TCP connections their")
+	w("namespace accepted in the window (PassiveOpens in its /proc/net/snmp); each")
+	w("TCP_CHECK is one connection. Rerun: `BENCH_ONLY=vm BENCH_PARTS=sync make bench`.")
+	w("")
+	w("| checker | rounds | checks counted | CPU per round | CPU ms per 1,000 checks |")
+	w("| --- | ---: | ---: | ---: | ---: |")
+	w("| kahook `sync` | %d | %d | %s | %s |", k.Runs, k.Count, st(k.CPUMS), st(k.CPUPer1000MS))
+	w("| keepalived checker | %d | %d | %s | %s |", ka.Runs, ka.Count, st(ka.CPUMS), st(ka.CPUPer1000MS))
+	w("")
+	if k.CPUPer1000MS != nil && ka.CPUPer1000MS != nil {
+		r := k.CPUPer1000MS.Median / ka.CPUPer1000MS.Median
+		w("kahook / keepalived = %.2fx CPU per 1,000 checks (goal at most 1.0x: %s).", r, verdict(r <= 1))
+		w("A kahook pass takes %s wall (peak RSS %s).", spread(k), kb(k.MaxRSSKB))
+	}
+	w("")
+}
+
+func labPart(b *strings.Builder, d *data) {
+	w := func(format string, args ...any) { fmt.Fprintf(b, format+"\n", args...) }
+	if len(d.rounds) == 0 {
+		return
+	}
+	w("## failover in the lab (issue 7; in the VM)")
 	w("")
 	w("Two keepalived directors (advert_int 1), LVS-DR to two real servers, a")
 	w("client requesting the VIP every 20 ms. Medians over the rounds. Detection")
 	w("is from the failure to the start of the notify run on b; transition is the")
 	w("notify run itself (kahook: IPVS, VIP, sysctls, first gratuitous ARP round;")
 	w("shell: `bench/lab-notify.sh` with ipvsadm, ip, sysctl and arping).")
+	w("Rerun: `BENCH_ONLY=vm BENCH_PARTS=lab make bench`.")
 	w("")
 	w("| failure | notify | rounds | client outage | keepalived detection | notify transition | failed requests |")
 	w("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
@@ -179,7 +420,7 @@ func main() {
 	groups := map[key][]round{}
 	var order []key
 	errs := 0
-	for _, r := range rounds {
+	for _, r := range d.rounds {
 		if r.Error != "" {
 			errs++
 			continue
@@ -196,7 +437,7 @@ func main() {
 		for _, r := range rs {
 			out, det, nt, fail = append(out, r.OutageMS), append(det, r.DetectionMS), append(nt, r.NotifyMS), append(fail, float64(r.Failed))
 		}
-		w("| %s | %s | %d | %s | %s | %s | %.0f |", k.mode, k.name, len(rs), msf(median(out)), msf(median(det)), msf(median(nt)), median(fail))
+		w("| %s | %s | %d | %s | %s | %s | %.0f |", k.mode, k.name, len(rs), spreadOf(out), spreadOf(det), spreadOf(nt), median(fail))
 	}
 	if errs > 0 {
 		w("")
@@ -208,10 +449,47 @@ func main() {
 	w("b's gratuitous ARP moves it. *linkdown*: the master drops off the")
 	w("network; the client's outage is keepalived's detection (three adverts)")
 	w("plus the notify transition plus the time for the gratuitous ARP to land.")
-	if err := os.WriteFile(*out, []byte(b.String()), 0o644); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
+	w("")
+}
+
+// survivorsPart renders the lines named survivors/... (issue 19 item 5,
+// bench/survivors.sh): one row per line, its fields as they come.
+func survivorsPart(b *strings.Builder, d *data) {
+	w := func(format string, args ...any) { fmt.Fprintf(b, format+"\n", args...) }
+	var names []string
+	for _, n := range d.order {
+		if strings.HasPrefix(n, "survivors/") {
+			names = append(names, n)
+		}
 	}
+	if len(names) == 0 {
+		return
+	}
+	w("## stateful failover: survivors (issue 19 item 5; in the VM)")
+	w("")
+	if note, ok := d.raw[names[0]]["note"].(string); ok {
+		w("%s", note)
+		w("")
+	}
+	w("Rerun: `BENCH_ONLY=vm BENCH_PARTS=survivors make bench`.")
+	w("")
+	for _, n := range names {
+		m := d.raw[n]
+		var keys []string
+		for k := range m {
+			if k != "name" && k != "note" {
+				keys = append(keys, k)
+			}
+		}
+		sort.Strings(keys)
+		var f []string
+		for _, k := range keys {
+			v, _ := json.Marshal(m[k])
+			f = append(f, fmt.Sprintf("%s %s", k, v))
+		}
+		w("* `%s`: %s", strings.TrimPrefix(n, "survivors/"), strings.Join(f, ", "))
+	}
+	w("")
 }
 
 func median(v []float64) float64 {
@@ -233,7 +511,57 @@ func msf(v float64) string {
 	if v >= 1000 {
 		return fmt.Sprintf("%.2f s", v/1000)
 	}
-	return fmt.Sprintf("%.1f ms", v)
+	if v >= 10 {
+		return fmt.Sprintf("%.0f ms", v)
+	}
+	return fmt.Sprintf("%.2f ms", v)
+}
+
+// spread is "median (min - max)" of a timing's wall times.
+func spread(x timing) string {
+	if x.Runs == 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%s (%s - %s)", msf(x.MedianMS), msf(x.MinMS), msf(x.MaxMS))
+}
+
+func st(s *stats) string {
+	if s == nil {
+		return "n/a"
+	}
+	return fmt.Sprintf("%s (%s - %s)", msf(s.Median), msf(s.Min), msf(s.Max))
+}
+
+func spreadOf(v []float64) string {
+	if len(v) == 0 {
+		return "n/a"
+	}
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	return fmt.Sprintf("%s (%s - %s)", msf(median(s)), msf(s[0]), msf(s[len(s)-1]))
+}
+
+// pairRange is the min - max of the per-round ratios a_i / b_i (the runs
+// of alternating tools in round order).
+func pairRange(a, b timing) string {
+	n := min(len(a.WallMS), len(b.WallMS))
+	if n == 0 {
+		return "n/a"
+	}
+	lo, hi := 0.0, 0.0
+	for i := 0; i < n; i++ {
+		if b.WallMS[i] == 0 {
+			return "n/a"
+		}
+		r := a.WallMS[i] / b.WallMS[i]
+		if i == 0 || r < lo {
+			lo = r
+		}
+		if i == 0 || r > hi {
+			hi = r
+		}
+	}
+	return fmt.Sprintf("%.2f - %.2fx", lo, hi)
 }
 
 func kb(v int64) string {
@@ -258,9 +586,33 @@ func ratio2(a, b float64) string {
 	return fmt.Sprintf("%.2fx", a/b)
 }
 
+func num(m map[string]any, k string) string {
+	if m == nil {
+		return "?"
+	}
+	if v, ok := m[k].(float64); ok {
+		return fmt.Sprintf("%.0f", v)
+	}
+	return "?"
+}
+
+func intOf(m map[string]any, k string) int {
+	if v, ok := m[k].(float64); ok {
+		return int(v)
+	}
+	return 0
+}
+
 func verdict(ok bool) string {
 	if ok {
 		return "met"
 	}
 	return "**not met**"
+}
+
+func verdictIf(a, b timing, limit float64) string {
+	if a.Runs == 0 || b.Runs == 0 {
+		return "n/a"
+	}
+	return verdict(a.MedianMS <= limit*b.MedianMS)
 }

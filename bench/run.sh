@@ -8,8 +8,9 @@
 # partial run keeps the other parts' last results (bench/out/); a full run
 # starts from an empty bench/out/. BENCH_SMALL=1: every VM part small (a
 # trial, not a result). BENCH_N (host runs per timing, default 30),
-# BENCH_ROUNDS (failover lab rounds, default 5), BENCH_IPVS_ROUNDS
-# (alternating rounds of the IPVS, notify and sync parts, default 5).
+# BENCH_ROUNDS (failover lab rounds, default 3), BENCH_IPVS_ROUNDS
+# (alternating rounds of the IPVS and sync parts, default 5),
+# BENCH_NOTIFY_ROUNDS (of the notify part, default 3).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" != 0 ]; then
@@ -32,7 +33,7 @@ fi
 if [ "${BENCH_ONLY:-vm}" = vm ]; then
 	echo "== VM benchmarks" >&2
 	parts=${BENCH_PARTS:-}
-	vmenv="BENCH_SMALL=${BENCH_SMALL:-} BENCH_ROUNDS=${BENCH_ROUNDS:-} BENCH_IPVS_ROUNDS=${BENCH_IPVS_ROUNDS:-}"
+	vmenv="BENCH_SMALL=${BENCH_SMALL:-} BENCH_ROUNDS=${BENCH_ROUNDS:-} BENCH_IPVS_ROUNDS=${BENCH_IPVS_ROUNDS:-} BENCH_NOTIFY_ROUNDS=${BENCH_NOTIFY_ROUNDS:-}"
 	if bin/kahook --syslog off ipvs show >/dev/null 2>&1; then
 		env $vmenv bench/vm.sh ${parts//,/ } | tee bench/out/vm.log || rc=1
 	else

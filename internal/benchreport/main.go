@@ -31,6 +31,7 @@ type timing struct {
 	UserMS       float64   `json:"user_ms_mean"`
 	SysMS        float64   `json:"sys_ms_mean"`
 	CPUMS        *stats    `json:"cpu_ms"`
+	CPUTotalMS   float64   `json:"cpu_ms_total"`
 	Verified     int       `json:"verified"`
 	Count        int64     `json:"count"`
 	CPUPer1000MS *stats    `json:"cpu_ms_per_1000"`
@@ -133,6 +134,10 @@ func render(d *data, machine string) string {
 	w("Machine: %s.", machine)
 	if vm := d.raw["machine/vm"]; vm != nil {
 		w("VM: Debian's kernel %v under qemu TCG (software CPU emulation), %v vCPUs, %v MiB.", vm["kernel"], vm["cpus"], vm["mem_mb"])
+		if small, _ := vm["small"].(string); small != "" {
+			w("")
+			w("**A TRIAL RUN (BENCH_SMALL=1: 100 x 10 services, 100 real servers): not a result.**")
+		}
 	}
 	w("")
 	var errs []string
@@ -285,7 +290,7 @@ func ipvsPart(b *strings.Builder, d *data) {
 	w("`ipvsadm -Sn` saves it, which is also `ipvsadm-restore`'s input. After")
 	w("every load and re-apply of either tool the table is compared with it (sorted")
 	w("`ipvsadm -Sn`; a difference aborts the part): %d comparisons, all identical.", kl.Verified+rl.Verified+t["ipvs/kahook-reapply"].Verified+t["ipvs/restore-reapply"].Verified)
-	w("Each load starts from `ipvsadm -C` (untimed).")
+	w("Each load starts from `ipvsadm -C` (untimed); one untimed round comes first.")
 	w("Rerun: `BENCH_ONLY=vm BENCH_PARTS=ipvs make bench`.")
 	w("")
 	w("| | kahook `ipvs apply` | `ipvsadm-restore` | kahook / restore | goal |")
@@ -317,8 +322,9 @@ func notifyPart(b *strings.Builder, d *data) {
 	w("alternating round by round, each run from an empty table and no VIP (`ipvsadm -C`,")
 	w("VIPs deleted) followed by the BACKUP transition of its variant:")
 	w("")
-	w("* *kahook cold*: `backup { ipvs remove }` (the default without persistence or")
-	w("  `lvs_sync_daemon`); `notify master` loads the table, then the VIPs, sysctls, ARP.")
+	w("* *kahook cold*: `backup { ipvs remove }` (explicit in the config; the default")
+	w("  where nothing is persistent or synchronised); `notify master` loads the table,")
+	w("  then the VIPs, sysctls, ARP.")
 	w("* *kahook warm*: `backup { ipvs load }` (the default where connections are")
 	w("  synchronised: the BACKUP keeps the services loaded; not for two-node DR);")
 	w("  `notify master` reads the table, finds it right, and brings up the VIPs.")
@@ -335,7 +341,8 @@ func notifyPart(b *strings.Builder, d *data) {
 	w("(SO_TIMESTAMPNS) of each ARP frame whose sender IP equals its target IP;")
 	w("per run, the first such frame of each VIP; the transition is the last VIP's.")
 	w("*First ARP* is the first VIP's. After every run the table is compared with")
-	w("the reference and all 16 VIPs must be on lo.")
+	w("the reference and all 16 VIPs must be on lo. %d rounds, no untimed round (one", t["notify/kahook-cold"].Runs)
+	w("round of the four takes over two minutes under TCG).")
 	w("Rerun: `BENCH_ONLY=vm BENCH_PARTS=notify make bench`.")
 	w("")
 	w("| variant | transition (all VIPs announced) | first ARP | process exit | CPU |")
@@ -380,21 +387,24 @@ func syncPart(b *strings.Builder, d *data) {
 	w("MASTER, one pass over every real server per run, started as keepalived starts a")
 	w("`vrrp_script`: CPU = user+sys of the process from wait4's rusage, start-up")
 	w("included) and %v's checker process (`keepalived -n -l -D -C`, the same", sv["keepalived"])
-	w("`virtual_server` block with `delay_loop 2`; CPU = utime+stime of its checker")
+	w("`virtual_server` block with `delay_loop 5`; CPU = utime+stime of its checker")
 	w("child from /proc/PID/stat, 10 ms ticks). They alternate: each round lets")
-	w("keepalived's checker run for a 10 s window (SIGCONT ... SIGSTOP), then runs one")
+	w("keepalived's checker run for a 20 s window (SIGCONT ... SIGSTOP), then runs one")
 	w("kahook pass. Checks are counted at the servers: the TCP connections their")
 	w("namespace accepted in the window (PassiveOpens in its /proc/net/snmp); each")
 	w("TCP_CHECK is one connection. Rerun: `BENCH_ONLY=vm BENCH_PARTS=sync make bench`.")
 	w("")
-	w("| checker | rounds | checks counted | CPU per round | CPU ms per 1,000 checks |")
-	w("| --- | ---: | ---: | ---: | ---: |")
-	w("| kahook `sync` | %d | %d | %s | %s |", k.Runs, k.Count, st(k.CPUMS), st(k.CPUPer1000MS))
-	w("| keepalived checker | %d | %d | %s | %s |", ka.Runs, ka.Count, st(ka.CPUMS), st(ka.CPUPer1000MS))
+	w("| checker | rounds | checks counted | CPU per round | CPU ms per 1,000 checks, per round | all rounds: CPU / checks |")
+	w("| --- | ---: | ---: | ---: | ---: | ---: |")
+	w("| kahook `sync` | %d | %d | %s | %s | %s |", k.Runs, k.Count, st(k.CPUMS), st(k.CPUPer1000MS), perK(k))
+	w("| keepalived checker | %d | %d | %s | %s | %s |", ka.Runs, ka.Count, st(ka.CPUMS), st(ka.CPUPer1000MS), perK(ka))
 	w("")
 	if k.CPUPer1000MS != nil && ka.CPUPer1000MS != nil {
 		r := k.CPUPer1000MS.Median / ka.CPUPer1000MS.Median
-		w("kahook / keepalived = %.2fx CPU per 1,000 checks (goal at most 1.0x: %s).", r, verdict(r <= 1))
+		w("kahook / keepalived = %.2fx CPU per 1,000 checks (medians of the rounds; goal at most 1.0x: %s).", r, verdict(r <= 1))
+		if k.Count > 0 && ka.Count > 0 && k.CPUTotalMS > 0 && ka.CPUTotalMS > 0 {
+			w("Over all rounds (sum of CPU / sum of checks): %.2fx.", (k.CPUTotalMS/float64(k.Count))/(ka.CPUTotalMS/float64(ka.Count)))
+		}
 		w("A kahook pass takes %s wall (peak RSS %s).", spread(k), kb(k.MaxRSSKB))
 	}
 	w("")
@@ -562,6 +572,14 @@ func pairRange(a, b timing) string {
 		}
 	}
 	return fmt.Sprintf("%.2f - %.2fx", lo, hi)
+}
+
+// perK is the CPU ms per 1,000 counted events over all runs.
+func perK(x timing) string {
+	if x.Count == 0 || x.CPUTotalMS == 0 {
+		return "n/a"
+	}
+	return msf(x.CPUTotalMS * 1000 / float64(x.Count))
 }
 
 func kb(v int64) string {

@@ -70,10 +70,11 @@ type result struct {
 	MaxRSSKB int64     `json:"max_rss_kb"`
 	UserMS   float64   `json:"user_ms_mean"`
 	SysMS    float64   `json:"sys_ms_mean"`
-	// CPUMS is user+sys per run (ms).
-	CPUMS    *stats `json:"cpu_ms,omitempty"`
-	Failures int    `json:"failures"`
-	Verified int    `json:"verified,omitempty"`
+	// CPUMS is user+sys per run (ms), CPUTotalMS their sum.
+	CPUMS      *stats  `json:"cpu_ms,omitempty"`
+	CPUTotalMS float64 `json:"cpu_ms_total,omitempty"`
+	Failures   int     `json:"failures"`
+	Verified   int     `json:"verified,omitempty"`
 	// Count is the -counter total over the timed runs; CPUPer1000MS the
 	// CPU ms per 1,000 counted events, per run.
 	Count        int64  `json:"count,omitempty"`
@@ -358,6 +359,9 @@ func (s *series) result() result {
 	res.MeanMS = sum / float64(len(walls))
 	res.UserMS, res.SysMS = s.user/float64(len(walls)), s.sys/float64(len(walls))
 	res.CPUMS = summarize(s.cpus)
+	for _, c := range s.cpus {
+		res.CPUTotalMS += c
+	}
 	res.CPUPer1000MS = summarize(s.perK)
 	res.GARPFirstMS = summarize(s.garpFirst)
 	res.GARPAllMS = summarize(s.garpAll)

@@ -127,16 +127,17 @@ func TestJSONAfterTheCommand(t *testing.T) {
 	}
 }
 
-// TestFlagNames: flagNames, the cheap f.Names() the flag checks use
+// TestFlagNames: flagName, the cheap f.Names() the flag checks use
 // (issue 18), gives the same names as cli's own Names() for every flag
 // of every command, global copies included.
 func TestFlagNames(t *testing.T) {
 	app := newApp(io.Discard, io.Discard)
 	check := func(where string, flags []cli.Flag) {
 		for _, f := range flags {
-			got, want := flagNames(f), f.Names()
+			name, aliases := flagName(f)
+			got, want := append([]string{name}, aliases...), f.Names()
 			if strings.Join(got, "|") != strings.Join(want, "|") {
-				t.Errorf("%s: flagNames = %q, Names() = %q", where, got, want)
+				t.Errorf("%s: flagName = %q, Names() = %q", where, got, want)
 			}
 		}
 	}

@@ -208,7 +208,7 @@ func globalFlags(root bool, taken map[string]bool) []cli.Flag {
 	}
 	var out []cli.Flag
 	for _, f := range flags {
-		if taken[flagNames(f)[0]] {
+		if name, _ := flagName(f); taken[name] {
 			continue
 		}
 		switch f := f.(type) {

@@ -39,8 +39,10 @@ func finishCommands(cmds []*cli.Command) {
 		}
 		taken := map[string]bool{}
 		for _, f := range cmd.Flags {
-			for _, n := range flagNames(f) {
-				taken[n] = true
+			name, aliases := flagName(f)
+			taken[name] = true
+			for _, a := range aliases {
+				taken[a] = true
 			}
 		}
 		cmd.Flags = append(cmd.Flags, globalFlags(false, taken)...)
@@ -130,7 +132,7 @@ var maxFlags = map[string]float64{
 // command has, and 0 in positiveFlags.
 func checkNumericFlags(c *cli.Context, set setFlags) error {
 	for _, f := range c.Command.Flags {
-		name := flagNames(f)[0]
+		name, _ := flagName(f)
 		if !set.isSet(c, f) {
 			continue
 		}
@@ -172,7 +174,7 @@ var controlAllowed = map[string]bool{"send": true}
 // absolute path (keepalived runs its scripts in /).
 func checkStringFlags(c *cli.Context, set setFlags) error {
 	for _, f := range c.Command.Flags {
-		name := flagNames(f)[0]
+		name, _ := flagName(f)
 		x, given := set.globalContext(c, name)
 		if !given {
 			continue
@@ -228,7 +230,7 @@ func (s setFlags) globalContext(c *cli.Context, name string) (x *cli.Context, gi
 
 func findFlag(flags []cli.Flag, name string) cli.Flag {
 	for _, f := range flags {
-		if flagNames(f)[0] == name {
+		if n, _ := flagName(f); n == name {
 			return f
 		}
 	}
@@ -265,41 +267,43 @@ func newSetFlags(c *cli.Context) setFlags {
 // isSet says whether flag f of x's command was given in x (under any of
 // its names), as x.IsSet(f's name) does.
 func (s setFlags) isSet(x *cli.Context, f cli.Flag) bool {
-	for _, n := range flagNames(f) {
-		if s[x][n] {
+	name, aliases := flagName(f)
+	if s[x][name] {
+		return true
+	}
+	for _, a := range aliases {
+		if s[x][a] {
 			return true
 		}
 	}
 	return false
 }
 
-// flagNames is f.Names() without its cost: cli v2 passes each name
-// through a regular expression that cuts v1-style "name, alias" strings,
-// and kahook has none (TestFlagNames checks every flag of the tree).
-func flagNames(f cli.Flag) []string {
-	var name string
-	var aliases []string
+// flagName is f.Names() (the name, then the aliases) without its cost:
+// cli v2 passes each name through a regular expression that cuts
+// v1-style "name, alias" strings, and kahook has none (TestFlagNames
+// checks every flag of the tree).
+func flagName(f cli.Flag) (name string, aliases []string) {
 	switch f := f.(type) {
 	case *cli.StringFlag:
-		name, aliases = f.Name, f.Aliases
+		return f.Name, f.Aliases
 	case *cli.BoolFlag:
-		name, aliases = f.Name, f.Aliases
+		return f.Name, f.Aliases
 	case *cli.IntFlag:
-		name, aliases = f.Name, f.Aliases
+		return f.Name, f.Aliases
 	case *cli.Int64Flag:
-		name, aliases = f.Name, f.Aliases
+		return f.Name, f.Aliases
 	case *cli.UintFlag:
-		name, aliases = f.Name, f.Aliases
+		return f.Name, f.Aliases
 	case *cli.Float64Flag:
-		name, aliases = f.Name, f.Aliases
+		return f.Name, f.Aliases
 	case *cli.DurationFlag:
-		name, aliases = f.Name, f.Aliases
+		return f.Name, f.Aliases
 	case *cli.StringSliceFlag:
-		name, aliases = f.Name, f.Aliases
-	default:
-		return f.Names()
+		return f.Name, f.Aliases
 	}
-	return append([]string{name}, aliases...)
+	names := f.Names()
+	return names[0], names[1:]
 }
 
 // setupEnv reads the global flags wherever they were given, checks them

@@ -28,24 +28,55 @@ import (
 // All of it runs before the command's action, so a refused command has
 // changed and created nothing.
 func finishCommands(cmds []*cli.Command) {
+	globalNames := map[string]bool{}
+	for _, f := range globalFlags(true, nil) {
+		name, aliases := flagName(f)
+		globalNames[name] = true
+		for _, a := range aliases {
+			globalNames[a] = true
+		}
+	}
+	finishCommandsIn(cmds, globalNames, map[string][]cli.Flag{})
+}
+
+// finishCommandsIn is finishCommands; the commands whose own flags take
+// the same global names (most take none) share one set of global flag
+// copies (copies: keyed by the names taken), so every run builds a few
+// sets instead of one per command (issue 18: start-up cost).
+func finishCommandsIn(cmds []*cli.Command, globalNames map[string]bool, copies map[string][]cli.Flag) {
 	for _, cmd := range cmds {
 		cmd.OnUsageError = func(c *cli.Context, err error, _ bool) error { return usage("%s: %v", commandName(c), err) }
 		if len(cmd.Subcommands) > 0 {
-			finishCommands(cmd.Subcommands)
+			finishCommandsIn(cmd.Subcommands, globalNames, copies)
 			if cmd.Action == nil {
 				cmd.Action = noSubcommand
 			}
 			continue
 		}
-		taken := map[string]bool{}
-		for _, f := range cmd.Flags {
-			name, aliases := flagName(f)
-			taken[name] = true
-			for _, a := range aliases {
-				taken[a] = true
+		var taken map[string]bool
+		key := ""
+		take := func(n string) {
+			if globalNames[n] {
+				if taken == nil {
+					taken = map[string]bool{}
+				}
+				taken[n] = true
+				key += n + " "
 			}
 		}
-		cmd.Flags = append(cmd.Flags, globalFlags(false, taken)...)
+		for _, f := range cmd.Flags {
+			name, aliases := flagName(f)
+			take(name)
+			for _, a := range aliases {
+				take(a)
+			}
+		}
+		g, ok := copies[key]
+		if !ok {
+			g = globalFlags(false, taken)
+			copies[key] = g
+		}
+		cmd.Flags = append(cmd.Flags, g...)
 		before := cmd.Before
 		cmd.Before = func(c *cli.Context) error {
 			set := newSetFlags(c)

@@ -73,9 +73,19 @@ for r in $(seq 1 "$ROUNDS"); do
 		esac
 	done
 done
-# One table read, for scale.
-for _ in 1 2 3; do timed read-proc cat /proc/net/ip_vs; done
-for _ in 1 2 3; do timed kahook-version $KAHOOK version; done
+# Where a re-apply's time goes: one table read through /proc (the floor),
+# process start, start + config parse, a table read through netlink
+# (`ipvs show --rules`), and kahook's own debug timings of one re-apply
+# and of one load from empty.
+for _ in 1 2 3; do
+	timed read-proc cat /proc/net/ip_vs
+	timed kahook-version $KAHOOK version
+	timed kahook-config-check $k config check
+	timed kahook-show-rules $k ipvs show --rules
+done
+nsx $k --log-level debug ipvs apply 2>&1 | grep -E 'IPVS (planned|written|verified)' || true
+nsx ipvsadm -C
+nsx $k --log-level debug ipvs apply 2>&1 | grep -E 'IPVS (planned|written|verified)' || true
 echo "summary (ms): name median min max n"
 awk '{v[$1] = v[$1] " " $2} END {for (n in v) print n, v[n]}' "$TMP/times" | sort | while read -r name vals; do
 	# shellcheck disable=SC2086

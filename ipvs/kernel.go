@@ -170,8 +170,9 @@ func mobyDests(k Kernel) func(*mobyipvs.Service) ([]*Dest, error) {
 	}
 }
 
-// readTable lists the services, then their destinations over readers
-// in parallel, and closes the dumpers.
+// readTable lists the services (through the first dumper when there is
+// one, else k), then their destinations over readers in parallel, and
+// closes the dumpers.
 func readTable(k Kernel, readers []func(*mobyipvs.Service) ([]*Dest, error), dumpers []*destDumper) (Table, error) {
 	// Closed here, not when Read returns: after a deadline the
 	// readers may still be using them.
@@ -180,7 +181,11 @@ func readTable(k Kernel, readers []func(*mobyipvs.Service) ([]*Dest, error), dum
 			d.Close()
 		}
 	}()
-	svcs, err := k.GetServices()
+	list := k.GetServices
+	if len(dumpers) > 0 {
+		list = dumpers[0].services // before the parallel dumps start
+	}
+	svcs, err := list()
 	if err != nil {
 		return nil, fmt.Errorf("list IPVS services: %w", err)
 	}

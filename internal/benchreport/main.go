@@ -316,6 +316,7 @@ func writeSurvivors(w func(string, ...any), rows []survivor) {
 	w("services loaded because a sync daemon or persistence is configured.")
 	w("*kahook-ipvs-remove*: `backup { ipvs remove }`, the old default: the")
 	w("synchronised connections stay unbound (they still forward, but count on")
-	w("no real server) and the persistence templates are dropped, so sessions")
-	w("are scheduled afresh.")
+	w("no real server) and the persistence templates arrive unbound and are")
+	w("discarded on first use, so sessions are scheduled afresh (whether one")
+	w("lands where it was is up to where the new round robin starts).")
 }

@@ -99,3 +99,4 @@ done
 
 # Failover in the lab: kahook vs a shell notify script.
 bin/benchlab -kahook bin/kahook -labweb bin/labweb -shell bench/lab-notify.sh -n "${BENCH_ROUNDS:-10}"
+bin/benchlab -kahook bin/kahook -labweb bin/labweb -survivors

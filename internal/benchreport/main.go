@@ -40,6 +40,7 @@ func main() {
 	flag.Parse()
 	t := map[string]timing{}
 	var rounds []round
+	var survivors []survivor
 	for _, f := range flag.Args() {
 		file, err := os.Open(f)
 		if err != nil {
@@ -50,6 +51,13 @@ func main() {
 		for sc.Scan() {
 			line := strings.TrimSpace(sc.Text())
 			if !strings.HasPrefix(line, "{") {
+				continue
+			}
+			if strings.Contains(line, `"name":"survivors/`) {
+				var v survivor
+				if json.Unmarshal([]byte(line), &v) == nil {
+					survivors = append(survivors, v)
+				}
 				continue
 			}
 			if strings.Contains(line, `"mode"`) {
@@ -208,6 +216,7 @@ func main() {
 	w("b's gratuitous ARP moves it. *linkdown*: the master drops off the")
 	w("network; the client's outage is keepalived's detection (three adverts)")
 	w("plus the notify transition plus the time for the gratuitous ARP to land.")
+	writeSurvivors(w, survivors)
 	if err := os.WriteFile(*out, []byte(b.String()), 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -263,4 +272,51 @@ func verdict(ok bool) string {
 		return "met"
 	}
 	return "**not met**"
+}
+
+// survivor is one line of `benchlab -survivors`.
+type survivor struct {
+	Name          string `json:"name"`
+	Conns         int    `json:"conns_kept"`
+	ConnsTotal    int    `json:"conns_total"`
+	Sessions      int    `json:"sessions_kept"`
+	SessionsTotal int    `json:"sessions_total"`
+	Active        int    `json:"active_conns_new_master"`
+	Error         string `json:"error"`
+}
+
+func writeSurvivors(w func(string, ...any), rows []survivor) {
+	if len(rows) == 0 {
+		return
+	}
+	w("")
+	w("## stateful failover survivors (issue 19 item 5, in the VM)")
+	w("")
+	w("Two keepalived 2.2.7 directors with `lvs_sync_daemon eth0 VI_1`, LVS-DR,")
+	w("`persistence_timeout 300`; 20 long-lived keep-alive connections and 8")
+	w("persistence sessions (8 client addresses, one request each) through the")
+	w("master, which then fails as a whole node (keepalived SIGKILLed, link down).")
+	w("Counted on the new master: connections that go on answering, sessions that")
+	w("reach the same real server as before, ActiveConn over its real servers")
+	w("(`ipvsadm -Ln`). `bin/benchlab -survivors`; the VM test")
+	w("`internal/lab` TestVMStatefulFailoverSurvivors asserts the same.")
+	w("")
+	w("| setup | connections kept | persistence sessions kept | active conns on the new master |")
+	w("| --- | ---: | ---: | ---: |")
+	for _, r := range rows {
+		if r.Error != "" {
+			w("| %s | failed: %s | | |", strings.TrimPrefix(r.Name, "survivors/"), r.Error)
+			continue
+		}
+		w("| %s | %d/%d | %d/%d | %d |", strings.TrimPrefix(r.Name, "survivors/"), r.Conns, r.ConnsTotal, r.Sessions, r.SessionsTotal, r.Active)
+	}
+	w("")
+	w("*keepalived*: its own `virtual_server` (the checker process keeps IPVS")
+	w("loaded in every VRRP state). *kahook-default*: the backup keeps the")
+	w("services loaded because a sync daemon or persistence is configured.")
+	w("*kahook-ipvs-remove*: `backup { ipvs remove }`, the old default: the")
+	w("synchronised connections stay unbound (they still forward, but count on")
+	w("no real server) and the persistence templates arrive unbound and are")
+	w("discarded on first use, so sessions are scheduled afresh (whether one")
+	w("lands where it was is up to where the new round robin starts).")
 }

@@ -288,14 +288,10 @@ part_lab() {
 	bin/benchlab -kahook bin/kahook -labweb bin/labweb -shell bench/lab-notify.sh -n "$LAB_ROUNDS"
 }
 
-# Stateful failover survivors (issue 19 item 5): bench/survivors.sh, where
-# present, prints JSON lines named survivors/... (benchreport renders them).
+# Stateful failover survivors (issue 19 item 5): one JSON line named
+# survivors/SETUP per setup (benchreport renders them).
 part_survivors() {
-	if [ -x bench/survivors.sh ]; then
-		BENCH_ROUNDS="$LAB_ROUNDS" bench/survivors.sh
-	else
-		echo "survivors: bench/survivors.sh not present, skipped" >&2
-	fi
+	bin/benchlab -kahook bin/kahook -labweb bin/labweb -survivors
 }
 
 if [ "${1:-}" = --part ]; then

@@ -100,9 +100,11 @@ type Conn struct {
 }
 
 // dial connects within the connect timeout and the context, from
-// bindto/bind_port when set.
+// bindto/bind_port when set. TCP keepalive stays off, as on keepalived's
+// checker sockets: a check's connection lives for one exchange, and Go's
+// default would cost four setsockopt calls per check.
 func (c Conn) dial(ctx context.Context) (net.Conn, error) {
-	d := net.Dialer{Timeout: c.Timeout}
+	d := net.Dialer{Timeout: c.Timeout, KeepAlive: -1}
 	if c.BindTo.IsValid() || c.BindPort != 0 {
 		la := &net.TCPAddr{Port: int(c.BindPort)}
 		if c.BindTo.IsValid() {

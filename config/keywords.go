@@ -1,6 +1,9 @@
 package config
 
-import "strings"
+import (
+	"strings"
+	"sync"
+)
 
 // syntax is the keyword table of one block level, as keepalived 2.2.7
 // installs it (install_keyword/install_sublevel in check/check_parser.c,
@@ -42,13 +45,17 @@ func checkerCommon(conn bool) string {
 	return s
 }
 
-var (
-	urlSyntax = table("path digest status_code virtualhost regex regex_no_match regex_options regex_min_offset regex_max_offset regex_stack", nil)
+// topSyntax is keepalived's keyword tree, built on first use: a run that
+// reads no config (`kahook check tcp` as a vrrp_script) never needs it,
+// and building it at package init cost such a run 5% of its
+// instructions (issue 18).
+var topSyntax = sync.OnceValue(func() *syntax {
+	urlSyntax := table("path digest status_code virtualhost regex regex_no_match regex_options regex_min_offset regex_max_offset regex_stack", nil)
 	// httpSyntax is HTTP_GET's and SSL_GET's (install_http_ssl_check_keyword).
-	httpSyntax = table(checkerCommon(true)+" nb_get_retry virtualhost http_protocol enable_sni fast_recovery", map[string]*syntax{"url": urlSyntax})
-	smtpSyntax = table("helo_name "+checkerCommon(true), map[string]*syntax{"host": table(checkerCommon(true), nil)})
+	httpSyntax := table(checkerCommon(true)+" nb_get_retry virtualhost http_protocol enable_sni fast_recovery", map[string]*syntax{"url": urlSyntax})
+	smtpSyntax := table("helo_name "+checkerCommon(true), map[string]*syntax{"host": table(checkerCommon(true), nil)})
 
-	checkerSyntax = map[string]*syntax{
+	checkerSyntax := map[string]*syntax{
 		"HTTP_GET":   httpSyntax,
 		"SSL_GET":    httpSyntax,
 		"TCP_CHECK":  table(checkerCommon(true), nil),
@@ -61,16 +68,16 @@ var (
 		"BFD_CHECK":  table("name alpha", nil),
 	}
 
-	realServerSyntax = table("weight lvs_method uthreshold lthreshold inhibit_on_failure notify_up notify_down alpha retry delay_before_retry warmup connect_timeout delay_loop smtp_alert virtualhost snmp_name", checkerSyntax)
+	realServerSyntax := table("weight lvs_method uthreshold lthreshold inhibit_on_failure notify_up notify_down alpha retry delay_before_retry warmup connect_timeout delay_loop smtp_alert virtualhost snmp_name", checkerSyntax)
 
-	virtualServerSyntax = table("ip_family retry delay_before_retry warmup connect_timeout delay_loop inhibit_on_failure lb_algo lvs_sched hashed ops flag-1 flag-2 flag-3 sh-port sh-fallback mh-port mh-fallback lb_kind lvs_method persistence_engine persistence_timeout persistence_granularity protocol ha_suspend smtp_alert virtualhost snmp_name alpha omega quorum_up quorum_down quorum hysteresis weight sorry_server sorry_server_inhibit sorry_server_lvs_method",
+	virtualServerSyntax := table("ip_family retry delay_before_retry warmup connect_timeout delay_loop inhibit_on_failure lb_algo lvs_sched hashed ops flag-1 flag-2 flag-3 sh-port sh-fallback mh-port mh-fallback lb_kind lvs_method persistence_engine persistence_timeout persistence_granularity protocol ha_suspend smtp_alert virtualhost snmp_name alpha omega quorum_up quorum_down quorum hysteresis weight sorry_server sorry_server_inhibit sorry_server_lvs_method",
 		map[string]*syntax{"real_server": realServerSyntax})
 
 	// topSyntax: keepalived's root keywords (install_keyword_root) and
 	// kahook's own blocks. Only virtual_server is checked keyword by
 	// keyword; kahook's instance/realserver/global_defs keywords are
 	// checked by the builder, keepalived's other blocks by keepalived.
-	topSyntax = table("child_wait_time linkbeat_use_polling namespace_with_ipsets net_namespace net_namespace_ipvs use_pid_dir",
+	topSyntax := table("child_wait_time linkbeat_use_polling namespace_with_ipsets net_namespace net_namespace_ipvs use_pid_dir",
 		map[string]*syntax{
 			"virtual_server":           virtualServerSyntax,
 			"virtual_server_group":     {values: true},
@@ -93,7 +100,8 @@ var (
 			"realserver":               genericSyntax, // kahook's
 			"instance":                 genericSyntax, // kahook's block; keepalived's is a plain keyword
 		})
-)
+	return topSyntax
+})
 
 // suggest returns the known keyword closest to word (a "did you mean"),
 // or "" when none is close: at most two edits, fewer for short words.

@@ -1,8 +1,8 @@
 package config
 
 import (
-	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -200,9 +200,11 @@ func (vs *VirtualServer) Name() string {
 	case vs.Group != "":
 		return "group " + vs.Group
 	case vs.FWMark != 0:
-		return fmt.Sprintf("fwmark %d", vs.FWMark)
+		return "fwmark " + strconv.FormatUint(uint64(vs.FWMark), 10)
 	default:
-		return fmt.Sprintf("%s:%s:%d", bracket(vs.Addr.Addr()), protoLower(vs.Protocol), vs.Addr.Port())
+		// Concatenated, not Sprintf: a sync pass names each real
+		// server's virtual server several times (issue 18).
+		return bracket(vs.Addr.Addr()) + ":" + protoLower(vs.Protocol) + ":" + strconv.Itoa(int(vs.Addr.Port()))
 	}
 }
 

@@ -85,7 +85,7 @@ func buildTree(lines []Line) (*Node, []Warning, error) {
 		}
 	}
 	root := &Node{Key: "", Block: true}
-	p.level(root, topSyntax, false, 0)
+	p.level(root, topSyntax(), false, 0)
 	if len(p.errs) > 0 {
 		return root, p.problems, p.errs
 	}

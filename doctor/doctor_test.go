@@ -462,3 +462,38 @@ virtual_server 10.0.0.1 80 {
 		})
 	}
 }
+
+// TestChecksWiredFixIsQuickStart: the vrrp_script doctor suggests for
+// unwired checkers is the one the README's Quick start and the director
+// example use (with --deadline), and doctor accepts it once applied.
+func TestChecksWiredFixIsQuickStart(t *testing.T) {
+	kc := kahookConf(t, "instance VI_1 {\n interface eth0\n virtual_ipaddress { 10.0.0.1 }\n}\nvirtual_server 10.0.0.1 80 {\n protocol TCP\n lb_algo rr\n lb_kind NAT\n real_server 10.0.1.1 80 {\n  TCP_CHECK {\n   connect_timeout 2\n  }\n }\n}\n")
+	notify := "virtual_ipaddress { 127.255.0.51/32 dev lo }\nnotify \"/usr/sbin/kahook notify\""
+	var r Report
+	k := keepalived(t, fmt.Sprintf(base, "", notify))
+	LintKahook(&r, kc, k)
+	fix := ""
+	for _, f := range r.Problems() {
+		if f.Check == "checks-wired" {
+			fix = f.Fix
+		}
+	}
+	m := regexp.MustCompile(`script "([^"]*)"`).FindStringSubmatch(fix)
+	if m == nil {
+		t.Fatalf("no script line in the fix %q", fix)
+	}
+	for _, doc := range []string{"../README.md", "../packaging/examples/director/keepalived.conf"} {
+		t.Run(filepath.Base(filepath.Dir(doc))+"/"+filepath.Base(doc), func(t *testing.T) {
+			b, err := os.ReadFile(doc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(string(b), `script "`+m[1]+`"`) {
+				t.Errorf("doctor suggests %q, which %s does not use", m[1], doc)
+			}
+		})
+	}
+	if !SyncRuns(m[1], "VI_1", 1) {
+		t.Errorf("doctor does not accept its own suggestion %q", m[1])
+	}
+}

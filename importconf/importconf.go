@@ -16,8 +16,91 @@ import (
 // understands; the global vrrp_garp_* forms are their defaults.
 var garpKeys = []string{"garp_master_delay", "garp_master_repeat", "garp_master_refresh", "garp_master_refresh_repeat", "garp_interval"}
 
-// Draft writes the kahook.conf for tree (read from path).
+// Draft writes the kahook.conf for tree (read from path), with a FIXME
+// before the LVS blocks for each virtual server no instance owns
+// (Unowned).
 func Draft(w io.Writer, path string, tree *config.Node) error {
+	head, lvs, err := draft(path, tree)
+	if err != nil {
+		return err
+	}
+	var notes strings.Builder
+	for _, u := range Unowned(path, tree) {
+		notes.WriteString(comment("# FIXME: ", u))
+	}
+	if notes.Len() > 0 {
+		notes.WriteString("\n")
+	}
+	_, err = io.WriteString(w, head+notes.String()+lvs)
+	return err
+}
+
+// Unowned lists, one sentence each, the virtual servers of tree that the
+// draft's instances do not own (config's rule: the service address is an
+// instance's VIP, or its fwmark an instance's), what kahook does with them
+// and what the operator should do. Empty when the file has no
+// vrrp_instance (keepalived as a checker only) or the draft does not parse.
+func Unowned(path string, tree *config.Node) []string {
+	var out []string
+	for _, u := range unowned(path, tree) {
+		fix := "add its address to the virtual_ipaddress of the vrrp_instance that serves it and import again, or drop the block"
+		switch {
+		case u.vs.FWMark != 0:
+			fix = fmt.Sprintf("add 'fwmark %d' to the instance that owns its traffic", u.vs.FWMark)
+		case u.vs.Group != "":
+			fix = "add one of the group's addresses to the virtual_ipaddress of the vrrp_instance that serves it and import again, or drop the block"
+		}
+		out = append(out, fmt.Sprintf("virtual_server %s belongs to no instance: no transition loads or removes it "+
+			"(only \"kahook ipvs apply\" loads it) and \"kahook sync\" does not check its real servers; %s", u.where, fix))
+	}
+	return out
+}
+
+type unownedVS struct {
+	where string // "10.10.10.2 1358 (file:line)"
+	vs    *config.VirtualServer
+}
+
+func unowned(path string, tree *config.Node) []unownedVS {
+	cfg := draftConfig(path, tree)
+	if cfg == nil || len(cfg.Instances) == 0 {
+		return nil
+	}
+	nodes := tree.Find("virtual_server")
+	var out []unownedVS
+	for i, vs := range cfg.VirtualServers {
+		if vs.Instance != "" {
+			continue
+		}
+		where := vs.Name()
+		if len(nodes) == len(cfg.VirtualServers) {
+			where = fmt.Sprintf("%s (%s)", strings.Join(nodes[i].Args, " "), nodes[i].Pos)
+		}
+		out = append(out, unownedVS{where, vs})
+	}
+	return out
+}
+
+// comment wraps s into comment lines of about 78 columns, the first
+// starting with prefix ("# FIXME: ").
+func comment(prefix, s string) string {
+	lead := prefix[:1] + "   "
+	var b strings.Builder
+	line := prefix
+	for _, w := range strings.Fields(s) {
+		if len(line)+len(w) > 78 && len(line) > len(lead) && line != prefix {
+			b.WriteString(strings.TrimRight(line, " ") + "\n")
+			line = lead
+		}
+		line += w + " "
+	}
+	b.WriteString(strings.TrimRight(line, " ") + "\n")
+	return b.String()
+}
+
+// draft is the kahook.conf in two parts: everything before the LVS blocks,
+// and the LVS blocks.
+func draft(path string, tree *config.Node) (string, string, error) {
 	var b strings.Builder
 	fmt.Fprintf(&b, `# kahook.conf drafted by "kahook import %[1]s". Review it before use.
 #
@@ -51,28 +134,20 @@ func Draft(w io.Writer, path string, tree *config.Node) error {
 		}
 		draftInstance(&b, in, globalGARP, seen, gateways, marks)
 	}
-	if len(instances) != 1 {
-		for _, m := range fwmarks {
-			fmt.Fprintf(&b, "# FIXME: virtual_server fwmark %s belongs to no instance: add 'fwmark %s' to the instance that owns its traffic\n", m, m)
-		}
-		if len(fwmarks) > 0 {
-			b.WriteString("\n")
-		}
-	}
 	var rest []*config.Node
 	for _, n := range tree.Children {
 		if n.Key == "virtual_server_group" || n.Key == "virtual_server" || n.Key == "track_file" || n.Key == "vrrp_track_file" {
 			rest = append(rest, n)
 		}
 	}
+	var lvs strings.Builder
 	if len(rest) > 0 {
-		b.WriteString("# The LVS blocks, as keepalived has them.\n")
-		if err := config.Render(&b, rest, 0); err != nil {
-			return err
+		lvs.WriteString("# The LVS blocks, as keepalived has them.\n")
+		if err := config.Render(&lvs, rest, 0); err != nil {
+			return "", "", err
 		}
 	}
-	_, err := io.WriteString(w, b.String())
-	return err
+	return b.String(), lvs.String(), nil
 }
 
 func draftInstance(b *strings.Builder, in *config.Node, globalGARP map[string]string, seen map[netip.Addr]string, gateways []netip.Prefix, fwmarks []string) {
@@ -112,6 +187,10 @@ func draftInstance(b *strings.Builder, in *config.Node, globalGARP map[string]st
 				// A NAT gateway: the real servers route through it, so it
 				// keeps its subnet on its interface.
 				vips = append(vips, fmt.Sprintf("        %s dev %s    # NAT gateway of real servers in %s (%s: %s)", p, dev, p.Masked(), was, l.Text()))
+				continue
+			}
+			if l.Text() == a.String() && block == "virtual_ipaddress" {
+				vips = append(vips, "        "+a.String()) // unchanged: nothing to say
 				continue
 			}
 			vips = append(vips, fmt.Sprintf("        %s    # %s: %s", a, was, l.Text()))

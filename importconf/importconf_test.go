@@ -90,3 +90,83 @@ vrrp_instance VI_2 {
 		t.Errorf("a VIP of two instances goes to the first only: %+v\n%s", vi2, out.String())
 	}
 }
+
+// TestImportUnowned (issue 19): a virtual_server whose address no
+// vrrp_instance holds (keepalived's own sample has 10.10.10.2:1358) is
+// flagged in the kahook.conf draft with what happens to it and what to
+// do, and the keepalived.conf draft says why no vrrp_script checks it;
+// an owned one is not flagged.
+func TestImportUnowned(t *testing.T) {
+	src := `
+vrrp_instance VI_1 {
+    interface eth0
+    virtual_router_id 50
+    virtual_ipaddress { 192.168.200.11 }
+}
+virtual_server 10.10.10.2 1358 {
+    protocol TCP
+    real_server 192.168.200.2 1358 { TCP_CHECK { connect_timeout 3 } }
+}
+virtual_server 192.168.200.11 80 {
+    protocol TCP
+    real_server 192.168.200.3 80 { TCP_CHECK { connect_timeout 3 } }
+}
+`
+	p := filepath.Join(t.TempDir(), "keepalived.conf")
+	os.WriteFile(p, []byte(src), 0o644)
+	tree, _, err := config.ParseTree(p, config.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := Unowned(p, tree)
+	if len(u) != 1 || !strings.HasPrefix(u[0], "virtual_server 10.10.10.2 1358 ("+p+":7) belongs to no instance") ||
+		!strings.Contains(u[0], "add its address to the virtual_ipaddress") {
+		t.Errorf("Unowned = %q", u)
+	}
+	var kh, ka bytes.Buffer
+	Draft(&kh, p, tree)
+	if got := strings.Join(strings.Fields(strings.ReplaceAll(kh.String(), "#", "")), " "); !strings.Contains(got, "FIXME: "+u[0]) {
+		t.Errorf("the kahook.conf draft does not flag the unowned service:\n%s", kh.String())
+	}
+	if strings.Contains(kh.String(), "192.168.200.11 80 (") {
+		t.Errorf("an owned service is flagged:\n%s", kh.String())
+	}
+	DraftKeepalived(&ka, p, tree)
+	if !strings.Contains(ka.String(), `! FIXME: no vrrp_script runs "kahook sync" for virtual_server 10.10.10.2 1358`) {
+		t.Errorf("the keepalived.conf draft does not say why the unowned service goes unchecked:\n%s", ka.String())
+	}
+	if !strings.Contains(ka.String(), "kahook_sync_VI_1") {
+		t.Errorf("the owned service's checks are not wired:\n%s", ka.String())
+	}
+}
+
+// TestImportWasOnlyWhenChanged: the draft's "# was:" comment marks a VIP
+// import changed (prefix, dev, label dropped), not one it copied as is.
+func TestImportWasOnlyWhenChanged(t *testing.T) {
+	src := `
+vrrp_instance VI_1 {
+    interface eth0
+    virtual_ipaddress {
+        192.168.200.11
+        192.168.200.12/24 dev eth0
+        2001:db8::1
+    }
+}
+`
+	p := filepath.Join(t.TempDir(), "keepalived.conf")
+	os.WriteFile(p, []byte(src), 0o644)
+	tree, _, _ := config.ParseTree(p, config.Options{})
+	var out bytes.Buffer
+	Draft(&out, p, tree)
+	for _, tc := range []struct{ line, want string }{
+		{"192.168.200.11", "        192.168.200.11\n"},
+		{"192.168.200.12", "        192.168.200.12    # was: 192.168.200.12/24 dev eth0\n"},
+		{"2001:db8::1", "        2001:db8::1\n"},
+	} {
+		t.Run(tc.line, func(t *testing.T) {
+			if !strings.Contains(out.String(), tc.want) {
+				t.Errorf("want %q in\n%s", tc.want, out.String())
+			}
+		})
+	}
+}

@@ -70,6 +70,13 @@ func DraftKeepalived(w io.Writer, path string, tree *config.Node) error {
 	if moved > 0 {
 		fmt.Fprintf(&b, "! %d virtual_server/virtual_server_group blocks moved to kahook.conf.\n", moved)
 	}
+	for _, u := range unowned(path, tree) {
+		if checked(u.vs) {
+			b.WriteString(comment("! FIXME: ", "no vrrp_script runs \"kahook sync\" for virtual_server "+u.where+
+				": its real servers have checkers, but it belongs to no vrrp_instance and kahook sync checks an instance's services; "+
+				"once an instance owns it (the kahook.conf draft says how), track a vrrp_script running \""+KahookPath+" sync --deadline 8s INSTANCE\" in that vrrp_instance, as drafted for the others"))
+		}
+	}
 	b.WriteString(body.String())
 	_, err := io.WriteString(w, b.String())
 	return err
@@ -93,11 +100,11 @@ func secureGlobals(g *config.Node) *config.Node {
 // draftConfig parses the kahook.conf draft, to know which instances own
 // checked real servers.
 func draftConfig(path string, tree *config.Node) *config.Config {
-	var kb strings.Builder
-	if err := Draft(&kb, path, tree); err != nil {
+	head, lvs, err := draft(path, tree)
+	if err != nil {
 		return nil
 	}
-	cfg, err := config.Parse("draft", []byte(kb.String()), config.Options{})
+	cfg, err := config.Parse("draft", []byte(head+lvs), config.Options{})
 	if err != nil {
 		return nil
 	}
@@ -106,10 +113,18 @@ func draftConfig(path string, tree *config.Node) *config.Config {
 
 func instanceChecked(cfg *config.Config, name string) bool {
 	for _, vs := range cfg.ServersOf(name) {
-		for _, rs := range vs.RealServers {
-			if len(rs.Checks) > 0 {
-				return true
-			}
+		if checked(vs) {
+			return true
+		}
+	}
+	return false
+}
+
+// checked: a real server of vs has a checker kahook sync runs.
+func checked(vs *config.VirtualServer) bool {
+	for _, rs := range vs.RealServers {
+		if len(rs.Checks) > 0 {
+			return true
 		}
 	}
 	return false

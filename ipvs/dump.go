@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"syscall"
 
@@ -259,3 +260,92 @@ func appendAttr(b []byte, typ uint16, v []byte) []byte {
 }
 
 func nlaAlign(n int) int { return (n + unix.NLA_ALIGNTO - 1) &^ (unix.NLA_ALIGNTO - 1) }
+
+// ipvsCmdGetService is IPVS_CMD_GET_SERVICE (linux/ip_vs.h).
+const ipvsCmdGetService = 4
+
+// services dumps every service, decoded as moby/ipvs's GetServices
+// decodes them (assembleService: family, protocol, address, port,
+// fwmark, scheduler, flags, timeout, netmask; no persistence engine and
+// no statistics), without its 64 KiB buffer per read.
+func (d *destDumper) services() ([]*mobyipvs.Service, error) {
+	var out []*mobyipvs.Service
+	err := d.dump(d.frame([]byte{ipvsCmdGetService, ipvsGenlVersion, 0, 0}), func(typ uint16, v []byte) error {
+		if typ != ipvsCmdAttrSvc {
+			return nil
+		}
+		s, err := parseService(v)
+		if err != nil {
+			return err
+		}
+		out = append(out, s)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// parseService decodes one nested IPVS_CMD_ATTR_SERVICE.
+func parseService(b []byte) (*mobyipvs.Service, error) {
+	s := &mobyipvs.Service{}
+	var addr []byte
+	u32 := func(v []byte) uint32 {
+		if len(v) < 4 {
+			return 0
+		}
+		return binary.NativeEndian.Uint32(v)
+	}
+	u16 := func(v []byte) uint16 {
+		if len(v) < 2 {
+			return 0
+		}
+		return binary.NativeEndian.Uint16(v)
+	}
+	for typ, v := range attrs(b) {
+		switch typ {
+		case ipvsSvcAttrAF:
+			s.AddressFamily = u16(v)
+		case ipvsSvcAttrProto:
+			s.Protocol = u16(v)
+		case ipvsSvcAttrAddr:
+			addr = v
+		case ipvsSvcAttrPort:
+			if len(v) >= 2 {
+				s.Port = binary.BigEndian.Uint16(v)
+			}
+		case ipvsSvcAttrFWMark:
+			s.FWMark = u32(v)
+		case ipvsSvcAttrSched:
+			s.SchedName = string(v[:cstrLen(v)])
+		case ipvsSvcAttrFlags:
+			s.Flags = u32(v)
+		case ipvsSvcAttrTimeout:
+			s.Timeout = u32(v)
+		case ipvsSvcAttrNetmask:
+			s.Netmask = u32(v)
+		}
+	}
+	if addr != nil {
+		n := 16
+		if s.AddressFamily == unix.AF_INET {
+			n = 4
+		}
+		if len(addr) < n || (s.AddressFamily != unix.AF_INET && s.AddressFamily != unix.AF_INET6) {
+			return nil, fmt.Errorf("IPVS service of family %d with a %d-byte address", s.AddressFamily, len(addr))
+		}
+		s.Address = net.IP(append([]byte(nil), addr[:n]...))
+	}
+	return s, nil
+}
+
+// cstrLen is the length of a NUL-terminated string's text.
+func cstrLen(b []byte) int {
+	for i, c := range b {
+		if c == 0 {
+			return i
+		}
+	}
+	return len(b)
+}

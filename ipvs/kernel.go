@@ -170,8 +170,9 @@ func mobyDests(k Kernel) func(*mobyipvs.Service) ([]*Dest, error) {
 	}
 }
 
-// readTable lists the services, then their destinations over readers
-// in parallel, and closes the dumpers.
+// readTable lists the services (through the first dumper when there is
+// one, else k), then their destinations over readers in parallel, and
+// closes the dumpers.
 func readTable(k Kernel, readers []func(*mobyipvs.Service) ([]*Dest, error), dumpers []*destDumper) (Table, error) {
 	// Closed here, not when Read returns: after a deadline the
 	// readers may still be using them.
@@ -180,7 +181,11 @@ func readTable(k Kernel, readers []func(*mobyipvs.Service) ([]*Dest, error), dum
 			d.Close()
 		}
 	}()
-	svcs, err := k.GetServices()
+	list := k.GetServices
+	if len(dumpers) > 0 {
+		list = dumpers[0].services // before the parallel dumps start
+	}
+	svcs, err := list()
 	if err != nil {
 		return nil, fmt.Errorf("list IPVS services: %w", err)
 	}
@@ -235,7 +240,17 @@ func readService(dests func(*mobyipvs.Service) ([]*Dest, error), ms *mobyipvs.Se
 // ERANGE for lthreshold without uthreshold): the destinations of a
 // service that could not be added are skipped, everything else is tried.
 // The error joins every refusal (each a *Refused); refused lists them.
+//
+// More than one change goes to the kernel through the batched writer
+// (batch.go) when k is a *Handle: the same requests, many per send.
 func Apply(ctx context.Context, k Kernel, changes []Change) (done []Change, refused []Change, err error) {
+	if h, ok := k.(*Handle); ok && h.family != 0 && len(changes) > 1 {
+		// Opened here, on the caller's thread: in its network namespace.
+		if w, werr := newBatchWriter(h.family); werr == nil {
+			return applyBatch(ctx, w, changes)
+		}
+		// moby/ipvs below still works
+	}
 	type result struct{ done, refused []Change }
 	r, err := bounded(ctx, "apply IPVS changes", func() (result, error) {
 		var r result
@@ -257,6 +272,30 @@ func Apply(ctx context.Context, k Kernel, changes []Change) (done []Change, refu
 			r.done = append(r.done, c)
 		}
 		return r, errors.Join(errs...)
+	})
+	return r.done, r.refused, err
+}
+
+// applyBatch is Apply through w, which it closes.
+func applyBatch(ctx context.Context, w *batchWriter, changes []Change) (done []Change, refused []Change, err error) {
+	type result struct{ done, refused []Change }
+	r, err := bounded(ctx, "apply IPVS changes", func() (result, error) {
+		defer w.Close() // here, not on return: after a deadline w is still in use
+		out, errs, terr := w.apply(changes)
+		var r result
+		var refusals []error
+		for i, c := range changes {
+			switch out[i] {
+			case applied:
+				r.done = append(r.done, c)
+			case skippedNoService:
+				r.refused = append(r.refused, c)
+			case refusedByKernel:
+				r.refused = append(r.refused, c)
+				refusals = append(refusals, &Refused{Change: c, Err: errs[i]})
+			}
+		}
+		return r, errors.Join(append(refusals, terr)...)
 	})
 	return r.done, r.refused, err
 }

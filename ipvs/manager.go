@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"time"
 
 	"github.com/kahook/kahook/config"
 	"github.com/kahook/kahook/state"
@@ -137,18 +138,25 @@ func scope(vss []*config.VirtualServer) string {
 
 // PlanLoad computes the changes Load would make.
 func (m *Manager) PlanLoad(ctx context.Context, vss []*config.VirtualServer, all bool) (*LoadPlan, error) {
+	t0 := time.Now()
 	desired, err := Desired(vss, m.Cfg.Groups, m.members())
 	if err != nil {
 		return nil, err
 	}
+	t1 := time.Now()
 	current, err := Read(ctx, m.K)
 	if err != nil {
 		return nil, err
 	}
+	t2 := time.Now()
 	managed, err := m.loadManaged()
 	if err != nil {
 		return nil, err
 	}
+	t3 := time.Now()
+	defer func() {
+		m.Log.Debug("IPVS planned", "services", len(desired), "desired", t1.Sub(t0), "read", t2.Sub(t1), "managed_file", t3.Sub(t2), "plan", time.Since(t3))
+	}()
 	own := scope(vss)
 	var stale []ServiceKey
 	for k, owner := range managed {
@@ -198,7 +206,9 @@ func (m *Manager) Apply(ctx context.Context, p *LoadPlan, vss []*config.VirtualS
 			return 0, err
 		}
 	}
+	t0 := time.Now()
 	done, refused, err := Apply(ctx, m.K, changes)
+	m.Log.Debug("IPVS written", "changes", len(changes), "took", time.Since(t0))
 	n := len(done)
 	for _, c := range done {
 		m.Log.Log(ctx, m.ChangeLevel, "IPVS changed", "op", string(c.Op), "service", c.Service.Key.String(), "dest", destName(c.Dest), "weight", destWeight(c.Dest), "reason", c.Reason)
@@ -333,6 +343,8 @@ func (m *Manager) removeKeys(ctx context.Context, keys []ServiceKey, managed map
 // verify reads the table back: kahook never reports success for a write
 // the kernel did not keep.
 func (m *Manager) verify(ctx context.Context, desired Table) error {
+	t0 := time.Now()
+	defer func() { m.Log.Debug("IPVS verified", "took", time.Since(t0)) }()
 	after, err := Read(ctx, m.K)
 	if err != nil {
 		return fmt.Errorf("verify: %w", err)

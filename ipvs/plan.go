@@ -37,6 +37,9 @@ func (c Change) String() string {
 // it is taken away. A service that exists is updated in place, never
 // deleted and re-created; a changed weight is one update.
 func Plan(desired, current Table, managed []ServiceKey) []Change {
+	if inSync(desired, current, managed) {
+		return nil // without sorting 1,000s of services and destinations
+	}
 	var adds, dels []Change
 	for _, k := range desired.Keys() {
 		want := desired[k]
@@ -76,6 +79,31 @@ func Plan(desired, current Table, managed []ServiceKey) []Change {
 		}
 	}
 	return append(adds, dels...)
+}
+
+// inSync reports whether Plan has nothing to do: the same comparisons,
+// in no order.
+func inSync(desired, current Table, managed []ServiceKey) bool {
+	for k, want := range desired {
+		have, ok := current[k]
+		if !ok || serviceDiff(want.Service, have.Service) != "" || len(want.Dests) != len(have.Dests) {
+			return false
+		}
+		for dk, d := range want.Dests {
+			cur, ok := have.Dests[dk]
+			if !ok || destDiff(*d, *cur) != "" {
+				return false
+			}
+		}
+	}
+	for _, k := range managed {
+		if _, still := desired[k]; !still {
+			if _, ok := current[k]; ok {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // PlanRemove deletes the services of keys that are present.

@@ -28,6 +28,7 @@ func configCommand() *cli.Command {
 				if c.NArg() == 1 {
 					e.configPath = c.Args().First()
 				}
+				e.listsProblems = true
 				cfg, err := e.loadConfig()
 				if err != nil {
 					return err

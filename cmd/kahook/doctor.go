@@ -42,6 +42,7 @@ func doctorCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			e.listsProblems = true // as config findings
 			kc, err := e.loadConfigIfPresent()
 			if err != nil {
 				return err
@@ -62,7 +63,7 @@ func doctorCommand() *cli.Command {
 					doctor.CheckDirs(&r, e.resolveStateDir(kc), maint)
 				}
 			}
-			printReport(e, &r)
+			printReport(e, &r, !c.Bool("no-live"))
 			if r.Failed() {
 				return cli.Exit("", exitFailed)
 			}
@@ -155,12 +156,12 @@ func processNames() []string {
 	return out
 }
 
-func printReport(e *env, r *doctor.Report) {
+func printReport(e *env, r *doctor.Report, live bool) {
 	if e.json {
 		_ = printJSON(e.stdout, r)
 		return
 	}
-	fmt.Fprintf(e.stdout, "kahook doctor: %d FAIL, %d WARN, %d OK\n", r.Count(doctor.Fail), r.Count(doctor.Warn), r.Count(doctor.OK))
+	fmt.Fprintln(e.stdout, summaryLine(r, live))
 	for _, f := range r.Problems() {
 		fmt.Fprintln(e.stdout, f)
 		if f.Fix != "" {
@@ -172,4 +173,22 @@ func printReport(e *env, r *doctor.Report) {
 			fmt.Fprintln(e.stdout, f)
 		}
 	}
+}
+
+// summaryLine is the first line of doctor's text output: what each count
+// counts. The configs are linted for problems only (no OK findings), so
+// with --no-live the OK count is not given: "0 OK" read as "nothing is
+// right".
+func summaryLine(r *doctor.Report, live bool) string {
+	count := func(n int, what string) string {
+		if n == 0 {
+			return "no " + what
+		}
+		return fmt.Sprintf("%d %s", n, what)
+	}
+	s := "kahook doctor: " + count(r.Count(doctor.Fail), "FAIL (must fix)") + ", " + count(r.Count(doctor.Warn), "WARN (should fix)")
+	if !live {
+		return s + "; live checks not run (--no-live)"
+	}
+	return s + ", " + count(r.Count(doctor.OK), "OK (checks passed)")
 }

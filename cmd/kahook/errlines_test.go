@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/kahook/kahook/doctor"
 )
 
 // TestConfigErrorsOnePerLine: a config with several errors or problems
@@ -37,6 +39,61 @@ func TestConfigErrorsOnePerLine(t *testing.T) {
 				if !strings.HasPrefix(lines[i], "kahook: "+conf) || !strings.Contains(lines[i], w) {
 					t.Errorf("line %d %q, want kahook: %s...%s", i+1, lines[i], conf, w)
 				}
+			}
+		})
+	}
+}
+
+// TestConfigProblemsOnce: `config check` and `doctor`, which list a
+// config's problems themselves, print each once at the default log level
+// (no WARN log line from loading the config beside it); a command that
+// only reads the config still logs it.
+func TestConfigProblemsOnce(t *testing.T) {
+	conf := filepath.Join(t.TempDir(), "kahook.conf")
+	os.WriteFile(conf, []byte("virtual_server 192.0.2.10 80 {\n protocol TCP\n lb_algo rr\n lb_kind NAT\n real_server 198.51.100.1 80 { wieght 2 }\n}\n"), 0o600)
+	ka := filepath.Join(t.TempDir(), "keepalived.conf")
+	os.WriteFile(ka, []byte("global_defs {\n router_id a\n}\n"), 0o600)
+	for _, tc := range []struct {
+		name string
+		args []string
+		want int
+	}{
+		{"config check", []string{"config", "check", conf}, 1},
+		{"doctor", []string{"--config", conf, "doctor", "--no-live", "--keepalived-conf", ka}, 1},
+		{"sync logs it", []string{"--config", conf, "sync"}, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, out, errs := kahook(tc.args...)
+			if n := strings.Count(out+errs, "Unknown keyword 'wieght'"); n != tc.want {
+				t.Errorf("the problem printed %d times, want %d:\n%s%s", n, tc.want, out, errs)
+			}
+		})
+	}
+}
+
+// TestDoctorSummary: doctor's first line says what each count counts,
+// and does not give an OK count when no live check ran.
+func TestDoctorSummary(t *testing.T) {
+	f := func(sev ...doctor.Severity) *doctor.Report {
+		var r doctor.Report
+		for _, s := range sev {
+			r.Findings = append(r.Findings, doctor.Finding{Severity: s})
+		}
+		return &r
+	}
+	for _, tc := range []struct {
+		name string
+		r    *doctor.Report
+		live bool
+		want string
+	}{
+		{"typical", f(doctor.Fail, doctor.Fail, doctor.Warn, doctor.OK), true, "kahook doctor: 2 FAIL (must fix), 1 WARN (should fix), 1 OK (checks passed)"},
+		{"clean", f(doctor.OK, doctor.OK), true, "kahook doctor: no FAIL (must fix), no WARN (should fix), 2 OK (checks passed)"},
+		{"no-live", f(doctor.Warn), false, "kahook doctor: no FAIL (must fix), 1 WARN (should fix); live checks not run (--no-live)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := summaryLine(tc.r, tc.live); got != tc.want {
+				t.Errorf("got  %q\nwant %q", got, tc.want)
 			}
 		})
 	}

@@ -126,3 +126,34 @@ func TestJSONAfterTheCommand(t *testing.T) {
 		t.Errorf("exit %d/%d %s%s\nbefore:\n%.200s\nafter:\n%.200s", c1, c2, e1, e2, before, after)
 	}
 }
+
+// TestFlagNames: flagName, the cheap f.Names() the flag checks use
+// (issue 18), gives the same names as cli's own Names() for every flag
+// of every command, global copies included.
+func TestFlagNames(t *testing.T) {
+	app := newApp(io.Discard, io.Discard)
+	check := func(where string, flags []cli.Flag) {
+		for _, f := range flags {
+			name, aliases := flagName(f)
+			got, want := append([]string{name}, aliases...), f.Names()
+			if strings.Join(got, "|") != strings.Join(want, "|") {
+				t.Errorf("%s: flagName = %q, Names() = %q", where, got, want)
+			}
+		}
+	}
+	check("kahook", app.Flags)
+	n := 0
+	var walk func(prefix string, cmds []*cli.Command)
+	walk = func(prefix string, cmds []*cli.Command) {
+		for _, c := range cmds {
+			n += len(c.Flags)
+			check(prefix+c.Name, c.Flags)
+			walk(prefix+c.Name+" ", c.Subcommands)
+		}
+	}
+	walk("kahook ", app.Commands)
+	t.Logf("%d flags", n)
+	if n < 200 {
+		t.Errorf("only %d flags found", n)
+	}
+}

@@ -90,7 +90,7 @@ func TestGoldenImportDeployment(t *testing.T) {
 		"notify_master /usr/local/bin/announce master",
 		"192.0.2.11    # was virtual_ipaddress_excluded",
 		"10.0.0.1/24 dev eth1    # NAT gateway",
-		"FIXME: virtual_server fwmark 7 belongs to no instance",
+		"FIXME: virtual_server fwmark 7 (deploy.keepalived.conf:44) belongs to no\n#   instance",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("kahook.conf draft lacks %q", want)

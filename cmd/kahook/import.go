@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -26,6 +27,11 @@ func importCommand() *cli.Command {
 			tree, _, err := config.ParseTree(path, config.Options{ConfigID: e.configID})
 			if err != nil {
 				return usage("%v", err)
+			}
+			// What the draft flags and the operator must act on goes to
+			// stderr too: a draft redirected to a file is not read first.
+			for _, u := range importconf.Unowned(path, tree) {
+				fmt.Fprintln(e.stderr, "kahook: warning:", escapeControl(u))
 			}
 			draft := importconf.Draft
 			if c.Bool("keepalived") {

@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -66,9 +67,32 @@ func TestImportDraftsPassKeepalived(t *testing.T) {
 					t.Errorf("doctor on the drafts: %s", p)
 				}
 			}
-			if strings.Contains(ka, "virtual_server ") {
+			if regexp.MustCompile(`(?m)^\s*virtual_server `).MatchString(ka) {
 				t.Errorf("the keepalived draft still loads virtual servers itself")
 			}
 		})
+	}
+}
+
+// TestImportWarnsUnowned: import says on stderr (as well as in the draft)
+// that keepalived's sample's virtual_server 10.10.10.2:1358 belongs to no
+// instance; a file without such a service prints no warning.
+func TestImportWarnsUnowned(t *testing.T) {
+	src := "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 50\n virtual_ipaddress { 192.168.200.11 }\n}\n" +
+		"virtual_server 10.10.10.2 1358 {\n protocol TCP\n real_server 192.168.200.2 1358 { TCP_CHECK { connect_timeout 3 } }\n}\n"
+	p := filepath.Join(t.TempDir(), "keepalived.conf")
+	os.WriteFile(p, []byte(src), 0o644)
+	for _, args := range [][]string{{"import", p}, {"import", "--keepalived", p}, {"--json", "import", p}} {
+		t.Run(strings.Join(args[:len(args)-1], " "), func(t *testing.T) {
+			code, _, errs := kahook(args...)
+			if code != 0 || !strings.Contains(errs, "kahook: warning: virtual_server 10.10.10.2 1358 ("+p+":6) belongs to no instance") {
+				t.Errorf("exit %d, stderr %q", code, errs)
+			}
+		})
+	}
+	owned := filepath.Join(t.TempDir(), "keepalived.conf")
+	os.WriteFile(owned, []byte(strings.Replace(src, "10.10.10.2", "192.168.200.11", 1)), 0o644)
+	if code, _, errs := kahook("import", owned); code != 0 || errs != "" {
+		t.Errorf("owned service: exit %d, stderr %q", code, errs)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -229,6 +230,11 @@ func ipvsShow(c *cli.Context) error {
 }
 
 func ipvsApply(c *cli.Context, diffOnly bool) error {
+	// A short run whose heap is mostly the config and two copies of the
+	// table: collecting after 400% growth instead of Go's 100% halves the
+	// instructions of parsing 1,000 x 10 (callgrind: 193M -> 92M) for
+	// about 1.5 MB more RSS (issue 18).
+	debug.SetGCPercent(400)
 	e := getEnv(c)
 	name := c.Args().First()
 	m, unlock, err := e.ipvsManager(c.Context, name)

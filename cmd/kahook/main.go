@@ -208,7 +208,7 @@ func globalFlags(root bool, taken map[string]bool) []cli.Flag {
 	}
 	var out []cli.Flag
 	for _, f := range flags {
-		if taken[f.Names()[0]] {
+		if name, _ := flagName(f); taken[name] {
 			continue
 		}
 		switch f := f.(type) {
@@ -238,6 +238,9 @@ type env struct {
 	stateDir   string
 	syslog     string // --syslog, --syslog-addr: where the final error goes too
 	syslogAddr string
+	// listsProblems: the command prints the config's problems itself
+	// (config check, doctor), so loadConfig does not log them too.
+	listsProblems bool
 }
 
 func getEnv(c *cli.Context) *env {
@@ -254,7 +257,10 @@ func (e *env) loadConfig() (*config.Config, error) {
 	}
 	for _, p := range cfg.Problems {
 		// keepalived reports these and reads past them; so does kahook
-		// (`config check` fails on them).
+		// (`config check` and `doctor` list them: no log line then).
+		if e.listsProblems {
+			break
+		}
 		e.log.Warn("config problem keepalived reports too", "pos", p.Pos.String(), "problem", p.Msg)
 	}
 	for _, s := range cfg.Skipped {

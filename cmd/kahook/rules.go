@@ -28,34 +28,68 @@ import (
 // All of it runs before the command's action, so a refused command has
 // changed and created nothing.
 func finishCommands(cmds []*cli.Command) {
+	globalNames := map[string]bool{}
+	for _, f := range globalFlags(true, nil) {
+		name, aliases := flagName(f)
+		globalNames[name] = true
+		for _, a := range aliases {
+			globalNames[a] = true
+		}
+	}
+	finishCommandsIn(cmds, globalNames, map[string][]cli.Flag{})
+}
+
+// finishCommandsIn is finishCommands; the commands whose own flags take
+// the same global names (most take none) share one set of global flag
+// copies (copies: keyed by the names taken), so every run builds a few
+// sets instead of one per command (issue 18: start-up cost).
+func finishCommandsIn(cmds []*cli.Command, globalNames map[string]bool, copies map[string][]cli.Flag) {
 	for _, cmd := range cmds {
 		cmd.OnUsageError = func(c *cli.Context, err error, _ bool) error { return usage("%s: %v", commandName(c), err) }
 		if len(cmd.Subcommands) > 0 {
-			finishCommands(cmd.Subcommands)
+			finishCommandsIn(cmd.Subcommands, globalNames, copies)
 			if cmd.Action == nil {
 				cmd.Action = noSubcommand
 			}
 			continue
 		}
-		taken := map[string]bool{}
-		for _, f := range cmd.Flags {
-			for _, n := range f.Names() {
+		var taken map[string]bool
+		key := ""
+		take := func(n string) {
+			if globalNames[n] {
+				if taken == nil {
+					taken = map[string]bool{}
+				}
 				taken[n] = true
+				key += n + " "
 			}
 		}
-		cmd.Flags = append(cmd.Flags, globalFlags(false, taken)...)
+		for _, f := range cmd.Flags {
+			name, aliases := flagName(f)
+			take(name)
+			for _, a := range aliases {
+				take(a)
+			}
+		}
+		g, ok := copies[key]
+		if !ok {
+			g = globalFlags(false, taken)
+			copies[key] = g
+		}
+		cmd.Flags = append(cmd.Flags, g...)
 		before := cmd.Before
 		cmd.Before = func(c *cli.Context) error {
-			if err := setupEnv(c); err != nil {
+			set := newSetFlags(c)
+			if err := setupEnv(c, set); err != nil {
 				return err
 			}
 			if err := checkArgCount(c); err != nil {
 				return err
 			}
-			if err := checkNumericFlags(c); err != nil {
+			if err := checkNumericFlags(c, set); err != nil {
 				return err
 			}
-			if err := checkStringFlags(c); err != nil {
+			if err := checkStringFlags(c, set); err != nil {
 				return err
 			}
 			if before != nil {
@@ -127,10 +161,10 @@ var maxFlags = map[string]float64{
 
 // checkNumericFlags refuses negative numbers in every numeric flag the
 // command has, and 0 in positiveFlags.
-func checkNumericFlags(c *cli.Context) error {
+func checkNumericFlags(c *cli.Context, set setFlags) error {
 	for _, f := range c.Command.Flags {
-		name := f.Names()[0]
-		if !c.IsSet(name) {
+		name, _ := flagName(f)
+		if !set.isSet(c, f) {
 			continue
 		}
 		var v float64
@@ -169,11 +203,11 @@ var controlAllowed = map[string]bool{"send": true}
 // --dev) that is not a valid Linux name (config.ValidIfName: "../x" would
 // reach outside /proc/sys/net/ipv4/conf); a --state-dir that is not an
 // absolute path (keepalived runs its scripts in /).
-func checkStringFlags(c *cli.Context) error {
+func checkStringFlags(c *cli.Context, set setFlags) error {
 	for _, f := range c.Command.Flags {
-		name := f.Names()[0]
-		x := globalContext(c, name)
-		if !x.IsSet(name) {
+		name, _ := flagName(f)
+		x, given := set.globalContext(c, name)
+		if !given {
 			continue
 		}
 		var vals []string
@@ -212,33 +246,103 @@ func checkStringFlags(c *cli.Context) error {
 // globalContext is the context whose value of the global flag name
 // counts: the innermost one where it was given (`kahook config check
 // --json` and `kahook --json config check` mean the same), else c itself
-// for the default.
-func globalContext(c *cli.Context, name string) *cli.Context {
+// for the default; given says whether it was given anywhere.
+func (s setFlags) globalContext(c *cli.Context, name string) (x *cli.Context, given bool) {
 	for _, x := range c.Lineage() {
-		if x.Command == nil || !hasFlag(x.Command.Flags, name) {
+		if x.Command == nil {
 			continue
 		}
-		if x.IsSet(name) {
-			return x
+		if f := findFlag(x.Command.Flags, name); f != nil && s.isSet(x, f) {
+			return x, true
 		}
 	}
-	return c
+	return c, false
 }
 
-func hasFlag(flags []cli.Flag, name string) bool {
+func findFlag(flags []cli.Flag, name string) cli.Flag {
 	for _, f := range flags {
-		if f.Names()[0] == name {
+		if n, _ := flagName(f); n == name {
+			return f
+		}
+	}
+	return nil
+}
+
+// setFlags holds, per context of a run, the names of the flags given
+// there (on the command line or, for the app's flags, from the
+// environment): what cli.Context.IsSet answers, without its cost. IsSet
+// looks the flag up by name through every command's flags, and cli v2's
+// Flag.Names() runs a regular expression per name: the flag checks of
+// one `kahook check tcp` called it some 2,000 times, 80% of the run's
+// instructions (issue 18).
+type setFlags map[*cli.Context]map[string]bool
+
+// newSetFlags records the flags given in c and its ancestors.
+func newSetFlags(c *cli.Context) setFlags {
+	s := setFlags{}
+	for _, x := range c.Lineage() {
+		if x.Command == nil {
+			continue
+		}
+		names := map[string]bool{}
+		// LocalFlagNames: the names the command line set in x's flag
+		// set, and every name of a flag set from the environment.
+		for _, n := range x.LocalFlagNames() {
+			names[n] = true
+		}
+		s[x] = names
+	}
+	return s
+}
+
+// isSet says whether flag f of x's command was given in x (under any of
+// its names), as x.IsSet(f's name) does.
+func (s setFlags) isSet(x *cli.Context, f cli.Flag) bool {
+	name, aliases := flagName(f)
+	if s[x][name] {
+		return true
+	}
+	for _, a := range aliases {
+		if s[x][a] {
 			return true
 		}
 	}
 	return false
 }
 
+// flagName is f.Names() (the name, then the aliases) without its cost:
+// cli v2 passes each name through a regular expression that cuts
+// v1-style "name, alias" strings, and kahook has none (TestFlagNames
+// checks every flag of the tree).
+func flagName(f cli.Flag) (name string, aliases []string) {
+	switch f := f.(type) {
+	case *cli.StringFlag:
+		return f.Name, f.Aliases
+	case *cli.BoolFlag:
+		return f.Name, f.Aliases
+	case *cli.IntFlag:
+		return f.Name, f.Aliases
+	case *cli.Int64Flag:
+		return f.Name, f.Aliases
+	case *cli.UintFlag:
+		return f.Name, f.Aliases
+	case *cli.Float64Flag:
+		return f.Name, f.Aliases
+	case *cli.DurationFlag:
+		return f.Name, f.Aliases
+	case *cli.StringSliceFlag:
+		return f.Name, f.Aliases
+	}
+	names := f.Names()
+	return names[0], names[1:]
+}
+
 // setupEnv reads the global flags wherever they were given, checks them
 // and builds the env the command's action uses.
-func setupEnv(c *cli.Context) error {
-	str := func(name string) string { return globalContext(c, name).String(name) }
-	flag := func(name string) bool { return globalContext(c, name).Bool(name) }
+func setupEnv(c *cli.Context, set setFlags) error {
+	gc := func(name string) *cli.Context { x, _ := set.globalContext(c, name); return x }
+	str := func(name string) string { return gc(name).String(name) }
+	flag := func(name string) bool { return gc(name).Bool(name) }
 	level, err := logging.ParseLevel(str("log-level"))
 	if err != nil {
 		return usage("--log-level: %v", err)
@@ -249,10 +353,11 @@ func setupEnv(c *cli.Context) error {
 		return usage("--syslog: expected auto, on or off, got %q", str("syslog"))
 	}
 	stdout, stderr := c.App.Writer, c.App.ErrWriter
+	_, configSet := set.globalContext(c, "config")
 	log, closeLog := logging.New(logging.Options{Level: level, Stderr: stderr, Syslog: str("syslog"), SyslogAddr: str("syslog-addr")})
 	c.App.Metadata[envMetadata] = &env{
 		log: log, close: closeLog, stdout: stdout, stderr: stderr,
-		configPath: str("config"), configSet: globalContext(c, "config").IsSet("config"), configID: str("config-id"),
+		configPath: str("config"), configSet: configSet, configID: str("config-id"),
 		json: flag("json"), dryRun: flag("dry-run"), stateDir: str("state-dir"),
 		syslog: str("syslog"), syslogAddr: str("syslog-addr"),
 	}

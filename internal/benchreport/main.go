@@ -462,8 +462,8 @@ func labPart(b *strings.Builder, d *data) {
 	w("")
 }
 
-// survivorsPart renders the lines named survivors/... (issue 19 item 5,
-// bench/survivors.sh): one row per line, its fields as they come.
+// survivorsPart renders the lines of `benchlab -survivors` (named
+// survivors/SETUP).
 func survivorsPart(b *strings.Builder, d *data) {
 	w := func(format string, args ...any) { fmt.Fprintf(b, format+"\n", args...) }
 	var names []string
@@ -475,30 +475,38 @@ func survivorsPart(b *strings.Builder, d *data) {
 	if len(names) == 0 {
 		return
 	}
-	w("## stateful failover: survivors (issue 19 item 5; in the VM)")
+	w("## stateful failover survivors (issue 19 item 5; in the VM)")
 	w("")
-	if note, ok := d.raw[names[0]]["note"].(string); ok {
-		w("%s", note)
-		w("")
-	}
+	w("Two keepalived 2.2.7 directors with `lvs_sync_daemon eth0 VI_1`, LVS-DR,")
+	w("`persistence_timeout 300`; 20 long-lived keep-alive connections and 8")
+	w("persistence sessions (8 client addresses, one request each) through the")
+	w("master, which then fails as a whole node (keepalived SIGKILLed, link down).")
+	w("Counted on the new master: connections that go on answering, sessions that")
+	w("reach the same real server as before, ActiveConn over its real servers")
+	w("(`ipvsadm -Ln`). `bin/benchlab -survivors`; the VM test")
+	w("`internal/lab` TestVMStatefulFailoverSurvivors asserts the same.")
 	w("Rerun: `BENCH_ONLY=vm BENCH_PARTS=survivors make bench`.")
 	w("")
+	w("| setup | connections kept | persistence sessions kept | active conns on the new master |")
+	w("| --- | ---: | ---: | ---: |")
 	for _, n := range names {
 		m := d.raw[n]
-		var keys []string
-		for k := range m {
-			if k != "name" && k != "note" {
-				keys = append(keys, k)
-			}
+		setup := strings.TrimPrefix(n, "survivors/")
+		if e, _ := m["error"].(string); e != "" {
+			w("| %s | failed: %s | | |", setup, e)
+			continue
 		}
-		sort.Strings(keys)
-		var f []string
-		for _, k := range keys {
-			v, _ := json.Marshal(m[k])
-			f = append(f, fmt.Sprintf("%s %s", k, v))
-		}
-		w("* `%s`: %s", strings.TrimPrefix(n, "survivors/"), strings.Join(f, ", "))
+		w("| %s | %s/%s | %s/%s | %s |", setup, num(m, "conns_kept"), num(m, "conns_total"), num(m, "sessions_kept"), num(m, "sessions_total"), num(m, "active_conns_new_master"))
 	}
+	w("")
+	w("*keepalived*: its own `virtual_server` (the checker process keeps IPVS")
+	w("loaded in every VRRP state). *kahook-default*: the backup keeps the")
+	w("services loaded because a sync daemon or persistence is configured.")
+	w("*kahook-ipvs-remove*: `backup { ipvs remove }`, the old default: the")
+	w("synchronised connections stay unbound (they still forward, but count on")
+	w("no real server) and the persistence templates arrive unbound and are")
+	w("discarded on first use, so sessions are scheduled afresh (whether one")
+	w("lands where it was is up to where the new round robin starts).")
 	w("")
 }
 

@@ -33,6 +33,19 @@ type Options struct {
 	Notify string
 	// GARPDelay is garp_master_delay (seconds); 0 means kahook's default.
 	GARPDelay int
+	// SyncDaemon: keepalived runs the IPVS connection sync daemon
+	// (`lvs_sync_daemon eth0 VI_1` in global_defs; kahook.conf carries
+	// the line too, as `kahook import` copies it).
+	SyncDaemon bool
+	// Persistence is the virtual server's persistence_timeout (seconds).
+	Persistence int
+	// BackupIPVS, when set, is kahook's `backup { ipvs BackupIPVS }`.
+	BackupIPVS string
+	// KeepalivedVS: keepalived alone, no kahook: the VIP in keepalived's
+	// virtual_ipaddress on eth0 and the virtual_server in keepalived.conf
+	// (its checker process loads IPVS in every VRRP state). State is
+	// recorded by a small notify script.
+	KeepalivedVS bool
 }
 
 // LVS is the lab with two keepalived directors.
@@ -120,19 +133,29 @@ func (x *LVS) kahookCmd(d *Node) string {
 func (x *LVS) writeConfigs(d *Node, servers []*Node) error {
 	o := x.Opts
 	var k strings.Builder
+	if o.SyncDaemon {
+		k.WriteString("global_defs {\n    lvs_sync_daemon eth0 VI_1\n}\n")
+	}
 	fmt.Fprintf(&k, "instance VI_1 {\n    interface eth0\n    virtual_ipaddress {\n        %s\n    }\n", VIP)
 	if o.GARPDelay > 0 {
 		fmt.Fprintf(&k, "    garp_master_delay %d\n", o.GARPDelay)
 	}
 	if o.MutualDR {
 		k.WriteString("    backup {\n        vip on\n        sysctl realserver\n        ipvs remove\n    }\n")
+	} else if o.BackupIPVS != "" {
+		fmt.Fprintf(&k, "    backup {\n        ipvs %s\n    }\n", o.BackupIPVS)
 	}
 	k.WriteString("}\n")
-	fmt.Fprintf(&k, "virtual_server %s 80 {\n    protocol TCP\n    lb_algo rr\n    lb_kind DR\n", VIP)
+	var vs strings.Builder
+	fmt.Fprintf(&vs, "virtual_server %s 80 {\n    protocol TCP\n    lb_algo rr\n    lb_kind DR\n", VIP)
+	if o.Persistence > 0 {
+		fmt.Fprintf(&vs, "    persistence_timeout %d\n", o.Persistence)
+	}
 	for _, rs := range servers {
-		fmt.Fprintf(&k, "    real_server %s 80 {\n        TCP_CHECK {\n            connect_timeout 1\n        }\n    }\n", rs.IP)
+		fmt.Fprintf(&vs, "    real_server %s 80 {\n        TCP_CHECK {\n            connect_timeout 1\n        }\n    }\n", rs.IP)
 	}
-	k.WriteString("}\n")
+	vs.WriteString("}\n")
+	k.WriteString(vs.String())
 	if err := os.WriteFile(x.KahookConf(d), []byte(k.String()), 0o644); err != nil {
 		return err
 	}
@@ -145,8 +168,20 @@ func (x *LVS) writeConfigs(d *Node, servers []*Node) error {
 	if o.Notify != "" {
 		notify = o.Notify + " " + x.path(d, "shell-state")
 	}
+	if o.KeepalivedVS {
+		// Records the state only: keepalived does everything else.
+		script := x.path(d, "record-state.sh")
+		body := "#!/bin/sh\nnow=$(date +%s.%N)\necho \"$4 $now $now\" >\"$1.tmp\" && mv \"$1.tmp\" \"$1\"\n"
+		if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
+			return err
+		}
+		notify = script + " " + x.path(d, "shell-state")
+	}
 	var ka strings.Builder
 	fmt.Fprintf(&ka, "global_defs {\n    router_id lab-%s\n    script_user root\n", d.Name)
+	if o.SyncDaemon {
+		ka.WriteString("    lvs_sync_daemon eth0 VI_1\n")
+	}
 	useFIFO := o.FIFO && d == x.A
 	if useFIFO {
 		fmt.Fprintf(&ka, "    notify_fifo %s\n    notify_fifo_script \"%s fifo\"\n", x.path(d, "notify.fifo"), x.kahookCmd(d))
@@ -165,6 +200,9 @@ func (x *LVS) writeConfigs(d *Node, servers []*Node) error {
 	if o.Nopreempt {
 		ka.WriteString("    nopreempt\n")
 	}
+	if o.KeepalivedVS {
+		fmt.Fprintf(&ka, "    virtual_ipaddress {\n        %s/32 dev eth0\n    }\n", VIP)
+	}
 	if len(tracks) > 0 {
 		fmt.Fprintf(&ka, "    track_script {\n        %s\n    }\n", strings.Join(tracks, "\n        "))
 	}
@@ -172,15 +210,22 @@ func (x *LVS) writeConfigs(d *Node, servers []*Node) error {
 		fmt.Fprintf(&ka, "    notify \"%s\"\n", notify)
 	}
 	ka.WriteString("}\n")
+	if o.KeepalivedVS {
+		ka.WriteString(vs.String())
+	}
 	return os.WriteFile(x.path(d, "keepalived.conf"), []byte(ka.String()), 0o644)
 }
 
 // StartKeepalived starts (or restarts) a director's keepalived, as
 // systemd would after a crash.
 func (x *LVS) StartKeepalived(d *Node) error {
-	p, err := d.Start("keepalived-"+d.Name, "keepalived", "--dont-fork", "--log-console", "--log-detail", "--vrrp",
-		"--use-file", x.path(d, "keepalived.conf"),
+	args := []string{"keepalived", "--dont-fork", "--log-console", "--log-detail", "--vrrp"}
+	if x.Opts.KeepalivedVS {
+		args = args[:len(args)-1] // and its checker process, which loads IPVS
+	}
+	args = append(args, "--use-file", x.path(d, "keepalived.conf"),
 		"--pid", x.path(d, "k.pid"), "--vrrp_pid", x.path(d, "v.pid"), "--checkers_pid", x.path(d, "c.pid"))
+	p, err := d.Start("keepalived-"+d.Name, args...)
 	if err != nil {
 		return err
 	}
@@ -242,7 +287,7 @@ func (x *LVS) shellState(d *Node) (state string, start, end time.Time) {
 // State is the VRRP state kahook (or the custom notify script) last
 // applied on a director.
 func (x *LVS) State(d *Node) string {
-	if x.Opts.Notify != "" {
+	if x.Opts.Notify != "" || x.Opts.KeepalivedVS {
 		s, _, _ := x.shellState(d)
 		return s
 	}
@@ -263,7 +308,7 @@ func (x *LVS) State(d *Node) string {
 
 // Timing is when a director's last transition was received and done.
 func (x *LVS) Timing(d *Node) (received, done time.Time) {
-	if x.Opts.Notify != "" {
+	if x.Opts.Notify != "" || x.Opts.KeepalivedVS {
 		_, received, done = x.shellState(d)
 		return
 	}

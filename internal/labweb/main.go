@@ -4,14 +4,17 @@
 package main
 
 import (
+	"bufio"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -23,7 +26,13 @@ func main() {
 	probe := flag.String("probe", "", "client mode: GET this URL every -interval until SIGTERM, one line per request")
 	interval := flag.Duration("interval", 20*time.Millisecond, "probe interval")
 	timeout := flag.Duration("timeout", 200*time.Millisecond, "probe request timeout")
+	keep := flag.String("keep", "", "client mode: open -conns keep-alive HTTP connections to HOST:PORT, GET / on each every -interval until SIGTERM, one line per answer; a connection that fails is never reopened")
+	conns := flag.Int("conns", 20, "connections of -keep")
 	flag.Parse()
+	if *keep != "" {
+		keepLoop(*keep, *conns, *interval, *timeout)
+		return
+	}
 	if *hold != "" {
 		holdConn(*hold)
 		return
@@ -94,4 +103,54 @@ func probeLoop(url string, interval, timeout time.Duration) {
 		case <-tick.C:
 		}
 	}
+}
+
+// keepLoop holds n HTTP/1.1 keep-alive connections and prints
+// "UNIXNANO CONN NAME" for each answer and "UNIXNANO CONN - ERROR" when a
+// connection fails; a failed connection is never reopened, so the lab
+// counts which of the original connections survive a failover. Each
+// request may take up to timeout (TCP retransmits across the failover).
+func keepLoop(addr string, n int, interval, timeout time.Duration) {
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	var mu sync.Mutex
+	say := func(format string, args ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		fmt.Printf(format, args...)
+	}
+	for i := 0; i < n; i++ {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			say("%d %d - %v\n", time.Now().UnixNano(), i, err)
+			continue
+		}
+		go func() {
+			r := bufio.NewReader(c)
+			for {
+				c.SetDeadline(time.Now().Add(timeout))
+				resp, err := func() (*http.Response, error) {
+					if _, err := fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: %s\r\n\r\n", addr); err != nil {
+						return nil, err
+					}
+					return http.ReadResponse(r, nil)
+				}()
+				if err != nil {
+					say("%d %d - %v\n", time.Now().UnixNano(), i, err)
+					c.Close()
+					return
+				}
+				body, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if err != nil || resp.StatusCode != 200 {
+					say("%d %d - status %d %v\n", time.Now().UnixNano(), i, resp.StatusCode, err)
+					c.Close()
+					return
+				}
+				say("%d %d %s\n", time.Now().UnixNano(), i, strings.TrimSpace(string(body)))
+				time.Sleep(interval)
+			}
+		}()
+	}
+	<-sig
 }

@@ -198,9 +198,9 @@ func (lx *lexer) processLine(pos Pos, text string, multiDef *string, depth int) 
 	lx.splitBraces(pos, text)
 }
 
-// braceWords are the Words of brace Lines, shared: nothing writes to a
-// Line's Words, and their capacity is 1 so an append copies.
-var braceWords = map[byte][]string{'{': {"{"}, '}': {"}"}}
+// openWords and closeWords are the Words of brace Lines, shared: nothing
+// writes to a Line's Words, and their capacity is 1 so an append copies.
+var openWords, closeWords = []string{"{"}, []string{"}"}
 
 // splitBraces emits the text before a brace, the brace, and then the
 // rest, exactly as keepalived's read_line keeps a "line residue".
@@ -214,7 +214,11 @@ func (lx *lexer) splitBraces(pos Pos, text string) {
 		if i > 0 {
 			lx.emit(pos, text[:i])
 		}
-		lx.lines = append(lx.lines, Line{Pos: pos, Words: braceWords[text[i]]})
+		words := openWords
+		if text[i] == '}' {
+			words = closeWords
+		}
+		lx.lines = append(lx.lines, Line{Pos: pos, Words: words})
 		text = strings.TrimSpace(text[i+1:])
 	}
 }
@@ -356,7 +360,7 @@ func (lx *lexer) expand(text string) (string, bool) {
 // quote.
 func decomment(s string) (text string, cont, ok bool) {
 	s = strings.TrimLeft(s, " \t")
-	if !strings.ContainsAny(s, "\"\\!#") {
+	if !hasCommentChar(s) {
 		return strings.TrimRight(s, " \t"), false, true // nothing to do: no copy
 	}
 	var b strings.Builder
@@ -388,6 +392,35 @@ func decomment(s string) (text string, cont, ok bool) {
 	}
 	return strings.TrimRight(b.String(), " \t"), cont, !quote
 }
+
+// hasCommentChar reports whether s holds '"', '\\', '!' or '#' (a loop:
+// strings.ContainsAny builds its set on every call, a tenth of parsing
+// 1,000 x 10).
+func hasCommentChar(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if charClass[s[i]]&classComment != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// Byte classes of the lexer's hot loops (a table is cheaper than a
+// comparison per character; issue 18).
+const (
+	classComment = 1 << iota // '"', '\\', '!', '#': decomment has work
+	classWordEnd             // ' ', '\t', '"': tokenize ends a word
+)
+
+var charClass = func() (c [256]uint8) {
+	for _, b := range []byte{'"', '\\', '!', '#'} {
+		c[b] |= classComment
+	}
+	for _, b := range []byte{' ', '\t', '"'} {
+		c[b] |= classWordEnd
+	}
+	return c
+}()
 
 // conditional resolves an "@id rest" or "@^id rest" prefix.
 func conditional(text, configID string) (rest string, keep, ok bool) {
@@ -438,6 +471,13 @@ func isInclude(text string) bool {
 
 // braceIndex finds the first '{' or '}' outside double quotes.
 func braceIndex(s string) int {
+	if strings.IndexByte(s, '"') < 0 {
+		op, cl := strings.IndexByte(s, '{'), strings.IndexByte(s, '}')
+		if op < 0 || (cl >= 0 && cl < op) {
+			return cl
+		}
+		return op
+	}
 	quote := false
 	for i := 0; i < len(s); i++ {
 		switch s[i] {
@@ -474,7 +514,7 @@ func tokenize(words []string, s string) ([]string, error) {
 			continue
 		}
 		j := i
-		for j < len(s) && s[j] != ' ' && s[j] != '\t' && s[j] != '"' {
+		for j < len(s) && charClass[s[j]]&classWordEnd == 0 {
 			j++
 		}
 		words = append(words, s[i:j])

@@ -112,7 +112,7 @@ func (lx *lexer) readFile(path string, data []byte) {
 		}
 		lineNo++
 		pos := Pos{File: path, Line: lineNo}
-		raw := strings.TrimRight(line, "\r\n")
+		raw := trimRightCRLF(line)
 		text, cont, ok := decomment(raw)
 		if !ok {
 			lx.errorf(pos, "unterminated quote")
@@ -359,9 +359,9 @@ func (lx *lexer) expand(text string) (string, bool) {
 // a trailing '\' (a continued definition). ok is false on an unterminated
 // quote.
 func decomment(s string) (text string, cont, ok bool) {
-	s = strings.TrimLeft(s, " \t")
+	s = trimLeftBlanks(s)
 	if !hasCommentChar(s) {
-		return strings.TrimRight(s, " \t"), false, true // nothing to do: no copy
+		return trimRightBlanks(s), false, true // nothing to do: no copy
 	}
 	var b strings.Builder
 	quote := false
@@ -391,6 +391,33 @@ func decomment(s string) (text string, cont, ok bool) {
 		}
 	}
 	return strings.TrimRight(b.String(), " \t"), cont, !quote
+}
+
+// trimLeftBlanks, trimRightBlanks and trimRightCRLF are strings.TrimLeft
+// and TrimRight of " \t" and "\r\n" as loops: run on every line, the
+// library's cutset handling cost a sixth of parsing 1,000 x 10.
+func trimLeftBlanks(s string) string {
+	i := 0
+	for i < len(s) && (s[i] == ' ' || s[i] == '\t') {
+		i++
+	}
+	return s[i:]
+}
+
+func trimRightBlanks(s string) string {
+	i := len(s)
+	for i > 0 && (s[i-1] == ' ' || s[i-1] == '\t') {
+		i--
+	}
+	return s[:i]
+}
+
+func trimRightCRLF(s string) string {
+	i := len(s)
+	for i > 0 && (s[i-1] == '\r' || s[i-1] == '\n') {
+		i--
+	}
+	return s[:i]
 }
 
 // hasCommentChar reports whether s holds '"', '\\', '!' or '#' (a loop:

@@ -40,7 +40,11 @@ func Members(st *state.State) ipvs.MembersFunc {
 		out := make([]ipvs.Member, 0, len(vs.RealServers))
 		for _, rs := range vs.RealServers {
 			key = append(append(key[:0], name...), ' ')
-			key = netip.AddrPortFrom(rs.Addr, rs.Port).AppendTo(key) // rs.Endpoint()
+			if rs.Addr.IsValid() {
+				key = netip.AddrPortFrom(rs.Addr, rs.Port).AppendTo(key) // rs.Endpoint()
+			} else {
+				key = append(key, rs.Endpoint()...) // AppendTo writes nothing for it
+			}
 			s := ps.Servers[string(key)]
 			switch {
 			case s == nil:

@@ -38,7 +38,13 @@ func StartMembers(vs *config.VirtualServer) []Member {
 		set   bool // in the table
 		alive bool
 	}
-	states := make([]state, len(vs.RealServers))
+	var buf [16]state // on the stack for the usual few servers (issue 18)
+	var states []state
+	if n := len(vs.RealServers); n <= len(buf) {
+		states = buf[:n]
+	} else {
+		states = make([]state, n)
+	}
 	sum := 0
 	for i, rs := range vs.RealServers {
 		down := StartsDown(rs)

@@ -3,6 +3,7 @@ package config
 import (
 	"bytes"
 	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -33,5 +34,40 @@ func BenchmarkParse1000x10(b *testing.B) {
 		if len(cfg.VirtualServers) != 1000 {
 			b.Fatalf("%d virtual servers", len(cfg.VirtualServers))
 		}
+	}
+}
+
+// TestLongLineBound: the lexer's own line splitting keeps the bound
+// bufio.Scanner's ScanLines with a 1 MiB buffer had: a line of up to
+// 1 MiB less one byte (plus its '\n') is read, a longer one is refused
+// with its file:line, with or without a final newline.
+func TestLongLineBound(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		n       int // bytes of the comment line, without '\n'
+		newline bool
+		wantErr bool
+	}{
+		{"fits with newline", 1<<20 - 1, true, false},
+		{"fits without newline", 1<<20 - 1, false, false},
+		{"too long with newline", 1 << 20, true, true},
+		{"too long without newline", 1 << 20, false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			text := "global_defs {\n}\n#" + strings.Repeat("x", tc.n-1)
+			if tc.newline {
+				text += "\n"
+			}
+			_, err := Parse("long.conf", []byte(text), Options{ConfigID: "t"})
+			if !tc.wantErr {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), "long.conf:3: read: bufio.Scanner: token too long") {
+				t.Fatalf("got %v, want long.conf:3 refused as too long", err)
+			}
+		})
 	}
 }

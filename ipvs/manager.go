@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"time"
 
@@ -81,10 +82,14 @@ func (m *Manager) loadManaged() (map[ServiceKey]string, error) {
 	if err != nil {
 		return distrust("unreadable", err)
 	}
-	var list []managedEntry
-	if err := json.Unmarshal(data, &list); err != nil {
-		return distrust("does not parse", err)
+	list, ok := decodeManaged(data)
+	if !ok {
+		list = nil
+		if err := json.Unmarshal(data, &list); err != nil {
+			return distrust("does not parse", err)
+		}
 	}
+	out = make(map[ServiceKey]string, len(list))
 	for _, e := range list {
 		out[e.Key] = e.Owner
 	}
@@ -158,7 +163,7 @@ func (m *Manager) PlanLoad(ctx context.Context, vss []*config.VirtualServer, all
 		m.Log.Debug("IPVS planned", "services", len(desired), "desired", t1.Sub(t0), "read", t2.Sub(t1), "managed_file", t3.Sub(t2), "plan", time.Since(t3))
 	}()
 	own := scope(vss)
-	var stale []ServiceKey
+	stale := make([]ServiceKey, 0, len(managed))
 	for k, owner := range managed {
 		if own == "" || owner == own {
 			stale = append(stale, k)
@@ -171,7 +176,7 @@ func (m *Manager) PlanLoad(ctx context.Context, vss []*config.VirtualServer, all
 			stale = append(stale, k)
 		}
 	}
-	sort.Slice(stale, func(i, j int) bool { return compareServices(stale[i], stale[j]) < 0 })
+	slices.SortFunc(stale, compareServices) // sort.Slice's order, without its reflection
 	return &LoadPlan{Changes: Plan(desired, current, stale), Desired: desired, managed: managed}, nil
 }
 

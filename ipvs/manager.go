@@ -82,14 +82,10 @@ func (m *Manager) loadManaged() (map[ServiceKey]string, error) {
 	if err != nil {
 		return distrust("unreadable", err)
 	}
-	list, ok := decodeManaged(data)
-	if !ok {
-		list = nil
-		if err := json.Unmarshal(data, &list); err != nil {
-			return distrust("does not parse", err)
-		}
+	var list []managedEntry
+	if err := json.Unmarshal(data, &list); err != nil {
+		return distrust("does not parse", err)
 	}
-	out = make(map[ServiceKey]string, len(list))
 	for _, e := range list {
 		out[e.Key] = e.Owner
 	}

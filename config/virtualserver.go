@@ -585,11 +585,13 @@ func (b *builder) group(n *Node) {
 func (b *builder) groupEntry(n *Node) (GroupEntry, bool) {
 	e := GroupEntry{Pos: n.Pos}
 	if n.Key == "fwmark" {
-		v, ok := b.uintArg(n, 0, 1, MaxFWMark, "fwmark")
-		if !ok {
+		// keepalived's alloc_vsg_entry (check_data.c) reads the mark in
+		// [0, UINT32_MAX] and reports and skips a bad mark or family.
+		v, err := strconv.ParseUint(n.Arg(0), 10, 32)
+		if err != nil {
+			b.problemf(n.Pos, "virtual_server_group fwmark %q must be in [0, %d]: keepalived skips the entry, so does kahook", n.Arg(0), uint64(MaxFWMark))
 			return e, false
 		}
-		e.FWMark = uint32(v)
 		switch n.Arg(1) {
 		case "":
 		case "inet":
@@ -597,9 +599,17 @@ func (b *builder) groupEntry(n *Node) (GroupEntry, bool) {
 		case "inet6":
 			e.Family = 6
 		default:
-			b.errorf(n.Pos, "fwmark %d: unknown family %q (inet or inet6)", v, n.Arg(1))
+			b.problemf(n.Pos, "virtual_server_group fwmark %d: unknown family %q (inet or inet6): keepalived skips the entry, so does kahook", v, n.Arg(1))
 			return e, false
 		}
+		if v == 0 {
+			// keepalived accepts mark 0 without a word; IPVS takes mark 0
+			// as "no mark" (the service would be hashed as an address
+			// service), so kahook loads nothing for it and says so.
+			b.warnf(n.Pos, "virtual_server_group fwmark 0 marks no packets: kahook loads no service for this entry")
+			return e, false
+		}
+		e.FWMark = uint32(v)
 		return e, true
 	}
 	first, last, err := parseRange(n.Key)

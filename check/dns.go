@@ -2,6 +2,7 @@ package check
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -17,7 +18,9 @@ import (
 // recursion desired) over UDP; healthy when a response with the query's
 // ID arrives within the connect timeout with RCODE 0 (NOERROR). Datagrams
 // that are too short, carry another ID or are not responses are skipped,
-// as keepalived does; an ICMP port unreachable fails the check.
+// as keepalived does (its "too short" is under 8 bytes, the size of the
+// pointer it measures, not under the 12-byte header: see Check); an ICMP
+// port unreachable fails the check.
 type DNS struct {
 	Conn
 	Type string // A, NS, CNAME, SOA (default), MX, TXT, AAAA, RRSIG, DNSKEY
@@ -79,13 +82,19 @@ func (d DNS) Check(ctx context.Context) Result {
 				}
 				return failf("dns %s: %v", d.Addr, err)
 			}
-			var p dnsmessage.Parser
-			h, err := p.Start(buf[:n])
-			if err != nil || h.ID != id || !h.Response {
+			// keepalived skips a datagram shorter than
+			// sizeof(r_header), the size of a pointer (8), not of the
+			// 12-byte header: 8 bytes with the ID and a response's
+			// flags are judged as a whole header would be.
+			if n < 8 || binary.BigEndian.Uint16(buf) != id {
 				continue
 			}
-			if h.RCode != dnsmessage.RCodeSuccess {
-				return failf("dns %s: rcode %d (%s)", d.Addr, int(h.RCode), h.RCode)
+			flags := binary.BigEndian.Uint16(buf[2:])
+			if flags&0x8000 == 0 { // QR: a query, not a response
+				continue
+			}
+			if rc := dnsmessage.RCode(flags & 0x000f); rc != dnsmessage.RCodeSuccess {
+				return failf("dns %s: rcode %d (%s)", d.Addr, int(rc), rc)
 			}
 			return ok("dns response NOERROR")
 		}

@@ -214,6 +214,9 @@ func TestDNS(t *testing.T) {
 		return [][]byte{q[:5], answer(q, id, 0x8180), answer(q, -1, 0x0100), answer(q, -1, 0x8180)}
 	})
 	onlyQueries := dnsServer(t, func(q []byte) [][]byte { return [][]byte{answer(q, -1, 0x0100)} })
+	short := func(n int, flags uint16) netip.AddrPort {
+		return dnsServer(t, func(q []byte) [][]byte { return [][]byte{answer(q, -1, flags)[:n]} })
+	}
 	closed := closedUDPPort(t)
 	conn := func(a netip.AddrPort) check.Conn { return check.Conn{Addr: a, Timeout: 300 * time.Millisecond} }
 	for _, tc := range []struct {
@@ -226,6 +229,11 @@ func TestDNS(t *testing.T) {
 		{"short, wrong ID and non-responses skipped", check.DNS{Conn: conn(wrongFirst)}, true},
 		{"no response, only a query echoed", check.DNS{Conn: conn(onlyQueries)}, false},
 		{"closed port", check.DNS{Conn: conn(closed)}, false},
+		// keepalived 2.2.7 (check_dns.c) skips only datagrams under
+		// sizeof(pointer) = 8 bytes: its VM differential judges these so.
+		{"8-byte NOERROR response passes, as keepalived", check.DNS{Conn: conn(short(8, 0x8180))}, true},
+		{"8-byte SERVFAIL response fails", check.DNS{Conn: conn(short(8, 0x8182))}, false},
+		{"7-byte response skipped", check.DNS{Conn: conn(short(7, 0x8180))}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if r := tc.d.Check(context.Background()); r.Healthy != tc.want {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -292,6 +293,50 @@ func TestGroupEntries(t *testing.T) {
 			}
 			if err != nil || first.String() != tc.first || last.String() != tc.last {
 				t.Errorf("got %v-%v %v, want %s-%s", first, last, err, tc.first, tc.last)
+			}
+		})
+	}
+}
+
+// TestGroupFwmarkEntries: a virtual_server_group's fwmark entry is read as
+// keepalived's alloc_vsg_entry reads it: mark 0 is accepted (kahook loads
+// nothing for it and warns: IPVS takes mark 0 as no mark), a mark beyond
+// UINT32_MAX or an unknown family is reported and the entry skipped.
+func TestGroupFwmarkEntries(t *testing.T) {
+	const vs = "virtual_server group G {\n protocol TCP\n lb_algo rr\n lb_kind NAT\n real_server 198.51.100.1 80 { }\n}\n"
+	for _, tc := range []struct {
+		name, entry       string
+		warnings, problem int
+		marks             []uint32
+	}{
+		{name: "mark 0", entry: "fwmark 0", warnings: 1},
+		{name: "mark 1", entry: "fwmark 1", marks: []uint32{1}},
+		{name: "largest", entry: "fwmark 4294967295 inet", marks: []uint32{4294967295}},
+		{name: "too large", entry: "fwmark 4294967296", problem: 1},
+		{name: "bad family", entry: "fwmark 3 ipx", problem: 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := "virtual_server_group G {\n 192.0.2.10 80\n " + tc.entry + "\n}\n" + vs
+			c, err := Parse("k.conf", []byte(src), Options{ConfigID: "x"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(c.Warnings) != tc.warnings || len(c.Problems) != tc.problem {
+				t.Fatalf("warnings %v problems %v, want %d and %d", c.Warnings, c.Problems, tc.warnings, tc.problem)
+			}
+			for _, w := range append(c.Warnings, c.Problems...) {
+				if w.Pos.Line != 3 {
+					t.Errorf("reported at line %d, want 3: %v", w.Pos.Line, w)
+				}
+			}
+			var marks []uint32
+			for _, e := range c.Groups["G"].Entries {
+				if e.FWMark != 0 {
+					marks = append(marks, e.FWMark)
+				}
+			}
+			if !slices.Equal(marks, tc.marks) {
+				t.Errorf("fwmark entries %v, want %v", marks, tc.marks)
 			}
 		})
 	}

@@ -120,6 +120,7 @@ type builder struct {
 	errs ErrorList
 	// services indexes the virtual servers built so far (duplicates).
 	services map[serviceID]*VirtualServer
+	rsChunk  []RealServer // newRealServer's
 }
 
 func (b *builder) errorf(pos Pos, format string, args ...any) {

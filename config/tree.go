@@ -72,18 +72,24 @@ func buildTree(lines []Line) (*Node, []Warning, error) {
 	p := &treeParser{lines: lines}
 	// keepalived's read_line counts braces over the whole file, whatever
 	// the keywords: a '}' that closes nothing is "Extra '}' found".
-	depth := 0
+	depth, braces := 0, 0
 	for _, ln := range lines {
 		switch ln.Words[0] {
 		case "{":
 			depth++
+			braces++
 		case "}":
+			braces++
 			if depth--; depth < 0 {
 				p.problem(ln.Pos, "extra '}': it closes no '{' (keepalived: \"Extra '}' found\")")
 				depth = 0
 			}
 		}
 	}
+	// At most one Node per Line that is no brace (a generic block's '{'
+	// after a block makes one more: node then takes another chunk).
+	p.nodes = make([]Node, 0, len(lines)-braces)
+	p.kids = make([]*Node, 0, len(lines)-braces)
 	root := &Node{Key: "", Block: true}
 	p.level(root, topSyntax(), false, 0)
 	if len(p.errs) > 0 {
@@ -97,15 +103,47 @@ type treeParser struct {
 	i        int
 	problems []Warning
 	errs     ErrorList
+	// nodes holds the Nodes (at most one per Line); stack the children of
+	// the open blocks, each block's copied into kids when it ends. One
+	// allocation per node and a growing slice per block dominated parsing
+	// 1,000 x 10 (issue 18).
+	nodes []Node
+	stack []*Node
+	kids  []*Node
+}
+
+// node returns a new Node held in p.nodes.
+func (p *treeParser) node(n Node) *Node {
+	if len(p.nodes) == cap(p.nodes) {
+		p.nodes = make([]Node, 0, 64)
+	}
+	p.nodes = append(p.nodes, n)
+	return &p.nodes[len(p.nodes)-1]
+}
+
+// level reads the statements of one block into parent.Children until its
+// '}' (or the end of the input, which is an error below the top level).
+func (p *treeParser) level(parent *Node, syn *syntax, needBOB bool, depth int) {
+	mark := len(p.stack)
+	p.levelChildren(parent, syn, needBOB, depth, mark)
+	if n := len(p.stack) - mark; n > 0 {
+		if len(p.kids)+n > cap(p.kids) {
+			p.kids = make([]*Node, 0, max(n, 256))
+		}
+		start := len(p.kids)
+		p.kids = append(p.kids, p.stack[mark:]...)
+		parent.Children = p.kids[start:len(p.kids):len(p.kids)]
+		clear(p.stack[mark:])
+		p.stack = p.stack[:mark]
+	}
 }
 
 func (p *treeParser) problem(pos Pos, format string, args ...any) {
 	p.problems = append(p.problems, Warning{Pos: pos, Msg: fmt.Sprintf(format, args...)})
 }
 
-// level reads the statements of one block into parent until its '}' (or
-// the end of the input, which is an error below the top level).
-func (p *treeParser) level(parent *Node, syn *syntax, needBOB bool, depth int) {
+// levelChildren is level, the children pushed on p.stack above mark.
+func (p *treeParser) levelChildren(parent *Node, syn *syntax, needBOB bool, depth, mark int) {
 	for p.i < len(p.lines) {
 		ln := p.lines[p.i]
 		p.i++
@@ -123,19 +161,19 @@ func (p *treeParser) level(parent *Node, syn *syntax, needBOB bool, depth int) {
 				parent.End = ln.Pos
 				return
 			}
-			parent.Children = append(parent.Children, &Node{Pos: ln.Pos, Key: word, Args: ln.Words[1:]})
+			p.stack = append(p.stack, p.node(Node{Pos: ln.Pos, Key: word, Args: ln.Words[1:]}))
 			continue
 		} else if word == "{" {
 			if syn.generic {
 				// keepalived skips blocks it leaves to another process by
 				// counting braces: the '{' opens a block of the last keyword.
 				var prev *Node
-				if n := len(parent.Children); n > 0 {
-					prev = parent.Children[n-1]
+				if n := len(p.stack); n > mark {
+					prev = p.stack[n-1]
 				}
 				if prev == nil || prev.Block {
-					prev = &Node{Pos: ln.Pos, Key: "{"}
-					parent.Children = append(parent.Children, prev)
+					prev = p.node(Node{Pos: ln.Pos, Key: "{"})
+					p.stack = append(p.stack, prev)
 					p.problem(ln.Pos, "unexpected '{': expected a keyword before the block")
 				}
 				prev.Block = true
@@ -157,9 +195,8 @@ func (p *treeParser) level(parent *Node, syn *syntax, needBOB bool, depth int) {
 			p.problem(ln.Pos, "unexpected '}': no block is open (keepalived: \"Unknown keyword '}'\")")
 			continue
 		}
-		n := &Node{Pos: ln.Pos, Key: word, Args: ln.Words[1:]}
 		if syn.generic {
-			parent.Children = append(parent.Children, n)
+			p.stack = append(p.stack, p.node(Node{Pos: ln.Pos, Key: word, Args: ln.Words[1:]}))
 			continue
 		}
 		sub, known := syn.keys[word]
@@ -174,7 +211,8 @@ func (p *treeParser) level(parent *Node, syn *syntax, needBOB bool, depth int) {
 			p.problem(ln.Pos, "%s: keepalived ignores it", msg)
 			continue
 		}
-		parent.Children = append(parent.Children, n)
+		n := p.node(Node{Pos: ln.Pos, Key: word, Args: ln.Words[1:]})
+		p.stack = append(p.stack, n)
 		if sub != nil {
 			p.level(n, sub, true, depth+1)
 		}

@@ -138,7 +138,11 @@ func (b *builder) flag(n *Node) bool {
 
 // oneOf reads argument 0 and checks it against the allowed words.
 func (b *builder) oneOf(n *Node, upper bool, allowed ...string) (string, bool) {
-	s, ok := b.one(n, "one of "+strings.Join(allowed, ", "))
+	what := "" // the message is built only when an argument is missing
+	if len(n.Args) == 0 {
+		what = "one of " + strings.Join(allowed, ", ")
+	}
+	s, ok := b.one(n, what)
 	if !ok {
 		return "", false
 	}

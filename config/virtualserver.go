@@ -67,6 +67,15 @@ func (b *builder) virtualServer(n *Node) {
 	var flagNodes []*Node
 	var sorryKind string
 	sorryInhibit := false
+	nrs := 0
+	for _, c := range n.Children {
+		if c.Key == "real_server" {
+			nrs++
+		}
+	}
+	if nrs > 0 {
+		vs.RealServers = make([]*RealServer, 0, nrs)
+	}
 	for _, c := range n.Children {
 		switch c.Key {
 		case "delay_loop":
@@ -306,7 +315,21 @@ func (b *builder) serverAddr(n *Node) (*RealServer, bool) {
 		b.problemf(n.Pos, "%s %s: not an IP address and port: keepalived skips it, so does kahook", n.Key, strings.Join(n.Args, " "))
 		return nil, false
 	}
-	return &RealServer{Pos: n.Pos, Addr: a.Unmap(), Port: uint16(p), Weight: unset, LThreshold: 0}, true
+	rs := b.newRealServer()
+	*rs = RealServer{Pos: n.Pos, Addr: a.Unmap(), Port: uint16(p), Weight: unset, LThreshold: 0}
+	return rs, true
+}
+
+// newRealServer returns a zero RealServer from a chunk allocated for many
+// (a config may hold tens of thousands; one allocation each dominated
+// parsing 1,000 x 10, issue 18).
+func (b *builder) newRealServer() *RealServer {
+	if len(b.rsChunk) == 0 {
+		b.rsChunk = make([]RealServer, 256)
+	}
+	rs := &b.rsChunk[0]
+	b.rsChunk = b.rsChunk[1:]
+	return rs
 }
 
 // rsInherit holds per-real-server settings that default to the virtual
@@ -423,7 +446,13 @@ func (b *builder) realServer(n *Node, vs *VirtualServer) (*RealServer, bool) {
 // DR/TUN one with another port is reset to the service's; a DR/TUN one of
 // a fwmark service loses its port.
 func (b *builder) resolveRealServers(vs *VirtualServer, sorryKind string, sorryInhibit bool) {
-	seen := make(map[netip.AddrPort]Pos, len(vs.RealServers))
+	// The servers kept so far are the ones seen: a few are searched in
+	// place, many through a map (one per virtual server cost three
+	// allocations each for 1,000 x 10, issue 18).
+	var seen map[netip.AddrPort]Pos
+	if len(vs.RealServers) > 32 {
+		seen = make(map[netip.AddrPort]Pos, len(vs.RealServers))
+	}
 	kept := vs.RealServers[:0]
 	for _, rs := range vs.RealServers {
 		if rs.LBKind == "" {
@@ -433,11 +462,13 @@ func (b *builder) resolveRealServers(vs *VirtualServer, sorryKind string, sorryI
 			continue
 		}
 		key := netip.AddrPortFrom(rs.Addr, rs.Port)
-		if p, dup := seen[key]; dup {
+		if p, dup := seenAt(seen, kept, key); dup {
 			b.problemf(rs.Pos, "real_server %s: duplicate of the one at %s: keepalived removes the second, so does kahook", key, p)
 			continue
 		}
-		seen[key] = rs.Pos
+		if seen != nil {
+			seen[key] = rs.Pos
+		}
 		if rs.LThreshold > rs.UThreshold {
 			// ip_vs_ctl.c refuses it (ERANGE); keepalived logs the error
 			// and loads the rest, so does kahook (ipvs apply exits 1).
@@ -554,11 +585,13 @@ func (b *builder) group(n *Node) {
 func (b *builder) groupEntry(n *Node) (GroupEntry, bool) {
 	e := GroupEntry{Pos: n.Pos}
 	if n.Key == "fwmark" {
-		v, ok := b.uintArg(n, 0, 1, MaxFWMark, "fwmark")
-		if !ok {
+		// keepalived's alloc_vsg_entry (check_data.c) reads the mark in
+		// [0, UINT32_MAX] and reports and skips a bad mark or family.
+		v, err := strconv.ParseUint(n.Arg(0), 10, 32)
+		if err != nil {
+			b.problemf(n.Pos, "virtual_server_group fwmark %q must be in [0, %d]: keepalived skips the entry, so does kahook", n.Arg(0), uint64(MaxFWMark))
 			return e, false
 		}
-		e.FWMark = uint32(v)
 		switch n.Arg(1) {
 		case "":
 		case "inet":
@@ -566,9 +599,17 @@ func (b *builder) groupEntry(n *Node) (GroupEntry, bool) {
 		case "inet6":
 			e.Family = 6
 		default:
-			b.errorf(n.Pos, "fwmark %d: unknown family %q (inet or inet6)", v, n.Arg(1))
+			b.problemf(n.Pos, "virtual_server_group fwmark %d: unknown family %q (inet or inet6): keepalived skips the entry, so does kahook", v, n.Arg(1))
 			return e, false
 		}
+		if v == 0 {
+			// keepalived accepts mark 0 without a word; IPVS takes mark 0
+			// as "no mark" (the service would be hashed as an address
+			// service), so kahook loads nothing for it and says so.
+			b.warnf(n.Pos, "virtual_server_group fwmark 0 marks no packets: kahook loads no service for this entry")
+			return e, false
+		}
+		e.FWMark = uint32(v)
 		return e, true
 	}
 	first, last, err := parseRange(n.Key)
@@ -690,4 +731,19 @@ func (b *builder) resolveGroups() {
 			}
 		}
 	}
+}
+
+// seenAt finds key among the real servers kept so far: in seen when there
+// is a map, else in kept.
+func seenAt(seen map[netip.AddrPort]Pos, kept []*RealServer, key netip.AddrPort) (Pos, bool) {
+	if seen != nil {
+		p, ok := seen[key]
+		return p, ok
+	}
+	for _, rs := range kept {
+		if rs.Addr == key.Addr() && rs.Port == key.Port() {
+			return rs.Pos, true
+		}
+	}
+	return Pos{}, false
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"time"
 
@@ -158,7 +159,7 @@ func (m *Manager) PlanLoad(ctx context.Context, vss []*config.VirtualServer, all
 		m.Log.Debug("IPVS planned", "services", len(desired), "desired", t1.Sub(t0), "read", t2.Sub(t1), "managed_file", t3.Sub(t2), "plan", time.Since(t3))
 	}()
 	own := scope(vss)
-	var stale []ServiceKey
+	stale := make([]ServiceKey, 0, len(managed))
 	for k, owner := range managed {
 		if own == "" || owner == own {
 			stale = append(stale, k)
@@ -171,7 +172,7 @@ func (m *Manager) PlanLoad(ctx context.Context, vss []*config.VirtualServer, all
 			stale = append(stale, k)
 		}
 	}
-	sort.Slice(stale, func(i, j int) bool { return compareServices(stale[i], stale[j]) < 0 })
+	slices.SortFunc(stale, compareServices) // sort.Slice's order, without its reflection
 	return &LoadPlan{Changes: Plan(desired, current, stale), Desired: desired, managed: managed}, nil
 }
 

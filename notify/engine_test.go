@@ -11,6 +11,7 @@ import (
 
 	"github.com/kahook/kahook/config"
 	"github.com/kahook/kahook/ipvs"
+	"github.com/kahook/kahook/state"
 	"github.com/kahook/kahook/sysctl"
 	"github.com/kahook/kahook/vip"
 )
@@ -128,6 +129,43 @@ func TestPlanThenApply(t *testing.T) {
 			}
 			if got := strings.Join(kinds, ","); got != "ipvs-load,vip-add,sysctl,garp" {
 				t.Errorf("steps %s", got)
+			}
+		})
+	}
+}
+
+// TestStopRemovesStatefulDefault: a BACKUP keeps the services loaded where
+// they are kept only for synchronised state (the stateful default of issue
+// 19 item 5); a STOP removes them, as keepalived removes its virtual
+// servers when it stops. An explicit `backup { ipvs load }` holds for STOP
+// too.
+func TestStopRemovesStatefulDefault(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		explicit string
+		st       state.VRRP
+		want     StepKind
+	}{
+		{name: "default backup keeps", st: Backup, want: StepIPVSLoad},
+		{name: "default fault keeps", st: Fault, want: StepIPVSLoad},
+		{name: "default stop removes", st: Stop, want: StepIPVSRemove},
+		{name: "explicit stop keeps", explicit: "backup {\n  ipvs load\n }\n", st: Stop, want: StepIPVSLoad},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := "global_defs {\n lvs_sync_daemon eth0 VI_1\n}\ninstance VI_1 {\n interface eth0\n virtual_ipaddress { 192.0.2.10 }\n " + tc.explicit + "}\n" +
+				"virtual_server 192.0.2.10 80 {\n protocol TCP\n lb_algo rr\n lb_kind NAT\n real_server 198.51.100.1 80 { }\n}\n"
+			cfg, err := config.Parse("k.conf", []byte(src), config.Options{ConfigID: "x"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []StepKind
+			for _, s := range Steps(cfg.Instances[0], tc.st) {
+				if s.Kind == StepIPVSLoad || s.Kind == StepIPVSRemove {
+					got = append(got, s.Kind)
+				}
+			}
+			if len(got) != 1 || got[0] != tc.want {
+				t.Errorf("IPVS steps %v, want [%v]", got, tc.want)
 			}
 		})
 	}

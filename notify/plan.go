@@ -103,10 +103,17 @@ func Steps(in *config.Instance, st state.VRRP) []Step {
 	} else {
 		steps = append(steps, Step{Kind: StepVIPDel, Reason: "the VIPs leave before their services, so nobody is answered without being served"})
 	}
-	switch a.IPVS {
-	case config.IPVSRemove:
+	switch {
+	case a.IPVS == config.IPVSLoad && st == Stop && in.BackupKeepsIPVS != "":
+		// The services stay on a BACKUP for synchronised state only (the
+		// stateful default, not an explicit `backup { ipvs load }`); a node
+		// whose keepalived stops receives no more sync messages, and
+		// keepalived itself removes its virtual servers when it stops
+		// (unless run with --dont-release-ipvs).
+		steps = append(steps, Step{Kind: StepIPVSRemove, Reason: "stopping: the services were kept for synchronised state only, and keepalived removes its own when it stops"})
+	case a.IPVS == config.IPVSRemove:
 		steps = append(steps, Step{Kind: StepIPVSRemove, Reason: "a backup keeping IPVS rules loops packets in two-node DR setups"})
-	case config.IPVSLoad:
+	case a.IPVS == config.IPVSLoad:
 		steps = append(steps, Step{Kind: StepIPVSLoad, Reason: "backup configured to keep IPVS services"})
 	}
 	return steps

@@ -199,6 +199,9 @@ func (b *builder) virtualServer(n *Node) {
 			} else if s, ok := b.forwarding(c, "sorry"); ok {
 				sorryKind = s
 			}
+		case "quorum_up", "quorum_down":
+			b.notifierWarning(c, "virtual_server "+vs.Name(), "its quorum", "kahook_pool_quorum_up")
+			b.skip(c, "virtual_server "+vs.Name())
 		default:
 			b.skip(c, "virtual_server "+vs.Name())
 		}
@@ -410,8 +413,11 @@ func (b *builder) realServer(n *Node, vs *VirtualServer) (*RealServer, bool) {
 			for _, cc := range c.Children {
 				b.commonCheckKey(cc, other)
 			}
+		case "notify_up", "notify_down":
+			b.notifierWarning(c, "real_server "+rs.Endpoint(), "the real server", "kahook_realserver_up")
+			b.skip(c, "real_server "+rs.Endpoint())
 		default:
-			// notify_up/down, smtp_alert...: keepalived's, not kahook's.
+			// smtp_alert...: keepalived's, not kahook's.
 			b.skip(c, "real_server "+rs.Endpoint())
 		}
 	}
@@ -746,4 +752,15 @@ func seenAt(seen map[netip.AddrPort]Pos, kept []*RealServer, key netip.AddrPort)
 		}
 	}
 	return Pos{}, false
+}
+
+// notifierWarning: keepalived runs a virtual server's quorum_up/down and a
+// real server's notify_up/down scripts when that state changes; kahook
+// runs no notifier scripts, so the line is read and does nothing. A
+// warning, not a problem: keepalived -t accepts the line (README: kahook
+// runs no notifier scripts).
+func (b *builder) notifierWarning(c *Node, where, what, metric string) {
+	b.warnf(c.Pos, "%s: %s %q will not run: kahook runs no notifier scripts; "+
+		"for VRRP transitions run it from the vrrp_instance's keepalived notify, for changes of %s "+
+		"watch kahook sync's syslog lines (events=, quorum=) or its --textfile metric %s", where, c.Key, strings.Join(c.Args, " "), what, metric)
 }

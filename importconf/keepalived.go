@@ -32,8 +32,8 @@ func DraftKeepalived(w io.Writer, path string, tree *config.Node, notes ...strin
 	g := tree.First("global_defs")
 	if g == nil || g.First("enable_script_security") == nil || g.First("script_user") == nil {
 		b.WriteString(comment("! NOTE: ", "this draft sets enable_script_security and script_user root in global_defs: "+
-			"kahook's notify and vrrp_script must run as root, which keepalived accepts only with script security on. "+
-			"keepalived then disables every script (notify, vrrp_script, MISC_CHECK) that a non-root user can write, "+
+			"kahook's notify and vrrp_script run as root, and without script security keepalived reports a SECURITY VIOLATION (keepalived -t fails). "+
+			"With it on, keepalived disables every script (notify, vrrp_script, MISC_CHECK) that a non-root user can write, "+
 			"directly or through a directory on its path: check your existing scripts before use."))
 	}
 	for _, n := range append(notes, notifierNotes(tree)...) {

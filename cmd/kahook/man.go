@@ -177,7 +177,7 @@ const kahook8Sections = `
 
 # EXAMPLES
 
-keepalived runs kahook on every VRRP transition (it appends INSTANCE or GROUP, the name, the new state and the priority). kahook runs as root, which keepalived allows only with script security on; keepalived's own VIP is a placeholder on lo, kahook binds the real VIPs of kahook.conf:
+keepalived runs kahook on every VRRP transition (it appends INSTANCE or GROUP, the name, the new state and the priority). kahook runs as root: without script security keepalived reports a SECURITY VIOLATION and keepalived -t fails; keepalived's own VIP is a placeholder on lo, kahook binds the real VIPs of kahook.conf:
 
 ` + "```" + `
 global_defs {

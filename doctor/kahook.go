@@ -317,7 +317,14 @@ func LintKahookConfMissing(r *Report, k *Keepalived, defaultPath string, exists 
 		if exists(path) {
 			continue
 		}
-		r.add(Fail, "kahook-conf", s.Pos, "write "+path+" ('kahook import "+k.Path+"' drafts it), or take kahook out of this line",
-			"%s runs `kahook %s`, but %s does not exist: kahook exits 2 on every run (no VIP, sysctl or IPVS service is set up, no check pass runs)", s.Kind, command, path)
+		effect := "nothing is changed"
+		switch command {
+		case "notify", "fifo":
+			effect = "no transition binds or releases a VIP, sets the sysctls or loads the IPVS services"
+		case "sync":
+			effect = "no check pass runs and the vrrp_script fails every interval"
+		}
+		r.add(Fail, "kahook-conf", s.Pos, "install the kahook.conf that goes with this keepalived.conf at "+path+" (the one 'kahook import' drafted from the original keepalived.conf), or take kahook out of this line",
+			"%s runs `kahook %s`, but %s does not exist: kahook exits 2 on every run (%s)", s.Kind, command, path, effect)
 	}
 }

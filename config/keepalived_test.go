@@ -341,3 +341,20 @@ func TestGroupFwmarkEntries(t *testing.T) {
 		})
 	}
 }
+
+// TestGroupOnlyFwmarkZero: a group whose only entry is fwmark 0 is kept
+// (keepalived -t accepts it): the config loads, with a warning and no
+// service for the group.
+func TestGroupOnlyFwmarkZero(t *testing.T) {
+	src := "virtual_server_group G {\n fwmark 0\n}\nvirtual_server group G {\n protocol TCP\n lb_algo rr\n lb_kind NAT\n real_server 198.51.100.1 80 { }\n}\n"
+	c, err := Parse("k.conf", []byte(src), Options{ConfigID: "x"})
+	if err != nil {
+		t.Fatalf("refused: %v", err)
+	}
+	if len(c.Problems) != 0 || len(c.Warnings) != 1 {
+		t.Errorf("problems %v warnings %v, want none and one", c.Problems, c.Warnings)
+	}
+	if g := c.Groups["G"]; g == nil || len(g.Entries) != 0 {
+		t.Errorf("group G = %+v, want defined with no loadable entries", g)
+	}
+}

@@ -574,16 +574,26 @@ func (b *builder) group(n *Node) {
 		b.errorf(n.Pos, "virtual_server_group %s: already defined at %s", g.Name, prev.Pos)
 		return
 	}
+	zeroMarks := false
 	for _, c := range n.Children {
 		if e, ok := b.groupEntry(c); ok {
 			g.Entries = append(g.Entries, e)
+		} else if c.Key == "fwmark" && isZeroMark(c) {
+			zeroMarks = true
 		}
 	}
-	if len(g.Entries) == 0 {
+	if len(g.Entries) == 0 && !zeroMarks {
 		b.problemf(n.Pos, "virtual_server_group %s: no entries: keepalived removes it", g.Name)
 		return
 	}
 	b.cfg.Groups[g.Name] = g
+}
+
+// isZeroMark: the group entry is "fwmark 0 [inet|inet6]", which keepalived
+// keeps (so its group is not empty) and kahook loads nothing for.
+func isZeroMark(n *Node) bool {
+	v, err := strconv.ParseUint(n.Arg(0), 10, 32)
+	return err == nil && v == 0 && (n.Arg(1) == "" || n.Arg(1) == "inet" || n.Arg(1) == "inet6")
 }
 
 // groupEntry reads "IP[-LAST] PORT", "IP/LEN PORT" is not keepalived's;
@@ -594,6 +604,10 @@ func (b *builder) groupEntry(n *Node) (GroupEntry, bool) {
 		// keepalived's alloc_vsg_entry (check_data.c) reads the mark in
 		// [0, UINT32_MAX] and reports and skips a bad mark or family.
 		v, err := strconv.ParseUint(n.Arg(0), 10, 32)
+		if n.Arg(0) == "" {
+			b.problemf(n.Pos, "virtual_server_group fwmark: missing mark: keepalived skips the entry, so does kahook")
+			return e, false
+		}
 		if err != nil {
 			b.problemf(n.Pos, "virtual_server_group fwmark %q must be in [0, %d]: keepalived skips the entry, so does kahook", n.Arg(0), uint64(MaxFWMark))
 			return e, false

@@ -358,3 +358,15 @@ func TestGroupOnlyFwmarkZero(t *testing.T) {
 		t.Errorf("group G = %+v, want defined with no loadable entries", g)
 	}
 }
+
+// TestSuggestTieIsStable: a misspelling as close to two keywords
+// ("hreshold": lthreshold and uthreshold) gets the same hint every time.
+func TestSuggestTieIsStable(t *testing.T) {
+	known := []string{"uthreshold", "weight", "lthreshold", "inhibit_on_failure"}
+	for i := 0; i < 20; i++ {
+		slices.Reverse(known)
+		if got := suggest("hreshold", known); got != "lthreshold" {
+			t.Fatalf("suggest(hreshold) = %q on round %d, want lthreshold every time", got, i)
+		}
+	}
+}

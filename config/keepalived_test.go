@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -368,5 +369,22 @@ func TestSuggestTieIsStable(t *testing.T) {
 		if got := suggest("hreshold", known); got != "lthreshold" {
 			t.Fatalf("suggest(hreshold) = %q on round %d, want lthreshold every time", got, i)
 		}
+	}
+}
+
+// TestJunkLinesBounded: a file of unknown keywords lists the first
+// maxListedProblems problems and counts the rest in one more (a 16 MiB file
+// of junk lines took 20 GB before; hostile review).
+func TestJunkLinesBounded(t *testing.T) {
+	const lines = 50000
+	c, err := Parse("k.conf", []byte(strings.Repeat("a\n", lines)), Options{ConfigID: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Problems) != maxListedProblems+1 {
+		t.Fatalf("%d problems, want %d", len(c.Problems), maxListedProblems+1)
+	}
+	if last := c.Problems[maxListedProblems].Msg; !strings.Contains(last, fmt.Sprint(lines-maxListedProblems)+" more problems") {
+		t.Errorf("last problem %q does not count the %d unlisted", last, lines-maxListedProblems)
 	}
 }

@@ -512,3 +512,22 @@ func TestSecureRefusesWritableConfig(t *testing.T) {
 		t.Errorf("config owned by nobody accepted: %v", err)
 	}
 }
+
+// TestSummaryUnownedWording: config check's warning about a virtual
+// server no instance owns says why in the service's own terms: a fwmark
+// or group service has no address of its own.
+func TestSummaryUnownedWording(t *testing.T) {
+	const insts = "instance VI_1 {\n interface eth0\n virtual_ipaddress { 10.0.0.1 }\n}\ninstance VI_2 {\n interface eth0\n virtual_ipaddress { 10.0.0.2 }\n}\n"
+	for _, tc := range []struct{ name, vs, want string }{
+		{"address", "virtual_server 10.0.0.9 80 {\n protocol TCP\n real_server 10.0.0.11 80 { }\n}\n", "virtual_server 10.0.0.9:tcp:80 belongs to no instance (its address is no instance's VIP)"},
+		{"fwmark", "virtual_server fwmark 7 {\n protocol TCP\n real_server 10.0.0.11 80 { }\n}\n", "virtual_server fwmark 7 belongs to no instance (no instance lists 'fwmark 7')"},
+		{"group", "virtual_server_group G {\n 10.0.0.9 80\n}\nvirtual_server group G {\n protocol TCP\n real_server 10.0.0.11 80 { }\n}\n", "virtual_server group G belongs to no instance (no instance's VIP or fwmark is in the group)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := Summarize(mustLoad(t, insts+tc.vs))
+			if len(s.Warnings) != 1 || !strings.Contains(s.Warnings[0], tc.want) {
+				t.Errorf("summary %+v, want one warning with %q", s, tc.want)
+			}
+		})
+	}
+}

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -339,5 +340,51 @@ func TestGroupFwmarkEntries(t *testing.T) {
 				t.Errorf("fwmark entries %v, want %v", marks, tc.marks)
 			}
 		})
+	}
+}
+
+// TestGroupOnlyFwmarkZero: a group whose only entry is fwmark 0 is kept
+// (keepalived -t accepts it): the config loads, with a warning and no
+// service for the group.
+func TestGroupOnlyFwmarkZero(t *testing.T) {
+	src := "virtual_server_group G {\n fwmark 0\n}\nvirtual_server group G {\n protocol TCP\n lb_algo rr\n lb_kind NAT\n real_server 198.51.100.1 80 { }\n}\n"
+	c, err := Parse("k.conf", []byte(src), Options{ConfigID: "x"})
+	if err != nil {
+		t.Fatalf("refused: %v", err)
+	}
+	if len(c.Problems) != 0 || len(c.Warnings) != 1 {
+		t.Errorf("problems %v warnings %v, want none and one", c.Problems, c.Warnings)
+	}
+	if g := c.Groups["G"]; g == nil || len(g.Entries) != 0 {
+		t.Errorf("group G = %+v, want defined with no loadable entries", g)
+	}
+}
+
+// TestSuggestTieIsStable: a misspelling as close to two keywords
+// ("hreshold": lthreshold and uthreshold) gets the same hint every time.
+func TestSuggestTieIsStable(t *testing.T) {
+	known := []string{"uthreshold", "weight", "lthreshold", "inhibit_on_failure"}
+	for i := 0; i < 20; i++ {
+		slices.Reverse(known)
+		if got := suggest("hreshold", known); got != "lthreshold" {
+			t.Fatalf("suggest(hreshold) = %q on round %d, want lthreshold every time", got, i)
+		}
+	}
+}
+
+// TestJunkLinesBounded: a file of unknown keywords lists the first
+// maxListedProblems problems and counts the rest in one more (a 16 MiB file
+// of junk lines took 20 GB before; hostile review).
+func TestJunkLinesBounded(t *testing.T) {
+	const lines = 50000
+	c, err := Parse("k.conf", []byte(strings.Repeat("a\n", lines)), Options{ConfigID: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Problems) != maxListedProblems+1 {
+		t.Fatalf("%d problems, want %d", len(c.Problems), maxListedProblems+1)
+	}
+	if last := c.Problems[maxListedProblems].Msg; !strings.Contains(last, fmt.Sprint(lines-maxListedProblems)+" more problems") {
+		t.Errorf("last problem %q does not count the %d unlisted", last, lines-maxListedProblems)
 	}
 }

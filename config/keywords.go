@@ -111,7 +111,9 @@ func suggest(word string, known []string) string {
 		bestD = 2
 	}
 	for _, k := range known {
-		if d := editDistance(strings.ToLower(word), strings.ToLower(k)); d < bestD {
+		// Ties go to the alphabetically first keyword: known comes from a
+		// map, and the hint must not change from run to run.
+		if d := editDistance(strings.ToLower(word), strings.ToLower(k)); d < bestD || d == bestD && best != "" && k < best {
 			best, bestD = k, d
 		}
 	}

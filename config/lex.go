@@ -35,6 +35,7 @@ type lexer struct {
 	errs      ErrorList
 	stack     []string // absolute paths of the files being read (include loop detection)
 	files     []string // every file read, in order
+	dropped   []Conditional
 }
 
 // lexFile reads path and everything it includes (each with ReadFile).
@@ -154,6 +155,9 @@ func (lx *lexer) processLine(pos Pos, text string, multiDef *string, depth int) 
 		// (or, with ^, does not match).
 		if text[0] == '@' {
 			rest, keep, ok := conditional(text, lx.configID)
+			if ok && !keep {
+				lx.dropped = append(lx.dropped, Conditional{Pos: pos, ID: conditionalID(text)})
+			}
 			if !ok || !keep {
 				return
 			}
@@ -463,6 +467,38 @@ func conditional(text, configID string) (rest string, keep, ok bool) {
 	id := text[off : off+sp]
 	match := configID != "" && id == configID
 	return strings.TrimLeft(text[off+sp:], " \t"), match != neg, true
+}
+
+// conditionalID is the "id" or "^id" of an "@id rest" line.
+func conditionalID(text string) string {
+	id, _, _ := strings.Cut(strings.TrimPrefix(text, "@"), " ")
+	id, _, _ = strings.Cut(id, "\t")
+	return id
+}
+
+// Conditional is an "@id" (or "@^id") line of keepalived.conf that the
+// config id (keepalived's -i, by default the short host name) leaves out.
+type Conditional struct {
+	Pos Pos
+	ID  string // the id as written after '@': "lb2", or "^lb1"
+}
+
+// Conditionals reads path (and its includes) as ParseTree does and
+// returns the config id it applied and the "@id" lines it left out, in
+// file order. A nested "@a @b line" counts once, by its first id that
+// does not match.
+func Conditionals(path string, opts Options) (string, []Conditional, error) {
+	id := opts.configID()
+	lx := &lexer{configID: id, secure: opts.Secure, defs: map[string]string{"_HASH": "#", "_BANG": "!"}}
+	data, err := ReadFile(path, opts.Secure)
+	if err != nil {
+		return id, nil, fmt.Errorf("read config %s: %w", path, err)
+	}
+	lx.readFile(path, data)
+	if len(lx.errs) > 0 {
+		return id, lx.dropped, lx.errs
+	}
+	return id, lx.dropped, nil
 }
 
 // definition parses "$NAME=value". As keepalived's check_definition,

@@ -18,7 +18,8 @@ import "strings"
 // two-node DR layout: `backup { vip on sysctl realserver }`, or a
 // `realserver { }` block): IPVS on that backup would forward the packets it
 // should answer, and they would loop between the directors. There the
-// default stays `remove` and `doctor` warns that synchronised state is lost.
+// default stays `remove`, and `doctor` warns that synchronised state is
+// lost where a sync daemon runs (without one nothing is synchronised).
 func (b *builder) statefulBackups() {
 	for _, in := range b.cfg.Instances {
 		if in.backupIPVSSet || in.Backup.IPVS != IPVSRemove {

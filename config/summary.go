@@ -36,7 +36,14 @@ func Summarize(c *Config) Summary {
 			}
 		}
 		if len(c.Instances) > 0 && vs.Instance == "" {
-			s.Warnings = append(s.Warnings, fmt.Sprintf("%s: virtual_server %s belongs to no instance (its address is no instance's VIP): `ipvs apply` loads it, no transition does", vs.Pos, vs.Name()))
+			why := "its address is no instance's VIP"
+			switch {
+			case vs.Group != "":
+				why = "no instance's VIP or fwmark is in the group"
+			case vs.FWMark != 0:
+				why = fmt.Sprintf("no instance lists 'fwmark %d'", vs.FWMark)
+			}
+			s.Warnings = append(s.Warnings, fmt.Sprintf("%s: virtual_server %s belongs to no instance (%s): `ipvs apply` loads it, no transition does", vs.Pos, vs.Name(), why))
 		}
 	}
 	return s

@@ -88,10 +88,14 @@ func buildTree(lines []Line) (*Node, []Warning, error) {
 	}
 	// At most one Node per Line that is no brace (a generic block's '{'
 	// after a block makes one more: node then takes another chunk).
-	p.nodes = make([]Node, 0, len(lines)-braces)
-	p.kids = make([]*Node, 0, len(lines)-braces)
+	// Capped: a file of junk lines (unknown keywords) makes no nodes.
+	p.nodes = make([]Node, 0, min(len(lines)-braces, 1<<14))
+	p.kids = make([]*Node, 0, min(len(lines)-braces, 1<<14))
 	root := &Node{Key: "", Block: true}
 	p.level(root, topSyntax(), false, 0)
+	if p.unlisted > 0 {
+		p.problems = append(p.problems, Warning{Pos: p.lines[len(p.lines)-1].Pos, Msg: fmt.Sprintf("%d more problems not listed (the first %d are)", p.unlisted, maxListedProblems)})
+	}
 	if len(p.errs) > 0 {
 		return root, p.problems, p.errs
 	}
@@ -102,6 +106,7 @@ type treeParser struct {
 	lines    []Line
 	i        int
 	problems []Warning
+	unlisted int // problems beyond maxListedProblems
 	errs     ErrorList
 	// nodes holds the Nodes (at most one per Line); stack the children of
 	// the open blocks, each block's copied into kids when it ends. One
@@ -115,7 +120,7 @@ type treeParser struct {
 // node returns a new Node held in p.nodes.
 func (p *treeParser) node(n Node) *Node {
 	if len(p.nodes) == cap(p.nodes) {
-		p.nodes = make([]Node, 0, 64)
+		p.nodes = make([]Node, 0, 1024)
 	}
 	p.nodes = append(p.nodes, n)
 	return &p.nodes[len(p.nodes)-1]
@@ -139,7 +144,24 @@ func (p *treeParser) level(parent *Node, syn *syntax, needBOB bool, depth int) {
 }
 
 func (p *treeParser) problem(pos Pos, format string, args ...any) {
+	if p.full() {
+		return
+	}
 	p.problems = append(p.problems, Warning{Pos: pos, Msg: fmt.Sprintf(format, args...)})
+}
+
+// maxListedProblems bounds the problems the tree parser lists: a file of
+// junk lines would otherwise cost memory (and a "did you mean" search)
+// per line; the rest are counted in one last problem.
+const maxListedProblems = 1000
+
+// full reports (and counts) a problem beyond maxListedProblems.
+func (p *treeParser) full() bool {
+	if len(p.problems) < maxListedProblems {
+		return false
+	}
+	p.unlisted++
+	return true
 }
 
 // levelChildren is level, the children pushed on p.stack above mark.
@@ -201,6 +223,9 @@ func (p *treeParser) levelChildren(parent *Node, syn *syntax, needBOB bool, dept
 		}
 		sub, known := syn.keys[word]
 		if !known {
+			if p.full() {
+				continue
+			}
 			msg := "Unknown keyword '" + word + "'"
 			if s := suggest(word, syn.names()); s != "" {
 				msg += " (did you mean '" + s + "'?)"

@@ -199,6 +199,9 @@ func (b *builder) virtualServer(n *Node) {
 			} else if s, ok := b.forwarding(c, "sorry"); ok {
 				sorryKind = s
 			}
+		case "quorum_up", "quorum_down":
+			b.notifierWarning(c, "virtual_server "+vs.Name(), "its quorum", "kahook_pool_quorum_up")
+			b.skip(c, "virtual_server "+vs.Name())
 		default:
 			b.skip(c, "virtual_server "+vs.Name())
 		}
@@ -410,8 +413,11 @@ func (b *builder) realServer(n *Node, vs *VirtualServer) (*RealServer, bool) {
 			for _, cc := range c.Children {
 				b.commonCheckKey(cc, other)
 			}
+		case "notify_up", "notify_down":
+			b.notifierWarning(c, "real_server "+rs.Endpoint(), "the real server", "kahook_realserver_up")
+			b.skip(c, "real_server "+rs.Endpoint())
 		default:
-			// notify_up/down, smtp_alert...: keepalived's, not kahook's.
+			// smtp_alert...: keepalived's, not kahook's.
 			b.skip(c, "real_server "+rs.Endpoint())
 		}
 	}
@@ -568,16 +574,26 @@ func (b *builder) group(n *Node) {
 		b.errorf(n.Pos, "virtual_server_group %s: already defined at %s", g.Name, prev.Pos)
 		return
 	}
+	zeroMarks := false
 	for _, c := range n.Children {
 		if e, ok := b.groupEntry(c); ok {
 			g.Entries = append(g.Entries, e)
+		} else if c.Key == "fwmark" && isZeroMark(c) {
+			zeroMarks = true
 		}
 	}
-	if len(g.Entries) == 0 {
+	if len(g.Entries) == 0 && !zeroMarks {
 		b.problemf(n.Pos, "virtual_server_group %s: no entries: keepalived removes it", g.Name)
 		return
 	}
 	b.cfg.Groups[g.Name] = g
+}
+
+// isZeroMark: the group entry is "fwmark 0 [inet|inet6]", which keepalived
+// keeps (so its group is not empty) and kahook loads nothing for.
+func isZeroMark(n *Node) bool {
+	v, err := strconv.ParseUint(n.Arg(0), 10, 32)
+	return err == nil && v == 0 && (n.Arg(1) == "" || n.Arg(1) == "inet" || n.Arg(1) == "inet6")
 }
 
 // groupEntry reads "IP[-LAST] PORT", "IP/LEN PORT" is not keepalived's;
@@ -588,6 +604,10 @@ func (b *builder) groupEntry(n *Node) (GroupEntry, bool) {
 		// keepalived's alloc_vsg_entry (check_data.c) reads the mark in
 		// [0, UINT32_MAX] and reports and skips a bad mark or family.
 		v, err := strconv.ParseUint(n.Arg(0), 10, 32)
+		if n.Arg(0) == "" {
+			b.problemf(n.Pos, "virtual_server_group fwmark: missing mark: keepalived skips the entry, so does kahook")
+			return e, false
+		}
 		if err != nil {
 			b.problemf(n.Pos, "virtual_server_group fwmark %q must be in [0, %d]: keepalived skips the entry, so does kahook", n.Arg(0), uint64(MaxFWMark))
 			return e, false
@@ -746,4 +766,15 @@ func seenAt(seen map[netip.AddrPort]Pos, kept []*RealServer, key netip.AddrPort)
 		}
 	}
 	return Pos{}, false
+}
+
+// notifierWarning: keepalived runs a virtual server's quorum_up/down and a
+// real server's notify_up/down scripts when that state changes; kahook
+// runs no notifier scripts, so the line is read and does nothing. A
+// warning, not a problem: keepalived -t accepts the line (README: kahook
+// runs no notifier scripts).
+func (b *builder) notifierWarning(c *Node, where, what, metric string) {
+	b.warnf(c.Pos, "%s: %s %q will not run: kahook runs no notifier scripts; "+
+		"for VRRP transitions run it from the vrrp_instance's keepalived notify, for changes of %s "+
+		"watch kahook sync's syslog lines (events=, quorum=) or its --textfile metric %s", where, c.Key, strings.Join(c.Args, " "), what, metric)
 }

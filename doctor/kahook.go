@@ -2,6 +2,7 @@ package doctor
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 	"path/filepath"
 	"strings"
@@ -28,6 +29,7 @@ func LintKahook(r *Report, kc *config.Config, k *Keepalived) {
 			}
 		}
 	}
+	lintUnowned(r, kc)
 	lintMiscPaths(r, kc)
 	lintStateful(r, kc, k)
 	lintTrackFiles(r, kc)
@@ -76,6 +78,44 @@ func LintKahook(r *Report, kc *config.Config, k *Keepalived) {
 					"vrrp_instance %s runs kahook as %s, but %s has no instance %s: every transition exits 2", in.Name, c.Key, kc.Path, in.Name)
 			}
 		}
+	}
+}
+
+// lintUnowned warns about each virtual server no instance owns (config's
+// ownership rule: its address is an instance's VIP, its fwmark one an
+// instance lists, or its group holds such an address; vs.Instance ""):
+// no transition loads or removes it and `kahook sync` does not check its
+// real servers; only `kahook ipvs apply` loads it. With no instance at all
+// (keepalived "as LVS checker only", imported) that holds for every one.
+// A WARN, not a FAIL: `ipvs apply` still loads them, and no VIP depends on
+// them.
+func lintUnowned(r *Report, kc *config.Config) {
+	for _, vs := range kc.VirtualServers {
+		if vs.Instance != "" {
+			continue
+		}
+		what := "belongs to no instance"
+		fix := ownHint(vs, "the instance that serves it", "the virtual_ipaddress of the instance that serves it") + ", or drop the block"
+		if len(kc.Instances) == 0 {
+			what = "belongs to no instance (" + kc.Path + " has none)"
+			fix = "add an 'instance' block for the vrrp_instance that serves it and " + ownHint(vs, "it", "its virtual_ipaddress") +
+				"; if keepalived runs it without VRRP (as LVS checker only), leave the virtual_server in keepalived.conf and drop it from " + kc.Path
+		}
+		r.add(Warn, "unowned-virtual-server", vs.Pos, fix,
+			"virtual_server %s %s: no transition loads or removes it (only `kahook ipvs apply` loads it) and `kahook sync` does not check its real servers", vs.Name(), what)
+	}
+}
+
+// ownHint says how an instance comes to own vs (config's ownership rule);
+// in names the instance, vips its virtual_ipaddress.
+func ownHint(vs *config.VirtualServer, in, vips string) string {
+	switch {
+	case vs.Group != "":
+		return "add one of virtual_server_group " + vs.Group + "'s addresses to " + vips + " (for a fwmark entry: 'fwmark N' to " + in + ")"
+	case vs.FWMark != 0:
+		return fmt.Sprintf("add 'fwmark %d' to %s", vs.FWMark, in)
+	default:
+		return "add " + vs.Addr.Addr().String() + " to " + vips
 	}
 }
 
@@ -225,4 +265,66 @@ func SyncRuns(cmd, instance string, instances int) bool {
 		}
 	}
 	return instances == 1
+}
+
+// configCommands are the kahook commands keepalived runs that read
+// kahook.conf (without it they exit 2).
+var configCommands = map[string]bool{"notify": true, "fifo": true, "sync": true, "release": true, "reload": true, "ipvs": true}
+
+// globalValueFlags are kahook's global flags that take a separate value.
+var globalValueFlags = map[string]bool{"config": true, "c": true, "log-level": true, "syslog": true, "syslog-addr": true, "state-dir": true, "config-id": true}
+
+// kahookRun parses a keepalived script command that runs kahook: the
+// command (notify, sync...) and the --config it passes ("" if none).
+// ok is false when the program is not kahook.
+func kahookRun(cmd string) (command, configPath string, ok bool) {
+	argv, err := config.SplitCommand(cmd)
+	if err != nil || len(argv) == 0 || filepath.Base(argv[0]) != "kahook" {
+		return "", "", false
+	}
+	for i := 1; i < len(argv); i++ {
+		a := argv[i]
+		if !strings.HasPrefix(a, "-") {
+			return a, configPath, true
+		}
+		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if !hasVal && globalValueFlags[name] && i+1 < len(argv) {
+			i++
+			val = argv[i]
+		}
+		if name == "config" || name == "c" {
+			configPath = val
+		}
+	}
+	return "", configPath, true
+}
+
+// LintKahookConfMissing: on a node without a kahook.conf, every line of
+// keepalived.conf that runs a kahook command reading it (notify, the FIFO
+// script, the sync vrrp_script...) makes kahook exit 2 on each run: no
+// VIP, sysctl or IPVS service is set up and no check pass runs. A FAIL
+// per line, naming the config path the line reads (its own --config, else
+// defaultPath). exists reports whether a path exists (os.Stat).
+func LintKahookConfMissing(r *Report, k *Keepalived, defaultPath string, exists func(string) bool) {
+	for _, s := range k.Scripts {
+		command, path, ok := kahookRun(s.Cmd)
+		if !ok || !configCommands[command] {
+			continue
+		}
+		if path == "" {
+			path = defaultPath
+		}
+		if exists(path) {
+			continue
+		}
+		effect := "nothing is changed"
+		switch command {
+		case "notify", "fifo":
+			effect = "no transition binds or releases a VIP, sets the sysctls or loads the IPVS services"
+		case "sync":
+			effect = "no check pass runs and the vrrp_script fails every interval"
+		}
+		r.add(Fail, "kahook-conf", s.Pos, "install the kahook.conf that goes with this keepalived.conf at "+path+" (the one 'kahook import' drafted from the original keepalived.conf), or take kahook out of this line",
+			"%s runs `kahook %s`, but %s does not exist: kahook exits 2 on every run (%s)", s.Kind, command, path, effect)
+	}
 }

@@ -8,20 +8,28 @@ import (
 
 // lintStateful warns where an instance's backup would lose synchronised
 // IPVS state: connections are synchronised (lvs_sync_daemon, in kahook.conf
-// or keepalived.conf) or its services use persistence, and the backup
-// removes the services. The kernel binds a synchronised connection or
-// persistence template to a real server only if the backup has that
-// service when the sync message arrives (issue 19 item 5; see
-// config.StatefulReason). k may be nil.
+// or keepalived.conf), the instance has virtual servers, and the backup
+// removes them. The kernel binds a synchronised connection or persistence
+// template to a real server only if the backup has that service when the
+// sync message arrives (issue 19 item 5; see config.StatefulReason).
+// Persistence alone is no reason: without a sync daemon no template
+// reaches the backup, so removing its services loses nothing. An
+// instance without virtual servers (a NAT gateway) has nothing to lose.
+// k may be nil.
 func lintStateful(r *Report, kc *config.Config, k *Keepalived) {
 	for _, in := range kc.Instances {
-		why := kc.StatefulReason(in)
+		if in.Backup.IPVS != config.IPVSRemove || len(kc.ServersOf(in.Name)) == 0 {
+			continue
+		}
+		var why string
 		fromKeepalived := false
-		if why == "" && k != nil && k.SyncDaemon != nil {
+		switch {
+		case kc.Global.LVSSyncDaemon != nil:
+			why = "lvs_sync_daemon " + strings.Join(kc.Global.LVSSyncDaemon, " ")
+		case k != nil && k.SyncDaemon != nil:
 			why = k.SyncDaemon.Key + " " + strings.Join(k.SyncDaemon.Args, " ") + " in " + k.Path
 			fromKeepalived = true
-		}
-		if why == "" || in.Backup.IPVS != config.IPVSRemove {
+		default:
 			continue
 		}
 		var fix string
@@ -29,7 +37,7 @@ func lintStateful(r *Report, kc *config.Config, k *Keepalived) {
 		case rs != "":
 			fix = "the backup is a real server of the pool (" + rs + ") and cannot keep IPVS loaded without a loop: accept that failover reschedules, or move the directors out of the pool"
 		case fromKeepalived:
-			fix = "copy the line into kahook.conf's global_defs as 'lvs_sync_daemon " + strings.Join(syncArgs(k.SyncDaemon, k), " ") + "': the backup then keeps its services loaded"
+			fix = "copy the line into kahook.conf's global_defs as 'lvs_sync_daemon " + strings.Join(syncArgs(k.SyncDaemon, k), " ") + "' (and drop any 'ipvs remove' from instance " + in.Name + "'s backup block): the backup then keeps its services loaded"
 		default:
 			fix = "drop 'ipvs remove' from instance " + in.Name + "'s backup block (the default then keeps the services loaded)"
 		}

@@ -27,6 +27,7 @@ virtual_server 10.0.0.100 80 {
 	const kaOldSync = "vrrp_instance VI_1 {\n interface eth0\n lvs_sync_daemon_interface eth1\n virtual_router_id 51\n virtual_ipaddress { 127.255.0.51/32 dev lo }\n}\n"
 	for _, tc := range []struct {
 		name, global, backup, vs, keepalived string
+		conf                                 string // the whole kahook.conf, if not the template
 		wantWarn                             string // "" = no stateful finding
 		wantFix                              string
 	}{
@@ -34,14 +35,27 @@ virtual_server 10.0.0.100 80 {
 		{name: "sync daemon, default backup", global: syncd},
 		{name: "persistence, default backup", vs: "persistence_timeout 300"},
 		{name: "sync daemon, explicit remove", global: syncd, backup: "backup {\n ipvs remove\n}", wantWarn: "lvs_sync_daemon eth1 VI_1", wantFix: "drop 'ipvs remove'"},
-		{name: "persistence, explicit remove", vs: "persistence_timeout 300", backup: "backup {\n ipvs remove\n}", wantWarn: "persistence_timeout on virtual_server", wantFix: "drop 'ipvs remove'"},
-		{name: "persistence, two-node DR", vs: "persistence_timeout 300", backup: "backup {\n vip on\n sysctl realserver\n}", wantWarn: "persistence_timeout", wantFix: "backup is a real server"},
+		// Without a sync daemon no persistence template reaches the
+		// backup: removing its services loses nothing.
+		{name: "persistence, no sync daemon, explicit remove", vs: "persistence_timeout 300", backup: "backup {\n ipvs remove\n}"},
+		{name: "persistence, no sync daemon, two-node DR", vs: "persistence_timeout 300", backup: "backup {\n vip on\n sysctl realserver\n}"},
+		{name: "persistence, sync daemon, two-node DR", global: syncd, vs: "persistence_timeout 300", backup: "backup {\n vip on\n sysctl realserver\n}", wantWarn: "lvs_sync_daemon eth1 VI_1", wantFix: "backup is a real server"},
+		{name: "persistence, sync daemon in keepalived.conf, two-node DR", keepalived: kaSync, vs: "persistence_timeout 300", backup: "backup {\n vip on\n sysctl realserver\n}", wantWarn: "lvs_sync_daemon eth1 VI_1 in ", wantFix: "backup is a real server"},
+		{name: "sync daemon in keepalived.conf, explicit remove", keepalived: kaSync, backup: "backup {\n ipvs remove\n}", wantWarn: "lvs_sync_daemon eth1 VI_1 in ", wantFix: "drop any 'ipvs remove'"},
+		// An instance without virtual servers (a NAT gateway) has no
+		// state to lose.
+		{name: "no virtual servers, sync daemon, explicit remove", conf: syncd + "\ninstance VI_1 {\n interface eth0\n virtual_ipaddress { 10.0.0.1 }\n backup {\n  ipvs remove\n }\n}\n"},
+		{name: "no virtual servers, sync daemon in keepalived.conf", keepalived: kaSync, conf: "instance VI_1 {\n interface eth0\n virtual_ipaddress { 10.0.0.1 }\n}\n"},
 		{name: "sync daemon only in keepalived.conf", keepalived: kaSync, wantWarn: "lvs_sync_daemon eth1 VI_1 in ", wantFix: "'lvs_sync_daemon eth1 VI_1'"},
 		{name: "old lvs_sync_daemon_interface in keepalived.conf", keepalived: kaOldSync, wantWarn: "lvs_sync_daemon_interface eth1", wantFix: "'lvs_sync_daemon eth1 VI_1'"},
 		{name: "sync daemon in both", global: syncd, keepalived: kaSync},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			kc := kahookConf(t, fmt.Sprintf(kahook, tc.global, tc.backup, tc.vs))
+			text := fmt.Sprintf(kahook, tc.global, tc.backup, tc.vs)
+			if tc.conf != "" {
+				text = tc.conf
+			}
+			kc := kahookConf(t, text)
 			var r Report
 			if tc.keepalived != "" {
 				LintKahook(&r, kc, keepalived(t, tc.keepalived))

@@ -16,22 +16,24 @@ import (
 // understands; the global vrrp_garp_* forms are their defaults.
 var garpKeys = []string{"garp_master_delay", "garp_master_repeat", "garp_master_refresh", "garp_master_refresh_repeat", "garp_interval"}
 
-// Draft writes the kahook.conf for tree (read from path), with a FIXME
-// before the LVS blocks for each virtual server no instance owns
-// (Unowned).
-func Draft(w io.Writer, path string, tree *config.Node) error {
-	head, lvs, err := draft(path, tree)
+// Draft writes the kahook.conf for tree (read from path): notes (such as
+// ConfigIDNotes) as FIXMEs below its header, a FIXME in each instance
+// whose vrrp_instance has use_vmac, and before the LVS blocks a FIXME for
+// each virtual server no instance owns (Unowned) and each notifier script
+// kahook does not run (Fixmes).
+func Draft(w io.Writer, path string, tree *config.Node, notes ...string) error {
+	head, lvs, err := draft(path, tree, notes...)
 	if err != nil {
 		return err
 	}
-	var notes strings.Builder
-	for _, u := range Unowned(path, tree) {
-		notes.WriteString(comment("# FIXME: ", u))
+	var fix strings.Builder
+	for _, u := range append(notifierNotes(tree), Unowned(path, tree)...) {
+		fix.WriteString(comment("# FIXME: ", u))
 	}
-	if notes.Len() > 0 {
-		notes.WriteString("\n")
+	if fix.Len() > 0 {
+		fix.WriteString("\n")
 	}
-	_, err = io.WriteString(w, head+notes.String()+lvs)
+	_, err = io.WriteString(w, head+fix.String()+lvs)
 	return err
 }
 
@@ -100,7 +102,7 @@ func comment(prefix, s string) string {
 
 // draft is the kahook.conf in two parts: everything before the LVS blocks,
 // and the LVS blocks.
-func draft(path string, tree *config.Node) (string, string, error) {
+func draft(path string, tree *config.Node, notes ...string) (string, string, error) {
 	var b strings.Builder
 	fmt.Fprintf(&b, `# kahook.conf drafted by "kahook import %[1]s". Review it before use.
 #
@@ -114,6 +116,12 @@ func draft(path string, tree *config.Node) (string, string, error) {
 # the virtual_server blocks move here.
 
 `, path)
+	for _, n := range notes {
+		b.WriteString(comment("# FIXME: ", n))
+	}
+	if len(notes) > 0 {
+		b.WriteString("\n")
+	}
 	globalGARP := map[string]string{}
 	if g := tree.First("global_defs"); g != nil {
 		for _, k := range garpKeys {
@@ -162,6 +170,12 @@ func draftInstance(b *strings.Builder, in *config.Node, globalGARP map[string]st
 		b.WriteString("    # FIXME: the vrrp_instance names no interface\n")
 	}
 	fmt.Fprintf(b, "    interface %s\n", iface)
+	if v := vmacNote(in); v != "" {
+		for _, l := range strings.SplitAfter(strings.TrimSuffix(comment("# FIXME: ", v), "\n"), "\n") {
+			b.WriteString("    " + l)
+		}
+		b.WriteString("\n")
+	}
 	var vips []string
 	for _, block := range []string{"virtual_ipaddress", "virtual_ipaddress_excluded"} {
 		vb := in.First(block)
@@ -346,4 +360,100 @@ func gatewayVIP(l *config.Node, iface string, rss []netip.Prefix) (netip.Prefix,
 		}
 	}
 	return netip.Prefix{}, "", false
+}
+
+// ConfigIDNotes says, in one sentence, which keepalived "@id" lines of
+// path (and its includes) the config id in opts (keepalived's -i; by
+// default the short host name) left out of the draft: keepalived applies
+// an "@id" line only on the node whose config id is id ("@^id": all but
+// that node), so a file shared by two nodes drafts one node's config.
+// Empty when no line was left out or the file cannot be read.
+func ConfigIDNotes(path string, opts config.Options) []string {
+	id, dropped, err := config.Conditionals(path, opts)
+	if err != nil || len(dropped) == 0 {
+		return nil
+	}
+	count := map[string]int{}
+	var ids, others []string
+	for _, d := range dropped {
+		if count[d.ID] == 0 {
+			ids = append(ids, d.ID)
+			if !strings.HasPrefix(d.ID, "^") {
+				others = append(others, d.ID)
+			}
+		}
+		count[d.ID]++
+	}
+	var parts []string
+	for _, i := range ids {
+		parts = append(parts, fmt.Sprintf("%d \"@%s\"", count[i], i))
+	}
+	lines := "lines"
+	if len(dropped) == 1 {
+		lines = "line"
+	}
+	again := "for each other node import again with \"kahook --config-id ID import\" (ID: its config id)"
+	if len(others) > 0 {
+		again = "for each other node import again with \"kahook --config-id ID import\" (ID: " + strings.Join(others, ", ") + ")"
+	}
+	return []string{fmt.Sprintf("this draft is for config id %q only: keepalived's conditional lines for other nodes were left out (%d %s, first at %s: %s); %s",
+		id, len(dropped), lines, dropped[0].Pos, strings.Join(parts, ", "), again)}
+}
+
+// Fixmes lists, one sentence each, what the drafts flag beside Unowned:
+// each vrrp_instance with use_vmac (vmacNote) and each notifier script
+// kahook does not run (a virtual server's quorum_up/quorum_down, a real
+// server's notify_up/notify_down).
+func Fixmes(tree *config.Node) []string {
+	var out []string
+	for _, in := range tree.Find("vrrp_instance") {
+		if v := vmacNote(in); v != "" {
+			out = append(out, v)
+		}
+	}
+	return append(out, notifierNotes(tree)...)
+}
+
+// vmacNote: kahook binds the VIPs and answers ARP for them with the
+// interface's own MAC (gratuitous ARP included), so keepalived's use_vmac
+// (a VRRP virtual MAC, RFC 5798 section 7.3) no longer carries the VIPs.
+func vmacNote(in *config.Node) string {
+	n := in.First("use_vmac")
+	if n == nil {
+		return ""
+	}
+	return fmt.Sprintf("vrrp_instance %s has use_vmac (%s): kahook announces and answers for the VIPs with the physical "+
+		"interface's own MAC, not the VRRP virtual MAC, so use_vmac no longer keeps neighbours' ARP entries valid across a "+
+		"takeover (kahook's gratuitous ARP updates them); drop use_vmac from keepalived.conf unless something else needs the virtual MAC",
+		in.Arg(0), n.Pos)
+}
+
+// notifierNotes: the virtual servers' quorum_up/quorum_down and the real
+// servers' notify_up/notify_down scripts, which keepalived runs on those
+// changes; kahook runs none (config check warns too), and keepalived no
+// longer loads the virtual servers.
+func notifierNotes(tree *config.Node) []string {
+	var out []string
+	note := func(where string, c *config.Node, what, metric string) {
+		out = append(out, fmt.Sprintf("%s: %s %q (%s) will not run: kahook runs no notifier scripts and keepalived no longer "+
+			"loads the virtual server; for VRRP transitions run it from the vrrp_instance's keepalived notify, for changes of %s "+
+			"watch kahook sync's syslog lines (events=, quorum=) or its --textfile metric %s",
+			where, c.Key, strings.Join(c.Args, " "), c.Pos, what, metric))
+	}
+	for _, vs := range tree.Find("virtual_server") {
+		where := "virtual_server " + strings.Join(vs.Args, " ")
+		for _, c := range vs.Children {
+			switch c.Key {
+			case "quorum_up", "quorum_down":
+				note(where, c, "its quorum", "kahook_pool_quorum_up")
+			case "real_server":
+				for _, rc := range c.Children {
+					if rc.Key == "notify_up" || rc.Key == "notify_down" {
+						note(where+" real_server "+strings.Join(c.Args, " "), rc, "the real server", "kahook_realserver_up")
+					}
+				}
+			}
+		}
+	}
+	return out
 }

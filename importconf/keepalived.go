@@ -20,12 +20,26 @@ const KahookPath = "/usr/sbin/kahook"
 // kahook as the notify, and a tracked vrrp_script running `kahook sync`
 // where the instance has checked real servers; the virtual_server blocks
 // move to kahook.conf. What it cannot carry it flags with "! FIXME".
+// A vrrp_instance's lvs_sync_daemon_interface (deprecated: keepalived -t
+// reports it) becomes global_defs' lvs_sync_daemon IFACE INSTANCE.
+// notes (such as ConfigIDNotes) are FIXMEs in the header.
 // keepalived -t accepts the draft wherever it accepts the original.
-func DraftKeepalived(w io.Writer, path string, tree *config.Node) error {
+func DraftKeepalived(w io.Writer, path string, tree *config.Node, notes ...string) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "! keepalived.conf drafted by \"kahook import --keepalived %s\". Review it before use.\n", path)
 	b.WriteString("! keepalived runs VRRP; kahook (kahook.conf, drafted by \"kahook import\") binds the VIPs,\n")
 	b.WriteString("! loads IPVS and health-checks the pool (kahook sync, on MASTER and BACKUP).\n")
+	g := tree.First("global_defs")
+	if g == nil || g.First("enable_script_security") == nil || g.First("script_user") == nil {
+		b.WriteString(comment("! NOTE: ", "this draft sets enable_script_security and script_user root in global_defs: "+
+			"kahook's notify and vrrp_script run as root, and without script security keepalived reports a SECURITY VIOLATION (keepalived -t fails). "+
+			"With it on, keepalived disables every script (notify, vrrp_script, MISC_CHECK) that a non-root user can write, "+
+			"directly or through a directory on its path: check your existing scripts before use."))
+	}
+	for _, n := range append(notes, notifierNotes(tree)...) {
+		b.WriteString(comment("! FIXME: ", n))
+	}
+	syncd := syncDaemon(tree)
 	cfg := draftConfig(path, tree)
 	inGroup := map[string]bool{}
 	for _, g := range tree.Find("vrrp_sync_group") {
@@ -37,13 +51,17 @@ func DraftKeepalived(w io.Writer, path string, tree *config.Node) error {
 	}
 	var body strings.Builder
 	moved := 0
-	if tree.First("global_defs") == nil {
-		body.WriteString("global_defs {\n    enable_script_security\n    script_user root\n}\n")
+	if g == nil {
+		if err := config.Render(&body, []*config.Node{secureGlobals(&config.Node{Key: "global_defs", Block: true}, syncd)}, 0); err != nil {
+			return err
+		}
 	}
 	for _, n := range tree.Children {
 		switch n.Key {
 		case "global_defs":
-			n = secureGlobals(n)
+			if n == g {
+				n = secureGlobals(n, syncd)
+			}
 		case "virtual_server", "virtual_server_group":
 			moved++
 			continue // kahook.conf has them
@@ -57,6 +75,9 @@ func DraftKeepalived(w io.Writer, path string, tree *config.Node) error {
 			in, fixme := rewriteInstance(n, script)
 			if fixme != "" {
 				body.WriteString("! FIXME: " + fixme + "\n")
+			}
+			if v := vmacNote(n); v != "" {
+				body.WriteString(comment("! FIXME: ", v))
 			}
 			if err := config.Render(&body, []*config.Node{in}, 0); err != nil {
 				return err
@@ -82,12 +103,34 @@ func DraftKeepalived(w io.Writer, path string, tree *config.Node) error {
 	return err
 }
 
+// syncDaemon is the global_defs lvs_sync_daemon line the keepalived draft
+// adds for a vrrp_instance's deprecated lvs_sync_daemon_interface IFACE
+// (keepalived 2.2's vrrp_lvs_syncd_handler: "Please use global
+// lvs_sync_daemon"), in lvs_syncd_handler's "IFACE INSTANCE" form; nil
+// when global_defs has one already (keepalived then ignores the
+// instances' lines) or no instance has one. Only the first instance's
+// counts, as in keepalived.
+func syncDaemon(tree *config.Node) *config.Node {
+	if g := tree.First("global_defs"); g != nil && g.First("lvs_sync_daemon") != nil {
+		return nil
+	}
+	for _, in := range tree.Find("vrrp_instance") {
+		if n := in.First("lvs_sync_daemon_interface"); n != nil && len(n.Args) > 0 {
+			return &config.Node{Pos: n.Pos, Key: "lvs_sync_daemon", Args: []string{n.Arg(0), in.Arg(0)}}
+		}
+	}
+	return nil
+}
+
 // secureGlobals adds what keepalived needs to run kahook as root:
 // enable_script_security (kahook's files are root's only) and script_user
-// root where none is set.
-func secureGlobals(g *config.Node) *config.Node {
+// root where none is set, and syncd (syncDaemon) unless nil.
+func secureGlobals(g *config.Node, syncd *config.Node) *config.Node {
 	cp := *g
 	cp.Children = append([]*config.Node(nil), g.Children...)
+	if syncd != nil {
+		cp.Children = append(cp.Children, syncd)
+	}
 	if g.First("enable_script_security") == nil {
 		cp.Children = append(cp.Children, &config.Node{Key: "enable_script_security"})
 	}
@@ -161,6 +204,8 @@ func rewriteInstance(n *config.Node, script string) (*config.Node, string) {
 			continue // kahook.conf has them
 		case "notify":
 			hasNotify = true
+		case "lvs_sync_daemon_interface":
+			continue // global_defs' lvs_sync_daemon (syncDaemon)
 		case "track_script":
 			cp := *c
 			cp.Children = append([]*config.Node(nil), c.Children...)

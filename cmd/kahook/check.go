@@ -189,7 +189,8 @@ func checkCommand() *cli.Command {
 					return runCheck(c, check.Agent{Conn: conn, Send: strings.ReplaceAll(c.String("send"), `\n`, "\n"), MaxWeight: c.Int("max-weight")})
 				}},
 			{Name: "file", Usage: "maintenance file: healthy while --absent PATH is absent (or --present PATH present)",
-				Flags: []cli.Flag{&cli.StringFlag{Name: "absent"}, &cli.StringFlag{Name: "present"}},
+				Flags: []cli.Flag{&cli.StringFlag{Name: "absent", Usage: "healthy (exit 0) while `PATH` does not exist, failed (exit 1) once it does"},
+					&cli.StringFlag{Name: "present", Usage: "healthy (exit 0) while `PATH` exists, failed (exit 1) once it is gone"}},
 				Action: func(c *cli.Context) error {
 					if err := maxArgs(c, 0); err != nil {
 						return err

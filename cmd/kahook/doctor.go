@@ -49,6 +49,9 @@ func doctorCommand() *cli.Command {
 			}
 			if k != nil {
 				doctor.LintKeepalived(&r, k, kc)
+				if kc == nil {
+					doctor.LintKahookConfMissing(&r, k, e.configPath, func(p string) bool { _, err := os.Stat(p); return !errors.Is(err, os.ErrNotExist) })
+				}
 			}
 			if kc != nil {
 				doctor.LintKahook(&r, kc, k)
@@ -84,7 +87,9 @@ func loadKeepalived(path string, explicit bool, configID string, r *doctor.Repor
 	return doctor.ReadKeepalived(path, tree), nil
 }
 
-// loadConfigIfPresent: doctor runs on nodes without a kahook.conf too.
+// loadConfigIfPresent: doctor runs on nodes without a kahook.conf too
+// (nil, nil when the default path is absent; doctor then fails each
+// keepalived.conf line that runs kahook, LintKahookConfMissing).
 func (e *env) loadConfigIfPresent() (*config.Config, error) {
 	if _, err := os.Stat(e.configPath); errors.Is(err, os.ErrNotExist) && !e.configSet {
 		return nil, nil

@@ -30,7 +30,8 @@ func importCommand() *cli.Command {
 			}
 			// What the draft flags and the operator must act on goes to
 			// stderr too: a draft redirected to a file is not read first.
-			for _, u := range importconf.Unowned(path, tree) {
+			notes := importconf.ConfigIDNotes(path, config.Options{ConfigID: e.configID})
+			for _, u := range append(append(notes, importconf.Fixmes(tree)...), importconf.Unowned(path, tree)...) {
 				fmt.Fprintln(e.stderr, "kahook: warning:", escapeControl(u))
 			}
 			draft := importconf.Draft
@@ -38,10 +39,10 @@ func importCommand() *cli.Command {
 				draft = importconf.DraftKeepalived
 			}
 			if !e.json {
-				return failed(draft(e.stdout, path, tree))
+				return failed(draft(e.stdout, path, tree, notes...))
 			}
 			var out strings.Builder
-			if err := draft(&out, path, tree); err != nil {
+			if err := draft(&out, path, tree, notes...); err != nil {
 				return failed(err)
 			}
 			return printJSON(e.stdout, importJSON{Source: path, Config: out.String()})

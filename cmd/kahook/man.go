@@ -166,20 +166,33 @@ const kahook8Sections = `
 */lib/systemd/system/kahook-realserver.service*
 : **kahook realserver up** at boot on an LVS-DR/TUN real server, **down** on stop
 
+*/lib/systemd/system/keepalived.service.d/kahook-release.conf*
+: **kahook release --all** whenever keepalived exits, for any reason (**ExecStopPost=**); */usr/lib/systemd/system/* in the RPM
+
+*/lib/systemd/system/keepalived.service.d/kahook-reload.conf*
+: **systemctl reload keepalived** also runs **kahook reload** (**ExecReload=**); */usr/lib/systemd/system/* in the RPM
+
 */usr/share/doc/kahook/examples/*
 : keepalived.conf and kahook.conf pairs: a director, two-node DR, notify_fifo_script, sync, MISC_CHECK with misc_dynamic
 
 # EXAMPLES
 
-keepalived runs kahook on every VRRP transition (it appends INSTANCE or GROUP, the name, the new state and the priority):
+keepalived runs kahook on every VRRP transition (it appends INSTANCE or GROUP, the name, the new state and the priority). kahook runs as root: without script security keepalived reports a SECURITY VIOLATION and keepalived -t fails; keepalived's own VIP is a placeholder on lo, kahook binds the real VIPs of kahook.conf:
 
 ` + "```" + `
+global_defs {
+    enable_script_security
+    script_user root
+}
 vrrp_instance VI_1 {
     state BACKUP
     interface eth0
     virtual_router_id 51
     priority 150
     advert_int 1
+    virtual_ipaddress {
+        127.255.0.51/32 dev lo
+    }
     notify "/usr/sbin/kahook notify"
 }
 ` + "```" + `

@@ -14,18 +14,20 @@ import (
 )
 
 func realserverCommand() *cli.Command {
-	flags := []cli.Flag{
-		&cli.StringSliceFlag{Name: "vip", Usage: "VIP to bind on lo (repeatable; default: the config's realserver block)"},
-		&cli.StringFlag{Name: "interface", Aliases: []string{"i"}, Usage: "interface ARP requests arrive on (default: the realserver block's)"},
-		&cli.StringFlag{Name: "proc-sys", Value: "/proc/sys", Hidden: true},
+	flags := func(vipUsage string) []cli.Flag {
+		return []cli.Flag{
+			&cli.StringSliceFlag{Name: "vip", Usage: vipUsage + " (repeatable; default: the config's realserver block)"},
+			&cli.StringFlag{Name: "interface", Aliases: []string{"i"}, Usage: "interface ARP requests arrive on (default: the realserver block's)"},
+			&cli.StringFlag{Name: "proc-sys", Value: "/proc/sys", Hidden: true},
+		}
 	}
 	return &cli.Command{
 		Name:  "realserver",
 		Usage: "LVS-DR/TUN real server: ARP sysctls first, then the VIPs on lo (down: VIPs off)",
 		Subcommands: []*cli.Command{
-			{Name: "up", Usage: "realserver sysctls on all, lo and the interface, then the VIPs on lo", Flags: flags,
+			{Name: "up", Usage: "realserver sysctls on all, lo and the interface, then the VIPs on lo", Flags: flags("VIP to bind on lo"),
 				Action: func(c *cli.Context) error { return realserver(c, true) }},
-			{Name: "down", Usage: "remove the VIPs (sysctls stay: they are harmless without VIPs)", Flags: flags,
+			{Name: "down", Usage: "remove the VIPs (sysctls stay: they are harmless without VIPs)", Flags: flags("VIP to remove from lo"),
 				Action: func(c *cli.Context) error { return realserver(c, false) }},
 		},
 	}

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/kahook/kahook/config"
+	"github.com/kahook/kahook/doctor"
+)
+
+// TestDoctorNoKahookConf: on a node without a kahook.conf, doctor fails
+// (exit 1) for each keepalived.conf line that runs kahook, naming the line
+// and the missing config: `kahook notify` and `sync` exit 2 there. A
+// keepalived.conf that does not run kahook still passes.
+func TestDoctorNoKahookConf(t *testing.T) {
+	if _, err := os.Stat(config.DefaultPath); err == nil {
+		t.Skip(config.DefaultPath + " exists on this host")
+	}
+	const ka = `vrrp_script kahook_sync {
+    script "/usr/sbin/kahook sync --deadline 8s VI_1"
+    interval 10
+}
+vrrp_instance VI_1 {
+    state BACKUP
+    interface eth0
+    virtual_router_id 51
+    priority 100
+    virtual_ipaddress { 127.255.0.51/32 dev lo }
+    track_script { kahook_sync }
+    %s
+}
+`
+	for _, tc := range []struct {
+		name, line string
+		want       []string // the kahook-conf FAILs: "line: message part"
+	}{
+		{name: "notify runs kahook", line: `notify "/usr/sbin/kahook notify"`,
+			want: []string{"2: vrrp_script runs `kahook sync`, but " + config.DefaultPath + " does not exist", "12: notify runs `kahook notify`, but " + config.DefaultPath}},
+		{name: "notify runs another script", line: `notify "/usr/local/bin/notify.sh"`,
+			want: []string{"2: vrrp_script runs `kahook sync`"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "keepalived.conf")
+			os.WriteFile(p, []byte(strings.Replace(ka, "%s", tc.line, 1)), 0o644)
+			// (The scripts' programs are not installed here: doctor fails
+			// for that too; only the kahook-conf findings are compared.)
+			code, out, errs := kahook("--json", "doctor", "--no-live", "--keepalived-conf", p)
+			if code != 1 {
+				t.Fatalf("exit %d, want 1: %s%s", code, out, errs)
+			}
+			var r doctor.Report
+			if err := json.Unmarshal([]byte(out), &r); err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, f := range r.Findings {
+				if f.Check == "kahook-conf" {
+					if f.Severity != doctor.Fail || f.Pos.File != p {
+						t.Errorf("got %+v, want a FAIL at %s", f, p)
+					}
+					got = append(got, fmt.Sprintf("%d: %s", f.Pos.Line, f.Msg))
+				}
+			}
+			if len(got) != len(tc.want) {
+				t.Fatalf("got %q, want %q", got, tc.want)
+			}
+			for i, w := range tc.want {
+				if !strings.HasPrefix(got[i], w) {
+					t.Errorf("got %q, want %q...", got[i], w)
+				}
+			}
+		})
+	}
+	t.Run("keepalived.conf without kahook", func(t *testing.T) {
+		p := filepath.Join(t.TempDir(), "keepalived.conf")
+		os.WriteFile(p, []byte("vrrp_instance VI_1 {\n state BACKUP\n interface eth0\n virtual_router_id 51\n priority 100\n virtual_ipaddress { 10.0.0.100/24 }\n}\n"), 0o644)
+		if code, out, errs := kahook("doctor", "--no-live", "--keepalived-conf", p); code != 0 || regexp.MustCompile(`(?m)^FAIL `).MatchString(out) {
+			t.Fatalf("exit %d: %s%s", code, out, errs)
+		}
+	})
+}
+
+// TestDoctorCheckerOnlyImport: keepalived's samples that run it as an LVS
+// checker only (no vrrp_instance), imported, give a kahook.conf no
+// instance owns anything in; doctor warns once per virtual server that
+// nothing loads or checks it.
+func TestDoctorCheckerOnlyImport(t *testing.T) {
+	files, _ := filepath.Glob("/usr/share/doc/keepalived/samples/keepalived.conf.*")
+	if len(files) == 0 {
+		if os.Getenv("CI") != "" {
+			t.Fatal("keepalived samples missing")
+		}
+		t.Skip("keepalived not installed")
+	}
+	n := 0
+	for _, f := range files {
+		orig, _ := os.ReadFile(f)
+		if regexp.MustCompile(`(?m)^\s*vrrp_instance\b`).Match(orig) {
+			continue
+		}
+		n++
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			code, kh, errs := kahook("import", f)
+			if code != 0 {
+				t.Fatalf("import: exit %d: %s", code, errs)
+			}
+			code, ka, errs := kahook("import", "--keepalived", f)
+			if code != 0 {
+				t.Fatalf("import --keepalived: exit %d: %s", code, errs)
+			}
+			dir := t.TempDir()
+			khPath, kaPath := filepath.Join(dir, "kahook.conf"), filepath.Join(dir, "keepalived.conf")
+			os.WriteFile(khPath, []byte(kh), 0o644)
+			os.WriteFile(kaPath, []byte(ka), 0o644)
+			_, out, errs := kahook("--config", khPath, "doctor", "--no-live", "--keepalived-conf", kaPath)
+			want := len(regexp.MustCompile(`(?m)^virtual_server `).FindAllString(kh, -1))
+			got := regexp.MustCompile(`(?m)^WARN `+regexp.QuoteMeta(khPath)+`:\d+: virtual_server .* belongs to no instance \(`+regexp.QuoteMeta(khPath)+` has none\): no transition loads`).FindAllString(out, -1)
+			if want == 0 || len(got) != want {
+				t.Fatalf("%d unowned-virtual-server WARN, want %d (one per virtual_server):\n%s%s", len(got), want, out, errs)
+			}
+		})
+	}
+	if n == 0 {
+		t.Fatal("no checker-only sample")
+	}
+}

@@ -574,43 +574,39 @@ func (b *builder) group(n *Node) {
 		b.errorf(n.Pos, "virtual_server_group %s: already defined at %s", g.Name, prev.Pos)
 		return
 	}
-	zeroMarks := false
+	kept := 0 // entries keepalived keeps, fwmark 0 included
 	for _, c := range n.Children {
-		if e, ok := b.groupEntry(c); ok {
+		e, load, keep := b.groupEntry(c)
+		if load {
 			g.Entries = append(g.Entries, e)
-		} else if c.Key == "fwmark" && isZeroMark(c) {
-			zeroMarks = true
+		}
+		if keep {
+			kept++
 		}
 	}
-	if len(g.Entries) == 0 && !zeroMarks {
+	if kept == 0 {
 		b.problemf(n.Pos, "virtual_server_group %s: no entries: keepalived removes it", g.Name)
 		return
 	}
 	b.cfg.Groups[g.Name] = g
 }
 
-// isZeroMark: the group entry is "fwmark 0 [inet|inet6]", which keepalived
-// keeps (so its group is not empty) and kahook loads nothing for.
-func isZeroMark(n *Node) bool {
-	v, err := strconv.ParseUint(n.Arg(0), 10, 32)
-	return err == nil && v == 0 && (n.Arg(1) == "" || n.Arg(1) == "inet" || n.Arg(1) == "inet6")
-}
-
 // groupEntry reads "IP[-LAST] PORT", "IP/LEN PORT" is not keepalived's;
-// "fwmark N [inet|inet6]".
-func (b *builder) groupEntry(n *Node) (GroupEntry, bool) {
-	e := GroupEntry{Pos: n.Pos}
+// "fwmark N [inet|inet6]". load: kahook loads e; keep: keepalived keeps
+// the entry (fwmark 0 is kept and not loaded; a skipped entry is neither).
+func (b *builder) groupEntry(n *Node) (e GroupEntry, load, keep bool) {
+	e = GroupEntry{Pos: n.Pos}
 	if n.Key == "fwmark" {
 		// keepalived's alloc_vsg_entry (check_data.c) reads the mark in
 		// [0, UINT32_MAX] and reports and skips a bad mark or family.
 		v, err := strconv.ParseUint(n.Arg(0), 10, 32)
 		if n.Arg(0) == "" {
 			b.problemf(n.Pos, "virtual_server_group fwmark: missing mark: keepalived skips the entry, so does kahook")
-			return e, false
+			return e, false, false
 		}
 		if err != nil {
 			b.problemf(n.Pos, "virtual_server_group fwmark %q must be in [0, %d]: keepalived skips the entry, so does kahook", n.Arg(0), uint64(MaxFWMark))
-			return e, false
+			return e, false, false
 		}
 		switch n.Arg(1) {
 		case "":
@@ -620,31 +616,31 @@ func (b *builder) groupEntry(n *Node) (GroupEntry, bool) {
 			e.Family = 6
 		default:
 			b.problemf(n.Pos, "virtual_server_group fwmark %d: unknown family %q (inet or inet6): keepalived skips the entry, so does kahook", v, n.Arg(1))
-			return e, false
+			return e, false, false
 		}
 		if v == 0 {
 			// keepalived accepts mark 0 without a word; IPVS takes mark 0
 			// as "no mark" (the service would be hashed as an address
 			// service), so kahook loads nothing for it and says so.
 			b.warnf(n.Pos, "virtual_server_group fwmark 0 marks no packets: kahook loads no service for this entry")
-			return e, false
+			return e, false, true
 		}
 		e.FWMark = uint32(v)
-		return e, true
+		return e, true, true
 	}
 	first, last, err := parseRange(n.Key)
 	if err != nil {
 		// keepalived reports a bad entry and skips it.
 		b.problemf(n.Pos, "virtual_server_group entry: %v: keepalived skips it, so does kahook", err)
-		return e, false
+		return e, false, false
 	}
 	e.First, e.Last = first, last
 	p, ok := b.portArg(&Node{Pos: n.Pos, Key: "virtual_server_group entry", Args: n.Args}, 0)
 	if !ok {
-		return e, false
+		return e, false, false
 	}
 	e.Port = p
-	return e, true
+	return e, true, true
 }
 
 // parseRange reads a virtual_server_group address entry as keepalived's

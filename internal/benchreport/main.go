@@ -12,32 +12,15 @@ import (
 	"os"
 	"sort"
 	"strings"
+
+	"github.com/kahook/kahook/internal/benchfmt"
 )
 
-type stats struct {
-	Median float64 `json:"median"`
-	Min    float64 `json:"min"`
-	Max    float64 `json:"max"`
-}
-
-type timing struct {
-	Name         string    `json:"name"`
-	Runs         int       `json:"runs"`
-	MedianMS     float64   `json:"median_ms"`
-	MinMS        float64   `json:"min_ms"`
-	MaxMS        float64   `json:"max_ms"`
-	WallMS       []float64 `json:"wall_ms"`
-	MaxRSSKB     int64     `json:"max_rss_kb"`
-	UserMS       float64   `json:"user_ms_mean"`
-	SysMS        float64   `json:"sys_ms_mean"`
-	CPUMS        *stats    `json:"cpu_ms"`
-	CPUTotalMS   float64   `json:"cpu_ms_total"`
-	Verified     int       `json:"verified"`
-	Count        int64     `json:"count"`
-	CPUPer1000MS *stats    `json:"cpu_ms_per_1000"`
-	GARPFirstMS  *stats    `json:"garp_first_ms"`
-	GARPAllMS    *stats    `json:"garp_all_ms"`
-}
+// stats and timing are the JSON line bin/benchtool prints.
+type (
+	stats  = benchfmt.Stats
+	timing = benchfmt.Result
+)
 
 type round struct {
 	Name        string  `json:"name"`

@@ -49,40 +49,15 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/kahook/kahook/internal/benchfmt"
 )
 
-// stats is the median and spread of one quantity over the timed runs.
-type stats struct {
-	Median float64 `json:"median"`
-	Min    float64 `json:"min"`
-	Max    float64 `json:"max"`
-}
-
-type result struct {
-	Name     string  `json:"name"`
-	Runs     int     `json:"runs"`
-	MedianMS float64 `json:"median_ms"`
-	MeanMS   float64 `json:"mean_ms"`
-	MinMS    float64 `json:"min_ms"`
-	MaxMS    float64 `json:"max_ms"`
-	// WallMS is every timed run's wall time, in run order.
-	WallMS   []float64 `json:"wall_ms"`
-	MaxRSSKB int64     `json:"max_rss_kb"`
-	UserMS   float64   `json:"user_ms_mean"`
-	SysMS    float64   `json:"sys_ms_mean"`
-	// CPUMS is user+sys per run (ms), CPUTotalMS their sum.
-	CPUMS      *stats  `json:"cpu_ms,omitempty"`
-	CPUTotalMS float64 `json:"cpu_ms_total,omitempty"`
-	Failures   int     `json:"failures"`
-	Verified   int     `json:"verified,omitempty"`
-	// Count is the -counter total over the timed runs; CPUPer1000MS the
-	// CPU ms per 1,000 counted events, per run.
-	Count        int64  `json:"count,omitempty"`
-	CPUPer1000MS *stats `json:"cpu_ms_per_1000,omitempty"`
-	// GARPFirstMS and GARPAllMS: see the package comment (ms from start).
-	GARPFirstMS *stats `json:"garp_first_ms,omitempty"`
-	GARPAllMS   *stats `json:"garp_all_ms,omitempty"`
-}
+// stats and result are the JSON line benchfmt defines (benchreport reads it).
+type (
+	stats  = benchfmt.Stats
+	result = benchfmt.Result
+)
 
 func main() {
 	name := flag.String("name", "", "result name")

@@ -436,30 +436,21 @@ type ProbeStats struct {
 	Total      int
 }
 
-// ReadProbe summarizes a probe log.
+// ReadProbe summarizes a probe log (read by Answers).
 func ReadProbe(p *Proc) ProbeStats {
 	st := ProbeStats{Answers: map[string]int{}}
 	var last time.Time
-	for _, line := range strings.Split(p.Output(), "\n") {
-		f := strings.Fields(line)
-		if len(f) != 2 {
-			continue
-		}
-		ns, err := strconv.ParseInt(f[0], 10, 64)
-		if err != nil {
-			continue
-		}
-		t := time.Unix(0, ns)
+	for _, a := range Answers(p.Output()) {
 		st.Total++
-		if f[1] == "-" {
+		if a.Server == "" {
 			st.Failures++
 			continue
 		}
-		st.Answers[f[1]]++
-		if !last.IsZero() && t.Sub(last) > st.Outage {
-			st.Outage, st.OutageAt = t.Sub(last), last
+		st.Answers[a.Server]++
+		if !last.IsZero() && a.At.Sub(last) > st.Outage {
+			st.Outage, st.OutageAt = a.At.Sub(last), last
 		}
-		last = t
+		last = a.At
 	}
 	st.LastAnswer = last
 	return st

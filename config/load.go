@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/kahook/kahook/internal/chunk"
 )
 
 // Options tune how a config is read.
@@ -120,7 +122,9 @@ type builder struct {
 	errs ErrorList
 	// services indexes the virtual servers built so far (duplicates).
 	services map[serviceID]*VirtualServer
-	rsChunk  []RealServer // newRealServer's
+	// realServers hands out the RealServers (chunk.Of: tens of thousands
+	// in a large config).
+	realServers chunk.Of[RealServer]
 }
 
 func (b *builder) errorf(pos Pos, format string, args ...any) {

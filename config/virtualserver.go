@@ -318,21 +318,9 @@ func (b *builder) serverAddr(n *Node) (*RealServer, bool) {
 		b.problemf(n.Pos, "%s %s: not an IP address and port: keepalived skips it, so does kahook", n.Key, strings.Join(n.Args, " "))
 		return nil, false
 	}
-	rs := b.newRealServer()
+	rs := b.realServers.New(256) // one allocation per 256 (issue 18)
 	*rs = RealServer{Pos: n.Pos, Addr: a.Unmap(), Port: uint16(p), Weight: unset, LThreshold: 0}
 	return rs, true
-}
-
-// newRealServer returns a zero RealServer from a chunk allocated for many
-// (a config may hold tens of thousands; one allocation each dominated
-// parsing 1,000 x 10, issue 18).
-func (b *builder) newRealServer() *RealServer {
-	if len(b.rsChunk) == 0 {
-		b.rsChunk = make([]RealServer, 256)
-	}
-	rs := &b.rsChunk[0]
-	b.rsChunk = b.rsChunk[1:]
-	return rs
 }
 
 // rsInherit holds per-real-server settings that default to the virtual

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/kahook/kahook/config"
+	"github.com/kahook/kahook/internal/chunk"
 )
 
 // Member is a destination a virtual server should hold, with its weight.
@@ -125,7 +126,8 @@ func Desired(vss []*config.VirtualServer, groups map[string]*config.VirtualServe
 	var (
 		keys      []ServiceKey
 		fromGroup []bool
-		al        tableAlloc
+		entries   chunk.Of[Entry]
+		dests     chunk.Of[Dest]
 	)
 	for _, vs := range vss {
 		base, err := baseService(vs)
@@ -151,10 +153,10 @@ func Desired(vss []*config.VirtualServer, groups map[string]*config.VirtualServe
 			if _, dup := t[k]; dup {
 				return nil, fmt.Errorf("%s: service %s is defined twice", vs.Pos, k)
 			}
-			e := al.entry()
+			e := entries.New(64)
 			*e = Entry{Service: svc, Dests: make(map[DestKey]*Dest, len(ms))}
 			for _, m := range ms {
-				d := al.dest()
+				d := dests.New(512)
 				*d = destFor(k, m)
 				if _, dup := e.Dests[d.Key]; !dup {
 					e.Dests[d.Key] = d
@@ -164,31 +166,6 @@ func Desired(vss []*config.VirtualServer, groups map[string]*config.VirtualServe
 		}
 	}
 	return t, nil
-}
-
-// tableAlloc hands out a table's Entries and Dests from chunks: one
-// allocation each dominated building 1,000 x 10 (issue 18).
-type tableAlloc struct {
-	entries []Entry
-	dests   []Dest
-}
-
-func (a *tableAlloc) entry() *Entry {
-	if len(a.entries) == 0 {
-		a.entries = make([]Entry, 64)
-	}
-	e := &a.entries[0]
-	a.entries = a.entries[1:]
-	return e
-}
-
-func (a *tableAlloc) dest() *Dest {
-	if len(a.dests) == 0 {
-		a.dests = make([]Dest, 512)
-	}
-	d := &a.dests[0]
-	a.dests = a.dests[1:]
-	return d
 }
 
 func baseService(vs *config.VirtualServer) (Service, error) {

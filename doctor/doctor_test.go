@@ -441,6 +441,8 @@ virtual_server 10.0.0.1 80 {
 		{"script not tracked", script("sync VI_1") + fmt.Sprintf(base, "", notify), kc, "FAIL checks-wired: instance VI_1: vrrp_script kahook_sync runs kahook sync but no vrrp_instance tracks it"},
 		{"script for another instance", script("sync VI_2") + fmt.Sprintf(base, "", tracked), kc, "FAIL checks-wired"},
 		{"tracked", script("sync --deadline 8s VI_1") + fmt.Sprintf(base, "", tracked), kc, ""},
+		// keepalived 2.2.7 -t: "(VI_1) track script kahook_sync not found, ignoring..."
+		{"script defined after the instance tracking it", fmt.Sprintf(base, "", tracked) + script("sync --deadline 8s VI_1"), kc, "FAIL checks-wired: instance VI_1: vrrp_script kahook_sync is tracked at"},
 		{"flag after the instance: exit 2", script("sync VI_1 --deadline 8s") + fmt.Sprintf(base, "", tracked), kc, "FAIL checks-wired"},
 		{"tracked, flags first", script("--syslog off sync --deadline 8s VI_1") + fmt.Sprintf(base, "", tracked), kc, ""},
 		{"tracked, only instance implied", script("sync") + fmt.Sprintf(base, "", tracked), kc, ""},

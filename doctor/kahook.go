@@ -208,11 +208,15 @@ func lintSyncWired(r *Report, kc *config.Config, k *Keepalived) {
 		}
 		switch {
 		case wired:
+		case untracked != "" && k.TrackedEarly[untracked].Line != 0:
+			at := k.TrackedEarly[untracked]
+			r.add(Fail, "checks-wired", in.Pos, "move vrrp_script "+untracked+" above the vrrp_instance that tracks it ("+at.String()+")",
+				"instance %s: vrrp_script %s is tracked at %s, before it is defined: keepalived resolves track_script as it reads (\"track script %s not found, ignoring\") and never runs it: the %d checkers of its real servers never run", in.Name, untracked, at, untracked, checked)
 		case untracked != "":
 			r.add(Fail, "checks-wired", in.Pos, "add 'track_script { "+untracked+" }' to vrrp_instance "+in.Name,
 				"instance %s: vrrp_script %s runs kahook sync but no vrrp_instance tracks it, so keepalived never runs it: the %d checkers of its real servers never run", in.Name, untracked, checked)
 		default:
-			r.add(Fail, "checks-wired", in.Pos, "add at the top level of "+k.Path+" (keepalived reads one keyword per line):\n"+SyncScript(in.Name)+
+			r.add(Fail, "checks-wired", in.Pos, "add at the top level of "+k.Path+", above vrrp_instance "+in.Name+" (keepalived reads one keyword per line, and a vrrp_script only once it is defined):\n"+SyncScript(in.Name)+
 				"\n       and 'track_script { kahook_sync }' inside vrrp_instance "+in.Name+
 				" (in a vrrp_sync_group or for priority 255 keepalived refuses a weight: use 'fall 2' and 'rise 2' instead of 'weight -60')",
 				"instance %s: %d checkers in %s, but no vrrp_script of %s runs kahook sync for it: they never run and dead real servers stay in the table", in.Name, checked, kc.Path, k.Path)

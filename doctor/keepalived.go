@@ -29,9 +29,13 @@ type Keepalived struct {
 	VirtualServers []*config.Node
 	// VRRPScripts are the vrrp_script blocks by name; Tracked the names a
 	// vrrp_instance or vrrp_sync_group tracks (keepalived drops the rest:
-	// "Warning - script X is not used").
-	VRRPScripts map[string]Script
-	Tracked     map[string]bool
+	// "Warning - script X is not used"). TrackedEarly: names tracked
+	// before their vrrp_script block, which keepalived 2.2.7 ignores
+	// ("track script X not found, ignoring...": it resolves track_script
+	// while reading), by where they are tracked.
+	VRRPScripts  map[string]Script
+	Tracked      map[string]bool
+	TrackedEarly map[string]config.Pos
 	// SyncDaemon is global_defs' lvs_sync_daemon (or an instance's older
 	// lvs_sync_daemon_interface): IPVS connections are synchronised.
 	SyncDaemon *config.Node
@@ -78,7 +82,7 @@ var scriptKeys = map[string]bool{
 
 // ReadKeepalived extracts what doctor checks from a parsed tree.
 func ReadKeepalived(path string, tree *config.Node) *Keepalived {
-	k := &Keepalived{Path: path, Groups: map[string]bool{}, VRRPScripts: map[string]Script{}, Tracked: map[string]bool{}}
+	k := &Keepalived{Path: path, Groups: map[string]bool{}, VRRPScripts: map[string]Script{}, Tracked: map[string]bool{}, TrackedEarly: map[string]config.Pos{}}
 	var walkScripts func(n *config.Node, in string)
 	walkScripts = func(n *config.Node, in string) {
 		for _, c := range n.Children {
@@ -130,11 +134,16 @@ func ReadKeepalived(path string, tree *config.Node) *Keepalived {
 }
 
 // readTracked records the scripts a vrrp_instance or vrrp_sync_group's
-// track_script block names (its lines: NAME [weight N]).
+// track_script block names (its lines: NAME [weight N]), in keepalived's
+// order: a script not defined above is not tracked.
 func readTracked(k *Keepalived, n *config.Node) {
 	for _, ts := range n.Find("track_script") {
 		for _, c := range ts.Children {
-			k.Tracked[c.Key] = true
+			if _, defined := k.VRRPScripts[c.Key]; defined {
+				k.Tracked[c.Key] = true
+			} else if _, seen := k.TrackedEarly[c.Key]; !seen {
+				k.TrackedEarly[c.Key] = c.Pos
+			}
 		}
 	}
 }

@@ -388,3 +388,33 @@ func TestJunkLinesBounded(t *testing.T) {
 		t.Errorf("last problem %q does not count the %d unlisted", last, lines-maxListedProblems)
 	}
 }
+
+// TestSuggestSkipsFarLengths: the length shortcut changes no hint (the
+// same as the full search over every keyword, on keywords and their
+// near misses) and a megabyte-long unknown word costs no edit table.
+func TestSuggestSkipsFarLengths(t *testing.T) {
+	full := func(word string, known []string) string {
+		best, bestD := "", 3
+		if len(word) <= 4 {
+			bestD = 2
+		}
+		for _, k := range known {
+			if d := editDistance(strings.ToLower(word), strings.ToLower(k)); d < bestD || d == bestD && best != "" && k < best {
+				best, bestD = k, d
+			}
+		}
+		return best
+	}
+	known := topSyntax().names()
+	for _, k := range known {
+		for _, w := range []string{k, k[1:], k + "x", k + "xy", "x" + k[:len(k)-1], strings.ToUpper(k), k[:len(k)/2]} {
+			if got, want := suggest(w, known), full(w, known); got != want {
+				t.Errorf("suggest(%q) = %q, the full search %q", w, got, want)
+			}
+		}
+	}
+	big := strings.Repeat("a", 1<<20)
+	if allocs := testing.AllocsPerRun(1, func() { suggest(big, known) }); allocs > 4 {
+		t.Errorf("a 1 MiB word: %v allocations, want no edit tables", allocs)
+	}
+}

@@ -110,10 +110,23 @@ func suggest(word string, known []string) string {
 	if len(word) <= 4 {
 		bestD = 2
 	}
+	lw := strings.ToLower(word)
 	for _, k := range known {
+		lk := strings.ToLower(k)
+		// The (byte) distance is at least the difference in length: a
+		// word far longer than every keyword (a megabyte of junk) costs no
+		// table. Once there is a best, a keyword at its distance can still
+		// win the tie.
+		limit := bestD
+		if best != "" {
+			limit++
+		}
+		if d := len(lw) - len(lk); d >= limit || -d >= limit {
+			continue
+		}
 		// Ties go to the alphabetically first keyword: known comes from a
 		// map, and the hint must not change from run to run.
-		if d := editDistance(strings.ToLower(word), strings.ToLower(k)); d < bestD || d == bestD && best != "" && k < best {
+		if d := editDistance(lw, lk); d < bestD || d == bestD && best != "" && k < best {
 			best, bestD = k, d
 		}
 	}

@@ -499,3 +499,28 @@ func TestChecksWiredFixIsQuickStart(t *testing.T) {
 		t.Errorf("doctor does not accept its own suggestion %q", m[1])
 	}
 }
+
+// TestChecksWiredFixNamesOneScriptPerInstance: with two instances to wire,
+// doctor suggests two vrrp_scripts of different names (two blocks of one
+// name: the second replaces the first, and one instance stays unchecked),
+// named as import names them.
+func TestChecksWiredFixNamesOneScriptPerInstance(t *testing.T) {
+	inst := func(n, vip string) string {
+		return "instance " + n + " {\n interface eth0\n virtual_ipaddress { " + vip + " }\n}\nvirtual_server " + vip + " 80 {\n protocol TCP\n lb_algo rr\n lb_kind NAT\n real_server 10.0.1.1 80 {\n  TCP_CHECK {\n   connect_timeout 2\n  }\n }\n}\n"
+	}
+	kc := kahookConf(t, inst("VI_1", "10.0.0.1")+inst("VI_2", "10.0.0.2"))
+	var r Report
+	LintKahook(&r, kc, keepalived(t, fmt.Sprintf(base, "", "virtual_ipaddress { 127.255.0.51/32 dev lo }\nnotify \"/usr/sbin/kahook notify\"")))
+	fixes := map[string]string{}
+	for _, f := range r.Problems() {
+		if f.Check == "checks-wired" {
+			fixes[f.Msg[:len("instance VI_1")]] = f.Fix
+		}
+	}
+	for _, n := range []string{"VI_1", "VI_2"} {
+		fix := fixes["instance "+n]
+		if !strings.Contains(fix, "vrrp_script kahook_sync_"+n+" {") || !strings.Contains(fix, "track_script { kahook_sync_"+n+" }") || !strings.Contains(fix, "sync --deadline 8s "+n+`"`) {
+			t.Errorf("fix for %s: %q", n, fix)
+		}
+	}
+}

@@ -216,22 +216,29 @@ func lintSyncWired(r *Report, kc *config.Config, k *Keepalived) {
 			r.add(Fail, "checks-wired", in.Pos, "add 'track_script { "+untracked+" }' to vrrp_instance "+in.Name,
 				"instance %s: vrrp_script %s runs kahook sync but no vrrp_instance tracks it, so keepalived never runs it: the %d checkers of its real servers never run", in.Name, untracked, checked)
 		default:
-			r.add(Fail, "checks-wired", in.Pos, "add at the top level of "+k.Path+", above vrrp_instance "+in.Name+" (keepalived reads one keyword per line, and a vrrp_script only once it is defined):\n"+SyncScript(in.Name)+
-				"\n       and 'track_script { kahook_sync }' inside vrrp_instance "+in.Name+
+			// One vrrp_script per instance where there are several (a second
+			// block of the same name replaces the first), named as import
+			// names them.
+			name := "kahook_sync"
+			if len(kc.Instances) > 1 {
+				name += "_" + in.Name
+			}
+			r.add(Fail, "checks-wired", in.Pos, "add at the top level of "+k.Path+", above vrrp_instance "+in.Name+" (keepalived reads one keyword per line, and a vrrp_script only once it is defined):\n"+SyncScript(name, in.Name)+
+				"\n       and 'track_script { "+name+" }' inside vrrp_instance "+in.Name+
 				" (in a vrrp_sync_group or for priority 255 keepalived refuses a weight: use 'fall 2' and 'rise 2' instead of 'weight -60')",
 				"instance %s: %d checkers in %s, but no vrrp_script of %s runs kahook sync for it: they never run and dead real servers stay in the table", in.Name, checked, kc.Path, k.Path)
 		}
 	}
 }
 
-// SyncScript is the vrrp_script that runs `kahook sync` for instance, as
+// SyncScript is the vrrp_script name that runs `kahook sync` for instance, as
 // the README's Quick start and packaging/examples wire it: every 10 s, the
 // pass bounded at 8 s (--deadline) inside keepalived's 12 s timeout, a
 // failed pass (lost quorum) lowering the priority by 60. One keyword per
 // line, indented for a finding's fix: keepalived drops every word after a
 // keyword's value, so the block on one line would keep only the script.
-func SyncScript(instance string) string {
-	return "         vrrp_script kahook_sync {\n" +
+func SyncScript(name, instance string) string {
+	return "         vrrp_script " + name + " {\n" +
 		"             script \"/usr/sbin/kahook sync --deadline 8s " + instance + "\"\n" +
 		"             interval 10\n" +
 		"             timeout 12\n" +

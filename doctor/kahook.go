@@ -286,8 +286,11 @@ var configCommands = map[string]bool{"notify": true, "fifo": true, "sync": true,
 var globalValueFlags = map[string]bool{"config": true, "c": true, "log-level": true, "syslog": true, "syslog-addr": true, "state-dir": true, "config-id": true}
 
 // kahookRun parses a keepalived script command that runs kahook: the
-// command (notify, sync...) and the --config it passes ("" if none).
-// ok is false when the program is not kahook.
+// command (notify, sync...) and the --config it passes ("" if none),
+// before or after the command (kahook takes its global flags after the
+// command too; `ipvs show -c` is ipvsadm's connection listing, so after
+// the ipvs command only --config counts). ok is false when the program is
+// not kahook.
 func kahookRun(cmd string) (command, configPath string, ok bool) {
 	argv, err := config.SplitCommand(cmd)
 	if err != nil || len(argv) == 0 || filepath.Base(argv[0]) != "kahook" {
@@ -296,9 +299,15 @@ func kahookRun(cmd string) (command, configPath string, ok bool) {
 	for i := 1; i < len(argv); i++ {
 		a := argv[i]
 		if !strings.HasPrefix(a, "-") {
-			return a, configPath, true
+			if command == "" {
+				command = a
+			}
+			continue
 		}
 		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if command == "ipvs" && name == "c" {
+			continue
+		}
 		if !hasVal && globalValueFlags[name] && i+1 < len(argv) {
 			i++
 			val = argv[i]
@@ -307,7 +316,7 @@ func kahookRun(cmd string) (command, configPath string, ok bool) {
 			configPath = val
 		}
 	}
-	return "", configPath, true
+	return command, configPath, true
 }
 
 // LintKahookConfMissing: on a node without a kahook.conf, every line of

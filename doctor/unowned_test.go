@@ -95,6 +95,10 @@ vrrp_instance VI_1 {
 			want: []string{"keepalived.conf:2|"}},
 		{name: "own config missing", line: `notify "/usr/sbin/kahook --config=` + dir + `/other.conf notify"`,
 			want: []string{"keepalived.conf:2|", "keepalived.conf:9|notify runs `kahook notify`, but " + dir + "/other.conf does not exist"}},
+		{name: "own config after the command", line: `notify "/usr/sbin/kahook notify -c ` + present + `"`,
+			want: []string{"keepalived.conf:2|"}},
+		{name: "own --config after the command, missing", line: `notify "/usr/sbin/kahook notify --config ` + dir + `/after.conf"`,
+			want: []string{"keepalived.conf:2|", "keepalived.conf:9|notify runs `kahook notify`, but " + dir + "/after.conf does not exist"}},
 		{name: "not kahook", line: `notify "/usr/local/bin/notify.sh"`,
 			want: []string{"keepalived.conf:2|"}},
 	} {

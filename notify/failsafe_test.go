@@ -965,3 +965,120 @@ func TestReleaseDRKeepsConfiguredLoVIPs(t *testing.T) {
 		t.Errorf("a repeated BACKUP removed the configured lo VIP")
 	}
 }
+
+// TestFIFOSignalledBeforeWriterOpens (CI failure of
+// TestFIFODrainAppliesQueuedLines): keepalived, stopping, SIGTERMs its
+// notify_fifo_script and then writes the STOP lines. A SIGTERM that
+// reaches `kahook fifo` before keepalived's end of the FIFO is open (a
+// keepalived stopped right after it started, or a loaded host where the
+// reader had not yet returned from its open) must not end the reader:
+// it waits for the writer within the drain bound and applies the STOP.
+func TestFIFOSignalledBeforeWriterOpens(t *testing.T) {
+	sw := netnstest.NewSwitch(t)
+	a := newNode(t, sw, "fearly", "02:00:00:00:09:07", "10.9.0.1/24", "", instanceConf(""))
+	a.mustKahook("notify", "master", "VI_1")
+	if !a.hasAddr("lo", vip4) {
+		t.Fatal("setup: the VIP is not up after notify master")
+	}
+	fifo := filepath.Join(t.TempDir(), "notify.fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := a.Command(a.bin, "--config", a.conf, "--state-dir", a.stateDir, "--syslog", "off", "fifo", fifo)
+	out := &netnstest.Buffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Wait until the reader holds the FIFO open (its signal handler is
+	// installed by then), with no writer yet.
+	deadline := time.Now().Add(10 * time.Second)
+	for !holdsOpen(cmd.Process.Pid, fifo) {
+		if time.Now().After(deadline) {
+			t.Fatalf("kahook fifo never opened %s:\n%s", fifo, out.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond) // keepalived writes ~12 ms after its SIGTERM; leave more
+	// Non-blocking: ENXIO when the reader has already gone.
+	w, err := os.OpenFile(fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		cmd.Wait()
+		t.Fatalf("the reader gave up at the SIGTERM, before keepalived opened the FIFO (%v): its STOP would be lost\n%s", err, out.String())
+	}
+	if _, err := w.WriteString("INSTANCE \"VI_1\" STOP 0\n"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	w.Close()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("fifo exit: %v\n%s", err, out.String())
+	}
+	s := readState(t, a.stateDir).Instances["VI_1"]
+	if s == nil || s.State != "STOP" || a.hasAddr("lo", vip4) {
+		t.Errorf("end state %+v, VIP present %v (the STOP written after the SIGTERM was lost)\n%s", s, a.hasAddr("lo", vip4), out.String())
+	}
+}
+
+// TestFIFOSignalledAndNoWriter: with no writer ever, a signalled reader
+// still ends, after the drain bound, and says so.
+func TestFIFOSignalledAndNoWriter(t *testing.T) {
+	sw := netnstest.NewSwitch(t)
+	a := newNode(t, sw, "fnowr", "02:00:00:00:09:08", "10.9.0.1/24", "", instanceConf(""))
+	fifo := filepath.Join(t.TempDir(), "notify.fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := a.Command(a.bin, "--config", a.conf, "--state-dir", a.stateDir, "--syslog", "off", "fifo", fifo)
+	out := &netnstest.Buffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !holdsOpen(cmd.Process.Pid, fifo) {
+		if time.Now().After(deadline) {
+			t.Fatalf("kahook fifo never opened %s:\n%s", fifo, out.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	start := time.Now()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("fifo exit: %v\n%s", err, out.String())
+		}
+	case <-time.After(notify.FIFODrain + 10*time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("a signalled reader with no writer did not end\n%s", out.String())
+	}
+	if d := time.Since(start); d < notify.FIFODrain-100*time.Millisecond {
+		t.Errorf("ended %v after the SIGTERM, before the drain bound %v", d, notify.FIFODrain)
+	}
+	if !strings.Contains(out.String(), "before keepalived opened the FIFO") {
+		t.Errorf("no warning that nothing was read:\n%s", out.String())
+	}
+}
+
+// holdsOpen reports whether process pid has path open.
+func holdsOpen(pid int, path string) bool {
+	dir := fmt.Sprintf("/proc/%d/fd", pid)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return false
+	}
+	for _, e := range ents {
+		if l, err := os.Readlink(filepath.Join(dir, e.Name())); err == nil && l == path {
+			return true
+		}
+	}
+	return false
+}

@@ -197,7 +197,8 @@ func fifoCommand() *cli.Command {
 			defer stop()
 			f, err := openFIFO(ctx, c.Args().First())
 			if err != nil {
-				if ctx.Err() != nil {
+				if errors.Is(err, errFIFONoWriter) {
+					e.log.Warn("FIFO reader stopped before keepalived opened the FIFO: no line read", "bound", notify.FIFODrain)
 					return nil
 				}
 				var bad *notify.BadInputError
@@ -224,8 +225,9 @@ func fifoCommand() *cli.Command {
 // blocking and checked (notify.CheckFIFO: a FIFO, owned by root, not
 // writable by others), then reopened through /proc/self/fd (the same
 // inode, whatever the path points to by then) in blocking mode, which
-// waits until keepalived opens its end; that wait runs aside and gives
-// way to SIGTERM. A writer that opened, wrote and closed before the
+// waits until keepalived opens its end; that wait runs aside, and after
+// a SIGTERM it goes on for at most notify.FIFODrain (keepalived writes its
+// STOP lines after the SIGTERM), then returns errFIFONoWriter. A writer that opened, wrote and closed before the
 // blocking open (seen as POLLHUP on the checked descriptor, which keeps
 // its lines in the pipe) does not leave the run waiting for another one:
 // the checked descriptor itself is then read to its end.
@@ -270,28 +272,46 @@ func openFIFO(ctx context.Context, path string) (*os.File, error) {
 			}
 		}
 	}()
-	select {
-	case r := <-ch:
-		probe.Close()
-		return r.f, r.err
-	case <-hup:
-		// Let the blocking open return (a writer end of our own, held
-		// until it has: the open may not have reached the kernel yet)
-		// and read what the gone writer left.
-		w, err := os.OpenFile(self, os.O_WRONLY|unix.O_NONBLOCK, 0)
-		r := <-ch
-		if err == nil {
-			w.Close()
+	signalled := ctx.Done()
+	var bound <-chan time.Time
+	for {
+		select {
+		case r := <-ch:
+			probe.Close()
+			return r.f, r.err
+		case <-hup:
+			// Let the blocking open return (a writer end of our own, held
+			// until it has: the open may not have reached the kernel yet)
+			// and read what the gone writer left.
+			w, err := os.OpenFile(self, os.O_WRONLY|unix.O_NONBLOCK, 0)
+			r := <-ch
+			if err == nil {
+				w.Close()
+			}
+			if r.f != nil {
+				r.f.Close()
+			}
+			return probe, nil
+		case <-signalled:
+			// keepalived, stopping, SIGTERMs the script and only then
+			// writes its STOP lines: a SIGTERM here (the writer not
+			// open yet, or open but this goroutine not yet woken) is
+			// no reason to stop. Go on waiting for the writer, as the
+			// reader does for its lines, at most notify.FIFODrain.
+			signalled = nil
+			bound = time.After(notify.FIFODrain)
+		case <-bound:
+			// The blocking open goroutine stays blocked: the process
+			// exits next.
+			probe.Close()
+			return nil, errFIFONoWriter
 		}
-		if r.f != nil {
-			r.f.Close()
-		}
-		return probe, nil
-	case <-ctx.Done():
-		probe.Close()
-		return nil, ctx.Err()
 	}
 }
+
+// errFIFONoWriter: signalled, and no writer opened the FIFO within
+// notify.FIFODrain.
+var errFIFONoWriter = errors.New("signalled, and keepalived did not open the FIFO within the drain bound")
 
 // releaseWithoutConfig releases names (all: every instance) when the
 // config does not load (notify.ReleaseWithoutConfig): exit 1.

@@ -319,8 +319,8 @@ func kahookRun(cmd string) (command, configPath string, ok bool) {
 	return command, configPath, true
 }
 
-// LintKahookConfMissing: on a node without a kahook.conf, every line of
-// keepalived.conf that runs a kahook command reading it (notify, the FIFO
+// LintKahookConfMissing: every line of keepalived.conf that runs a kahook
+// command reading a kahook.conf that does not exist (notify, the FIFO
 // script, the sync vrrp_script...) makes kahook exit 2 on each run: no
 // VIP, sysctl or IPVS service is set up and no check pass runs. A FAIL
 // per line, naming the config path the line reads (its own --config, else

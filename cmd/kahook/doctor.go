@@ -49,9 +49,9 @@ func doctorCommand() *cli.Command {
 			}
 			if k != nil {
 				doctor.LintKeepalived(&r, k, kc)
-				if kc == nil {
-					doctor.LintKahookConfMissing(&r, k, e.configPath, func(p string) bool { _, err := os.Stat(p); return !errors.Is(err, os.ErrNotExist) })
-				}
+				// Per line, with a kahook.conf too: a line's own --config
+				// may name one that does not exist.
+				doctor.LintKahookConfMissing(&r, k, e.configPath, func(p string) bool { _, err := os.Stat(p); return !errors.Is(err, os.ErrNotExist) })
 			}
 			if kc != nil {
 				doctor.LintKahook(&r, kc, k)

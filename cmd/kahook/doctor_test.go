@@ -85,6 +85,48 @@ vrrp_instance VI_1 {
 	})
 }
 
+// TestDoctorKahookConfPerLine: a node with a kahook.conf can still have a
+// keepalived.conf line that runs kahook with another --config that does
+// not exist (kahook exits 2 on every run of that line): doctor FAILs for
+// that line, and only for it.
+func TestDoctorKahookConfPerLine(t *testing.T) {
+	kh, err := filepath.Abs("../../packaging/examples/director/kahook.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(t.TempDir(), "other", "kahook.conf")
+	ka := fmt.Sprintf(`vrrp_script kahook_sync {
+    script "/usr/sbin/kahook --config %s sync --deadline 8s VI_1"
+    interval 10
+}
+vrrp_instance VI_1 {
+    state BACKUP
+    interface eth0
+    virtual_router_id 51
+    priority 100
+    virtual_ipaddress { 127.255.0.51/32 dev lo }
+    track_script { kahook_sync }
+    notify "/usr/sbin/kahook notify --config %s"
+}
+`, kh, missing)
+	p := filepath.Join(t.TempDir(), "keepalived.conf")
+	os.WriteFile(p, []byte(ka), 0o644)
+	_, out, errs := kahook("--json", "--config", kh, "doctor", "--no-live", "--keepalived-conf", p)
+	var r doctor.Report
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("%v: %s%s", err, out, errs)
+	}
+	var got []string
+	for _, f := range r.Findings {
+		if f.Check == "kahook-conf" {
+			got = append(got, fmt.Sprintf("%s %d: %s", f.Severity, f.Pos.Line, f.Msg))
+		}
+	}
+	if len(got) != 1 || !strings.HasPrefix(got[0], fmt.Sprintf("%s 12: notify runs `kahook notify`, but %s does not exist", doctor.Fail, missing)) {
+		t.Fatalf("kahook-conf findings %q, want one FAIL for line 12 naming %s", got, missing)
+	}
+}
+
 // TestDoctorCheckerOnlyImport: keepalived's samples that run it as an LVS
 // checker only (no vrrp_instance), imported, give a kahook.conf no
 // instance owns anything in; doctor warns once per virtual server that

@@ -381,7 +381,9 @@ func (e *Engine) Run(ctx context.Context, in *config.Instance, steps []Step) (*R
 func (e *Engine) runSteps(ctx context.Context, in *config.Instance, ev Event, steps []Step, prev, cur *state.InstanceState, members ipvs.MembersFunc, res *Result, log *slog.Logger) []error {
 	wasMaster := prev != nil && prev.State == Master && prev.Applied
 	var stale []vip.Addr
-	if ev.State != Master {
+	if ev.State == Master && ev.Source == SourceReload {
+		stale = staleVIPs(in, prev)
+	} else if ev.State != Master {
 		stale = staleVIPs(in, prev)
 		if len(stale) == 0 && prev == nil {
 			// Nothing says what this instance bound before (no state):
@@ -393,7 +395,7 @@ func (e *Engine) runSteps(ctx context.Context, in *config.Instance, ev Event, st
 	var plans []*stepPlan
 	planned := 0
 	for _, step := range steps {
-		if step.Kind == StepGARP && wasMaster && planned == 0 {
+		if step.Kind == StepGARP && (wasMaster || ev.Source == SourceReload) && planned == 0 {
 			log.Debug("gratuitous ARP skipped: already MASTER and nothing changed; the running schedule goes on")
 			continue
 		}
@@ -539,6 +541,9 @@ func (e *Engine) apply(ctx context.Context, in *config.Instance, ev Event, p *st
 }
 
 func vipAddrs(in *config.Instance, step Step) []vip.Addr {
+	if step.StaleOnly {
+		return nil // runSteps adds the stale ones
+	}
 	var out []vip.Addr
 	for _, v := range in.VIPs {
 		if (step.LoOnly && v.Dev != "lo") || (step.OnlyOthers && v.Dev == "lo") {
@@ -547,6 +552,67 @@ func vipAddrs(in *config.Instance, step Step) []vip.Addr {
 		out = append(out, vip.Addr{Prefix: v.Prefix, Dev: v.Dev, Label: v.Label})
 	}
 	return out
+}
+
+// SourceReload is the Event.Source of ReloadVIPs.
+const SourceReload = "reload"
+
+// ReloadVIPs re-applies the VIPs of the instances this node is MASTER for
+// (by the state, under the run lock) after kahook.conf changed and
+// keepalived was reloaded: keepalived runs no notify for an instance that
+// stays MASTER, so without this a VIP added to or moved in the config
+// would stay unbound, and a VIP it dropped bound, until the next
+// transition. Each instance runs ReloadSteps; the VIPs then recorded are
+// the config's (plus, where a step failed, the old ones still to remove).
+// The recorded event is kept as it was: a reload is not a VRRP event, and
+// a keepalived BACKUP already on its way is never made stale by it. An
+// instance in any other state is left alone (a release removes every VIP
+// anyway; a DR real server's `backup { vip on }` keeps its lo VIPs until
+// its next transition). It returns one Result per instance acted on.
+func (e *Engine) ReloadVIPs(ctx context.Context) ([]*Result, error) {
+	if e.Store.Log == nil {
+		e.Store.Log = e.Log
+	}
+	if err := e.Store.Prepare(); err != nil {
+		return nil, err
+	}
+	lock, err := e.Store.LockWithin(ctx, 30*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Unlock()
+	st, err := e.Store.Load()
+	if err != nil {
+		return nil, err
+	}
+	var out []*Result
+	var errs []error
+	for _, in := range e.Cfg.Instances {
+		prev := st.Instances[in.Name]
+		if prev == nil || prev.State != Master {
+			continue
+		}
+		ev := Event{Name: in.Name, State: Master, Priority: prev.Priority, Key: prev.Event, Source: SourceReload, Received: time.Now()}
+		log := e.Log.With("instance", in.Name, "state", Master, "source", SourceReload)
+		cur := *prev
+		res := &Result{Event: ev, Steps: []StepResult{}}
+		stepErrs := e.runSteps(ctx, in, ev, ReloadSteps(in), prev, &cur, nil, res, log)
+		cur.VIPs = boundAfter(in, Master)
+		if len(stepErrs) > 0 {
+			cur.VIPs = append(cur.VIPs, staleVIPs(in, prev)...)
+		}
+		cur.Updated = time.Now()
+		st.Instances[in.Name] = &cur
+		if err := e.Store.Save(st); err != nil {
+			stepErrs = append(stepErrs, err)
+		}
+		if res.Changed > 0 {
+			log.Info("reload applied to the VIPs", "changes", res.Changed)
+		}
+		errs = append(errs, stepErrs...)
+		out = append(out, res)
+	}
+	return out, errors.Join(errs...)
 }
 
 // stopFollower ends the background gratuitous ARP of an older event, if

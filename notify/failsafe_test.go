@@ -1082,3 +1082,64 @@ func holdsOpen(pid int, path string) bool {
 	}
 	return false
 }
+
+// TestReloadMovesVIPs (issue 19, item 2: a reload applies kahook.conf):
+// keepalived runs no notify for an instance that stays MASTER across a
+// reload, so `kahook reload` (its ExecReload) moves the VIPs itself: a VIP
+// moved in kahook.conf from .100 to .102 is bound and announced on the
+// MASTER, and .100, which the config no longer names, goes (a node that
+// keeps a VIP it should release, and a VIP nobody serves, otherwise). A
+// second reload changes nothing; a BACKUP binds nothing.
+func TestReloadMovesVIPs(t *testing.T) {
+	sw := netnstest.NewSwitch(t)
+	const moved = "10.9.0.102"
+	a := newNode(t, sw, "rlda", "02:00:00:00:0a:01", "10.9.0.1/24", "", instanceConf(""))
+	b := newNode(t, sw, "rldb", "02:00:00:00:0a:02", "10.9.0.2/24", "", instanceConf(""))
+	client := newNode(t, sw, "rldc", "02:00:00:00:0a:03", "10.9.0.9/24", "", "")
+	a.mustKahook("notify", "master", "VI_1")
+	b.mustKahook("notify", "backup", "VI_1")
+	// The client's entry for the new VIP points elsewhere: only the
+	// reload's gratuitous ARP moves it to a.
+	client.MustRun("ip", "neigh", "replace", moved, "lladdr", b.mac, "dev", "eth0", "nud", "stale")
+	before := readState(t, a.stateDir).Instances["VI_1"]
+
+	for _, n := range []*node{a, b} {
+		writeFile(t, n.conf, strings.Replace(instanceConf(""), vip4, moved, 1))
+	}
+	out := a.mustKahook("--json", "reload")
+	if !a.hasAddr("lo", moved) {
+		t.Errorf("the VIP the reloaded config names is not bound on the MASTER\n%s", out)
+	}
+	if a.hasAddr("lo", vip4) {
+		t.Errorf("the VIP the reloaded config no longer names stayed bound on the MASTER\n%s", out)
+	}
+	if !a.hasAddr("eth0", vip6) {
+		t.Errorf("an unchanged VIP went\n%s", out)
+	}
+	if !netnstest.Eventually(2*time.Second, func() bool { return client.neighMAC(moved) == a.mac }) {
+		t.Errorf("the client maps %s to %q, want the MASTER %s (no gratuitous ARP for the new VIP)", moved, client.neighMAC(moved), a.mac)
+	}
+	s := readState(t, a.stateDir).Instances["VI_1"]
+	var recorded []string
+	for _, v := range s.VIPs {
+		recorded = append(recorded, v.Prefix.Addr().String())
+	}
+	if fmt.Sprint(recorded) != fmt.Sprint([]string{moved, vip6}) {
+		t.Errorf("recorded VIPs %v, want [%s %s]", recorded, moved, vip6)
+	}
+	if s.State != "MASTER" || s.Event != before.Event {
+		t.Errorf("the reload changed the recorded event: %+v, was %+v", s.Event, before.Event)
+	}
+	if out := a.mustKahook("reload"); len(infoLines(out)) != 0 {
+		t.Errorf("an unchanged reload changed things: %q", infoLines(out))
+	}
+	b.mustKahook("reload")
+	if b.hasAddr("lo", moved) || b.hasAddr("lo", vip4) {
+		t.Error("a reload bound a VIP on the BACKUP")
+	}
+	// The next release removes what the reload bound.
+	a.mustKahook("notify", "backup", "VI_1")
+	if a.hasAddr("lo", moved) {
+		t.Error("the VIP the reload bound stayed after a release")
+	}
+}

@@ -32,6 +32,9 @@ type Step struct {
 	// LoOnly limits a VIP step to the VIPs on lo (OnlyOthers: the rest).
 	LoOnly     bool `json:"lo_only,omitempty"`
 	OnlyOthers bool `json:"only_others,omitempty"`
+	// StaleOnly limits a VIP removal to the VIPs an earlier event bound
+	// that the config no longer names (a reload's).
+	StaleOnly bool `json:"stale_only,omitempty"`
 	// AfterSuccess: the step runs only if the one before it succeeded
 	// (a real server's VIPs need its ARP sysctls first).
 	AfterSuccess bool   `json:"after_success,omitempty"`
@@ -117,6 +120,27 @@ func Steps(in *config.Instance, st state.VRRP) []Step {
 		steps = append(steps, Step{Kind: StepIPVSLoad, Reason: "backup configured to keep IPVS services"})
 	}
 	return steps
+}
+
+// ReloadSteps is what a reload re-applies for an instance that stays
+// MASTER, once its IPVS services are applied (`kahook reload`; keepalived
+// runs no notify for it): the VIPs the config names now are bound, the
+// MASTER's ARP sysctls set, the VIPs announced if any was bound, and only
+// then the VIPs an earlier config bound and this one no longer names are
+// removed (a VIP moved from .100 to .101 is answered at every instant).
+func ReloadSteps(in *config.Instance) []Step {
+	a := in.Master
+	if !a.VIP {
+		return []Step{{Kind: StepVIPDel, StaleOnly: true, Reason: "VIPs an earlier config bound and the reloaded one no longer names"}}
+	}
+	var steps []Step
+	steps = append(steps, Step{Kind: StepVIPAdd, Reason: "VIPs the reloaded config names, on " + vipDevs(in)})
+	if a.Sysctl != config.RoleNone {
+		steps = append(steps, Step{Kind: StepSysctl, Role: a.Sysctl, Reason: "ARP sysctls for the " + string(a.Sysctl) + " role, after the VIPs are served"})
+	}
+	return append(steps,
+		Step{Kind: StepGARP, Reason: "neighbours learn a newly bound VIP now"},
+		Step{Kind: StepVIPDel, StaleOnly: true, Reason: "VIPs an earlier config bound and the reloaded one no longer names, once the new ones are announced"})
 }
 
 func vipDevs(in *config.Instance) string {

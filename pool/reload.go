@@ -15,6 +15,9 @@ import (
 type ReloadResult struct {
 	Masters []string `json:"master_instances"`
 	Changes int      `json:"ipvs_changes"`
+	// VIPChanges counts the VIP, sysctl and gratuitous ARP changes the
+	// reload made (notify.Engine.ReloadVIPs).
+	VIPChanges int `json:"vip_changes"`
 }
 
 // Reload applies a (validated) config's IPVS services for the instances

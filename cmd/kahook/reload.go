@@ -1,6 +1,8 @@
 package main
 
 import (
+	"errors"
+
 	"github.com/urfave/cli/v2"
 
 	"github.com/kahook/kahook/ipvs"
@@ -11,15 +13,19 @@ import (
 func reloadCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "reload",
-		Usage: "validate kahook.conf and apply its IPVS services for the instances this node is MASTER for (keepalived's ExecReload)",
+		Usage: "validate kahook.conf and apply its IPVS services and VIPs for the instances this node is MASTER for (keepalived's ExecReload)",
 		UsageText: "kahook reload\n\n" +
 			"   A config that does not validate changes nothing and exits 2 (logged). On a node that is\n" +
 			"   MASTER for no instance it only validates. The table is diffed, never flushed, and keeps\n" +
-			"   the pool's health decisions.",
+			"   the pool's health decisions; then VIPs the config now names are bound and announced,\n" +
+			"   and VIPs it no longer names are removed.",
 		Action: func(c *cli.Context) error {
 			e := getEnv(c)
 			if err := maxArgs(c, 0); err != nil {
 				return err
+			}
+			if e.dryRun {
+				return usage("reload: no --dry-run (a reload applies); `kahook config check` validates, `kahook ipvs diff` shows the IPVS changes")
 			}
 			cfg, err := e.loadConfig()
 			if err != nil {
@@ -30,11 +36,26 @@ func reloadCommand() *cli.Command {
 			if err != nil {
 				return failed(err)
 			}
-			res, err := pool.Reload(c.Context, cfg, store, func() (ipvs.Kernel, error) { return ipvs.Open() }, e.log, ipvsDeadline)
-			if res != nil && e.json {
+			// IPVS first, so that a VIP the reload binds has its
+			// services; the VIPs are not held back by an IPVS failure
+			// (as in a MASTER transition).
+			res, ipvsErr := pool.Reload(c.Context, cfg, store, func() (ipvs.Kernel, error) { return ipvs.Open() }, e.log, ipvsDeadline)
+			if res == nil {
+				res = &pool.ReloadResult{}
+			}
+			eng, err := e.engine(nil)
+			if err != nil {
+				return err
+			}
+			eng.Cfg = cfg
+			vres, vipErr := eng.ReloadVIPs(c.Context)
+			for _, r := range vres {
+				res.VIPChanges += r.Changed
+			}
+			if e.json {
 				_ = printJSON(e.stdout, res)
 			}
-			return failed(err)
+			return failed(errors.Join(ipvsErr, vipErr))
 		},
 	}
 }

@@ -31,3 +31,19 @@ func TestReloadValidatesFirst(t *testing.T) {
 		})
 	}
 }
+
+// TestReloadRefusesDryRun: a reload applies, so `--dry-run reload` is
+// refused (exit 2) before anything is created, not run for real.
+func TestReloadRefusesDryRun(t *testing.T) {
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "kahook.conf")
+	os.WriteFile(conf, []byte("instance VI_1 {\n    interface eth0\n    virtual_ipaddress { 10.0.0.10 }\n}\n"), 0o644)
+	st := filepath.Join(dir, "state")
+	code, _, errs := kahook("--dry-run", "--config", conf, "--state-dir", st, "reload")
+	if code != 2 || !strings.Contains(errs, "ipvs diff") {
+		t.Errorf("exit %d (%q), want 2 naming what to use instead", code, errs)
+	}
+	if _, err := os.Stat(st); err == nil {
+		t.Error("the refused dry run created the state dir")
+	}
+}

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -596,10 +598,14 @@ func (e *Engine) ReloadVIPs(ctx context.Context) ([]*Result, error) {
 		log := e.Log.With("instance", in.Name, "state", Master, "source", SourceReload)
 		cur := *prev
 		res := &Result{Event: ev, Steps: []StepResult{}}
-		stepErrs := e.runSteps(ctx, in, ev, ReloadSteps(in), prev, &cur, nil, res, log)
+		// A VIP the config moved to another instance this node is MASTER
+		// for is that instance's now, not stale.
+		mine := *prev
+		mine.VIPs = e.unclaimedByMasters(st, prev.VIPs, in.Name)
+		stepErrs := e.runSteps(ctx, in, ev, ReloadSteps(in), &mine, &cur, nil, res, log)
 		cur.VIPs = boundAfter(in, Master)
 		if len(stepErrs) > 0 {
-			cur.VIPs = append(cur.VIPs, staleVIPs(in, prev)...)
+			cur.VIPs = append(cur.VIPs, staleVIPs(in, &mine)...)
 		}
 		cur.Updated = time.Now()
 		st.Instances[in.Name] = &cur
@@ -612,7 +618,72 @@ func (e *Engine) ReloadVIPs(ctx context.Context) ([]*Result, error) {
 		errs = append(errs, stepErrs...)
 		out = append(out, res)
 	}
+	// An instance the state records with VIPs bound that the reloaded
+	// config no longer has (renamed or removed): nothing will release it
+	// (keepalived no longer knows it either), so its VIPs go now.
+	for _, name := range slices.Sorted(maps.Keys(st.Instances)) {
+		prev := st.Instances[name]
+		if e.Cfg.Instance(name) != nil || len(prev.VIPs) == 0 {
+			continue
+		}
+		log := e.Log.With("instance", name, "source", SourceReload)
+		// A VIP an instance of the config that this node is MASTER for
+		// names (the instance was renamed, and keepalived already made
+		// the new name MASTER) stays: it is that instance's now.
+		drop := e.unclaimedByMasters(st, prev.VIPs, name)
+		log.Warn("releasing the VIPs of an instance the reloaded config no longer has", "vips", fmt.Sprint(drop))
+		StopFollowers(name, log)
+		res := &Result{Event: Event{Name: name, State: prev.State, Key: prev.Event, Source: SourceReload}, Steps: []StepResult{}}
+		sr := StepResult{Step: Step{Kind: StepVIPDel, StaleOnly: true, Reason: "the instance is no longer in the config"}, Changes: []Change{}}
+		ch, err := e.VIPs.Plan(drop, false)
+		var left []vip.Addr
+		for i := range ch {
+			if err == nil {
+				if err = e.VIPs.Apply(ch[i]); err == nil {
+					sr.Changes = append(sr.Changes, Change{VIP: &ch[i]})
+					continue
+				}
+			}
+			left = append(left, ch[i].Addr)
+		}
+		if err != nil {
+			sr.Error = err.Error()
+			errs = append(errs, fmt.Errorf("release VIPs of %s: %w", name, err))
+			if len(left) == 0 {
+				left = drop
+			}
+		}
+		cur := *prev
+		cur.VIPs, cur.GARPPID, cur.GARPEvent, cur.Updated = left, 0, nil, time.Now()
+		st.Instances[name] = &cur
+		if err := e.Store.Save(st); err != nil {
+			errs = append(errs, err)
+		}
+		res.Changed = len(sr.Changes)
+		res.Steps = append(res.Steps, sr)
+		out = append(out, res)
+	}
 	return out, errors.Join(errs...)
+}
+
+// unclaimedByMasters is addrs without those that an instance of the
+// config other than self names and that st records as MASTER.
+func (e *Engine) unclaimedByMasters(st *state.State, addrs []vip.Addr, self string) []vip.Addr {
+	var out []vip.Addr
+	for _, a := range addrs {
+		claimed := false
+		for _, in := range e.Cfg.Instances {
+			if in.Name != self && configures(in, a) {
+				if p := st.Instances[in.Name]; p != nil && p.State == Master {
+					claimed = true
+				}
+			}
+		}
+		if !claimed {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // stopFollower ends the background gratuitous ARP of an older event, if

@@ -1142,4 +1142,28 @@ func TestReloadMovesVIPs(t *testing.T) {
 	if a.hasAddr("lo", moved) {
 		t.Error("the VIP the reload bound stayed after a release")
 	}
+
+	// An instance renamed in the config: keepalived knows only the new
+	// name after its reload, so nothing would ever release the old
+	// one's VIPs; the reload does.
+	a.mustKahook("notify", "master", "VI_1")
+	writeFile(t, a.conf, strings.Replace(instanceConf(""), "VI_1", "VI_9", 1))
+	out = a.mustKahook("reload")
+	if a.hasAddr("lo", vip4) || a.hasAddr("eth0", vip6) {
+		t.Errorf("the VIPs of an instance the reloaded config no longer has stayed bound\n%s", out)
+	}
+	if s := readState(t, a.stateDir).Instances["VI_1"]; s == nil || len(s.VIPs) != 0 {
+		t.Errorf("the renamed instance still records VIPs: %+v", s)
+	}
+	// Renamed back, with keepalived's MASTER for the new name applied
+	// before the reload ran: the VIPs are the new name's and stay.
+	writeFile(t, a.conf, instanceConf(""))
+	a.mustKahook("reload")
+	a.mustKahook("notify", "master", "VI_1") // binds the VIPs again
+	writeFile(t, a.conf, strings.Replace(instanceConf(""), "VI_1", "VI_9", 1))
+	a.mustKahook("notify", "master", "VI_9")
+	out = a.mustKahook("reload")
+	if !a.hasAddr("lo", vip4) || !a.hasAddr("eth0", vip6) {
+		t.Errorf("the reload removed VIPs the renamed instance, MASTER, now holds\n%s", out)
+	}
 }

@@ -74,6 +74,46 @@ func detect() (uint16, error) {
 	return 0, fmt.Errorf("%w: generic netlink family IPVS is missing and `modprobe ip_vs` did not provide it (%s); build or load IP_VS (CONFIG_IP_VS)", ErrNoIPVS, why)
 }
 
+// OpenNoLoad is Open for a run that must change nothing (--dry-run,
+// which plans what a real run would do): it never runs `modprobe ip_vs`,
+// since loading a module is a change. When IPVS is not loaded but
+// `modprobe -n ip_vs` says a real run would load it, it returns
+// Unloaded{}: the empty table that run would find. Otherwise it is Open
+// (IPVS loaded) or an ErrNoIPVS error (no module to load), as a real run
+// would fail.
+func OpenNoLoad() (Kernel, error) {
+	if familyID() != 0 {
+		return Open()
+	}
+	if out, err := exec.Command("modprobe", "-n", "ip_vs").CombinedOutput(); err != nil {
+		why := strings.TrimSpace(string(out))
+		if why == "" {
+			why = err.Error()
+		}
+		return nil, fmt.Errorf("%w: generic netlink family IPVS is missing and `modprobe -n ip_vs` says it cannot be loaded (%s); build or load IP_VS (CONFIG_IP_VS)", ErrNoIPVS, why)
+	}
+	return Unloaded{}, nil
+}
+
+// Unloaded is the IPVS of a kernel whose ip_vs module is not loaded yet,
+// for a dry run (OpenNoLoad): its table is empty, and every write fails
+// (a dry run makes none).
+type Unloaded struct{}
+
+var errUnloaded = errors.New("ip_vs is not loaded and this run loads nothing (dry run)")
+
+func (Unloaded) GetServices() ([]*mobyipvs.Service, error) { return nil, nil }
+func (Unloaded) GetDestinations(*mobyipvs.Service) ([]*mobyipvs.Destination, error) {
+	return nil, nil
+}
+func (Unloaded) NewService(*mobyipvs.Service) error                               { return errUnloaded }
+func (Unloaded) UpdateService(*mobyipvs.Service) error                            { return errUnloaded }
+func (Unloaded) DelService(*mobyipvs.Service) error                               { return errUnloaded }
+func (Unloaded) NewDestination(*mobyipvs.Service, *mobyipvs.Destination) error    { return errUnloaded }
+func (Unloaded) UpdateDestination(*mobyipvs.Service, *mobyipvs.Destination) error { return errUnloaded }
+func (Unloaded) DelDestination(*mobyipvs.Service, *mobyipvs.Destination) error    { return errUnloaded }
+func (Unloaded) Flush() error                                                     { return errUnloaded }
+
 var envMu sync.Mutex
 
 // Handle is a moby/ipvs handle plus what Read needs to dump

@@ -178,3 +178,45 @@ func TestRealServerIsAPlan(t *testing.T) {
 		t.Errorf("realserver up with a broken sysctl: exit %d, VIP bound %v (want 1, not bound):\n%s", code, rs.hasAddr("lo", vip4), out)
 	}
 }
+
+// TestDryRunLoadsNoModule: `--dry-run` changes nothing, and loading a
+// kernel module is a change. On this host IPVS is not loaded; a
+// `modprobe` first in PATH records how it is run and says ip_vs exists
+// (`-n`, its dry run, succeeds; a real load fails). `--dry-run notify
+// master` may ask whether ip_vs could be loaded but never loads it, and
+// plans the load against the empty table a real run would find.
+func TestDryRunLoadsNoModule(t *testing.T) {
+	if _, err := os.Stat("/sys/module/ip_vs"); err == nil {
+		t.Skip("ip_vs is loaded on this host: the dry run has nothing to load")
+	}
+	bin := t.TempDir()
+	calls := filepath.Join(bin, "calls")
+	script := "#!/bin/sh\necho \"$*\" >>" + calls + "\n[ \"$1\" = -n ] && exit 0\necho 'modprobe: FATAL: Module ip_vs not found' >&2\nexit 1\n"
+	if err := os.WriteFile(filepath.Join(bin, "modprobe"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sw := netnstest.NewSwitch(t)
+	a := newNode(t, sw, "dmod", "02:00:00:00:0a:11", "10.9.0.1/24", "", instanceConf("")+withService)
+	cmd := a.Command(a.bin, "--config", a.conf, "--state-dir", a.stateDir, "--syslog", "off", "--log-level", "error", "--json", "--dry-run", "notify", "master", "VI_1")
+	cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"))
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("dry run: %v\n%s%s", err, out, stderr.String())
+	}
+	var res transitionJSON
+	if err := json.Unmarshal(out, &res); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	rec, _ := os.ReadFile(calls)
+	for _, l := range strings.Split(strings.TrimSpace(string(rec)), "\n") {
+		if l != "" && !strings.HasPrefix(l, "-n ") {
+			t.Errorf("the dry run ran `modprobe %s` (a module load)", l)
+		}
+	}
+	lines := strings.Join(res.changeLines(t), "\n")
+	if !strings.Contains(lines, `"op":"add-service"`) || !strings.Contains(lines, `"op":"add-dest"`) {
+		t.Errorf("the dry run does not plan the load a real run would make:\n%s", lines)
+	}
+}

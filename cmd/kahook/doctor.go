@@ -101,7 +101,7 @@ func (e *env) live(kc *config.Config, probe bool, timeout time.Duration) doctor.
 	lv := doctor.Live{
 		Sysctl:     sysctl.ProcSys,
 		Addrs:      allAddrs,
-		IPVS:       func() (ipvs.Kernel, error) { return ipvs.Open() },
+		IPVS:       ipvs.OpenNoLoad, // doctor only reads: it loads no module
 		Procs:      processNames,
 		DropIn:     sysctl.DropInPath,
 		SysctlConf: "/etc/sysctl.conf",

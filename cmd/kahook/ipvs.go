@@ -63,7 +63,7 @@ func ipvsCommand() *cli.Command {
 				Action: func(c *cli.Context) error {
 					e := getEnv(c)
 					if c.Bool("all") {
-						h, err := ipvs.Open()
+						h, err := e.openIPVS()
 						if err != nil {
 							return failed(err)
 						}
@@ -294,7 +294,7 @@ func (e *env) ipvsManager(ctx context.Context, instance string) (*ipvs.Manager, 
 	if err != nil {
 		return nil, nil, failed(err)
 	}
-	h, err := ipvs.Open()
+	h, err := e.openIPVS()
 	if err != nil {
 		lock.Unlock()
 		return nil, nil, failed(err)

@@ -162,8 +162,17 @@ func (e *env) engine(validate func(*notify.Engine) error) (*notify.Engine, error
 		}
 	}
 	eng.Store = store
-	eng.IPVS = &ipvs.Lazy{Cfg: cfg, StateDir: store.Dir, Log: e.log, Deadline: ipvsDeadline}
+	eng.IPVS = &ipvs.Lazy{Cfg: cfg, StateDir: store.Dir, Log: e.log, Deadline: ipvsDeadline, Open: e.openIPVS}
 	return eng, nil
+}
+
+// openIPVS opens the kernel's IPVS; a dry run loads no module
+// (ipvs.OpenNoLoad).
+func (e *env) openIPVS() (ipvs.Kernel, error) {
+	if e.dryRun {
+		return ipvs.OpenNoLoad()
+	}
+	return ipvs.Open()
 }
 
 // globalArgs are the flags a background follower needs to find the same

@@ -170,22 +170,22 @@ func goals(b *strings.Builder, d *data) {
 		r := x.MedianMS / y.MedianMS
 		w("| %s | %s | %s | %s (%s) | %s |", goal, spread(x), spread(y), fmt.Sprintf("%.2fx", r), pairRange(x, y), verdict(r <= limit))
 	}
-	row("IPVS load from empty <= 0.5x `ipvsadm-restore`", "ipvs/kahook-load", "ipvs/restore-load", 0.5)
-	row("unchanged re-apply <= 0.05x `ipvsadm -C` + restore", "ipvs/kahook-reapply", "ipvs/restore-reapply", 0.05)
-	row("`check tcp` <= 1.0x bash `/dev/tcp`", "check/kahook-tcp", "check/bash-tcp", 1.0)
-	row("`check http` <= 0.5x curl", "check/kahook-http", "check/curl", 0.5)
+	row("IPVS load from empty <= 0.5x `ipvsadm-restore` (VM)", "ipvs/kahook-load", "ipvs/restore-load", 0.5)
+	row("unchanged re-apply <= 0.05x `ipvsadm -C` + restore (VM)", "ipvs/kahook-reapply", "ipvs/restore-reapply", 0.05)
+	row("`check tcp` <= 1.0x bash `/dev/tcp` (host)", "check/kahook-tcp", "check/bash-tcp", 1.0)
+	row("`check http` <= 0.5x curl (host)", "check/kahook-http", "check/curl", 0.5)
 	k, ka := t["sync/kahook"], t["sync/keepalived"]
 	if k.CPUPer1000MS != nil && ka.CPUPer1000MS != nil {
 		r := k.CPUPer1000MS.Median / ka.CPUPer1000MS.Median
-		w("| `sync` CPU per 1,000 TCP_CHECKs <= keepalived's checker | %s | %s | %.2fx | %s |", st(k.CPUPer1000MS), st(ka.CPUPer1000MS), r, verdict(r <= 1))
+		w("| `sync` CPU per 1,000 TCP_CHECKs <= keepalived's checker (VM) | %s | %s | %.2fx | %s |", st(k.CPUPer1000MS), st(ka.CPUPer1000MS), r, verdict(r <= 1))
 	} else {
-		w("| `sync` CPU per 1,000 TCP_CHECKs <= keepalived's checker | n/a | n/a | n/a | not measured |")
+		w("| `sync` CPU per 1,000 TCP_CHECKs <= keepalived's checker (VM) | n/a | n/a | n/a | not measured |")
 	}
 	if c, s := t["notify/kahook-cold"], t["notify/shell-cold"]; c.GARPAllMS != nil && s.GARPAllMS != nil {
-		w("| `notify master`, 16 VIPs + the services, cold (reported, no goal) | %s | %s (shell) | %.2fx | - |", st(c.GARPAllMS), st(s.GARPAllMS), c.GARPAllMS.Median/s.GARPAllMS.Median)
+		w("| `notify master`, 16 VIPs + the services, cold (VM; reported, no goal) | %s | %s (shell) | %.2fx | - |", st(c.GARPAllMS), st(s.GARPAllMS), c.GARPAllMS.Median/s.GARPAllMS.Median)
 	}
 	if c, s := t["notify/kahook-warm"], t["notify/shell-warm"]; c.GARPAllMS != nil && s.GARPAllMS != nil {
-		w("| `notify master`, warm (reported, no goal) | %s | %s (shell) | %.2fx | - |", st(c.GARPAllMS), st(s.GARPAllMS), c.GARPAllMS.Median/s.GARPAllMS.Median)
+		w("| `notify master`, warm (VM; reported, no goal) | %s | %s (shell) | %.2fx | - |", st(c.GARPAllMS), st(s.GARPAllMS), c.GARPAllMS.Median/s.GARPAllMS.Median)
 	}
 	w("")
 }
@@ -377,7 +377,7 @@ func syncPart(b *strings.Builder, d *data) {
 	w("namespace accepted in the window (PassiveOpens in its /proc/net/snmp); each")
 	w("TCP_CHECK is one connection. Rerun: `BENCH_ONLY=vm BENCH_PARTS=sync make bench`.")
 	w("")
-	w("| checker | rounds | checks counted | CPU per round | CPU ms per 1,000 checks, per round | all rounds: CPU / checks |")
+	w("| checker | rounds | checks counted | CPU per round | CPU per 1,000 checks, per round | all rounds: CPU / checks |")
 	w("| --- | ---: | ---: | ---: | ---: | ---: |")
 	w("| kahook `sync` | %d | %d | %s | %s | %s |", k.Runs, k.Count, st(k.CPUMS), st(k.CPUPer1000MS), perK(k))
 	w("| keepalived checker | %d | %d | %s | %s | %s |", ka.Runs, ka.Count, st(ka.CPUMS), st(ka.CPUPer1000MS), perK(ka))

@@ -387,6 +387,12 @@ func TestJunkLinesBounded(t *testing.T) {
 	if last := c.Problems[maxListedProblems].Msg; !strings.Contains(last, fmt.Sprint(lines-maxListedProblems)+" more problems") {
 		t.Errorf("last problem %q does not count the %d unlisted", last, lines-maxListedProblems)
 	}
+	if n := c.ProblemCount(); n != lines {
+		t.Errorf("ProblemCount %d, want %d (the summary counts every problem, listed or not)", n, lines)
+	}
+	if n := Summarize(c).Problems; n != lines {
+		t.Errorf("summary: %d problems, want %d", n, lines)
+	}
 }
 
 // TestSuggestSkipsFarLengths: the length shortcut changes no hint (the

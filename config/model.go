@@ -65,9 +65,26 @@ type Config struct {
 type Warning struct {
 	Pos Pos    `json:"pos"`
 	Msg string `json:"msg"`
+	// Unlisted, on the last problem of a capped list, is how many
+	// problems it stands for (they are counted, not listed).
+	Unlisted int `json:"unlisted,omitempty"`
 }
 
 func (w Warning) String() string { return w.Pos.String() + ": " + w.Msg }
+
+// ProblemCount is how many problems c has: those listed in Problems plus
+// those a capped list only counts (Warning.Unlisted).
+func (c *Config) ProblemCount() int {
+	n := 0
+	for _, p := range c.Problems {
+		if p.Unlisted > 0 {
+			n += p.Unlisted
+		} else {
+			n++
+		}
+	}
+	return n
+}
 
 // Skip is a keyword kahook does not use; it is logged at debug level.
 type Skip struct {

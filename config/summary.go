@@ -17,7 +17,7 @@ type Summary struct {
 
 // Summarize counts a config and lists what is legal but probably wrong.
 func Summarize(c *Config) Summary {
-	s := Summary{Path: c.Path, Instances: len(c.Instances), VirtualServers: len(c.VirtualServers), Problems: len(c.Problems)}
+	s := Summary{Path: c.Path, Instances: len(c.Instances), VirtualServers: len(c.VirtualServers), Problems: c.ProblemCount()}
 	for _, w := range c.Warnings {
 		s.Warnings = append(s.Warnings, w.String())
 	}

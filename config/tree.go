@@ -94,7 +94,7 @@ func buildTree(lines []Line) (*Node, []Warning, error) {
 	root := &Node{Key: "", Block: true}
 	p.level(root, topSyntax(), false, 0)
 	if p.unlisted > 0 {
-		p.problems = append(p.problems, Warning{Pos: p.lines[len(p.lines)-1].Pos, Msg: fmt.Sprintf("%d more problems not listed (the first %d are)", p.unlisted, maxListedProblems)})
+		p.problems = append(p.problems, Warning{Pos: p.lines[len(p.lines)-1].Pos, Msg: fmt.Sprintf("%d more problems not listed (the first %d are)", p.unlisted, maxListedProblems), Unlisted: p.unlisted})
 	}
 	if len(p.errs) > 0 {
 		return root, p.problems, p.errs

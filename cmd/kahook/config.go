@@ -68,7 +68,7 @@ func problemsExit(cfg *config.Config) error {
 	for i, p := range cfg.Problems {
 		msgs[i] = p.String()
 	}
-	msgs = append(msgs, fmt.Sprintf("%s: %d problem(s) keepalived reports too (running commands skip what is invalid, as keepalived does)", cfg.Path, len(cfg.Problems)))
+	msgs = append(msgs, fmt.Sprintf("%s: %d problem(s) keepalived reports too (running commands skip what is invalid, as keepalived does)", cfg.Path, cfg.ProblemCount()))
 	return exitLines{msgs, exitUsage}
 }
 

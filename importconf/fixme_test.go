@@ -59,6 +59,9 @@ virtual_server 192.168.200.11 80 {
         TCP_CHECK { connect_timeout 3 }
     }
 }
+vrrp_sync_group G0 {
+    notify_master /etc/ka/g.sh
+}
 `
 	p, kh, ka, tree := drafts(t, src)
 	cases := []struct{ name, want string }{
@@ -67,6 +70,7 @@ virtual_server 192.168.200.11 80 {
 		{"notify_up", `real_server 192.168.200.3 80: notify_up "/etc/ka/rs-up.sh" (` + p + `:12) will not run`},
 		{"notify_down", `real_server 192.168.200.3 80: notify_down "/etc/ka/rs-down.sh" (` + p + `:13) will not run`},
 		{"instead", "run it from the vrrp_instance's keepalived notify"},
+		{"empty sync group", "vrrp_sync_group G0 (" + p + ":17) has no members (no 'group { ... }' naming its vrrp_instances): keepalived removes it"},
 		{"use_vmac", "vrrp_instance VI_1 has use_vmac (" + p + ":4): kahook announces and answers for the VIPs with the physical interface's own MAC"},
 	}
 	fixmes := strings.Join(Fixmes(tree), "\n")

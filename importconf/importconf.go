@@ -27,7 +27,7 @@ func Draft(w io.Writer, path string, tree *config.Node, notes ...string) error {
 		return err
 	}
 	var fix strings.Builder
-	for _, u := range append(notifierNotes(tree), Unowned(path, tree)...) {
+	for _, u := range append(append(emptySyncGroupNotes(tree), notifierNotes(tree)...), Unowned(path, tree)...) {
 		fix.WriteString(comment("# FIXME: ", u))
 	}
 	if fix.Len() > 0 {
@@ -278,11 +278,9 @@ func draftGlobals(b *strings.Builder, tree *config.Node) {
 			"global_defs {\n    lvs_sync_daemon %s\n}\n\n", syncdPos, strings.Join(words, " "))
 	}
 	for _, g := range tree.Find("vrrp_sync_group") {
-		var members []string
-		if gb := g.First("group"); gb != nil {
-			for _, c := range gb.Children {
-				members = append(members, c.Key)
-			}
+		members := syncGroupMembers(g)
+		if len(members) == 0 {
+			continue // a FIXME (emptySyncGroupNotes)
 		}
 		note := fmt.Sprintf("vrrp_sync_group %s (%s) moves %s together; keepalived keeps it, and each member's own kahook instance follows", g.Arg(0), g.Pos, strings.Join(members, ", "))
 		var scripts []string
@@ -411,7 +409,36 @@ func Fixmes(tree *config.Node) []string {
 			out = append(out, v)
 		}
 	}
+	out = append(out, emptySyncGroupNotes(tree)...)
 	return append(out, notifierNotes(tree)...)
+}
+
+// emptySyncGroupNotes: a vrrp_sync_group without members (no group block,
+// or an empty one), which keepalived 2.2.7 drops ("Sync group G1 has no
+// virtual router(s). removing"), so its notify scripts never run.
+func emptySyncGroupNotes(tree *config.Node) []string {
+	var out []string
+	for _, g := range tree.Find("vrrp_sync_group") {
+		if len(syncGroupMembers(g)) > 0 {
+			continue
+		}
+		out = append(out, fmt.Sprintf("vrrp_sync_group %s (%s) has no members (no 'group { ... }' naming its vrrp_instances): "+
+			"keepalived removes it (\"Sync group %s has no virtual router(s). removing\") and runs none of its scripts; "+
+			"name its instances in a group block, or drop it", g.Arg(0), g.Pos, g.Arg(0)))
+	}
+	return out
+}
+
+// syncGroupMembers are the instance names a vrrp_sync_group's group
+// block lists.
+func syncGroupMembers(g *config.Node) []string {
+	var members []string
+	if gb := g.First("group"); gb != nil {
+		for _, c := range gb.Children {
+			members = append(members, c.Key)
+		}
+	}
+	return members
 }
 
 // vmacNote: kahook binds the VIPs and answers ARP for them with the

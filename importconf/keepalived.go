@@ -36,7 +36,7 @@ func DraftKeepalived(w io.Writer, path string, tree *config.Node, notes ...strin
 			"With it on, keepalived disables every script (notify, vrrp_script, MISC_CHECK) that a non-root user can write, "+
 			"directly or through a directory on its path: check your existing scripts before use."))
 	}
-	for _, n := range append(notes, notifierNotes(tree)...) {
+	for _, n := range append(append(notes, emptySyncGroupNotes(tree)...), notifierNotes(tree)...) {
 		b.WriteString(comment("! FIXME: ", n))
 	}
 	syncd := syncDaemon(tree)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 
@@ -62,6 +63,12 @@ func TestGlobalFlagsAfterEachCommand(t *testing.T) {
 		n++
 		name := strings.Join(path, " ")
 		t.Run(name, func(t *testing.T) {
+			all, long := all, long
+			_, actsOnly := noDryRun[name] // refused with --dry-run (TestNoDryRunRefused)
+			if actsOnly {
+				all.dryRun = false
+				long = slices.DeleteFunc(slices.Clone(long), func(s string) bool { return s == "--dry-run" })
+			}
 			after := append(append([]string{}, path...), long...)
 			if got, code, errs := probe(after); code != 0 || got != all {
 				t.Errorf("kahook %s %s: exit %d %s\n got %+v\nwant %+v", name, strings.Join(long, " "), code, errs, got, all)
@@ -86,7 +93,7 @@ func TestGlobalFlagsAfterEachCommand(t *testing.T) {
 				short = append(short, "-c", "/s.conf")
 				want.configPath = "/s.conf"
 			}
-			if !hasAlias(cmd, "n") {
+			if !hasAlias(cmd, "n") && !actsOnly {
 				short = append(short, "-n")
 				want.dryRun = true
 			}
@@ -127,17 +134,24 @@ func TestJSONAfterTheCommand(t *testing.T) {
 	}
 }
 
-// TestFlagNames: flagName, the cheap f.Names() the flag checks use
-// (issue 18), gives the same names as cli's own Names() for every flag
-// of every command, global copies included.
+// TestFlagNames: flagName, the cheap f.Names() the flag checks use, and
+// the Names() of the named* flags the app is built with (issue 18) give
+// the same names as cli's own Names() (libFlag) for every flag of every
+// command, global copies included; every flag is in its named* form.
 func TestFlagNames(t *testing.T) {
 	app := newApp(io.Discard, io.Discard)
 	check := func(where string, flags []cli.Flag) {
 		for _, f := range flags {
 			name, aliases := flagName(f)
-			got, want := append([]string{name}, aliases...), f.Names()
-			if strings.Join(got, "|") != strings.Join(want, "|") {
-				t.Errorf("%s: flagName = %q, Names() = %q", where, got, want)
+			lib := libFlag(f)
+			want := lib.Names()
+			for _, got := range [][]string{append([]string{name}, aliases...), f.Names()} {
+				if strings.Join(got, "|") != strings.Join(want, "|") {
+					t.Errorf("%s: %q, cli's Names() = %q", where, got, want)
+				}
+			}
+			if lib == f && want[0] != "help" {
+				t.Errorf("%s: flag --%s (%T) is not in a named* form: cli runs a regular expression per name per lookup", where, want[0], f)
 			}
 		}
 	}

@@ -24,9 +24,6 @@ func reloadCommand() *cli.Command {
 			if err := maxArgs(c, 0); err != nil {
 				return err
 			}
-			if e.dryRun {
-				return usage("reload: no --dry-run (a reload applies); `kahook config check` validates, `kahook ipvs diff` shows the IPVS changes")
-			}
 			cfg, err := e.loadConfig()
 			if err != nil {
 				e.log.Error("reload refused: kahook.conf does not validate; nothing changed", "config", e.configPath, "error", err.Error())

@@ -32,18 +32,23 @@ func TestReloadValidatesFirst(t *testing.T) {
 	}
 }
 
-// TestReloadRefusesDryRun: a reload applies, so `--dry-run reload` is
-// refused (exit 2) before anything is created, not run for real.
-func TestReloadRefusesDryRun(t *testing.T) {
+// TestNoDryRunRefused: the commands that act and have no dry run (sync,
+// reload, garp) refuse --dry-run with exit 2, naming what to use instead,
+// before anything is created or sent; they do not run for real.
+func TestNoDryRunRefused(t *testing.T) {
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "kahook.conf")
 	os.WriteFile(conf, []byte("instance VI_1 {\n    interface eth0\n    virtual_ipaddress { 10.0.0.10 }\n}\n"), 0o644)
 	st := filepath.Join(dir, "state")
-	code, _, errs := kahook("--dry-run", "--config", conf, "--state-dir", st, "reload")
-	if code != 2 || !strings.Contains(errs, "ipvs diff") {
-		t.Errorf("exit %d (%q), want 2 naming what to use instead", code, errs)
-	}
-	if _, err := os.Stat(st); err == nil {
-		t.Error("the refused dry run created the state dir")
+	for _, args := range [][]string{{"reload"}, {"sync", "VI_1"}, {"garp", "-i", "kh-none0", "127.0.0.9"}} {
+		t.Run(args[0], func(t *testing.T) {
+			code, _, errs := kahook(append([]string{"--dry-run", "--config", conf, "--state-dir", st}, args...)...)
+			if code != 2 || !strings.Contains(errs, "no --dry-run") {
+				t.Errorf("exit %d (%q), want 2 saying there is no dry run", code, errs)
+			}
+			if _, err := os.Stat(st); err == nil {
+				t.Error("the refused dry run created the state dir")
+			}
+		})
 	}
 }

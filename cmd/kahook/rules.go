@@ -86,6 +86,9 @@ func finishCommandsIn(cmds []*cli.Command, globalNames map[string]bool, copies m
 			if err := checkArgCount(c); err != nil {
 				return err
 			}
+			if why, ok := noDryRun[commandName(c)]; ok && getEnv(c).dryRun {
+				return usage("%s: no --dry-run (%s)", commandName(c), why)
+			}
 			if err := checkNumericFlags(c, set); err != nil {
 				return err
 			}
@@ -98,6 +101,15 @@ func finishCommandsIn(cmds []*cli.Command, globalNames map[string]bool, copies m
 			return nil
 		}
 	}
+}
+
+// noDryRun are the commands that act and have no dry run: refused with
+// --dry-run (exit 2, nothing done), since `--dry-run` promises that
+// nothing changes. The value says what to use instead.
+var noDryRun = map[string]string{
+	"sync":   "a pass checks and applies; `kahook check` runs one check, `kahook ipvs diff` shows the IPVS changes",
+	"reload": "a reload applies; `kahook config check` validates, `kahook ipvs diff` shows the IPVS changes",
+	"garp":   "it sends; `kahook arp probe` only asks",
 }
 
 // commandName is the command's path without the program: "ipvs show".
@@ -168,7 +180,7 @@ func checkNumericFlags(c *cli.Context, set setFlags) error {
 			continue
 		}
 		var v float64
-		switch f.(type) {
+		switch libFlag(f).(type) {
 		case *cli.IntFlag:
 			v = float64(c.Int(name))
 		case *cli.Int64Flag:
@@ -211,7 +223,7 @@ func checkStringFlags(c *cli.Context, set setFlags) error {
 			continue
 		}
 		var vals []string
-		switch f.(type) {
+		switch libFlag(f).(type) {
 		case *cli.StringFlag:
 			vals = []string{x.String(name)}
 		case *cli.StringSliceFlag:
@@ -315,7 +327,7 @@ func (s setFlags) isSet(x *cli.Context, f cli.Flag) bool {
 // v1-style "name, alias" strings, and kahook has none (TestFlagNames
 // checks every flag of the tree).
 func flagName(f cli.Flag) (name string, aliases []string) {
-	switch f := f.(type) {
+	switch f := libFlag(f).(type) {
 	case *cli.StringFlag:
 		return f.Name, f.Aliases
 	case *cli.BoolFlag:

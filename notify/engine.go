@@ -384,7 +384,7 @@ func (e *Engine) runSteps(ctx context.Context, in *config.Instance, ev Event, st
 	wasMaster := prev != nil && prev.State == Master && prev.Applied
 	var stale []vip.Addr
 	if ev.State == Master && ev.Source == SourceReload {
-		stale = staleVIPs(in, prev)
+		stale = prev.VIPs // ReloadVIPs passes what the reload may remove
 	} else if ev.State != Master {
 		stale = staleVIPs(in, prev)
 		if len(stale) == 0 && prev == nil {
@@ -395,9 +395,12 @@ func (e *Engine) runSteps(ctx context.Context, in *config.Instance, ev Event, st
 		}
 	}
 	var plans []*stepPlan
-	planned := 0
+	planned, vipAdds := 0, 0
 	for _, step := range steps {
-		if step.Kind == StepGARP && (wasMaster || ev.Source == SourceReload) && planned == 0 {
+		if step.Kind == StepGARP && ev.Source == SourceReload && vipAdds == 0 {
+			continue // a reload announces only a VIP it binds
+		}
+		if step.Kind == StepGARP && wasMaster && planned == 0 {
 			log.Debug("gratuitous ARP skipped: already MASTER and nothing changed; the running schedule goes on")
 			continue
 		}
@@ -414,6 +417,9 @@ func (e *Engine) runSteps(ctx context.Context, in *config.Instance, ev Event, st
 			stale = nil
 		}
 		planned += len(p.changes)
+		if step.Kind == StepVIPAdd {
+			vipAdds += len(p.changes)
+		}
 		plans = append(plans, p)
 	}
 	var errs []error
@@ -559,18 +565,77 @@ func vipAddrs(in *config.Instance, step Step) []vip.Addr {
 // SourceReload is the Event.Source of ReloadVIPs.
 const SourceReload = "reload"
 
+// Holds says whether this node still holds in as the MASTER s records: s
+// is MASTER and, when in binds its VIPs as MASTER, at least one of the
+// VIPs s recorded as bound is still on its device. A release that went
+// ahead without the run lock (it records itself later, see Settle) or
+// without a loadable config (ReleaseWithoutConfig records nothing) removed
+// the VIPs and left the MASTER record: such a node is not MASTER, and a
+// reload must not bind or load anything on it.
+func (e *Engine) Holds(in *config.Instance, s *state.InstanceState) bool {
+	if s == nil || s.State != Master {
+		return false
+	}
+	if !in.Master.VIP {
+		return true
+	}
+	if len(s.VIPs) == 0 {
+		return false
+	}
+	missing, err := e.VIPs.Plan(s.VIPs, true)
+	return err == nil && len(missing) < len(s.VIPs)
+}
+
+// ReloadMasters reads the state (creating and changing nothing) and
+// validates, as a MASTER event would be, each instance of the config it
+// records as MASTER: a missing interface or an unsafe state dir is a
+// *BadInputError, so that a reload refuses before it changes anything.
+// It returns their names.
+func (e *Engine) ReloadMasters() ([]string, error) {
+	if e.Store.Log == nil {
+		e.Store.Log = e.Log
+	}
+	if err := state.CheckDir(e.Store.Dir); errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	} else if err != nil {
+		var unsafe *state.UnsafeError
+		if errors.As(err, &unsafe) {
+			return nil, &BadInputError{Msg: err.Error()}
+		}
+		return nil, err
+	}
+	st, err := e.Store.Load()
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, in := range e.Cfg.Instances {
+		if p := st.Instances[in.Name]; p != nil && p.State == Master {
+			if _, err := e.Validate(Event{Name: in.Name, State: Master}); err != nil {
+				return nil, err
+			}
+			names = append(names, in.Name)
+		}
+	}
+	return names, nil
+}
+
 // ReloadVIPs re-applies the VIPs of the instances this node is MASTER for
-// (by the state, under the run lock) after kahook.conf changed and
-// keepalived was reloaded: keepalived runs no notify for an instance that
-// stays MASTER, so without this a VIP added to or moved in the config
+// (by the state and Holds, under the run lock) after kahook.conf changed
+// and keepalived was reloaded: keepalived runs no notify for an instance
+// that stays MASTER, so without this a VIP added to or moved in the config
 // would stay unbound, and a VIP it dropped bound, until the next
 // transition. Each instance runs ReloadSteps; the VIPs then recorded are
 // the config's (plus, where a step failed, the old ones still to remove).
 // The recorded event is kept as it was: a reload is not a VRRP event, and
 // a keepalived BACKUP already on its way is never made stale by it. An
-// instance in any other state is left alone (a release removes every VIP
-// anyway; a DR real server's `backup { vip on }` keeps its lo VIPs until
-// its next transition). It returns one Result per instance acted on.
+// instance recorded MASTER that the node no longer holds is left alone and
+// logged. An instance in any other state is left alone (a release removes
+// every VIP anyway; a DR real server's `backup { vip on }` keeps its lo
+// VIPs until its next transition). An instance the config no longer has
+// (renamed or removed) has its recorded VIPs removed, except those
+// another instance of the config has bound by its record. It returns one
+// Result per instance acted on.
 func (e *Engine) ReloadVIPs(ctx context.Context) ([]*Result, error) {
 	if e.Store.Log == nil {
 		e.Store.Log = e.Log
@@ -594,18 +659,22 @@ func (e *Engine) ReloadVIPs(ctx context.Context) ([]*Result, error) {
 		if prev == nil || prev.State != Master {
 			continue
 		}
-		ev := Event{Name: in.Name, State: Master, Priority: prev.Priority, Key: prev.Event, Source: SourceReload, Received: time.Now()}
 		log := e.Log.With("instance", in.Name, "state", Master, "source", SourceReload)
+		if !e.Holds(in, prev) {
+			log.Warn("reload: the state records this instance as MASTER, but none of the VIPs it recorded is bound (released since): nothing bound or announced; the next MASTER transition applies the config", "recorded_vips", fmt.Sprint(prev.VIPs))
+			continue
+		}
+		ev := Event{Name: in.Name, State: Master, Priority: prev.Priority, Key: prev.Event, Source: SourceReload, Received: time.Now()}
 		cur := *prev
 		res := &Result{Event: ev, Steps: []StepResult{}}
-		// A VIP the config moved to another instance this node is MASTER
-		// for is that instance's now, not stale.
+		// What the reload may remove: the recorded VIPs that are not
+		// bound after it, and that no other instance has bound now.
 		mine := *prev
-		mine.VIPs = e.unclaimedByMasters(st, prev.VIPs, in.Name)
+		mine.VIPs = e.unclaimed(st, without(prev.VIPs, boundAfter(in, Master)), in.Name)
 		stepErrs := e.runSteps(ctx, in, ev, ReloadSteps(in), &mine, &cur, nil, res, log)
 		cur.VIPs = boundAfter(in, Master)
 		if len(stepErrs) > 0 {
-			cur.VIPs = append(cur.VIPs, staleVIPs(in, &mine)...)
+			cur.VIPs = append(cur.VIPs, mine.VIPs...)
 		}
 		cur.Updated = time.Now()
 		st.Instances[in.Name] = &cur
@@ -618,40 +687,38 @@ func (e *Engine) ReloadVIPs(ctx context.Context) ([]*Result, error) {
 		errs = append(errs, stepErrs...)
 		out = append(out, res)
 	}
-	// An instance the state records with VIPs bound that the reloaded
-	// config no longer has (renamed or removed): nothing will release it
-	// (keepalived no longer knows it either), so its VIPs go now.
 	for _, name := range slices.Sorted(maps.Keys(st.Instances)) {
 		prev := st.Instances[name]
 		if e.Cfg.Instance(name) != nil || len(prev.VIPs) == 0 {
 			continue
 		}
 		log := e.Log.With("instance", name, "source", SourceReload)
-		// A VIP an instance of the config that this node is MASTER for
-		// names (the instance was renamed, and keepalived already made
-		// the new name MASTER) stays: it is that instance's now.
-		drop := e.unclaimedByMasters(st, prev.VIPs, name)
-		log.Warn("releasing the VIPs of an instance the reloaded config no longer has", "vips", fmt.Sprint(drop))
-		StopFollowers(name, log)
+		drop := e.unclaimed(st, prev.VIPs, name)
 		res := &Result{Event: Event{Name: name, State: prev.State, Key: prev.Event, Source: SourceReload}, Steps: []StepResult{}}
 		sr := StepResult{Step: Step{Kind: StepVIPDel, StaleOnly: true, Reason: "the instance is no longer in the config"}, Changes: []Change{}}
-		ch, err := e.VIPs.Plan(drop, false)
 		var left []vip.Addr
-		for i := range ch {
-			if err == nil {
-				if err = e.VIPs.Apply(ch[i]); err == nil {
-					sr.Changes = append(sr.Changes, Change{VIP: &ch[i]})
-					continue
+		if len(drop) > 0 {
+			StopFollowers(name, log)
+			ch, err := e.VIPs.Plan(drop, false)
+			for i := range ch {
+				if err == nil {
+					if err = e.VIPs.Apply(ch[i]); err == nil {
+						sr.Changes = append(sr.Changes, Change{VIP: &ch[i]})
+						continue
+					}
+				}
+				left = append(left, ch[i].Addr)
+			}
+			if err != nil {
+				sr.Error = err.Error()
+				errs = append(errs, fmt.Errorf("release VIPs of %s: %w", name, err))
+				if len(left) == 0 {
+					left = drop
 				}
 			}
-			left = append(left, ch[i].Addr)
 		}
-		if err != nil {
-			sr.Error = err.Error()
-			errs = append(errs, fmt.Errorf("release VIPs of %s: %w", name, err))
-			if len(left) == 0 {
-				left = drop
-			}
+		if len(sr.Changes) > 0 {
+			log.Warn("reload: released the VIPs of an instance the config no longer has", "vips", fmt.Sprint(drop))
 		}
 		cur := *prev
 		cur.VIPs, cur.GARPPID, cur.GARPEvent, cur.Updated = left, 0, nil, time.Now()
@@ -666,20 +733,34 @@ func (e *Engine) ReloadVIPs(ctx context.Context) ([]*Result, error) {
 	return out, errors.Join(errs...)
 }
 
-// unclaimedByMasters is addrs without those that an instance of the
-// config other than self names and that st records as MASTER.
-func (e *Engine) unclaimedByMasters(st *state.State, addrs []vip.Addr, self string) []vip.Addr {
+// unclaimed is addrs without those that another instance of the config
+// has bound by its record (boundAfter of its recorded state: a MASTER's
+// VIPs, a DR real server's lo VIPs in `backup { vip on }`).
+func (e *Engine) unclaimed(st *state.State, addrs []vip.Addr, self string) []vip.Addr {
 	var out []vip.Addr
 	for _, a := range addrs {
 		claimed := false
 		for _, in := range e.Cfg.Instances {
-			if in.Name != self && configures(in, a) {
-				if p := st.Instances[in.Name]; p != nil && p.State == Master {
-					claimed = true
-				}
+			p := st.Instances[in.Name]
+			if in.Name == self || p == nil {
+				continue
+			}
+			for _, b := range boundAfter(in, p.State) {
+				claimed = claimed || (b.Dev == a.Dev && b.Prefix.Addr() == a.Prefix.Addr())
 			}
 		}
 		if !claimed {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// without is addrs minus those in keep (same address on the same device).
+func without(addrs, keep []vip.Addr) []vip.Addr {
+	var out []vip.Addr
+	for _, a := range addrs {
+		if !slices.ContainsFunc(keep, func(k vip.Addr) bool { return k.Dev == a.Dev && k.Prefix.Addr() == a.Prefix.Addr() }) {
 			out = append(out, a)
 		}
 	}

@@ -1167,3 +1167,104 @@ func TestReloadMovesVIPs(t *testing.T) {
 		t.Errorf("the reload removed VIPs the renamed instance, MASTER, now holds\n%s", out)
 	}
 }
+
+// TestReloadFailSafe (hostile review of the reload): a reload binds and
+// announces only where the node still holds the instance, never where a
+// release removed the VIPs without recording it; it never removes a VIP
+// another instance holds; `master { vip off }` drops the VIPs; a missing
+// interface is refused before anything changes; an unchanged VIP set is
+// not re-announced.
+func TestReloadFailSafe(t *testing.T) {
+	good := instanceConf("")
+	setup := func(t *testing.T, name string) (a, client *node) {
+		sw := netnstest.NewSwitch(t)
+		a = newNode(t, sw, name+"a", "02:00:00:00:0b:01", "10.9.0.1/24", "", good)
+		client = newNode(t, sw, name+"c", "02:00:00:00:0b:03", "10.9.0.9/24", "", "")
+		return a, client
+	}
+	// stale points the client's entry for ip at another MAC: only a
+	// gratuitous ARP from a moves it back.
+	const other = "02:00:00:00:0b:99"
+	stale := func(client *node, ip string) {
+		client.MustRun("ip", "neigh", "replace", ip, "lladdr", other, "dev", "eth0", "nud", "stale")
+	}
+	announced := func(client, a *node, ip string) bool {
+		return netnstest.Eventually(time.Second, func() bool { return client.neighMAC(ip) == a.mac })
+	}
+	t.Run("released with a broken config", func(t *testing.T) {
+		a, client := setup(t, "rfb")
+		a.mustKahook("notify", "master", "VI_1")
+		writeFile(t, a.conf, good+"instance VI_1 { bogus 1\n")
+		if _, code := a.kahook("notify", "backup", "VI_1"); code != 1 || a.hasAddr("lo", vip4) {
+			t.Fatalf("setup: release without the config: exit %d, VIP present %v", code, a.hasAddr("lo", vip4))
+		}
+		stale(client, vip4)
+		writeFile(t, a.conf, good)
+		out := a.mustKahook("reload")
+		if a.hasAddr("lo", vip4) || a.hasAddr("eth0", vip6) {
+			t.Errorf("the reload bound the VIPs on a node that released them\n%s", out)
+		}
+		if announced(client, a, vip4) {
+			t.Errorf("the reload announced %s from a node that released it", vip4)
+		}
+		if !strings.Contains(out, "none of the VIPs it recorded is bound") {
+			t.Errorf("no warning:\n%s", out)
+		}
+	})
+	t.Run("instance removed and added back", func(t *testing.T) {
+		a, _ := setup(t, "rfr")
+		a.mustKahook("notify", "master", "VI_1")
+		writeFile(t, a.conf, strings.Replace(good, "VI_1", "VI_9", 1))
+		a.mustKahook("reload")
+		a.mustKahook("notify", "backup", "VI_9")
+		writeFile(t, a.conf, good)
+		out := a.mustKahook("reload")
+		if a.hasAddr("lo", vip4) {
+			t.Errorf("the reload bound a VIP for an instance keepalived has not made MASTER\n%s", out)
+		}
+	})
+	t.Run("DR backup vip on keeps the lo VIP of a renamed instance", func(t *testing.T) {
+		dr := instanceConf("    backup {\n        vip on\n        sysctl realserver\n    }")
+		a, _ := setup(t, "rfd")
+		writeFile(t, a.conf, dr)
+		a.mustKahook("notify", "backup", "VI_1")
+		writeFile(t, a.conf, strings.Replace(dr, "VI_1", "VI_9", 1))
+		a.mustKahook("notify", "backup", "VI_9")
+		out := a.mustKahook("reload")
+		if !a.hasAddr("lo", vip4) {
+			t.Errorf("the reload removed the lo VIP the renamed instance holds as a DR real server\n%s", out)
+		}
+	})
+	t.Run("master vip off", func(t *testing.T) {
+		a, _ := setup(t, "rfo")
+		a.mustKahook("notify", "master", "VI_1")
+		writeFile(t, a.conf, instanceConf("    master {\n        vip off\n    }"))
+		out := a.mustKahook("reload")
+		if a.hasAddr("lo", vip4) || a.hasAddr("eth0", vip6) {
+			t.Errorf("with master { vip off } the reload left the VIPs bound\n%s", out)
+		}
+	})
+	t.Run("missing interface refused", func(t *testing.T) {
+		a, _ := setup(t, "rfi")
+		a.mustKahook("notify", "master", "VI_1")
+		writeFile(t, a.conf, strings.Replace(strings.Replace(good, "interface eth0", "interface eth7", 1), vip4, "10.9.0.102", 1))
+		out, code := a.kahook("reload")
+		if code != 2 || !a.hasAddr("lo", vip4) || a.hasAddr("lo", "10.9.0.102") {
+			t.Errorf("exit %d (want 2), old VIP present %v, new VIP present %v: a refused reload must change nothing\n%s", code, a.hasAddr("lo", vip4), a.hasAddr("lo", "10.9.0.102"), out)
+		}
+	})
+	t.Run("no gratuitous ARP without a new VIP", func(t *testing.T) {
+		a, client := setup(t, "rfg")
+		a.mustKahook("notify", "master", "VI_1")
+		a.MustRun("sysctl", "-qw", "net.ipv4.conf.eth0.arp_announce=0")
+		time.Sleep(300 * time.Millisecond) // the MASTER's own announcements are over
+		stale(client, vip4)
+		out := a.mustKahook("reload")
+		if announced(client, a, vip4) {
+			t.Errorf("a reload that bound no VIP sent gratuitous ARP\n%s", out)
+		}
+		if a.sysctl("eth0.arp_announce") != "2" {
+			t.Errorf("the reload did not set the MASTER's sysctls again\n%s", out)
+		}
+	})
+}

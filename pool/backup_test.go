@@ -204,7 +204,7 @@ virtual_server 10.0.0.20 80 {
 			for n, s := range tc.states {
 				st.Instances[n] = &state.InstanceState{State: state.VRRP(s)}
 			}
-			vss, masters := ReloadServers(cfg, st)
+			vss, masters := ReloadServers(cfg, st, nil)
 			var names []string
 			for _, vs := range vss {
 				names = append(names, vs.Name())

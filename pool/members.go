@@ -65,12 +65,14 @@ func Members(st *state.State) ipvs.MembersFunc {
 // keepalived's ExecReload): the virtual servers of the instances this node
 // is MASTER for according to kahook's state, and those instances' names.
 // A BACKUP holds no table to update (its services are loaded by the MASTER
-// transition, from the config as it is then).
-func ReloadServers(cfg *config.Config, st *state.State) ([]*config.VirtualServer, []string) {
+// transition, from the config as it is then). holds, when not nil, must
+// also say the node still holds the instance (notify.Engine.Holds: a
+// release that could not record itself left a MASTER record behind).
+func ReloadServers(cfg *config.Config, st *state.State, holds func(*config.Instance, *state.InstanceState) bool) ([]*config.VirtualServer, []string) {
 	var vss []*config.VirtualServer
 	var masters []string
 	for _, in := range cfg.Instances {
-		if isMaster(st, in.Name) {
+		if isMaster(st, in.Name) && (holds == nil || holds(in, st.Instances[in.Name])) {
 			masters = append(masters, in.Name)
 			vss = append(vss, cfg.ServersOf(in.Name)...)
 		}

@@ -25,7 +25,10 @@ type ReloadResult struct {
 // keeping the pool's health decisions (Members); it opens IPVS only when
 // there is something to apply. This is `kahook reload`, which keepalived's
 // ExecReload runs on `systemctl reload keepalived`.
-func Reload(ctx context.Context, cfg *config.Config, store *state.Store, open func() (ipvs.Kernel, error), log *slog.Logger, deadline time.Duration) (*ReloadResult, error) {
+//
+// holds (nil: every MASTER record) filters the instances: see
+// ReloadServers.
+func Reload(ctx context.Context, cfg *config.Config, store *state.Store, open func() (ipvs.Kernel, error), log *slog.Logger, deadline time.Duration, holds func(*config.Instance, *state.InstanceState) bool) (*ReloadResult, error) {
 	lock, err := store.LockWithin(ctx, 30*time.Second)
 	if err != nil {
 		return nil, err
@@ -35,7 +38,7 @@ func Reload(ctx context.Context, cfg *config.Config, store *state.Store, open fu
 	if err != nil {
 		return nil, err
 	}
-	vss, masters := ReloadServers(cfg, st)
+	vss, masters := ReloadServers(cfg, st, holds)
 	res := &ReloadResult{Masters: masters}
 	if len(vss) == 0 {
 		log.Debug("reload: config valid; nothing to apply on this node", "master_instances", strings.Join(masters, ","))

@@ -134,18 +134,18 @@ virtual_server 10.0.0.10 80 {
 		ServerKey(vs, vs.RealServers[1]): {Up: false, Seen: true, Weight: -1},
 	}}
 	store.Save(st)
-	if _, err := Reload(context.Background(), cfg, store, open, log, 5*time.Second); err != nil {
+	if _, err := Reload(context.Background(), cfg, store, open, log, 5*time.Second, nil); err != nil {
 		t.Fatal(err)
 	}
 	if got := k.weights(); got != "10.0.1.1:80 w2" {
 		t.Fatalf("first load: %s", got)
 	}
-	res, err := Reload(context.Background(), conf(7), store, open, log, 5*time.Second)
+	res, err := Reload(context.Background(), conf(7), store, open, log, 5*time.Second, nil)
 	if err != nil || res.Changes != 1 || k.weights() != "10.0.1.1:80 w7" {
 		t.Errorf("changed weight: %+v %v, table %s, want 10.0.1.1:80 w7 and the dead server out", res, err, k.weights())
 	}
 	// Unchanged: nothing written.
-	if res, _ := Reload(context.Background(), conf(7), store, open, log, 5*time.Second); res.Changes != 0 {
+	if res, _ := Reload(context.Background(), conf(7), store, open, log, 5*time.Second, nil); res.Changes != 0 {
 		t.Errorf("unchanged config wrote %d changes", res.Changes)
 	}
 	// BACKUP: IPVS not opened.
@@ -155,7 +155,7 @@ virtual_server 10.0.0.10 80 {
 	res, err = Reload(context.Background(), conf(9), store, func() (ipvs.Kernel, error) {
 		t.Error("IPVS opened on a BACKUP")
 		return k, nil
-	}, log, 5*time.Second)
+	}, log, 5*time.Second, nil)
 	if err != nil || len(res.Masters) != 0 || k.weights() != "10.0.1.1:80 w7" {
 		t.Errorf("BACKUP reload: %+v %v %s", res, err, k.weights())
 	}

@@ -570,6 +570,7 @@ func (b *builder) group(n *Node) {
 		}
 		if keep {
 			kept++
+			g.zeroMark = g.zeroMark || (c.Key == "fwmark" && !load)
 		}
 	}
 	if kept == 0 {

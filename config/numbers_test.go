@@ -78,6 +78,8 @@ func TestKeepalivedNumbers(t *testing.T) {
 		{"delay_loop starting with a point", numConf(" delay_loop +.5", "", ""), true, "load", func(c *Config) (any, any) { return c.VirtualServers[0].DelayLoop, 500 * time.Millisecond }},
 		{"delay_loop with 7 decimals rounds up", numConf(" delay_loop 1.1234565", "", ""), false, "problem", func(c *Config) (any, any) { return c.VirtualServers[0].DelayLoop, 1123457 * time.Microsecond }},
 		{"delay_loop with 8 decimals looks at the 7th", numConf(" delay_loop 1.12345649", "", ""), false, "problem", func(c *Config) (any, any) { return c.VirtualServers[0].DelayLoop, 1123456 * time.Microsecond }},
+		{"delay_loop of 2^64-2 µs", numConf(" delay_loop 18446744073709.551614", "", ""), true, "load", nil},
+		{"delay_loop of 2^64-1 µs", numConf(" delay_loop 18446744073709.551615", "", ""), false, "refuse", nil},
 		{"delay_loop with an exponent", numConf(" delay_loop 1e3", "", ""), false, "refuse", nil},
 		{"delay_loop in hex", numConf(" delay_loop 0x10", "", ""), false, "refuse", nil},
 		{"negative delay_loop", numConf(" delay_loop -5", "", ""), false, "refuse", nil},

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"math"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -40,6 +41,9 @@ func (b *builder) timer(n *Node, min, max time.Duration) (time.Duration, bool) {
 		return 0, false
 	}
 	us, tooPrecise, err := readTimer(s)
+	if err == nil && us == math.MaxUint64 {
+		err = errNumRange // above keepalived's TIMER_MAXIMUM, ULONG_MAX - 1
+	}
 	if err == nil && us > maxTimer {
 		if max == 0 {
 			// keepalived takes any timer up to ULONG_MAX microseconds;

@@ -1,9 +1,8 @@
 package config
 
 import (
-	"encoding/hex"
 	"errors"
-	"strconv"
+	"math"
 	"strings"
 	"time"
 )
@@ -121,7 +120,7 @@ func (b *builder) commonCheckKey(c *Node, ck *Check) bool {
 	connKeys := ck.Misc == nil && ck.File == nil // MISC_CHECK, FILE_CHECK: no connection keywords
 	switch c.Key {
 	case "retry", "nb_get_retry":
-		if v, ok := b.intArg(c, 0, 1<<31-1, "retry count"); ok {
+		if v, ok := b.intArg(c, 0, math.MaxUint32, "retry count"); ok {
 			ck.Retry = v
 		}
 	case "delay_before_retry":
@@ -159,19 +158,16 @@ func (b *builder) connKey(c *Node, conn *Conn) bool {
 	case "connect_port":
 		if len(c.Args) == 0 {
 			b.errorf(c.Pos, "connect_port: missing port")
-		} else if p, ok := b.portArg(c, 0); ok {
-			if p == 0 {
-				b.errorf(c.Pos, "connect_port: port 0 is not a port to connect to (keepalived: 1-65535)")
-			}
-			conn.Port = p
+		} else if p, ok := b.uintArg(c, 0, 1, 65535, "port"); ok {
+			conn.Port = uint16(p) // keepalived's co_port_handler: 1-65535
 		}
 	case "bindto":
 		if a, ok := b.addrOne(c, "address"); ok {
 			conn.BindTo = a
 		}
 	case "bind_port":
-		if p, ok := b.portArg(c, 0); ok {
-			conn.BindPort = p
+		if p, ok := b.uintArg(c, 0, 1, 65535, "port"); ok {
+			conn.BindPort = uint16(p) // keepalived's co_srcport_handler: 1-65535
 		}
 	case "connect_timeout":
 		if d, ok := b.timer(c, time.Microsecond, MaxConnectTimeout); ok {
@@ -241,7 +237,11 @@ func (b *builder) url(n *Node) (URL, bool) {
 				ok = false
 				continue
 			}
-			if _, err := hex.DecodeString(s); err != nil || len(s) != 32 {
+			if err := digestBytes(s); errors.Is(err, errNumDeliberate) {
+				b.errorf(c.Pos, "digest: %q: %v", s, err)
+				ok = false
+				continue
+			} else if err != nil {
 				b.errorf(c.Pos, "digest: %q is not 32 hexadecimal characters (an MD5 digest, as genhash prints it)", s)
 				ok = false
 				continue
@@ -249,8 +249,12 @@ func (b *builder) url(n *Node) (URL, bool) {
 			u.Digest = strings.ToLower(s)
 		case "status_code":
 			spec := strings.Join(c.Args, " ")
-			if _, good := ParseStatusCodes(spec); !good {
-				b.errorf(c.Pos, "status_code: %q is not a list of codes or ranges within 100-599", spec)
+			if err := statusCodes(c.Args); errors.Is(err, errNumDeliberate) {
+				b.errorf(c.Pos, "status_code: %v", err)
+				ok = false
+				continue
+			} else if _, good := ParseStatusCodes(spec); !good || err != nil {
+				b.errorf(c.Pos, "status_code: %q is not a list of codes or ranges within 100-599, separated by blanks", spec)
 				ok = false
 				continue
 			}
@@ -307,11 +311,13 @@ func (b *builder) miscKey(c *Node, ck *Check) bool {
 			return false
 		}
 	case "misc_timeout":
-		d, ok := b.timer(c, time.Microsecond, 0)
+		// keepalived's misc_timeout_handler: whole seconds, 0 to
+		// UINT_MAX/TIMER_HZ (4294); 0 is the default, delay_loop.
+		v, ok := b.intArg(c, 0, math.MaxUint32/1000000, "misc_timeout in whole seconds")
 		if !ok {
 			return false
 		}
-		m.Timeout = d
+		m.Timeout = time.Duration(v) * time.Second
 	case "misc_dynamic":
 		m.Dynamic = b.flag(c)
 	case "user":
@@ -519,7 +525,12 @@ func (b *builder) trackWeight(c *Node, lo, hi int) (int, bool, bool) {
 		b.errorf(c.Pos, "weight: expected W [reverse]")
 		return 0, false, false
 	}
-	w, err := strconv.Atoi(c.Args[0])
+	w64, err := readInt(c.Args[0]) // keepalived: read_int
+	w := int(w64)
+	if errors.Is(err, errNumDeliberate) {
+		b.errorf(c.Pos, "weight: %q: %v", c.Args[0], err)
+		return 0, false, false
+	}
 	if err != nil || w < lo || w > hi {
 		b.errorf(c.Pos, "weight: %q is not a number in %d..%d", c.Args[0], lo, hi)
 		return 0, false, false

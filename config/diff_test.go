@@ -140,6 +140,31 @@ func checkerBlocks(text string) []string {
 
 var numberRE = regexp.MustCompile(`^\d+$`)
 
+// numberForms are the ways of writing a number N the differential test
+// tries: a sign, leading zeros, blanks inside quotes, hex, a decimal
+// point, too many decimals, an exponent, trailing characters, no digits.
+var numberForms = []string{
+	"+N", "0N", "00N", `" N"`, `" +N"`, `"N "`, "0xN", "Nx", "-N", "+-N", "+", `""`, `" "`,
+	"N.", "N.0", ".5", "+N.5", "N.1234567", "N.1234565", "N.12345649", "Ne0", "+0", "-0", "0", "00", "N0000000000",
+}
+
+var rangeEndRE = regexp.MustCompile(`[-/][0-9a-fA-F]+$`)
+
+// numberAt is the index of the number numberForms rewrites in a line's
+// words, or -1: a keyword's single numeric value, a server's port, or a
+// group entry's port, range end or prefix length.
+func numberAt(w []string) int {
+	switch {
+	case len(w) >= 3 && (w[0] == "real_server" || w[0] == "sorry_server" || w[0] == "virtual_server") && numberRE.MatchString(w[2]):
+		return 2
+	case len(w) >= 2 && numberRE.MatchString(w[1]):
+		return 1
+	case len(w) >= 1 && strings.ContainsAny(w[0], ".:") && rangeEndRE.MatchString(w[0]):
+		return 0
+	}
+	return -1
+}
+
 // mutate writes one mutation of base into dir and returns the file and
 // what was done.
 func mutate(r *rand.Rand, base diffBase, dir string) (string, string) {
@@ -156,7 +181,7 @@ func mutate(r *rand.Rand, base diffBase, dir string) (string, string) {
 	}
 	anyLine := func(w []string) bool { return true }
 	what := ""
-	switch r.Intn(10) {
+	switch r.Intn(12) {
 	case 0:
 		i := r.Intn(len(lines))
 		what = fmt.Sprintf("delete line %d", i+1)
@@ -247,6 +272,27 @@ func mutate(r *rand.Rand, base diffBase, dir string) (string, string) {
 				j = len(lines)
 			}
 			lines = slices.Insert(lines, j, ln)
+		}
+	case 10, 11:
+		// rewrite a number (a keyword's value, a server's or group
+		// entry's port, a group range end or prefix length) in another
+		// form: keepalived's strtoul family takes some, refuses others.
+		i := pickLine(func(w []string) bool { return numberAt(w) >= 0 })
+		if i >= 0 {
+			code, _, _ := decomment(lines[i])
+			w := strings.Fields(code)
+			k := numberAt(w)
+			num, pre := w[k], ""
+			if k == 0 { // a range end or prefix length
+				cut := strings.LastIndexAny(num, "-/") + 1
+				pre, num = num[:cut], num[cut:]
+			}
+			form := numberForms[r.Intn(len(numberForms))]
+			v := strings.ReplaceAll(form, "N", num)
+			what = fmt.Sprintf("number %s -> %s on line %d", w[k], pre+v, i+1)
+			w[k] = pre + v
+			indent := lines[i][:len(lines[i])-len(strings.TrimLeft(lines[i], " \t"))]
+			lines[i] = indent + strings.Join(w, " ")
 		}
 	}
 	if what == "" {
@@ -350,8 +396,9 @@ func checkerPass(out []byte) []string {
 // (README, "Deliberate differences"): where keepalived silently loads
 // something the writer evidently did not mean, kahook refuses.
 var deliberateMarks = []string{
-	"expects one value",               // extra words after a single value
-	"quotes as part of the file name", // include "x.conf"
+	"expects one value",                       // extra words after a single value
+	"quotes as part of the file name",         // include "x.conf"
+	"kahook refuses what keepalived misreads", // numbers: errNumDeliberate
 }
 
 // deliberate: every error is a deliberate difference.

@@ -21,7 +21,10 @@ func (b *builder) keepalivedFixups(vs *VirtualServer) bool {
 		return false
 	}
 	byAddress := vs.FWMark == 0 && (vs.Group == "" || b.groupHasAddresses(vs.Group))
-	if vs.HASuspend && !byAddress {
+	// keepalived's validate_check_config asks "has fwmarks" of a group's
+	// fwmark list, where "fwmark 0" entries are too.
+	marks := vs.FWMark != 0 || (vs.Group != "" && b.groupHasMarks(vs.Group))
+	if vs.HASuspend && marks {
 		b.problemf(vs.Pos, "virtual_server %s: ha_suspend cannot be used with fwmarks: cleared", vs.Name())
 		vs.HASuspend = false
 	}
@@ -38,8 +41,9 @@ func (b *builder) keepalivedFixups(vs *VirtualServer) bool {
 			b.problemf(vs.Pos, "virtual_server %s: port 0 is only valid for persistent services: persistence_timeout %d set", vs.Name(), int(DefaultPersistence.Seconds()))
 			vs.PersistenceTimeout = DefaultPersistence
 		}
-	} else if vs.Protocol != "" && vs.Group == "" {
-		b.problemf(vs.Pos, "virtual_server %s: protocol is ignored for fwmark services", vs.Name())
+	} else if vs.Protocol != "" && marks {
+		// a group of fwmark entries only, fwmark 0 included
+		b.problemf(vs.Pos, "virtual_server %s: protocol is ignored for fwmark services (keepalived: \"protocol specified for fwmark\")", vs.Name())
 		vs.Protocol = ""
 	}
 	if vs.PersistenceTimeout == 0 && vs.Group != "" {
@@ -78,6 +82,16 @@ func (b *builder) keepalivedFixups(vs *VirtualServer) bool {
 	return true
 }
 
+// groupHasMarks: the group has fwmark entries, "fwmark 0" included
+// (keepalived's non-empty vsg->vfwmark). An undefined group has none.
+func (b *builder) groupHasMarks(name string) bool {
+	g := b.cfg.Groups[name]
+	if g == nil {
+		return false
+	}
+	return g.zeroMark || slices.ContainsFunc(g.Entries, func(e GroupEntry) bool { return e.FWMark != 0 })
+}
+
 func (b *builder) groupHasAddresses(name string) bool {
 	g := b.cfg.Groups[name]
 	if g == nil {
@@ -99,10 +113,7 @@ func (b *builder) groupPorts(vs *VirtualServer, g *VirtualServerGroup) {
 	if vs.SorryServer != nil {
 		servers = append(servers[:len(servers):len(servers)], vs.SorryServer)
 	}
-	hasFWMark := false
-	for _, e := range g.Entries {
-		hasFWMark = hasFWMark || e.FWMark != 0
-	}
+	hasFWMark := b.groupHasMarks(vs.Group)
 	for _, rs := range servers {
 		if rs.LBKind == "NAT" || rs.Port == 0 {
 			continue

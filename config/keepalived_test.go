@@ -2,6 +2,9 @@ package config
 
 import (
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -347,7 +350,7 @@ func TestGroupFwmarkEntries(t *testing.T) {
 // (keepalived -t accepts it): the config loads, with a warning and no
 // service for the group.
 func TestGroupOnlyFwmarkZero(t *testing.T) {
-	src := "virtual_server_group G {\n fwmark 0\n}\nvirtual_server group G {\n protocol TCP\n lb_algo rr\n lb_kind NAT\n real_server 198.51.100.1 80 { }\n}\n"
+	src := "virtual_server_group G {\n fwmark 0\n}\nvirtual_server group G {\n lb_algo rr\n lb_kind NAT\n real_server 198.51.100.1 80 { }\n}\n"
 	c, err := Parse("k.conf", []byte(src), Options{ConfigID: "x"})
 	if err != nil {
 		t.Fatalf("refused: %v", err)
@@ -357,6 +360,63 @@ func TestGroupOnlyFwmarkZero(t *testing.T) {
 	}
 	if g := c.Groups["G"]; g == nil || len(g.Entries) != 0 {
 		t.Errorf("group G = %+v, want defined with no loadable entries", g)
+	}
+}
+
+// TestGroupFwmarkZeroIsFwmark: keepalived 2.2.7 keeps a group's
+// "fwmark 0" in its fwmark list, and validate_check_config asks that list
+// whether the group has fwmarks: so for such a group it reports a DR/TUN
+// real server's port ("fwmark virtual server ..., real server ... has port
+// specified"), a protocol when the group has no addresses ("protocol
+// specified for fwmark") and clears ha_suspend, as for any fwmark. kahook
+// reports the same (at the real server's and the virtual server's lines)
+// though it loads no service for mark 0. Measured with keepalived -t.
+func TestGroupFwmarkZeroIsFwmark(t *testing.T) {
+	group := func(entries, kind, extra string) string {
+		return "virtual_server_group G {\n" + entries + "}\nvirtual_server group G {\n lb_algo rr\n lb_kind " + kind + "\n" + extra +
+			" real_server 198.51.100.1 80 {\n }\n}\n"
+	}
+	cases := []struct {
+		name  string
+		text  string
+		lines []int // the lines of kahook's problems, in order
+	}{
+		{"protocol and a DR port", group(" fwmark 0\n", "DR", " protocol TCP\n"), []int{4, 8}},
+		{"protocol, NAT", group(" fwmark 0\n", "NAT", " protocol TCP\n"), []int{4}},
+		{"a DR port", group(" fwmark 0\n", "DR", ""), []int{7}},
+		{"a TUN port beside an address entry", group(" 192.0.2.1 80\n fwmark 0\n", "TUN", " protocol TCP\n"), []int{9}},
+		{"ha_suspend beside an address entry", group(" 192.0.2.1 80\n fwmark 0\n", "NAT", " protocol TCP\n ha_suspend\n"), []int{5}},
+		{"NAT beside an address entry", group(" 192.0.2.1 80\n fwmark 0\n", "NAT", " protocol TCP\n"), nil},
+	}
+	_, kaErr := exec.LookPath("keepalived")
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "k.conf")
+			if err := os.WriteFile(path, []byte(tc.text), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			c, err := Load(path, Options{ConfigID: diffConfigID})
+			if err != nil {
+				t.Fatalf("refused: %v", err)
+			}
+			var lines []int
+			for _, p := range c.Problems {
+				lines = append(lines, p.Pos.Line)
+			}
+			if !slices.Equal(lines, tc.lines) {
+				t.Errorf("problems at lines %v, want %v: %v", lines, tc.lines, c.Problems)
+			}
+			if kaErr != nil {
+				return
+			}
+			out, kerr := exec.Command("keepalived", "-t", "-f", path, "-l", "-n", "-i", diffConfigID).CombinedOutput()
+			if (kerr == nil) != (len(tc.lines) == 0) {
+				t.Errorf("keepalived -t passes=%v, want %v:\n%s", kerr == nil, len(tc.lines) == 0, out)
+			}
+			if why := compareWithKeepalived(path); why != "" {
+				t.Error(why)
+			}
+		})
 	}
 }
 

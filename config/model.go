@@ -345,6 +345,10 @@ type VirtualServerGroup struct {
 	Pos     Pos          `json:"pos"`
 	Name    string       `json:"name"`
 	Entries []GroupEntry `json:"entries"`
+	// zeroMark: the group has a "fwmark 0" entry, which keepalived keeps
+	// in its fwmark list (what it checks fwmark services by) and kahook
+	// loads no service for.
+	zeroMark bool
 }
 
 // GroupEntry is one line of a virtual_server_group: an address range and

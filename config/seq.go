@@ -65,9 +65,16 @@ func (lx *lexer) parseSeq(text string) ([][]assignment, string, error) {
 	for _, a := range args[1:] {
 		// keepalived expands definitions in the numbers (replace_param).
 		a, _ = lx.expand(strings.TrimSpace(a))
-		v, err := strconv.ParseInt(strings.TrimSpace(a), 0, 64)
-		if err != nil {
+		// keepalived reads it with strtol(p, &p, 0): 0x hex, 0 octal,
+		// decimal, blanks and tabs around it.
+		v, erange, rest := strtol0(a)
+		if strings.Trim(rest, " \t") != "" {
 			return nil, "", fmt.Errorf("invalid ~SEQ definition %q: %q is not a number", text, a)
+		}
+		if erange || strings.Trim(a, whiteSpace) == "" {
+			// keepalived reads a missing number as 0 and clamps one
+			// beyond 64 bits.
+			return nil, "", fmt.Errorf("invalid ~SEQ definition %q: %q is not a number within 64 bits: %w", text, a, errNumDeliberate)
 		}
 		nums = append(nums, v)
 	}

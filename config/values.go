@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"math"
 	"net/netip"
 	"strconv"
@@ -31,45 +32,61 @@ func (b *builder) one(n *Node, what string) (string, bool) {
 	return s, ok
 }
 
-// timer reads keepalived's decimal seconds ("5", "1.5").
+// timer reads keepalived's decimal seconds ("5", "1.5") as its read_timer
+// does (readTimer). A value with more than six decimals is a problem
+// (keepalived -t reports it) and is rounded as keepalived rounds it.
 func (b *builder) timer(n *Node, min, max time.Duration) (time.Duration, bool) {
 	s, ok := b.one(n, "a time in seconds")
 	if !ok {
 		return 0, false
 	}
-	d, err := parseSeconds(s)
-	if f, ferr := strconv.ParseFloat(s, 64); err != nil && ferr == nil && f > 1e9 && max == 0 {
-		// keepalived takes any timer up to ULONG_MAX microseconds; kahook
-		// holds at most 1e9 s (31 years) and says so.
-		b.warnf(n.Pos, "%s: %s s is more than 1e9 s: kahook uses 1e9 s", n.Key, s)
-		d, err = time.Duration(1e9)*time.Second, nil
+	us, tooPrecise, err := readTimer(s)
+	if err == nil && us == math.MaxUint64 {
+		err = errNumRange // above keepalived's TIMER_MAXIMUM, ULONG_MAX - 1
 	}
-	if err != nil || d < min || (max > 0 && d > max) {
-		if max > 0 {
-			b.errorf(n.Pos, "%s: %q is not a time in seconds between %v and %v", n.Key, s, min.Seconds(), max.Seconds())
+	if err == nil && us > maxTimer {
+		if max == 0 {
+			// keepalived takes any timer up to ULONG_MAX microseconds;
+			// kahook holds at most 1e9 s (31 years) and says so.
+			b.warnf(n.Pos, "%s: %s s is more than 1e9 s: kahook uses 1e9 s", n.Key, s)
+			us = maxTimer
 		} else {
+			err = errNumRange
+		}
+	}
+	d := time.Duration(us) * time.Microsecond
+	if err == nil && (d < min || (max > 0 && d > max)) {
+		err = errNumRange
+	}
+	if err != nil {
+		switch {
+		case errors.Is(err, errNumDeliberate):
+			b.errorf(n.Pos, "%s: %q: %v", n.Key, s, err)
+		case max > 0:
+			b.errorf(n.Pos, "%s: %q is not a time in seconds between %v and %v", n.Key, s, min.Seconds(), max.Seconds())
+		default:
 			b.errorf(n.Pos, "%s: %q is not a time in seconds (at least %v)", n.Key, s, min.Seconds())
 		}
 		return 0, false
 	}
+	if tooPrecise {
+		b.problemf(n.Pos, "%s: %q has more than 6 decimals (keepalived: \"has too many decimal places\"): keepalived and kahook round it to %v s", n.Key, s, d.Seconds())
+	}
 	return d, true
 }
 
-func parseSeconds(s string) (time.Duration, error) {
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || f < 0 || math.IsNaN(f) || math.IsInf(f, 0) || f > 1e9 {
-		return 0, strconv.ErrSyntax
-	}
-	return time.Duration(f * float64(time.Second)).Round(time.Microsecond), nil
-}
-
-// uint reads an unsigned integer in [min, max] from argument i.
+// uintArg reads an unsigned integer in [min, max] from argument i, as
+// keepalived's read_unsigned does (readUnsigned).
 func (b *builder) uintArg(n *Node, i int, min, max uint64, what string) (uint64, bool) {
 	s, ok := b.arg(n, i, what)
 	if !ok {
 		return 0, false
 	}
-	v, err := strconv.ParseUint(s, 10, 64)
+	v, err := readUnsigned(s)
+	if errors.Is(err, errNumDeliberate) && min == 0 {
+		b.errorf(n.Pos, "%s: %q: %v", n.Key, s, err)
+		return 0, false
+	}
 	if err != nil || v < min || v > max {
 		b.errorf(n.Pos, "%s: %q is not a valid %s (%d-%d)", n.Key, s, what, min, max)
 		return 0, false
@@ -107,18 +124,24 @@ func (b *builder) addrArg(n *Node, i int, what string) (netip.Addr, bool) {
 	return a.Unmap(), true
 }
 
-// port reads a port 0-65535 from argument i; a missing argument is 0
+// portArg reads a server port from argument i as keepalived's
+// inet_stosockaddr callers do (serverPort): a missing argument, or one of
+// zeros only, is no port (0); anything else must be a port 1-65535
 // (keepalived accepts "virtual_server IP" and "real_server IP" alone).
 func (b *builder) portArg(n *Node, i int) (uint16, bool) {
 	if i >= len(n.Args) {
 		return 0, true
 	}
-	v, err := strconv.ParseUint(n.Args[i], 10, 32)
-	if err != nil || v > 65535 {
-		b.errorf(n.Pos, "%s: port %q out of range (0-65535)", n.Key, n.Args[i])
+	p, err := serverPort(n.Args[i])
+	if errors.Is(err, errNumDeliberate) {
+		b.errorf(n.Pos, "%s: port %q: %v", n.Key, n.Args[i], err)
 		return 0, false
 	}
-	return uint16(v), true
+	if err != nil {
+		b.errorf(n.Pos, "%s: port %q out of range (1-65535, or 0 written as zeros only)", n.Key, n.Args[i])
+		return 0, false
+	}
+	return p, true
 }
 
 // flag reads an optional on/off argument; a bare keyword means on.

@@ -1,9 +1,10 @@
 package config
 
 import (
+	"errors"
 	"fmt"
+	"math"
 	"net/netip"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -37,8 +38,15 @@ func (b *builder) virtualServer(n *Node) {
 		b.errorf(n.Pos, "virtual_server: expected 'IP PORT', 'fwmark N' or 'group NAME'")
 		return
 	case "fwmark":
-		v, ok := b.uintArg(n, 1, 1, MaxFWMark, "fwmark")
+		v, ok := b.uintArg(n, 1, 0, MaxFWMark, "fwmark")
 		if !ok {
+			return
+		}
+		if v == 0 {
+			// keepalived's alloc_vs takes mark 0, which is no mark: with a
+			// protocol and persistence it passes -t and loads the address
+			// service 0.0.0.0:0 (ipvswrapper.c), which no packet reaches.
+			b.errorf(n.Pos, "virtual_server fwmark %s: mark 0 marks no packets (keepalived loads the address service 0.0.0.0 port 0 for it): %v", n.Arg(1), errNumDeliberate)
 			return
 		}
 		vs.FWMark = uint32(v)
@@ -52,15 +60,12 @@ func (b *builder) virtualServer(n *Node) {
 		// keepalived's alloc_vs reports a bad address and skips the
 		// block ("Invalid virtual server IP address/port - skipping").
 		a, err := netip.ParseAddr(n.Arg(0))
-		p, perr := strconv.ParseUint(n.Arg(1), 10, 16)
-		if n.Arg(1) == "" {
-			p, perr = 0, nil
-		}
+		p, perr := serverPort(n.Arg(1))
 		if err != nil || a.Zone() != "" || perr != nil {
 			b.problemf(n.Pos, "virtual_server %s: not an IP address and port: keepalived skips the block, so does kahook", strings.Join(n.Args, " "))
 			return
 		}
-		vs.Addr = netip.AddrPortFrom(a.Unmap(), uint16(p))
+		vs.Addr = netip.AddrPortFrom(a.Unmap(), p)
 		vs.Family = family(vs.Addr.Addr())
 	}
 	lbKindSet, lbAlgoSet := false, false
@@ -137,11 +142,11 @@ func (b *builder) virtualServer(n *Node) {
 				vs.Family = f
 			}
 		case "quorum":
-			if v, ok := b.intArg(c, 1, 1<<31-1, "quorum"); ok {
+			if v, ok := b.intArg(c, 1, math.MaxUint32, "quorum"); ok {
 				vs.Quorum = v
 			}
 		case "hysteresis":
-			if v, ok := b.intArg(c, 0, 1<<31-1, "hysteresis"); ok {
+			if v, ok := b.intArg(c, 0, math.MaxUint32, "hysteresis"); ok {
 				vs.Hysteresis = v
 			}
 		case "inhibit_on_failure":
@@ -161,7 +166,7 @@ func (b *builder) virtualServer(n *Node) {
 				vs.ConnectTimeout = d
 			}
 		case "retry":
-			if v, ok := b.intArg(c, 1, 1<<31-1, "retry count"); ok {
+			if v, ok := b.intArg(c, 1, math.MaxUint32, "retry count"); ok {
 				vs.Retry = v
 			}
 		case "delay_before_retry":
@@ -295,7 +300,7 @@ func (b *builder) granularity(n *Node, vs *VirtualServer) (string, bool) {
 		}
 		return s, true
 	}
-	v, err := strconv.Atoi(s)
+	v, err := readUnsigned(s)
 	if err != nil || v < 1 || v > 128 {
 		b.errorf(n.Pos, "persistence_granularity: %q is not an IPv6 prefix length (1-128)", s)
 		return "", false
@@ -310,16 +315,13 @@ func (b *builder) serverAddr(n *Node) (*RealServer, bool) {
 	// keepalived's alloc_rs/alloc_ssvr report a bad address or port and
 	// skip the server ("Invalid real server ip address/port - skipping").
 	a, err := netip.ParseAddr(n.Arg(0))
-	p, perr := strconv.ParseUint(n.Arg(1), 10, 16)
-	if n.Arg(1) == "" {
-		p, perr = 0, nil
-	}
+	p, perr := serverPort(n.Arg(1))
 	if err != nil || a.Zone() != "" || perr != nil {
 		b.problemf(n.Pos, "%s %s: not an IP address and port: keepalived skips it, so does kahook", n.Key, strings.Join(n.Args, " "))
 		return nil, false
 	}
 	rs := b.realServers.New(256) // one allocation per 256 (issue 18)
-	*rs = RealServer{Pos: n.Pos, Addr: a.Unmap(), Port: uint16(p), Weight: unset, LThreshold: 0}
+	*rs = RealServer{Pos: n.Pos, Addr: a.Unmap(), Port: p, Weight: unset, LThreshold: 0}
 	return rs, true
 }
 
@@ -365,7 +367,7 @@ func (b *builder) realServer(n *Node, vs *VirtualServer) (*RealServer, bool) {
 			v := b.flag(c)
 			inh.alpha = &v
 		case "retry":
-			if v, ok := b.intArg(c, 1, 1<<31-1, "retry count"); ok {
+			if v, ok := b.intArg(c, 1, math.MaxUint32, "retry count"); ok {
 				inh.retry = v
 			}
 		case "delay_before_retry":
@@ -570,6 +572,7 @@ func (b *builder) group(n *Node) {
 		}
 		if keep {
 			kept++
+			g.zeroMark = g.zeroMark || (c.Key == "fwmark" && !load)
 		}
 	}
 	if kept == 0 {
@@ -587,9 +590,13 @@ func (b *builder) groupEntry(n *Node) (e GroupEntry, load, keep bool) {
 	if n.Key == "fwmark" {
 		// keepalived's alloc_vsg_entry (check_data.c) reads the mark in
 		// [0, UINT32_MAX] and reports and skips a bad mark or family.
-		v, err := strconv.ParseUint(n.Arg(0), 10, 32)
-		if n.Arg(0) == "" {
+		v, err := readUnsigned(n.Arg(0))
+		if len(n.Args) == 0 {
 			b.problemf(n.Pos, "virtual_server_group fwmark: missing mark: keepalived skips the entry, so does kahook")
+			return e, false, false
+		}
+		if errors.Is(err, errNumDeliberate) {
+			b.errorf(n.Pos, "virtual_server_group fwmark %q: %v", n.Arg(0), err)
 			return e, false, false
 		}
 		if err != nil {
@@ -617,6 +624,10 @@ func (b *builder) groupEntry(n *Node) (e GroupEntry, load, keep bool) {
 		return e, true, true
 	}
 	first, last, err := parseRange(n.Key)
+	if errors.Is(err, errNumDeliberate) {
+		b.errorf(n.Pos, "virtual_server_group entry: %v", err)
+		return e, false, false
+	}
 	if err != nil {
 		// keepalived reports a bad entry and skips it.
 		b.problemf(n.Pos, "virtual_server_group entry: %v: keepalived skips it, so does kahook", err)
@@ -640,8 +651,14 @@ func (b *builder) groupEntry(n *Node) (e GroupEntry, load, keep bool) {
 func parseRange(s string) (first, last netip.Addr, err error) {
 	if base, bits, isPrefix := strings.Cut(s, "/"); isPrefix {
 		a, aerr := netip.ParseAddr(base)
-		n, nerr := strconv.Atoi(bits)
-		if aerr != nil || nerr != nil || n < 1 || n > a.BitLen() {
+		if aerr != nil {
+			return first, last, fmt.Errorf("%q is not an IP address or range", s)
+		}
+		n, nerr := prefixLen(bits, a.BitLen())
+		if errors.Is(nerr, errNumDeliberate) {
+			return first, last, fmt.Errorf("%q: %w", s, nerr)
+		}
+		if nerr != nil {
 			return first, last, fmt.Errorf("%q: invalid netmask (keepalived: \"Invalid netmask\")", s)
 		}
 		a = a.Unmap()
@@ -683,7 +700,7 @@ func parseRange(s string) (first, last netip.Addr, err error) {
 	}
 	b := first.As16()
 	if first.Is4() {
-		v, perr := strconv.ParseUint(end, 10, 8)
+		v, perr := rangeEnd(end, false)
 		if perr != nil || byte(v) <= b[15] {
 			return first, last, fmt.Errorf("range %q: end must be a number %d-255, above the start (keepalived: \"Address range end is not greater than address range start\")", s, b[15]+1)
 		}
@@ -691,7 +708,7 @@ func parseRange(s string) (first, last netip.Addr, err error) {
 		b4[3] = byte(v)
 		return first, netip.AddrFrom4(b4), nil
 	}
-	v, perr := strconv.ParseUint(end, 16, 16)
+	v, perr := rangeEnd(end, true)
 	cur := uint64(b[14])<<8 | uint64(b[15])
 	if perr != nil || v <= cur {
 		return first, last, fmt.Errorf("range %q: end must be a hex group above %x (keepalived: \"Address range end is not greater than address range start\")", s, cur)

@@ -76,13 +76,17 @@ func detect() (uint16, error) {
 
 // OpenNoLoad is Open for a run that must change nothing (--dry-run,
 // which plans what a real run would do): it never runs `modprobe ip_vs`,
-// since loading a module is a change. When IPVS is not loaded but
-// `modprobe -n ip_vs` says a real run would load it, it returns
+// since loading a module is a change, and it asks generic netlink for
+// the IPVS family only once ip_vs is there (/sys/module/ip_vs, which a
+// built-in ip_vs has too): a lookup by name makes the kernel load the
+// module itself (request_module of "net-pf-16-proto-16-family-IPVS",
+// an alias ip_vs has carried since Linux 5.16). When IPVS is not loaded
+// but `modprobe -n ip_vs` says a real run would load it, it returns
 // Unloaded{}: the empty table that run would find. Otherwise it is Open
 // (IPVS loaded) or an ErrNoIPVS error (no module to load), as a real run
 // would fail.
 func OpenNoLoad() (Kernel, error) {
-	if familyID() != 0 {
+	if _, err := os.Stat(sysModule); err == nil {
 		return Open()
 	}
 	if out, err := exec.Command("modprobe", "-n", "ip_vs").CombinedOutput(); err != nil {
@@ -94,6 +98,9 @@ func OpenNoLoad() (Kernel, error) {
 	}
 	return Unloaded{}, nil
 }
+
+// sysModule exists while ip_vs is loaded or built in.
+const sysModule = "/sys/module/ip_vs"
 
 // Unloaded is the IPVS of a kernel whose ip_vs module is not loaded yet,
 // for a dry run (OpenNoLoad): its table is empty, and every write fails

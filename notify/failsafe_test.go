@@ -1268,3 +1268,54 @@ func TestReloadFailSafe(t *testing.T) {
 		}
 	})
 }
+
+// TestFIFOOneBoundFromTheSignal: the wait for keepalived to open the FIFO
+// and the drain after it share one bound from the SIGTERM: a writer that
+// opens late and stays open does not get the reader a second FIFODrain
+// (hostile review: 3.5 s after a SIGTERM, documented as at most 2 s).
+func TestFIFOOneBoundFromTheSignal(t *testing.T) {
+	sw := netnstest.NewSwitch(t)
+	a := newNode(t, sw, "fbound", "02:00:00:00:09:09", "10.9.0.1/24", "", instanceConf(""))
+	fifo := filepath.Join(t.TempDir(), "notify.fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := a.Command(a.bin, "--config", a.conf, "--state-dir", a.stateDir, "--syslog", "off", "fifo", fifo)
+	out := &netnstest.Buffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !holdsOpen(cmd.Process.Pid, fifo) {
+		if time.Now().After(deadline) {
+			t.Fatalf("kahook fifo never opened %s:\n%s", fifo, out.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	start := time.Now()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(notify.FIFODrain * 9 / 10)
+	w, err := os.OpenFile(fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		cmd.Wait()
+		t.Fatalf("the reader was gone before the bound: %v\n%s", err, out.String())
+	}
+	defer w.Close() // held open: only the bound ends the reader
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("fifo exit: %v\n%s", err, out.String())
+		}
+	case <-time.After(3 * notify.FIFODrain):
+		cmd.Process.Kill()
+		t.Fatalf("the reader did not end\n%s", out.String())
+	}
+	if d := time.Since(start); d > notify.FIFODrain*8/5 {
+		t.Errorf("ended %v after the SIGTERM: the bound is %v from the signal, not a second %v after the writer opened", d.Round(time.Millisecond), notify.FIFODrain, notify.FIFODrain)
+	}
+}

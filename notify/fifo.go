@@ -41,7 +41,11 @@ const FIFODrain = 2 * time.Second
 // line being applied is always finished, so a SIGTERM never leaves half a
 // transition. r should be an *os.File of the FIFO (its read deadline
 // bounds the drain); any other reader is abandoned after FIFODrain.
-func ReadFIFO(ctx context.Context, r io.Reader, e *Engine, log *slog.Logger) (FIFOStats, error) {
+// signalled, when not zero, is when the signal came (the caller saw it
+// before calling, while waiting for keepalived to open the FIFO): the
+// drain bound then runs from that instant, so the whole run ends at most
+// FIFODrain after the signal, however the wait was split.
+func ReadFIFO(ctx context.Context, r io.Reader, e *Engine, log *slog.Logger, signalled time.Time) (FIFOStats, error) {
 	var st FIFOStats
 	lines := make(chan string, 64)
 	readErr := make(chan error, 1)
@@ -77,14 +81,18 @@ func ReadFIFO(ctx context.Context, r io.Reader, e *Engine, log *slog.Logger) (FI
 			// SIGTERM: drain until EOF, bounded.
 			done = nil
 			log.Debug("FIFO reader: signalled; applying what keepalived still writes until it closes the FIFO", "bound", FIFODrain)
+			from := time.Now()
+			if !signalled.IsZero() && signalled.Before(from) {
+				from = signalled
+			}
 			if dr.d != nil {
-				end := time.Now().Add(FIFODrain)
+				end := from.Add(FIFODrain)
 				dr.until.Store(end.UnixNano())
 				if dr.d.SetReadDeadline(end) == nil {
 					continue
 				}
 			}
-			drainEnd = time.After(FIFODrain)
+			drainEnd = time.After(time.Until(from.Add(FIFODrain)))
 		case <-drainEnd:
 			log.Warn("FIFO reader: stopped after the drain bound, keepalived had not closed the FIFO", "bound", FIFODrain)
 			return st, nil

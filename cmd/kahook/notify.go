@@ -204,7 +204,7 @@ func fifoCommand() *cli.Command {
 			}
 			ctx, stop := signal.NotifyContext(c.Context, syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
-			f, err := openFIFO(ctx, c.Args().First())
+			f, signalled, err := openFIFO(ctx, c.Args().First())
 			if err != nil {
 				if errors.Is(err, errFIFONoWriter) {
 					e.log.Warn("FIFO reader stopped before keepalived opened the FIFO: no line read", "bound", notify.FIFODrain)
@@ -220,7 +220,7 @@ func fifoCommand() *cli.Command {
 			// After SIGTERM the reader goes on until keepalived closes the
 			// FIFO (its STOP line comes after the SIGTERM), at most
 			// notify.FIFODrain.
-			stats, err := notify.ReadFIFO(ctx, f, eng, e.log)
+			stats, err := notify.ReadFIFO(ctx, f, eng, e.log, signalled)
 			e.log.Info("FIFO reader stopped", "lines", stats.Lines, "applied", stats.Applied, "skipped", stats.Skipped, "failed", stats.Failed)
 			if err != nil && ctx.Err() == nil {
 				return failed(err)
@@ -236,14 +236,18 @@ func fifoCommand() *cli.Command {
 // inode, whatever the path points to by then) in blocking mode, which
 // waits until keepalived opens its end; that wait runs aside, and after
 // a SIGTERM it goes on for at most notify.FIFODrain (keepalived writes its
-// STOP lines after the SIGTERM), then returns errFIFONoWriter. A writer that opened, wrote and closed before the
+// STOP lines after the SIGTERM), then returns errFIFONoWriter. It also
+// returns when it saw the signal (zero: not yet): ReadFIFO's drain bound
+// runs from that instant, so a run ends at most notify.FIFODrain after
+// the signal. A writer that opened, wrote and closed before the
 // blocking open (seen as POLLHUP on the checked descriptor, which keeps
 // its lines in the pipe) does not leave the run waiting for another one:
 // the checked descriptor itself is then read to its end.
-func openFIFO(ctx context.Context, path string) (*os.File, error) {
+func openFIFO(ctx context.Context, path string) (*os.File, time.Time, error) {
+	var signalledAt time.Time
 	probe, err := notify.CheckFIFO(path)
 	if err != nil {
-		return nil, err
+		return nil, signalledAt, err
 	}
 	fd := int(probe.Fd())
 	self := fmt.Sprintf("/proc/self/fd/%d", fd)
@@ -287,7 +291,7 @@ func openFIFO(ctx context.Context, path string) (*os.File, error) {
 		select {
 		case r := <-ch:
 			probe.Close()
-			return r.f, r.err
+			return r.f, signalledAt, r.err
 		case <-hup:
 			// Let the blocking open return (a writer end of our own, held
 			// until it has: the open may not have reached the kernel yet)
@@ -300,20 +304,20 @@ func openFIFO(ctx context.Context, path string) (*os.File, error) {
 			if r.f != nil {
 				r.f.Close()
 			}
-			return probe, nil
+			return probe, signalledAt, nil
 		case <-signalled:
 			// keepalived, stopping, SIGTERMs the script and only then
 			// writes its STOP lines: a SIGTERM here (the writer not
 			// open yet, or open but this goroutine not yet woken) is
 			// no reason to stop. Go on waiting for the writer, as the
 			// reader does for its lines, at most notify.FIFODrain.
-			signalled = nil
+			signalled, signalledAt = nil, time.Now()
 			bound = time.After(notify.FIFODrain)
 		case <-bound:
 			// The blocking open goroutine stays blocked: the process
 			// exits next.
 			probe.Close()
-			return nil, errFIFONoWriter
+			return nil, signalledAt, errFIFONoWriter
 		}
 	}
 }

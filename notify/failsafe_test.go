@@ -980,25 +980,7 @@ func TestFIFOSignalledBeforeWriterOpens(t *testing.T) {
 	if !a.hasAddr("lo", vip4) {
 		t.Fatal("setup: the VIP is not up after notify master")
 	}
-	fifo := filepath.Join(t.TempDir(), "notify.fifo")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cmd := a.Command(a.bin, "--config", a.conf, "--state-dir", a.stateDir, "--syslog", "off", "fifo", fifo)
-	out := &netnstest.Buffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	// Wait until the reader holds the FIFO open (its signal handler is
-	// installed by then), with no writer yet.
-	deadline := time.Now().Add(10 * time.Second)
-	for !holdsOpen(cmd.Process.Pid, fifo) {
-		if time.Now().After(deadline) {
-			t.Fatalf("kahook fifo never opened %s:\n%s", fifo, out.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	cmd, out, fifo := a.startFIFOUnopened(t)
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -1028,23 +1010,7 @@ func TestFIFOSignalledBeforeWriterOpens(t *testing.T) {
 func TestFIFOSignalledAndNoWriter(t *testing.T) {
 	sw := netnstest.NewSwitch(t)
 	a := newNode(t, sw, "fnowr", "02:00:00:00:09:08", "10.9.0.1/24", "", instanceConf(""))
-	fifo := filepath.Join(t.TempDir(), "notify.fifo")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cmd := a.Command(a.bin, "--config", a.conf, "--state-dir", a.stateDir, "--syslog", "off", "fifo", fifo)
-	out := &netnstest.Buffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for !holdsOpen(cmd.Process.Pid, fifo) {
-		if time.Now().After(deadline) {
-			t.Fatalf("kahook fifo never opened %s:\n%s", fifo, out.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	cmd, out, _ := a.startFIFOUnopened(t)
 	start := time.Now()
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -1066,6 +1032,33 @@ func TestFIFOSignalledAndNoWriter(t *testing.T) {
 	if !strings.Contains(out.String(), "before keepalived opened the FIFO") {
 		t.Errorf("no warning that nothing was read:\n%s", out.String())
 	}
+}
+
+// startFIFOUnopened starts `kahook fifo` on a new root-only FIFO in a's
+// namespace and waits until the reader holds the FIFO open (its signal
+// handler is installed by then), with no writer yet.
+func (a *node) startFIFOUnopened(t *testing.T) (cmd *exec.Cmd, out *netnstest.Buffer, fifo string) {
+	t.Helper()
+	fifo = filepath.Join(t.TempDir(), "notify.fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd = a.Command(a.bin, "--config", a.conf, "--state-dir", a.stateDir, "--syslog", "off", "fifo", fifo)
+	out = &netnstest.Buffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !holdsOpen(cmd.Process.Pid, fifo) {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("kahook fifo never opened %s:\n%s", fifo, out.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return cmd, out, fifo
 }
 
 // holdsOpen reports whether process pid has path open.
@@ -1276,23 +1269,7 @@ func TestReloadFailSafe(t *testing.T) {
 func TestFIFOOneBoundFromTheSignal(t *testing.T) {
 	sw := netnstest.NewSwitch(t)
 	a := newNode(t, sw, "fbound", "02:00:00:00:09:09", "10.9.0.1/24", "", instanceConf(""))
-	fifo := filepath.Join(t.TempDir(), "notify.fifo")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cmd := a.Command(a.bin, "--config", a.conf, "--state-dir", a.stateDir, "--syslog", "off", "fifo", fifo)
-	out := &netnstest.Buffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for !holdsOpen(cmd.Process.Pid, fifo) {
-		if time.Now().After(deadline) {
-			t.Fatalf("kahook fifo never opened %s:\n%s", fifo, out.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	cmd, out, fifo := a.startFIFOUnopened(t)
 	start := time.Now()
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)

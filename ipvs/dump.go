@@ -34,14 +34,14 @@ type destDumper struct {
 // dumpRecvLen is the length each dump read asks for: a page (at most
 // 8 KiB). The kernel sizes a dump's reply buffers by the longest read
 // the socket has asked for (netlink_dump, up to 32 KiB), at least
-// NLMSG_GOODSIZE (a page less its overhead, at most 8 KiB), and fills
-// no more than that (kernel 4.7 on). Asking for 64 KiB made every
-// reply a 32 KiB buffer, which the kernel takes from the page allocator
-// (order 4 with its overhead), twice per service (the destinations,
-// then NLMSG_DONE): reading 1,000 x 10 in the VM took about twice as
-// long as with page-sized reads (issue 18). A reply that does not fit
-// (an older kernel) is not used: the dump is read to its end and made
-// again with reads of all of buf.
+// NLMSG_GOODSIZE (a page less its overhead, at most 8 KiB), and fills no
+// more than the size it chose. Asking for 64 KiB made every reply a
+// 32 KiB buffer, more than the kernel's slab caches hold, so each came
+// from the page allocator, twice per service (the destinations, then
+// NLMSG_DONE): reading 1,000 x 10 in the VM took about 1.5 to 2 times as
+// long as with page-sized reads (issue 18). A reply that does not fit (a
+// kernel that does not trim replies) is not used: the dump is read to
+// its end and made again with reads of all of buf.
 var dumpRecvLen = min(os.Getpagesize(), 8192)
 
 // errTruncated: a dump's reply did not fit the read; the dump was read

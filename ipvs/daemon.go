@@ -55,7 +55,11 @@ func (h *Handle) Daemons(ctx context.Context) ([]Daemon, error) {
 
 func (d *destDumper) daemons() ([]Daemon, error) {
 	var master, backup []Daemon
-	err := d.dump(d.frame([]byte{ipvsCmdGetDaemon, ipvsGenlVersion, 0, 0}), func(typ uint16, v []byte) error {
+	req := func() []byte {
+		master, backup = master[:0], backup[:0]
+		return d.frame([]byte{ipvsCmdGetDaemon, ipvsGenlVersion, 0, 0})
+	}
+	err := d.dumpAll(req, func(typ uint16, v []byte) error {
 		if typ != ipvsCmdAttrDmn {
 			return nil
 		}

@@ -125,9 +125,6 @@ func WriteRules(w io.Writer, t Table) error {
 		e := t[k]
 		svc := ruleName(k)
 		fmt.Fprintf(bw, "-A %s -s %s", svc, e.Service.Sched)
-		if flags := schedFlagNames(e.Service); flags != "" {
-			fmt.Fprintf(bw, " -b %s", flags)
-		}
 		s := e.Service
 		if s.Flags&FlagPersistent != 0 {
 			fmt.Fprintf(bw, " -p %d", s.Timeout)
@@ -141,6 +138,10 @@ func WriteRules(w io.Writer, t Table) error {
 		}
 		if s.Flags&FlagOnePacket != 0 {
 			fmt.Fprint(bw, " -o")
+		}
+		// ipvsadm's order (print_service_entry): -p, -M, -o, then -b.
+		if flags := schedFlagNames(e.Service); flags != "" {
+			fmt.Fprintf(bw, " -b %s", flags)
 		}
 		fmt.Fprintln(bw)
 		for _, d := range e.SortedDests() {

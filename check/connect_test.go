@@ -139,6 +139,7 @@ func TestConnectAllJudgesAsDialer(t *testing.T) {
 		{"refused", TCPJob{Conn: Conn{Addr: refused, Timeout: time.Second}}, false, "connect: connection refused"},
 		{"refused after retries", TCPJob{Conn: Conn{Addr: refused, Timeout: time.Second}, Retries: 2, Delay: 20 * time.Millisecond}, false, "refused (after 2 retries)"},
 		{"SYN dropped: timeout", TCPJob{Conn: Conn{Addr: dropped, Timeout: timeout}}, false, "i/o timeout"},
+		{"SYN dropped: sub-millisecond timeout", TCPJob{Conn: Conn{Addr: dropped, Timeout: 1500 * time.Microsecond}}, false, "i/o timeout"},
 		{"bindto", TCPJob{Conn: Conn{Addr: up.addr(), BindTo: netip.MustParseAddr("127.0.0.2"), Timeout: time.Second}}, true, "connected"},
 		{"bindto refused", TCPJob{Conn: Conn{Addr: refused, BindTo: netip.MustParseAddr("127.0.0.2"), BindPort: 0, Timeout: time.Second}}, false, "dial tcp 127.0.0.2:0->"},
 		{"bindto not local", TCPJob{Conn: Conn{Addr: up.addr(), BindTo: netip.MustParseAddr("192.0.2.1"), Timeout: time.Second}}, false, "bind: cannot assign requested address"},
@@ -188,8 +189,9 @@ func TestConnectAllJudgesAsDialer(t *testing.T) {
 					t.Errorf("TCP.Check %+v, ConnectAll %+v", single, r)
 				}
 			}
-			if strings.Contains(c.reason, "timeout") && (r.Latency < timeout || r.Latency > 10*timeout) {
-				t.Errorf("took %v for a %v timeout", r.Latency, timeout)
+			// Bounded by connect_timeout, and never judged before it.
+			if to := c.job.Timeout; strings.Contains(c.reason, "timeout") && (r.Latency < to || r.Latency > to+time.Second) {
+				t.Errorf("took %v for a %v timeout", r.Latency, to)
 			}
 		})
 	}

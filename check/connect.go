@@ -102,6 +102,13 @@ func newConnectLoop(ctx context.Context, jobs []TCPJob, parallel int, done func(
 		parallel = 1
 	}
 	parallel = min(parallel, len(jobs))
+	// ppoll refuses more fds than RLIMIT_NOFILE allows (EINVAL for the
+	// whole call, so every check would fail): keep those in flight below
+	// it, with room for the process's other files.
+	var rl unix.Rlimit
+	if unix.Getrlimit(unix.RLIMIT_NOFILE, &rl) == nil && rl.Cur < uint64(parallel)+fdReserve {
+		parallel = int(max(rl.Cur, fdReserve+1) - fdReserve)
+	}
 	l := &connectLoop{ctx: ctx, jobs: jobs, parallel: parallel, done: done, wake: -1,
 		connecting: make([]*attempt, 0, parallel), pfds: make([]unix.PollFd, 0, parallel+1)}
 	if ctx.Done() != nil {
@@ -361,6 +368,10 @@ func (l *connectLoop) failAll(err error) {
 }
 
 var errInProgress = errors.New("connect in progress")
+
+// fdReserve is how many descriptors below RLIMIT_NOFILE ConnectAll leaves
+// to the rest of the process.
+const fdReserve = 64
 
 // openConnect makes the socket net.Dialer would for c (AF_INET when the
 // address and bindto are IPv4, else AF_INET6 with IPV6_V6ONLY off;

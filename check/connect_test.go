@@ -347,6 +347,39 @@ func TestConnectAllContextEnds(t *testing.T) {
 	}
 }
 
+// TestConnectAllBelowOpenFileLimit: more checks in flight than
+// RLIMIT_NOFILE allows are run fewer at a time (ppoll refuses more fds
+// than the limit for the whole call, which would fail every check).
+func TestConnectAllBelowOpenFileLimit(t *testing.T) {
+	up := listenAccept(t, "tcp4", "127.0.0.1:0")
+	var old syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &old); err != nil {
+		t.Fatal(err)
+	}
+	low := old
+	low.Cur = 160
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &low); err != nil {
+		t.Skip(err)
+	}
+	defer syscall.Setrlimit(syscall.RLIMIT_NOFILE, &old)
+	jobs := make([]TCPJob, 400)
+	for i := range jobs {
+		jobs[i] = TCPJob{Conn: Conn{Addr: up.addr(), Timeout: 2 * time.Second}}
+	}
+	bad := 0
+	ConnectAll(context.Background(), jobs, 1000, func(i int, r Result) {
+		if !r.Healthy {
+			bad++
+			if bad < 3 {
+				t.Errorf("job %d: %+v", i, r)
+			}
+		}
+	})
+	if bad > 0 {
+		t.Errorf("%d of %d checks failed under RLIMIT_NOFILE %d", bad, len(jobs), low.Cur)
+	}
+}
+
 func ExampleConnectAll() {
 	jobs := []TCPJob{{Conn: Conn{Addr: netip.MustParseAddrPort("127.0.0.1:1"), Timeout: time.Second}}}
 	ConnectAll(context.Background(), jobs, 100, func(i int, r Result) {

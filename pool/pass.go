@@ -23,7 +23,7 @@ type Options struct {
 	Cfg            *config.Config
 	Store          *state.Store
 	Instance       string
-	Workers        int           // checks run at once (default 100)
+	Workers        int           // checks run at once (default 100): TCP_CHECKs and the other checkers each
 	Deadline       time.Duration // the whole pass (default 10 s)
 	DrainTimeout   time.Duration // how long a failed server may drain
 	MaintenanceDir string

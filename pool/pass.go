@@ -23,7 +23,7 @@ type Options struct {
 	Cfg            *config.Config
 	Store          *state.Store
 	Instance       string
-	Workers        int           // checks run at once (default 100)
+	Workers        int           // checks run at once (default 100): TCP_CHECKs and the other checkers each
 	Deadline       time.Duration // the whole pass (default 10 s)
 	DrainTimeout   time.Duration // how long a failed server may drain
 	MaintenanceDir string
@@ -428,8 +428,10 @@ func (o Options) inMaintenance(rs *config.RealServer, listed map[string]bool) bo
 	return false
 }
 
-// runChecks runs every checker of every target on a bounded worker pool;
-// a check still running at the deadline has no result this pass.
+// runChecks runs every checker of every target; a check still running at
+// the deadline has no result this pass. The TCP_CHECKs run on one epoll
+// loop (check.ConnectAll, at most Workers connects at once), the other
+// checkers on a pool of Workers goroutines, both at the same time.
 func (o Options) runChecks(ctx context.Context, targets []*target) {
 	type job struct {
 		tg *target
@@ -439,34 +441,53 @@ func (o Options) runChecks(ctx context.Context, targets []*target) {
 	if workers <= 0 {
 		workers = 100
 	}
-	jobs := make(chan job)
 	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for j := range jobs {
-				r := j.tg.checkers[j.i].Check(ctx)
-				if ctx.Err() != nil && !r.Healthy {
-					continue // cut off by the deadline: no verdict
-				}
-				mu.Lock()
-				j.tg.results[j.i] = r
-				j.tg.done++
-				mu.Unlock()
-			}
-		}()
+	record := func(j job, r check.Result) {
+		if ctx.Err() != nil && !r.Healthy {
+			return // cut off by the deadline: no verdict
+		}
+		mu.Lock()
+		j.tg.results[j.i] = r
+		j.tg.done++
+		mu.Unlock()
 	}
+	var tcp []check.TCPJob
+	var tcpAt, others []job
 	for _, tg := range targets {
 		if tg.maint {
 			continue
 		}
-		for i := range tg.checkers {
-			select {
-			case jobs <- job{tg, i}:
-			case <-ctx.Done():
+		for i, c := range tg.checkers {
+			if tj, ok := check.TCPJobOf(c); ok {
+				tcp = append(tcp, tj)
+				tcpAt = append(tcpAt, job{tg, i})
+			} else {
+				others = append(others, job{tg, i})
 			}
+		}
+	}
+	var wg sync.WaitGroup
+	if len(tcp) > 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			check.ConnectAll(ctx, tcp, workers, func(i int, r check.Result) { record(tcpAt[i], r) })
+		}()
+	}
+	jobs := make(chan job)
+	for w := 0; w < min(workers, len(others)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				record(j, j.tg.checkers[j.i].Check(ctx))
+			}
+		}()
+	}
+	for _, j := range others {
+		select {
+		case jobs <- j:
+		case <-ctx.Done():
 		}
 	}
 	close(jobs)

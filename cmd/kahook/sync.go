@@ -23,7 +23,7 @@ func syncCommand() *cli.Command {
 			&cli.IntFlag{Name: "fall", Value: 1, Usage: "consecutive failing passes before a server is taken out"},
 			&cli.DurationFlag{Name: "deadline", Value: 10 * time.Second, Usage: "bound on the whole pass; checks still running have no verdict"},
 			&cli.DurationFlag{Name: "drain-timeout", Value: 60 * time.Second, Usage: "longest a failed server stays at weight 0 for its connections (0: remove at once)"},
-			&cli.IntFlag{Name: "workers", Value: 100, Usage: "checks run at once"},
+			&cli.IntFlag{Name: "workers", Value: 100, Usage: "checks run at once (TCP_CHECKs on one poll loop, the other checkers on as many goroutines)"},
 			&cli.StringFlag{Name: "textfile", Usage: "write Prometheus metrics to DIR/kahook_INSTANCE.prom (node_exporter textfile collector)"},
 		},
 		Action: func(c *cli.Context) error {

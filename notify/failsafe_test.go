@@ -1296,3 +1296,28 @@ func TestFIFOOneBoundFromTheSignal(t *testing.T) {
 		t.Errorf("ended %v after the SIGTERM: the bound is %v from the signal, not a second %v after the writer opened", d.Round(time.Millisecond), notify.FIFODrain, notify.FIFODrain)
 	}
 }
+
+// TestReleaseRemovesVIPWhateverItsPrefix (hostile review 2, #4): a VIP an
+// earlier config bound with another prefix length or a label (/24, or
+// `label lo:old`) is removed by a release whose config says /32 without
+// a label: the kernel deletes an address only when the prefix length
+// matches, and an EADDRNOTAVAIL for the config's form was taken as done.
+func TestReleaseRemovesVIPWhateverItsPrefix(t *testing.T) {
+	sw := netnstest.NewSwitch(t)
+	a := newNode(t, sw, "rpfx", "02:00:00:00:0c:01", "10.9.0.1/24", "", instanceConf(""))
+	for _, tc := range []struct{ name, form string }{
+		{"prefix /24", vip4 + "/24"},
+		{"label", vip4 + "/32 label lo:old"},
+		{"both", vip4 + "/28 label lo:old"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a.mustKahook("notify", "master", "VI_1")
+			a.MustRun("ip", "addr", "del", vip4+"/32", "dev", "lo")
+			a.MustRun(append([]string{"ip", "addr", "add"}, append(strings.Fields(tc.form), "dev", "lo")...)...)
+			out := a.mustKahook("notify", "backup", "VI_1")
+			if a.hasAddr("lo", vip4) {
+				t.Errorf("the release left %s bound (%s)\n%s", vip4, tc.form, out)
+			}
+		})
+	}
+}

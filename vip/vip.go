@@ -70,16 +70,20 @@ func Plan(addrs []Addr, present map[string][]netip.Prefix, want bool) []Change {
 	for _, a := range addrs {
 		has := false
 		for _, p := range present[a.Dev] {
-			if p.Addr() == a.Prefix.Addr() {
-				has = true
-				break
+			if p.Addr() != a.Prefix.Addr() {
+				continue
+			}
+			has = true
+			if !want {
+				// Removed as the kernel holds it: the kernel deletes an
+				// address only when the prefix length (and a label, if
+				// one is given) match, and an earlier config may have
+				// bound it as /24 or with a label; each entry goes.
+				out = append(out, Change{Op: Del, Addr: Addr{Prefix: p, Dev: a.Dev}, Reason: "VIP present on " + a.Dev})
 			}
 		}
-		switch {
-		case want && !has:
+		if want && !has {
 			out = append(out, Change{Op: Add, Addr: a, Reason: "VIP missing on " + a.Dev})
-		case !want && has:
-			out = append(out, Change{Op: Del, Addr: a, Reason: "VIP present on " + a.Dev})
 		}
 	}
 	return out

@@ -397,8 +397,8 @@ func (e *Engine) runSteps(ctx context.Context, in *config.Instance, ev Event, st
 	var plans []*stepPlan
 	planned, vipAdds := 0, 0
 	for _, step := range steps {
-		if step.Kind == StepGARP && ev.Source == SourceReload && vipAdds == 0 {
-			continue // a reload announces only a VIP it binds
+		if step.Kind == StepGARP && ev.Source == SourceReload && vipAdds == 0 && len(stale) == 0 {
+			continue // a reload announces only when its VIPs change
 		}
 		if step.Kind == StepGARP && wasMaster && planned == 0 {
 			log.Debug("gratuitous ARP skipped: already MASTER and nothing changed; the running schedule goes on")
@@ -565,25 +565,49 @@ func vipAddrs(in *config.Instance, step Step) []vip.Addr {
 // SourceReload is the Event.Source of ReloadVIPs.
 const SourceReload = "reload"
 
-// Holds says whether this node still holds in as the MASTER s records: s
-// is MASTER and, when in binds its VIPs as MASTER, at least one of the
-// VIPs s recorded as bound is still on its device. A release that went
-// ahead without the run lock (it records itself later, see Settle) or
-// without a loadable config (ReleaseWithoutConfig records nothing) removed
-// the VIPs and left the MASTER record: such a node is not MASTER, and a
-// reload must not bind or load anything on it.
+// Holds says whether this node still holds in as the MASTER s records. A
+// release that went ahead without the run lock (it records itself later,
+// see Settle) or without a loadable config (ReleaseWithoutConfig records
+// nothing) left a MASTER record behind: such a node is not MASTER, and a
+// reload must not bind, announce or load anything on it. What says so is
+// what a release undoes, read from the kernel:
+//   - kahook binds the VIPs (master { vip on }): one of the VIPs s
+//     recorded that a release removes (not those a DR real server's
+//     backup { vip on } keeps on lo) is still bound;
+//   - keepalived binds them (master { vip off }): one of the configured
+//     VIPs is bound;
+//   - else (every VIP stays bound on a BACKUP too): the ARP sysctls are
+//     those of the MASTER's role, when it differs from the BACKUP's, and
+//     a recorded VIP is still bound.
+//
+// When none of these can tell, it is false: when in doubt, act as a
+// BACKUP (the next MASTER transition applies the config).
 func (e *Engine) Holds(in *config.Instance, s *state.InstanceState) bool {
 	if s == nil || s.State != Master {
 		return false
 	}
-	if !in.Master.VIP {
-		return true
+	bound := func(addrs []vip.Addr) bool {
+		if len(addrs) == 0 {
+			return false
+		}
+		missing, err := e.VIPs.Plan(addrs, true)
+		return err == nil && len(missing) < len(addrs)
 	}
-	if len(s.VIPs) == 0 {
+	if !in.Master.VIP {
+		return bound(vipAddrs(in, Step{}))
+	}
+	if len(without(boundAfter(in, Master), boundAfter(in, Backup))) > 0 {
+		// A MASTER records them all; none recorded is no MASTER.
+		return bound(without(s.VIPs, boundAfter(in, Backup)))
+	}
+	if in.Master.Sysctl == config.RoleNone || in.Master.Sysctl == in.Backup.Sysctl {
 		return false
 	}
-	missing, err := e.VIPs.Plan(s.VIPs, true)
-	return err == nil && len(missing) < len(s.VIPs)
+	if len(s.VIPs) > 0 && !bound(s.VIPs) {
+		return false // a release without the config removed them all
+	}
+	ch, err := e.Sysctl.Plan(in.Master.Sysctl, in.Interface)
+	return err == nil && len(ch) == 0
 }
 
 // ReloadMasters reads the state (creating and changing nothing) and
@@ -671,6 +695,13 @@ func (e *Engine) ReloadVIPs(ctx context.Context) ([]*Result, error) {
 		// bound after it, and that no other instance has bound now.
 		mine := *prev
 		mine.VIPs = e.unclaimed(st, without(prev.VIPs, boundAfter(in, Master)), in.Name)
+		if len(mine.VIPs) > 0 {
+			// The running gratuitous ARP schedule (garp_master_refresh:
+			// for good) names the VIPs going away: it is replaced by
+			// one for the config's VIPs (the GARP step runs).
+			StopFollowers(in.Name, log)
+			cur.GARPPID, cur.GARPEvent = 0, nil
+		}
 		stepErrs := e.runSteps(ctx, in, ev, ReloadSteps(in), &mine, &cur, nil, res, log)
 		cur.VIPs = boundAfter(in, Master)
 		if len(stepErrs) > 0 {
@@ -723,6 +754,11 @@ func (e *Engine) ReloadVIPs(ctx context.Context) ([]*Result, error) {
 		cur := *prev
 		cur.VIPs, cur.GARPPID, cur.GARPEvent, cur.Updated = left, 0, nil, time.Now()
 		st.Instances[name] = &cur
+		if len(left) == 0 {
+			// Nothing of it is left: no record either (an instance of
+			// that name added back is not taken for a MASTER).
+			delete(st.Instances, name)
+		}
 		if err := e.Store.Save(st); err != nil {
 			errs = append(errs, err)
 		}
@@ -734,19 +770,27 @@ func (e *Engine) ReloadVIPs(ctx context.Context) ([]*Result, error) {
 }
 
 // unclaimed is addrs without those that another instance of the config
-// has bound by its record (boundAfter of its recorded state: a MASTER's
-// VIPs, a DR real server's lo VIPs in `backup { vip on }`).
+// has bound by its record: boundAfter of its recorded state (a MASTER's
+// VIPs, when the node still Holds it; a DR real server's lo VIPs in
+// `backup { vip on }`). A VIP kept for another instance is added to that
+// instance's recorded VIPs, so that its next release removes it.
 func (e *Engine) unclaimed(st *state.State, addrs []vip.Addr, self string) []vip.Addr {
 	var out []vip.Addr
 	for _, a := range addrs {
 		claimed := false
 		for _, in := range e.Cfg.Instances {
 			p := st.Instances[in.Name]
-			if in.Name == self || p == nil {
+			if in.Name == self || p == nil || claimed {
 				continue
 			}
-			for _, b := range boundAfter(in, p.State) {
-				claimed = claimed || (b.Dev == a.Dev && b.Prefix.Addr() == a.Prefix.Addr())
+			if p.State == Master && !e.Holds(in, p) {
+				continue
+			}
+			if slices.ContainsFunc(boundAfter(in, p.State), func(b vip.Addr) bool { return b.Dev == a.Dev && b.Prefix.Addr() == a.Prefix.Addr() }) {
+				claimed = true
+				if !slices.ContainsFunc(p.VIPs, func(b vip.Addr) bool { return b.Dev == a.Dev && b.Prefix.Addr() == a.Prefix.Addr() }) {
+					p.VIPs = append(p.VIPs, a)
+				}
 			}
 		}
 		if !claimed {

@@ -1145,8 +1145,8 @@ func TestReloadMovesVIPs(t *testing.T) {
 	if a.hasAddr("lo", vip4) || a.hasAddr("eth0", vip6) {
 		t.Errorf("the VIPs of an instance the reloaded config no longer has stayed bound\n%s", out)
 	}
-	if s := readState(t, a.stateDir).Instances["VI_1"]; s == nil || len(s.VIPs) != 0 {
-		t.Errorf("the renamed instance still records VIPs: %+v", s)
+	if s := readState(t, a.stateDir).Instances["VI_1"]; s != nil {
+		t.Errorf("the renamed instance is still recorded: %+v", s)
 	}
 	// Renamed back, with keepalived's MASTER for the new name applied
 	// before the reload ran: the VIPs are the new name's and stay.
@@ -1245,6 +1245,84 @@ func TestReloadFailSafe(t *testing.T) {
 		if code != 2 || !a.hasAddr("lo", vip4) || a.hasAddr("lo", "10.9.0.102") {
 			t.Errorf("exit %d (want 2), old VIP present %v, new VIP present %v: a refused reload must change nothing\n%s", code, a.hasAddr("lo", vip4), a.hasAddr("lo", "10.9.0.102"), out)
 		}
+	})
+	t.Run("DR: released without the config, then reloaded", func(t *testing.T) {
+		// Two-node DR: the VIPs on lo stay on a BACKUP (vip on, realserver
+		// sysctls); only the eth0 VIP and the sysctls tell a MASTER.
+		dr := instanceConf("    master {\n        sysctl director\n    }\n    backup {\n        vip on\n        sysctl realserver\n    }")
+		for i, onlyLo := range []bool{false, true, false, true} {
+			unrecorded := i >= 2 // else released without the config
+			a, client := setup(t, fmt.Sprintf("rfx%d", i))
+			conf := dr
+			if onlyLo {
+				conf = strings.Replace(dr, vip6, "", 1)
+			}
+			writeFile(t, a.conf, conf)
+			a.mustKahook("notify", "master", "VI_1")
+			if unrecorded {
+				// The state cannot be written: the release goes ahead
+				// (keeps the lo VIPs, realserver sysctls) unrecorded.
+				a.MustRun("chattr", "+i", a.stateDir)
+				a.kahook("notify", "backup", "VI_1")
+				a.MustRun("chattr", "-i", a.stateDir)
+			} else {
+				writeFile(t, a.conf, conf+"instance VI_1 { bogus 1\n")
+				a.kahook("notify", "backup", "VI_1") // exit 1: released, not recorded
+				writeFile(t, a.conf, conf)
+			}
+			if s := readState(t, a.stateDir).Instances["VI_1"]; s == nil || s.State != "MASTER" {
+				t.Fatalf("setup: the release was recorded: %+v", s)
+			}
+			loBefore := a.hasAddr("lo", vip4)
+			stale(client, vip4)
+			out := a.mustKahook("reload")
+			if a.hasAddr("lo", vip4) != loBefore || (!onlyLo && a.hasAddr("eth0", vip6)) {
+				t.Errorf("only lo %v, unrecorded %v: the reload bound VIPs on a node that released them\n%s", onlyLo, unrecorded, out)
+			}
+			if a.sysctl("eth0.arp_ignore") != "1" && unrecorded {
+				t.Errorf("only lo %v: the reload set the director sysctls on a node that released (arp_ignore %s)\n%s", onlyLo, a.sysctl("eth0.arp_ignore"), out)
+			}
+			if announced(client, a, vip4) {
+				t.Errorf("only lo %v, unrecorded %v: the reload announced %s from a node that released it", onlyLo, unrecorded, vip4)
+			}
+		}
+	})
+	t.Run("master vip off, released without the config", func(t *testing.T) {
+		off := instanceConf("    master {\n        vip off\n    }")
+		a, _ := setup(t, "rfv")
+		writeFile(t, a.conf, off)
+		a.mustKahook("notify", "master", "VI_1")
+		a.MustRun("ip", "addr", "add", vip4+"/32", "dev", "lo") // keepalived binds them
+		writeFile(t, a.conf, off+"instance VI_1 { bogus 1\n")
+		a.kahook("notify", "backup", "VI_1")
+		a.MustRun("ip", "addr", "del", vip4+"/32", "dev", "lo") // keepalived's BACKUP
+		writeFile(t, a.conf, off)
+		out := a.mustKahook("--json", "--log-level", "error", "reload")
+		var res struct {
+			Masters []string `json:"master_instances"`
+		}
+		if err := json.Unmarshal([]byte(out), &res); err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+		if len(res.Masters) != 0 {
+			t.Errorf("the reload took a released vip-off instance for a MASTER (its IPVS would load): %v", res.Masters)
+		}
+	})
+	t.Run("a dropped VIP leaves the announcements", func(t *testing.T) {
+		a, _ := setup(t, "rff")
+		refresh := strings.Replace(good, "garp_interval 0.05", "garp_interval 0.05\n    garp_master_refresh 1", 1)
+		writeFile(t, a.conf, refresh)
+		a.mustKahook("notify", "master", "VI_1")
+		pid := readState(t, a.stateDir).Instances["VI_1"].GARPPID
+		if pid == 0 || !running(pid) {
+			t.Fatalf("setup: no gratuitous ARP follower running (pid %d)", pid)
+		}
+		writeFile(t, a.conf, strings.Replace(refresh, vip6, "", 1))
+		out := a.mustKahook("reload")
+		if netnstest.Eventually(2*time.Second, func() bool { return !running(pid) }) == false {
+			t.Errorf("the follower announcing the dropped VIP %s still runs (pid %d)\n%s", vip6, pid, out)
+		}
+		a.mustKahook("notify", "backup", "VI_1")
 	})
 	t.Run("no gratuitous ARP without a new VIP", func(t *testing.T) {
 		a, client := setup(t, "rfg")

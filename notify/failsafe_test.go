@@ -1399,3 +1399,20 @@ func TestReleaseRemovesVIPWhateverItsPrefix(t *testing.T) {
 		})
 	}
 }
+
+// TestDryRunReleaseWithBrokenConfig (hostile review 2, #5): with a config
+// that does not load, a dry-run release says what a real one would do and
+// changes nothing (a real one releases without the config): exit 2, the
+// VIP still bound.
+func TestDryRunReleaseWithBrokenConfig(t *testing.T) {
+	sw := netnstest.NewSwitch(t)
+	a := newNode(t, sw, "drbc", "02:00:00:00:0c:02", "10.9.0.1/24", "", instanceConf(""))
+	a.mustKahook("notify", "master", "VI_1")
+	writeFile(t, a.conf, instanceConf("")+"instance VI_1 { bogus 1\n")
+	for _, args := range [][]string{{"notify", "backup", "VI_1"}, {"release", "--all"}} {
+		out, code := a.kahook(append([]string{"--dry-run"}, args...)...)
+		if code != 2 || !a.hasAddr("lo", vip4) {
+			t.Errorf("--dry-run %s: exit %d (want 2), VIP present %v (want true)\n%s", strings.Join(args, " "), code, a.hasAddr("lo", vip4), out)
+		}
+	}
+}

@@ -328,7 +328,14 @@ var errFIFONoWriter = errors.New("signalled, and keepalived did not open the FIF
 
 // releaseWithoutConfig releases names (all: every instance) when the
 // config does not load (notify.ReleaseWithoutConfig): exit 1.
+//
+// A dry run changes nothing: it says what such a release does and exits
+// 2 with the config's error.
 func (e *env) releaseWithoutConfig(names []string, all bool, cause error) error {
+	if e.dryRun {
+		e.log.Error("dry run: the config does not load; a real run would release without it (the VIPs the state recorded for the instances, else every address kahook marked) and change nothing else", "instances", fmt.Sprint(names), "all", all)
+		return cause
+	}
 	vips, err := vip.NewManager(e.log)
 	if err != nil {
 		return failed(errors.Join(err, cause))

@@ -1416,3 +1416,37 @@ func TestDryRunReleaseWithBrokenConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestFIFOSettlesUnlockedRelease (hostile review 2, #6): a FIFO release
+// that misses the run lock (held by a long run) goes ahead at once and is
+// then recorded under the lock, as `notify` does (Settle): the state does
+// not go on saying MASTER.
+func TestFIFOSettlesUnlockedRelease(t *testing.T) {
+	sw := netnstest.NewSwitch(t)
+	a := newNode(t, sw, "fsettle", "02:00:00:00:0c:03", "10.9.0.1/24", "", instanceConf(""))
+	a.mustKahook("notify", "master", "VI_1")
+	hold := exec.Command("flock", filepath.Join(a.stateDir, "lock"), "sleep", "8")
+	if err := hold.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer hold.Wait()
+	time.Sleep(200 * time.Millisecond)
+	cmd, out, w := a.startFIFO(t)
+	if _, err := w.WriteString("INSTANCE \"VI_1\" BACKUP 100\n"); err != nil {
+		t.Fatal(err)
+	}
+	// It goes ahead after notify.ReleaseLockWait (5 s), before the lock
+	// is free (8 s).
+	if !netnstest.Eventually(notify.ReleaseLockWait+2*time.Second, func() bool { return !a.hasAddr("lo", vip4) }) {
+		t.Errorf("the release waited for the lock")
+	}
+	ok := netnstest.Eventually(30*time.Second, func() bool {
+		s := readState(t, a.stateDir).Instances["VI_1"]
+		return s != nil && s.State == "BACKUP"
+	})
+	w.Close()
+	cmd.Wait()
+	if !ok {
+		t.Errorf("the release that missed the lock was never recorded: %+v\n%s", readState(t, a.stateDir).Instances["VI_1"], out.String())
+	}
+}

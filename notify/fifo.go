@@ -128,7 +128,15 @@ func ReadFIFO(ctx context.Context, r io.Reader, e *Engine, log *slog.Logger, sig
 			}
 			// Finish the transition even if SIGTERM arrives meanwhile.
 			e.LockFailed = nil
-			if _, err := e.Handle(context.WithoutCancel(ctx), ev); err != nil {
+			_, err = e.Handle(context.WithoutCancel(ctx), ev)
+			if e.LockFailed != nil {
+				// A release went ahead without the run lock: record it
+				// under the lock (and undo what a run that held it may
+				// have bound meanwhile) before the next line, as
+				// `notify` does.
+				_, err = e.Settle(context.WithoutCancel(ctx), []Event{ev})
+			}
+			if err != nil {
 				st.Failed++
 				log.Error("FIFO event failed", "line", line, "err", err)
 				continue

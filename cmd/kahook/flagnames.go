@@ -64,7 +64,11 @@ func namedFlags(fs []cli.Flag) {
 		case *cli.StringFlag:
 			fs[i] = namedString{x, names(x.Name, x.Aliases)}
 		case *cli.BoolFlag:
-			fs[i] = namedBool{x, names(x.Name, x.Aliases)}
+			// cli's completion hides a hidden flag only when it is a
+			// *cli.BoolFlag: those stay as they are.
+			if !x.Hidden {
+				fs[i] = namedBool{x, names(x.Name, x.Aliases)}
+			}
 		case *cli.IntFlag:
 			fs[i] = namedInt{x, names(x.Name, x.Aliases)}
 		case *cli.Int64Flag:

@@ -150,6 +150,9 @@ func TestFlagNames(t *testing.T) {
 					t.Errorf("%s: %q, cli's Names() = %q", where, got, want)
 				}
 			}
+			if bf, ok := f.(*cli.BoolFlag); ok && bf.Hidden {
+				continue // kept for cli's completion, which hides only these
+			}
 			if lib == f && want[0] != "help" {
 				t.Errorf("%s: flag --%s (%T) is not in a named* form: cli runs a regular expression per name per lookup", where, want[0], f)
 			}

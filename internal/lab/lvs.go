@@ -110,9 +110,17 @@ func BuildLVS(l *Lab, o Options) (*LVS, error) {
 			}
 		}
 	}
-	for _, d := range x.Directors() {
+	for i, d := range x.Directors() {
 		if err := x.StartKeepalived(d); err != nil {
 			return nil, err
+		}
+		if o.Nopreempt && i == 0 {
+			// With nopreempt whoever wins the first election keeps the
+			// role: b starts once a (the higher priority) is MASTER,
+			// or on a loaded host b may win it (a's start was late).
+			if err := x.WaitState(d, "MASTER", 60*time.Second); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return x, nil

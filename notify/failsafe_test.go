@@ -1328,7 +1328,11 @@ func TestReloadFailSafe(t *testing.T) {
 		a, client := setup(t, "rfg")
 		a.mustKahook("notify", "master", "VI_1")
 		a.MustRun("sysctl", "-qw", "net.ipv4.conf.eth0.arp_announce=0")
-		time.Sleep(300 * time.Millisecond) // the MASTER's own announcements are over
+		// The MASTER's own announcements are over (its follower ended).
+		if pid := readState(t, a.stateDir).Instances["VI_1"].GARPPID; pid != 0 {
+			netnstest.Eventually(10*time.Second, func() bool { return !running(pid) })
+		}
+		time.Sleep(100 * time.Millisecond)
 		stale(client, vip4)
 		out := a.mustKahook("reload")
 		if announced(client, a, vip4) {

@@ -518,16 +518,7 @@ func TestSysctlApplyPersist(t *testing.T) {
 // goes to out.
 func (a *node) startFIFO(t *testing.T) (cmd *exec.Cmd, out *netnstest.Buffer, w *os.File) {
 	t.Helper()
-	fifo := filepath.Join(t.TempDir(), "notify.fifo")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cmd = a.Command(a.bin, "--config", a.conf, "--state-dir", a.stateDir, "--syslog", "off", "fifo", fifo)
-	out = &netnstest.Buffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, out, fifo := a.startFIFOUnopened(t)
 	w, err := os.OpenFile(fifo, os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)

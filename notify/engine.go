@@ -383,7 +383,7 @@ func (e *Engine) Run(ctx context.Context, in *config.Instance, steps []Step) (*R
 func (e *Engine) runSteps(ctx context.Context, in *config.Instance, ev Event, steps []Step, prev, cur *state.InstanceState, members ipvs.MembersFunc, res *Result, log *slog.Logger) []error {
 	wasMaster := prev != nil && prev.State == Master && prev.Applied
 	var stale []vip.Addr
-	if ev.State == Master && ev.Source == SourceReload {
+	if ev.Source == SourceReload {
 		stale = prev.VIPs // ReloadVIPs passes what the reload may remove
 	} else if ev.State != Master {
 		stale = staleVIPs(in, prev)
@@ -610,38 +610,35 @@ func (e *Engine) Holds(in *config.Instance, s *state.InstanceState) bool {
 	return err == nil && len(ch) == 0
 }
 
-// ReloadMasters reads the state (creating and changing nothing) and
+// ValidateReload reads the state (creating and changing nothing) and
 // validates, as a MASTER event would be, each instance of the config it
 // records as MASTER: a missing interface or an unsafe state dir is a
 // *BadInputError, so that a reload refuses before it changes anything.
-// It returns their names.
-func (e *Engine) ReloadMasters() ([]string, error) {
+func (e *Engine) ValidateReload() error {
 	if e.Store.Log == nil {
 		e.Store.Log = e.Log
 	}
 	if err := state.CheckDir(e.Store.Dir); errors.Is(err, os.ErrNotExist) {
-		return nil, nil
+		return nil
 	} else if err != nil {
 		var unsafe *state.UnsafeError
 		if errors.As(err, &unsafe) {
-			return nil, &BadInputError{Msg: err.Error()}
+			return &BadInputError{Msg: err.Error()}
 		}
-		return nil, err
+		return err
 	}
 	st, err := e.Store.Load()
 	if err != nil {
-		return nil, err
+		return err
 	}
-	var names []string
 	for _, in := range e.Cfg.Instances {
 		if p := st.Instances[in.Name]; p != nil && p.State == Master {
 			if _, err := e.Validate(Event{Name: in.Name, State: Master}); err != nil {
-				return nil, err
+				return err
 			}
-			names = append(names, in.Name)
 		}
 	}
-	return names, nil
+	return nil
 }
 
 // ReloadVIPs re-applies the VIPs of the instances this node is MASTER for
@@ -724,47 +721,39 @@ func (e *Engine) ReloadVIPs(ctx context.Context) ([]*Result, error) {
 			continue
 		}
 		log := e.Log.With("instance", name, "source", SourceReload)
-		drop := e.unclaimed(st, prev.VIPs, name)
-		res := &Result{Event: Event{Name: name, State: prev.State, Key: prev.Event, Source: SourceReload}, Steps: []StepResult{}}
-		sr := StepResult{Step: Step{Kind: StepVIPDel, StaleOnly: true, Reason: "the instance is no longer in the config"}, Changes: []Change{}}
+		// Only its recorded VIPs go (it has no config), as any reload's
+		// stale VIPs do: runSteps with the one StaleOnly removal.
+		gone := *prev
+		gone.VIPs = e.unclaimed(st, prev.VIPs, name)
 		var left []vip.Addr
-		if len(drop) > 0 {
+		if len(gone.VIPs) > 0 {
 			StopFollowers(name, log)
-			ch, err := e.VIPs.Plan(drop, false)
-			for i := range ch {
-				if err == nil {
-					if err = e.VIPs.Apply(ch[i]); err == nil {
-						sr.Changes = append(sr.Changes, Change{VIP: &ch[i]})
-						continue
+			ev := Event{Name: name, State: prev.State, Key: prev.Event, Source: SourceReload, Received: time.Now()}
+			res := &Result{Event: ev, Steps: []StepResult{}}
+			step := Step{Kind: StepVIPDel, StaleOnly: true, Reason: "the instance is no longer in the config"}
+			if stepErrs := e.runSteps(ctx, &config.Instance{Name: name}, ev, []Step{step}, &gone, nil, nil, res, log); len(stepErrs) > 0 {
+				errs = append(errs, stepErrs...)
+				left = gone.VIPs
+				for _, sr := range res.Steps {
+					for _, c := range sr.Changes {
+						left = without(left, []vip.Addr{c.VIP.Addr})
 					}
 				}
-				left = append(left, ch[i].Addr)
 			}
-			if err != nil {
-				sr.Error = err.Error()
-				errs = append(errs, fmt.Errorf("release VIPs of %s: %w", name, err))
-				if len(left) == 0 {
-					left = drop
-				}
-			}
+			out = append(out, res)
 		}
-		if len(sr.Changes) > 0 {
-			log.Warn("reload: released the VIPs of an instance the config no longer has", "vips", fmt.Sprint(drop))
-		}
-		cur := *prev
-		cur.VIPs, cur.GARPPID, cur.GARPEvent, cur.Updated = left, 0, nil, time.Now()
-		st.Instances[name] = &cur
 		if len(left) == 0 {
 			// Nothing of it is left: no record either (an instance of
 			// that name added back is not taken for a MASTER).
 			delete(st.Instances, name)
+		} else {
+			cur := *prev
+			cur.VIPs, cur.GARPPID, cur.GARPEvent, cur.Updated = left, 0, nil, time.Now()
+			st.Instances[name] = &cur
 		}
 		if err := e.Store.Save(st); err != nil {
 			errs = append(errs, err)
 		}
-		res.Changed = len(sr.Changes)
-		res.Steps = append(res.Steps, sr)
-		out = append(out, res)
 	}
 	return out, errors.Join(errs...)
 }
@@ -786,9 +775,9 @@ func (e *Engine) unclaimed(st *state.State, addrs []vip.Addr, self string) []vip
 			if p.State == Master && !e.Holds(in, p) {
 				continue
 			}
-			if slices.ContainsFunc(boundAfter(in, p.State), func(b vip.Addr) bool { return b.Dev == a.Dev && b.Prefix.Addr() == a.Prefix.Addr() }) {
+			if slices.ContainsFunc(boundAfter(in, p.State), func(b vip.Addr) bool { return sameVIP(a, b) }) {
 				claimed = true
-				if !slices.ContainsFunc(p.VIPs, func(b vip.Addr) bool { return b.Dev == a.Dev && b.Prefix.Addr() == a.Prefix.Addr() }) {
+				if !slices.ContainsFunc(p.VIPs, func(b vip.Addr) bool { return sameVIP(a, b) }) {
 					p.VIPs = append(p.VIPs, a)
 				}
 			}
@@ -804,7 +793,7 @@ func (e *Engine) unclaimed(st *state.State, addrs []vip.Addr, self string) []vip
 func without(addrs, keep []vip.Addr) []vip.Addr {
 	var out []vip.Addr
 	for _, a := range addrs {
-		if !slices.ContainsFunc(keep, func(k vip.Addr) bool { return k.Dev == a.Dev && k.Prefix.Addr() == a.Prefix.Addr() }) {
+		if !slices.ContainsFunc(keep, func(k vip.Addr) bool { return sameVIP(a, k) }) {
 			out = append(out, a)
 		}
 	}
@@ -884,22 +873,17 @@ func staleVIPs(in *config.Instance, prev *state.InstanceState) []vip.Addr {
 	if prev == nil {
 		return nil
 	}
-	var out []vip.Addr
-	for _, a := range prev.VIPs {
-		if !configures(in, a) {
-			out = append(out, a)
-		}
-	}
-	return out
+	return without(prev.VIPs, vipAddrs(in, Step{}))
 }
 
 func configures(in *config.Instance, a vip.Addr) bool {
-	for _, v := range in.VIPs {
-		if v.Dev == a.Dev && v.Prefix.Addr() == a.Prefix.Addr() {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(in.VIPs, func(v config.VIP) bool { return sameVIP(vip.Addr{Prefix: v.Prefix, Dev: v.Dev}, a) })
+}
+
+// sameVIP: the same address on the same device (prefix length and label
+// aside, as the kernel holds one address once per device).
+func sameVIP(a, b vip.Addr) bool {
+	return a.Dev == b.Dev && a.Prefix.Addr() == b.Prefix.Addr()
 }
 
 // unclaimedMarked lists the addresses carrying kahook's marker

@@ -134,6 +134,11 @@ func (e *env) engine(validate func(*notify.Engine) error) (*notify.Engine, error
 	if err != nil {
 		return nil, err
 	}
+	return e.engineFor(cfg, validate)
+}
+
+// engineFor is engine for a config already loaded.
+func (e *env) engineFor(cfg *config.Config, validate func(*notify.Engine) error) (*notify.Engine, error) {
 	// Created and checked by Handle: a release never depends on it.
 	store := &state.Store{Dir: e.resolveStateDir(cfg), Log: e.log}
 	vips, err := vip.NewManager(e.log)

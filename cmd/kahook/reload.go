@@ -8,7 +8,6 @@ import (
 	"github.com/kahook/kahook/ipvs"
 	"github.com/kahook/kahook/notify"
 	"github.com/kahook/kahook/pool"
-	"github.com/kahook/kahook/state"
 )
 
 func reloadCommand() *cli.Command {
@@ -30,14 +29,13 @@ func reloadCommand() *cli.Command {
 				e.log.Error("reload refused: kahook.conf does not validate; nothing changed", "config", e.configPath, "error", err.Error())
 				return err
 			}
-			eng, err := e.engine(nil)
+			eng, err := e.engineFor(cfg, nil)
 			if err != nil {
 				return err
 			}
-			eng.Cfg = cfg
 			// What a MASTER event would refuse (a missing interface, an
 			// unsafe state dir) is refused here, before anything changes.
-			if _, err := eng.ReloadMasters(); err != nil {
+			if err := eng.ValidateReload(); err != nil {
 				var bad *notify.BadInputError
 				if errors.As(err, &bad) {
 					e.log.Error("reload refused; nothing changed", "error", err.Error())
@@ -45,16 +43,14 @@ func reloadCommand() *cli.Command {
 				}
 				return failed(err)
 			}
-			store, err := state.Open(e.resolveStateDir(cfg))
-			if err != nil {
+			if err := eng.Store.Prepare(); err != nil {
 				return failed(err)
 			}
-			store.Log = e.log
 			// IPVS first, so that a VIP the reload binds has its
 			// services; the VIPs are not held back by an IPVS failure
 			// (as in a MASTER transition). Both act only where the node
 			// still holds the instance (Holds).
-			res, ipvsErr := pool.Reload(c.Context, cfg, store, func() (ipvs.Kernel, error) { return ipvs.Open() }, e.log, ipvsDeadline, eng.Holds)
+			res, ipvsErr := pool.Reload(c.Context, cfg, eng.Store, func() (ipvs.Kernel, error) { return ipvs.Open() }, e.log, ipvsDeadline, eng.Holds)
 			if res == nil {
 				res = &pool.ReloadResult{}
 			}

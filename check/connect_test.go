@@ -13,7 +13,7 @@ import (
 )
 
 // dialerTCP is TCP_CHECK as kahook ran it before ConnectAll, on
-// net.Dialer: the oracle the epoll loop's verdicts and reasons must match.
+// net.Dialer: the oracle ConnectAll's verdicts and reasons must match.
 type dialerTCP struct{ Conn }
 
 func (t dialerTCP) String() string { return "dialer TCP_CHECK " + t.Addr.String() }
@@ -177,12 +177,12 @@ func TestConnectAllJudgesAsDialer(t *testing.T) {
 				t.Fatalf("done called %d times, want once", len(got))
 			}
 			r := got[0]
-			t.Logf("epoll: %v %q (%v); dialer: %v %q", r.Healthy, r.Reason, r.Latency, want.Healthy, want.Reason)
+			t.Logf("ConnectAll: %v %q (%v); dialer: %v %q", r.Healthy, r.Reason, r.Latency, want.Healthy, want.Reason)
 			if r.Healthy != c.healthy || !strings.Contains(r.Reason, c.reason) {
 				t.Errorf("got %v %q, want %v and a reason with %q", r.Healthy, r.Reason, c.healthy, c.reason)
 			}
 			if r.Healthy != want.Healthy || r.Reason != want.Reason || r.Weight != want.Weight {
-				t.Errorf("epoll %+v, net.Dialer %+v", r, want)
+				t.Errorf("ConnectAll %+v, net.Dialer %+v", r, want)
 			}
 			if c.job.Retries == 0 {
 				if single := (TCP{c.job.Conn}).Check(context.Background()); single.Healthy != r.Healthy || single.Reason != r.Reason {

@@ -429,8 +429,8 @@ func (o Options) inMaintenance(rs *config.RealServer, listed map[string]bool) bo
 }
 
 // runChecks runs every checker of every target; a check still running at
-// the deadline has no result this pass. The TCP_CHECKs run on one epoll
-// loop (check.ConnectAll, at most Workers connects at once), the other
+// the deadline has no result this pass. The TCP_CHECKs run on one poll
+// loop (check.ConnectAll, one ppoll per round, at most Workers connects at once), the other
 // checkers on a pool of Workers goroutines, both at the same time.
 func (o Options) runChecks(ctx context.Context, targets []*target) {
 	type job struct {

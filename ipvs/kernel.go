@@ -64,10 +64,7 @@ func detect() (uint16, error) {
 	if id := familyID(); id != 0 {
 		return id, nil
 	}
-	why := strings.TrimSpace(string(out))
-	if err != nil && why == "" {
-		why = err.Error()
-	}
+	why := modprobeWhy(out, err)
 	if why == "" {
 		why = "module loaded but no IPVS netlink family"
 	}
@@ -90,13 +87,19 @@ func OpenNoLoad() (Kernel, error) {
 		return Open()
 	}
 	if out, err := exec.Command("modprobe", "-n", "ip_vs").CombinedOutput(); err != nil {
-		why := strings.TrimSpace(string(out))
-		if why == "" {
-			why = err.Error()
-		}
-		return nil, fmt.Errorf("%w: generic netlink family IPVS is missing and `modprobe -n ip_vs` says it cannot be loaded (%s); build or load IP_VS (CONFIG_IP_VS)", ErrNoIPVS, why)
+		return nil, fmt.Errorf("%w: generic netlink family IPVS is missing and `modprobe -n ip_vs` says it cannot be loaded (%s); build or load IP_VS (CONFIG_IP_VS)", ErrNoIPVS, modprobeWhy(out, err))
 	}
 	return Unloaded{}, nil
+}
+
+// modprobeWhy is what modprobe said (its output, else its exit error;
+// "" when it succeeded silently).
+func modprobeWhy(out []byte, err error) string {
+	why := strings.TrimSpace(string(out))
+	if err != nil && why == "" {
+		why = err.Error()
+	}
+	return why
 }
 
 // sysModule exists while ip_vs is loaded or built in.

@@ -1384,24 +1384,40 @@ func TestFIFOOneBoundFromTheSignal(t *testing.T) {
 // `label lo:old`) is removed by a release whose config says /32 without
 // a label: the kernel deletes an address only when the prefix length
 // matches, and an EADDRNOTAVAIL for the config's form was taken as done.
+// An address of the same IP that kahook did not bind (no marker: the
+// node's own 10.9.0.100/24) is left in place (hostile review 3, #1).
 func TestReleaseRemovesVIPWhateverItsPrefix(t *testing.T) {
 	sw := netnstest.NewSwitch(t)
-	a := newNode(t, sw, "rpfx", "02:00:00:00:0c:01", "10.9.0.1/24", "", instanceConf(""))
-	for _, tc := range []struct{ name, form string }{
-		{"prefix /24", vip4 + "/24"},
-		{"label", vip4 + "/32 label lo:old"},
-		{"both", vip4 + "/28 label lo:old"},
+	now := strings.Replace(instanceConf(""), vip4, vip4+"/32 dev eth0", 1)
+	a := newNode(t, sw, "rpfx", "02:00:00:00:0c:01", "10.9.0.1/24", "", now)
+	for _, tc := range []struct{ name, earlier string }{
+		{"prefix /24", vip4 + "/24 dev eth0"},
+		{"label", vip4 + "/32 dev eth0 label eth0:old"},
+		{"both", vip4 + "/28 dev eth0 label eth0:old"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			// An earlier config bound the VIP in that form.
+			writeFile(t, a.conf, strings.Replace(instanceConf(""), vip4, tc.earlier, 1))
 			a.mustKahook("notify", "master", "VI_1")
-			a.MustRun("ip", "addr", "del", vip4+"/32", "dev", "lo")
-			a.MustRun(append([]string{"ip", "addr", "add"}, append(strings.Fields(tc.form), "dev", "lo")...)...)
+			if !a.hasAddr("eth0", vip4) {
+				t.Fatalf("setup: %s not bound", tc.earlier)
+			}
+			writeFile(t, a.conf, now)
 			out := a.mustKahook("notify", "backup", "VI_1")
-			if a.hasAddr("lo", vip4) {
-				t.Errorf("the release left %s bound (%s)\n%s", vip4, tc.form, out)
+			if a.hasAddr("eth0", vip4) {
+				t.Errorf("the release left %s bound (%s)\n%s", vip4, tc.earlier, out)
 			}
 		})
 	}
+	t.Run("the node's own address", func(t *testing.T) {
+		writeFile(t, a.conf, now)
+		a.MustRun("ip", "addr", "add", vip4+"/24", "dev", "eth0")
+		out := a.mustKahook("notify", "backup", "VI_1")
+		if !a.hasAddr("eth0", vip4) {
+			t.Errorf("the release removed an address kahook did not bind (%s/24, no marker)\n%s", vip4, out)
+		}
+		a.MustRun("ip", "addr", "del", vip4+"/24", "dev", "eth0")
+	})
 }
 
 // TestDryRunReleaseWithBrokenConfig (hostile review 2, #5): with a config

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"sort"
 
 	"github.com/vishvananda/netlink"
@@ -168,13 +169,53 @@ func (m *Manager) link(dev string) (netlink.Link, error) {
 }
 
 // Plan reads the interfaces of addrs and returns the changes that make
-// addrs present (want) or absent, changing nothing.
+// addrs present (want) or absent, changing nothing. A removal goes by
+// the kernel's entry; an entry whose prefix length differs from the one
+// asked for is removed only when it carries kahook's marker (Proto: an
+// earlier config bound it so); any other is the node's own address (an
+// admin's 10.0.0.1/24 where the config says 10.0.0.1): it is logged at
+// error level and left in place, as keepalived only ever removes what it
+// added.
 func (m *Manager) Plan(addrs []Addr, want bool) ([]Change, error) {
 	present, err := m.Present(addrs)
 	if err != nil {
 		return nil, err
 	}
-	return Plan(addrs, present, want), nil
+	changes := Plan(addrs, present, want)
+	if want {
+		return changes, nil
+	}
+	var marked []Addr
+	listed := false
+	out := changes[:0]
+	for _, c := range changes {
+		asked := slices.IndexFunc(addrs, func(a Addr) bool {
+			return a.Dev == c.Addr.Dev && a.Prefix.Addr() == c.Addr.Prefix.Addr() && a.Prefix.Bits() == c.Addr.Prefix.Bits()
+		}) >= 0
+		if !asked {
+			if !listed {
+				if marked, err = m.marked(); err != nil {
+					return nil, err
+				}
+				listed = true
+			}
+			if !slices.ContainsFunc(marked, func(k Addr) bool { return k.Dev == c.Addr.Dev && k.Prefix == c.Addr.Prefix }) {
+				m.Log.Error("not removing an address the VIP's address shares but kahook did not bind (another prefix length, no kahook marker): the node's own address?", "addr", c.Addr.Prefix.String(), "dev", c.Addr.Dev)
+				continue
+			}
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// marked is Marked, except where the Netlink is not the kernel's (tests'
+// fakes mark nothing).
+func (m *Manager) marked() ([]Addr, error) {
+	if _, real := m.NL.(*netlink.Handle); !real {
+		return nil, nil
+	}
+	return Marked()
 }
 
 // Ensure makes addrs present (want) or absent, logging each change.

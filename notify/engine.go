@@ -571,9 +571,10 @@ const SourceReload = "reload"
 // nothing) left a MASTER record behind: such a node is not MASTER, and a
 // reload must not bind, announce or load anything on it. What says so is
 // what a release undoes, read from the kernel:
-//   - kahook binds the VIPs (master { vip on }): one of the VIPs s
-//     recorded that a release removes (not those a DR real server's
-//     backup { vip on } keeps on lo) is still bound;
+//   - kahook binds the VIPs (master { vip on }): the VIPs s recorded
+//     that a release removes (not those a DR real server's backup { vip
+//     on } keeps on lo), and that no other instance of the config names
+//     (another instance may have bound them since), are all still bound;
 //   - keepalived binds them (master { vip off }): one of the configured
 //     VIPs is bound;
 //   - else (every VIP stays bound on a BACKUP too): the ARP sysctls are
@@ -598,7 +599,17 @@ func (e *Engine) Holds(in *config.Instance, s *state.InstanceState) bool {
 	}
 	if len(without(boundAfter(in, Master), boundAfter(in, Backup))) > 0 {
 		// A MASTER records them all; none recorded is no MASTER.
-		return bound(without(s.VIPs, boundAfter(in, Backup)))
+		var own []vip.Addr
+		for _, a := range without(s.VIPs, boundAfter(in, Backup)) {
+			if !slices.ContainsFunc(e.Cfg.Instances, func(o *config.Instance) bool { return o != in && configures(o, a) }) {
+				own = append(own, a)
+			}
+		}
+		if len(own) == 0 {
+			return false
+		}
+		missing, err := e.VIPs.Plan(own, true)
+		return err == nil && len(missing) == 0
 	}
 	if in.Master.Sysctl == config.RoleNone || in.Master.Sysctl == in.Backup.Sysctl {
 		return false

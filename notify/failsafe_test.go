@@ -1324,6 +1324,32 @@ func TestReloadFailSafe(t *testing.T) {
 		}
 		a.mustKahook("notify", "backup", "VI_1")
 	})
+	t.Run("released, and a VIP moved to an instance still MASTER", func(t *testing.T) {
+		// VI_2 binds .11 first in the reload: that must not count as
+		// VI_1 (released without its config, record left MASTER) still
+		// holding its VIPs (hostile review 3, #2).
+		const v10, v11, v20 = "192.0.2.10", "192.0.2.11", "192.0.2.20"
+		two := func(vi1, vi2 string) string {
+			return "instance VI_2 {\n    interface eth0\n    virtual_ipaddress {\n" + vi2 + "    }\n}\n" +
+				"instance VI_1 {\n    interface eth0\n    virtual_ipaddress {\n" + vi1 + "    }\n}\n"
+		}
+		before := two("        "+v10+"\n        "+v11+"\n", "        "+v20+"\n")
+		after := two("        "+v10+"\n", "        "+v20+"\n        "+v11+"\n")
+		a, _ := setup(t, "rfm")
+		writeFile(t, a.conf, before)
+		a.mustKahook("notify", "master", "VI_1")
+		a.mustKahook("notify", "master", "VI_2")
+		writeFile(t, a.conf, before+"instance VI_1 { bogus 1\n")
+		a.kahook("notify", "backup", "VI_1") // released without the config: unrecorded
+		writeFile(t, a.conf, after)
+		out := a.mustKahook("reload")
+		if a.hasAddr("lo", v10) {
+			t.Errorf("the reload re-bound %s of the released VI_1\n%s", v10, out)
+		}
+		if !a.hasAddr("lo", v11) || !a.hasAddr("lo", v20) {
+			t.Errorf("VI_2, still MASTER, lost a VIP\n%s", out)
+		}
+	})
 	t.Run("no gratuitous ARP without a new VIP", func(t *testing.T) {
 		a, client := setup(t, "rfg")
 		a.mustKahook("notify", "master", "VI_1")

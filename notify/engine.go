@@ -375,8 +375,9 @@ func (e *Engine) steps(ctx context.Context, in *config.Instance, ev Event, prev,
 // `realserver up|down` runs RealServerSteps; a VIP on a missing
 // interface fails its step with an error wrapping vip.ErrNoInterface.
 func (e *Engine) Run(ctx context.Context, in *config.Instance, steps []Step) (*Result, error) {
-	res := &Result{Event: Event{Name: in.Name, Source: "command"}, DryRun: e.DryRun, Steps: []StepResult{}}
-	errs := e.runSteps(ctx, in, Event{Name: in.Name}, steps, nil, nil, ipvs.StartMembers, res, e.Log)
+	ev := Event{Name: in.Name, Source: sourceCommand}
+	res := &Result{Event: ev, DryRun: e.DryRun, Steps: []StepResult{}}
+	errs := e.runSteps(ctx, in, ev, steps, nil, nil, ipvs.StartMembers, res, e.Log)
 	return res, errors.Join(errs...)
 }
 
@@ -385,7 +386,8 @@ func (e *Engine) runSteps(ctx context.Context, in *config.Instance, ev Event, st
 	var stale []vip.Addr
 	if ev.Source == SourceReload {
 		stale = prev.VIPs // ReloadVIPs passes what the reload may remove
-	} else if ev.State != Master {
+	} else if ev.State != Master && ev.Source != sourceCommand {
+		// (Run's steps act on the VIPs they are given, nothing else.)
 		stale = staleVIPs(in, prev)
 		if len(stale) == 0 && prev == nil {
 			// Nothing says what this instance bound before (no state):
@@ -564,6 +566,10 @@ func vipAddrs(in *config.Instance, step Step) []vip.Addr {
 
 // SourceReload is the Event.Source of ReloadVIPs.
 const SourceReload = "reload"
+
+// sourceCommand is the Event.Source of Run (`realserver up|down`): no VRRP
+// event and no config of instances.
+const sourceCommand = "command"
 
 // Holds says whether this node still holds in as the MASTER s records. A
 // release that went ahead without the run lock (it records itself later,

@@ -1496,3 +1496,26 @@ func TestFIFOSettlesUnlockedRelease(t *testing.T) {
 		t.Errorf("the release that missed the lock was never recorded: %+v\n%s", readState(t, a.stateDir).Instances["VI_1"], out.String())
 	}
 }
+
+// TestRealServerBesideDirectorVIPs (new-operator review): on a node where
+// kahook bound a director's VIP (marked), `realserver up|down` for another
+// VIP works (it panicked on the missing instance config) and leaves the
+// director's VIP alone.
+func TestRealServerBesideDirectorVIPs(t *testing.T) {
+	sw := netnstest.NewSwitch(t)
+	a := newNode(t, sw, "rsdir", "02:00:00:00:0c:04", "10.9.0.1/24", "", instanceConf(""))
+	a.mustKahook("notify", "master", "VI_1")
+	const rsVIP = "10.9.0.200"
+	for _, args := range [][]string{{"--dry-run", "realserver", "up"}, {"realserver", "up"}, {"realserver", "down"}} {
+		out, code := a.kahook(append(args, "--vip", rsVIP, "--interface", "eth0")...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d\n%s", args, code, out)
+		}
+		if !a.hasAddr("lo", vip4) {
+			t.Fatalf("%v removed the director's VIP %s\n%s", args, vip4, out)
+		}
+	}
+	if a.hasAddr("lo", rsVIP) {
+		t.Errorf("realserver down left %s", rsVIP)
+	}
+}

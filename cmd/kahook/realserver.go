@@ -55,7 +55,14 @@ func realserver(c *cli.Context, up bool) error {
 		}
 		block := cfg.RealServer
 		if block == nil {
-			return usage("realserver: no --vip given and no 'realserver { }' block in %q", cfg.Path)
+			missing := "--vip and --interface"
+			switch {
+			case len(node.VIPs) > 0:
+				missing = "--interface (the interface ARP requests arrive on)"
+			case iface != "":
+				missing = "--vip"
+			}
+			return usage("realserver: no %s given and no 'realserver { }' block in %q", missing, cfg.Path)
 		}
 		if iface == "" {
 			iface = block.Interface

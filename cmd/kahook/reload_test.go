@@ -52,3 +52,22 @@ func TestNoDryRunRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestRealServerNamesTheMissingFlag: without a realserver block, the
+// usage error names the flag that is missing, not the one given.
+func TestRealServerNamesTheMissingFlag(t *testing.T) {
+	conf := filepath.Join(t.TempDir(), "kahook.conf")
+	os.WriteFile(conf, []byte("instance VI_1 {\n    interface eth0\n    virtual_ipaddress { 10.0.0.10 }\n}\n"), 0o644)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--vip", "192.0.2.10"}, "no --interface"},
+		{[]string{"--interface", "kh-none0"}, "no --vip given"},
+	} {
+		code, _, errs := kahook(append([]string{"--dry-run", "--config", conf, "realserver", "up"}, tc.args...)...)
+		if code != 2 || !strings.Contains(errs, tc.want) {
+			t.Errorf("%v: exit %d %q, want 2 with %q", tc.args, code, errs, tc.want)
+		}
+	}
+}

@@ -466,7 +466,7 @@ func conditional(text, configID string) (rest string, keep, ok bool) {
 	}
 	id := text[off : off+sp]
 	match := configID != "" && id == configID
-	return strings.TrimLeft(text[off+sp:], " \t"), match != neg, true
+	return trimLeftBlanks(text[off+sp:]), match != neg, true
 }
 
 // conditionalID is the "id" or "^id" of an "@id rest" line.
@@ -518,7 +518,7 @@ func definition(text string) (name, value string, ok bool) {
 	if !strings.HasPrefix(rest, "=") {
 		return "", "", false
 	}
-	return name, strings.TrimLeft(rest[1:], " \t"), true
+	return name, trimLeftBlanks(rest[1:]), true
 }
 
 func isInclude(text string) bool {

@@ -164,3 +164,66 @@ func TestForgedManagedEntryNotDeleted(t *testing.T) {
 		})
 	}
 }
+
+// TestUnchangedLoadNeedsNoManagedFile (issue 18, unchanged re-apply): the
+// managed-services file only adds services to remove, so a load that finds
+// the kernel holding the config's services and no other, exactly as the
+// config says, does not read it (nor write it); any other table still
+// reads it, and a service it records that left the config is removed.
+func TestUnchangedLoadNeedsNoManagedFile(t *testing.T) {
+	netnstest.RequireRoot(t) // the state dir's owner checks want root
+	twoServices := managedConf + `
+virtual_server 10.0.0.1 443 {
+    protocol TCP
+    real_server 10.0.1.1 443 { }
+}
+`
+	cases := []struct {
+		name string
+		// first is loaded; then, with garbage, the file is replaced by
+		// garbage (read, it is logged as not used); then second is loaded.
+		first, second string
+		garbage       bool
+		changes       int
+	}{
+		{"unchanged", managedConf, managedConf, true, 0},
+		{"a destination changed", managedConf, strings.Replace(managedConf, "real_server 10.0.1.2 80 { }", "real_server 10.0.1.2 80 { weight 7 }", 1), true, 1},
+		{"a service left the config", twoServices, managedConf, false, 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := rootOnlyDir(t)
+			path := filepath.Join(dir, managedFile)
+			k := newFakeKernel()
+			log, buf := bufLogger()
+			cfg := parse(t, tc.first)
+			m := &Manager{K: k, Cfg: cfg, StateDir: dir, Log: log}
+			if _, err := m.Load(context.Background(), cfg.ServersOf("VI_1")); err != nil {
+				t.Fatal(err)
+			}
+			if tc.garbage {
+				if err := os.WriteFile(path, []byte("garbage{"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			before, _ := os.ReadFile(path)
+			buf.Reset()
+			cfg = parse(t, tc.second)
+			m = &Manager{K: k, Cfg: cfg, StateDir: dir, Log: log}
+			n, err := m.Load(context.Background(), cfg.ServersOf("VI_1"))
+			if err != nil || n != tc.changes {
+				t.Fatalf("second load: %d changes, err %v; want %d\n%s", n, err, tc.changes, buf.String())
+			}
+			if read := strings.Contains(buf.String(), "managed-services file not used"); tc.garbage && read != (tc.changes > 0) {
+				t.Errorf("managed-services file read: %v, want %v\n%s", read, tc.changes > 0, buf.String())
+			}
+			after, _ := os.ReadFile(path)
+			if rewritten := string(after) != string(before); rewritten != (tc.changes > 0) {
+				t.Errorf("managed-services file rewritten: %v, want %v (%q)", rewritten, tc.changes > 0, after)
+			}
+			if len(k.svcs) != 1 {
+				t.Errorf("kernel services %v, want only 10.0.0.1:80", k.svcs)
+			}
+		})
+	}
+}

@@ -150,6 +150,16 @@ func (m *Manager) PlanLoad(ctx context.Context, vss []*config.VirtualServer, all
 		return nil, err
 	}
 	t2 := time.Now()
+	// The managed-services file only ever adds services to remove: ones
+	// the kernel holds that the config no longer has. When the kernel
+	// holds the config's services and no other, exactly as the config
+	// says, there is nothing to remove and nothing to record, whatever
+	// the file says: an unchanged re-apply does not read it (1,000
+	// services: about 20M instructions of JSON, 80 ms in the VM).
+	if onlyDesired(desired, current) && inSync(desired, current, nil) {
+		m.Log.Debug("IPVS planned", "services", len(desired), "desired", t1.Sub(t0), "read", t2.Sub(t1), "managed_file", "not needed", "plan", time.Since(t2))
+		return &LoadPlan{Desired: desired}, nil
+	}
 	managed, err := m.loadManaged()
 	if err != nil {
 		return nil, err
@@ -176,6 +186,19 @@ func (m *Manager) PlanLoad(ctx context.Context, vss []*config.VirtualServer, all
 	return &LoadPlan{Changes: Plan(desired, current, stale), Desired: desired, managed: managed}, nil
 }
 
+// onlyDesired reports whether every service of current is in desired.
+func onlyDesired(desired, current Table) bool {
+	if len(current) > len(desired) {
+		return false
+	}
+	for k := range current {
+		if _, ok := desired[k]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
 // Load makes the kernel hold these services exactly, verifies the result
 // by reading it back, and returns the number of changes. It implements
 // notify.IPVS.
@@ -196,6 +219,9 @@ func (m *Manager) LoadAll(ctx context.Context, vss []*config.VirtualServer, all 
 // manages, and verifies the result by reading the table back.
 func (m *Manager) Apply(ctx context.Context, p *LoadPlan, vss []*config.VirtualServer) (int, error) {
 	changes, desired, managed := p.Changes, p.Desired, p.managed
+	if len(changes) == 0 {
+		return 0, nil // nothing written, so nothing to record or verify
+	}
 	own := scope(vss)
 	for k := range desired {
 		managed[k] = own

@@ -61,9 +61,14 @@ for i in $(seq 50); do bash -c 'exec 3<>/dev/tcp/127.0.0.1/18099' 2>/dev/null &&
 # Alternating rounds (benchtool -alternate): the tools compared share the
 # shared machine's slow spells. At least 20 runs each.
 CN=$((N < 20 ? 20 : N))
+# The TCP check alternates with two floors: bin/gofloor (a Go program that
+# only starts, and one that only connects through net.Dialer), to show
+# how much of kahook's time any Go program pays before it does anything.
 $BT -alternate -n "$CN" -- \
 	check/kahook-tcp bin/kahook --syslog off check tcp 127.0.0.1:18099 :: \
-	check/bash-tcp bash -c 'exec 3<>/dev/tcp/127.0.0.1/18099'
+	check/bash-tcp bash -c 'exec 3<>/dev/tcp/127.0.0.1/18099' :: \
+	check/go-dial bin/gofloor 127.0.0.1:18099 :: \
+	check/go-empty bin/gofloor
 $BT -alternate -n "$CN" -- \
 	check/kahook-http bin/kahook --syslog off check http http://127.0.0.1:18099/ :: \
 	check/curl curl -sf -o /dev/null http://127.0.0.1:18099/

@@ -20,6 +20,7 @@ fi
 scripts/deps.sh bench
 make -s bin/kahook bin/labweb
 CGO_ENABLED=0 go build -o bin/benchtool ./internal/benchtool
+CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o bin/gofloor ./internal/gofloor
 CGO_ENABLED=0 go build -o bin/benchlab ./internal/benchlab
 mkdir -p bench/out
 if [ -z "${BENCH_ONLY:-}" ] && [ -z "${BENCH_PARTS:-}" ]; then

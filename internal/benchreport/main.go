@@ -231,7 +231,7 @@ func checks(b *strings.Builder, t map[string]timing) {
 	w("## checks on the host (issue 5, issue 18: process start)")
 	w("")
 	w("One invocation each against a loopback HTTP server (`bin/labweb`); each")
-	w("pair alternates round by round, %d runs each.", t["check/kahook-tcp"].Runs)
+	w("group alternates round by round (the first of a round rotating), %d runs each.", t["check/kahook-tcp"].Runs)
 	w("Rerun: `BENCH_HOST_ONLY=checks bench/host.sh` (as root).")
 	w("")
 	w("| command | median (min - max) | peak RSS |")
@@ -239,6 +239,8 @@ func checks(b *strings.Builder, t map[string]timing) {
 	for _, n := range []struct{ key, label string }{
 		{"check/kahook-tcp", "`kahook check tcp 127.0.0.1:PORT`"},
 		{"check/bash-tcp", "`bash -c 'exec 3<>/dev/tcp/127.0.0.1/PORT'`"},
+		{"check/go-dial", "`gofloor 127.0.0.1:PORT` (Go: net.Dialer connect only)"},
+		{"check/go-empty", "`gofloor` (Go: start and exit)"},
 		{"check/kahook-http", "`kahook check http http://127.0.0.1:PORT/`"},
 		{"check/curl", "`curl -sf -o /dev/null http://127.0.0.1:PORT/`"},
 	} {
@@ -249,6 +251,10 @@ func checks(b *strings.Builder, t map[string]timing) {
 	kt, bt := t["check/kahook-tcp"], t["check/bash-tcp"]
 	w("")
 	w("* `kahook check tcp` / bash `/dev/tcp` = %s, per-round range %s (target at most 1.0x: %s).", ratio2(kt.MedianMS, bt.MedianMS), pairRange(kt, bt), verdict(kt.MedianMS <= bt.MedianMS))
+	if gd, ge := t["check/go-dial"], t["check/go-empty"]; gd.Runs > 0 && ge.Runs > 0 {
+		w("* The Go floor, same rounds: a Go program that only starts and exits takes %s (%s bash's connect, per-round range %s);", msf(ge.MedianMS), ratio2(ge.MedianMS, bt.MedianMS), pairRange(ge, bt))
+		w("  one that only connects through net.Dialer %s (%s bash, per-round range %s); kahook's check is %s that connect-only program.", msf(gd.MedianMS), ratio2(gd.MedianMS, bt.MedianMS), pairRange(gd, bt), ratio2(kt.MedianMS, gd.MedianMS))
+	}
 	w("* `kahook check http` / `curl` = %s, per-round range %s (target at most 0.5x: %s).", ratio2(kh.MedianMS, curl.MedianMS), pairRange(kh, curl), verdict(kh.MedianMS <= 0.5*curl.MedianMS))
 	w("* Peak RSS of `kahook check http`: %s (target under 15 MB: %s).", kb(kh.MaxRSSKB), verdict(kh.MaxRSSKB > 0 && kh.MaxRSSKB < 15*1024))
 	w("")

@@ -12,6 +12,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/kahook/kahook/internal/benchfmt"
 )
@@ -295,7 +296,44 @@ func ipvsPart(b *strings.Builder, d *data) {
 		w("kahook's unchanged re-apply takes %s the `/proc` read and %s `ipvsadm -Sn`;", ratio2(kr.MedianMS, rp.MedianMS), ratio2(kr.MedianMS, rs.MedianMS))
 		w("the goal of 0.05x a restore is %s here.", msf(0.05*rr.MedianMS))
 	}
+	split := reapplySplit(d.raw["ipvs/reapply-split"])
+	ks, kp := t["ipvs/kahook-start"], t["ipvs/kahook-parse"]
+	if ks.Runs > 0 && kp.Runs > 0 && len(split["read"]) > 0 {
+		w("")
+		w("Where kahook's unchanged re-apply goes, same boot (each command through `ip netns exec`,")
+		w("as every command of this part): process start (`kahook version`,")
+		w("alternating with the reads above) %s; start, parse and checks of the config", spread(ks))
+		w("(`kahook config check`) %s; and, from %d re-applies with `--log-level debug`", spread(kp), len(split["read"]))
+		w("(the \"IPVS planned\" line), building the desired table %s, reading the table", spreadOf(split["desired"]))
+		w("(one generic netlink dump of the services, then one of the destinations per")
+		w("service: IPVS has no dump of all destinations, and `/proc/net/ip_vs` lacks the")
+		w("thresholds, tunnel settings and address family the plan compares) %s, planning %s.", spreadOf(split["read"]), spreadOf(split["plan"]))
+		floor := kp.MedianMS + median(split["read"])
+		if rr.MedianMS > 0 {
+			w("Start, parse and read alone: %s, %s a restore (goal 0.05x: %s).", msf(floor), ratio2(floor, rr.MedianMS), msf(0.05*rr.MedianMS))
+		}
+	}
 	w("")
+}
+
+// reapplySplit reads the durations of the "IPVS planned" debug lines
+// (desired=, read=, plan=, as Go durations) into milliseconds per key.
+func reapplySplit(m map[string]any) map[string][]float64 {
+	out := map[string][]float64{}
+	lines, _ := m["lines"].([]any)
+	for _, l := range lines {
+		s, _ := l.(string)
+		for _, f := range strings.Fields(s) {
+			k, v, ok := strings.Cut(f, "=")
+			if !ok || (k != "desired" && k != "read" && k != "plan") {
+				continue
+			}
+			if dur, err := time.ParseDuration(v); err == nil {
+				out[k] = append(out[k], float64(dur)/float64(time.Millisecond))
+			}
+		}
+	}
+	return out
 }
 
 func notifyPart(b *strings.Builder, d *data) {

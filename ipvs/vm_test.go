@@ -464,3 +464,48 @@ func TestVMShowViewsMatchIpvsadm(t *testing.T) {
 }
 
 var regexpNonZero = regexp.MustCompile(`TCP  10\.1\.0\.1:80 +[1-9]`)
+
+// TestVMDiffAndDryRunCreateNothing: on a real IPVS, `ipvs diff` and the
+// dry runs of `ipvs apply` and `ipvs flush` print their plan, leave the
+// table as it was and create no state dir, lock or managed-services file
+// (they take no run lock); `--dry-run ipvs apply` prints what `ipvs diff`
+// prints, and `ipvs apply` then leaves nothing to diff. `diff
+// --exit-code`: 1 while the kernel differs, 0 after the apply.
+func TestVMDiffAndDryRunCreateNothing(t *testing.T) {
+	l := newLVS(t)
+	conf, _ := filepath.Abs("testdata/all-features.conf")
+	diff := l.mustKahook(conf, "--log-level", "error", "ipvs", "diff")
+	if !strings.Contains(diff, "add-service") {
+		t.Fatalf("ipvs diff of an empty table plans no service:\n%s", diff)
+	}
+	for _, tc := range []struct {
+		args []string
+		code int
+	}{
+		{[]string{"ipvs", "diff"}, 0},
+		{[]string{"ipvs", "diff", "--exit-code"}, 1},
+		{[]string{"--dry-run", "ipvs", "apply"}, 0},
+		{[]string{"--dry-run", "ipvs", "flush"}, 0},
+		{[]string{"--dry-run", "ipvs", "flush", "--all"}, 0},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			out, code := l.kahook(conf, append([]string{"--log-level", "error"}, tc.args...)...)
+			if code != tc.code {
+				t.Errorf("exit %d, want %d\n%s", code, tc.code, out)
+			}
+			if tc.args[1] == "ipvs" && tc.args[2] == "apply" && out != diff {
+				t.Errorf("--dry-run ipvs apply differs from ipvs diff:\n--- apply\n%s--- diff\n%s", out, diff)
+			}
+			if _, err := os.Stat(l.stateDir); err == nil {
+				t.Errorf("kahook %v created the state dir %s", tc.args, l.stateDir)
+			}
+			if rules := l.rules(); rules != "" {
+				t.Errorf("kahook %v changed the table:\n%s", tc.args, rules)
+			}
+		})
+	}
+	l.mustKahook(conf, "ipvs", "apply")
+	if out, code := l.kahook(conf, "--log-level", "error", "ipvs", "diff", "--exit-code"); code != 0 || out != "" {
+		t.Errorf("diff --exit-code after apply: exit %d\n%s", code, out)
+	}
+}

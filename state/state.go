@@ -82,12 +82,50 @@ func Open(dir string) (*Store, error) {
 // missing and checks that it is safe to use: when running as root, the
 // dir and every directory above it must be owned by root and not writable
 // by a non-root user (config.CheckSecure). An unsafe dir is an
-// *UnsafeError and nothing is created in it.
+// *UnsafeError and nothing is created: the deepest directory of the path
+// that exists is checked before any directory is made below it, so a
+// state dir under a directory a non-root user owns or can write is
+// refused as it stands, not after it was created.
 func (s *Store) Prepare() error {
+	if err := checkExistingParent(s.Dir); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
 		return fmt.Errorf("create state dir %s: %w", s.Dir, err)
 	}
 	return CheckDir(s.Dir)
+}
+
+// checkExistingParent applies config.CheckSecure (as root) to the deepest
+// directory of dir that exists, when dir itself does not: what MkdirAll
+// would create below it must not land where a non-root user can change
+// it. An existing dir is left to CheckDir.
+func checkExistingParent(dir string) error {
+	if os.Geteuid() != 0 {
+		return nil
+	}
+	p := filepath.Clean(dir)
+	for {
+		_, err := os.Lstat(p)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("create state dir %s: %w", dir, err)
+		}
+		parent := filepath.Dir(p)
+		if parent == p {
+			return nil
+		}
+		p = parent
+	}
+	if p == filepath.Clean(dir) {
+		return nil
+	}
+	if err := config.CheckSecure(p); err != nil {
+		return &UnsafeError{Dir: dir, Err: fmt.Errorf("not created: %w", err)}
+	}
+	return nil
 }
 
 // CheckDir checks an existing state dir without creating anything. When

@@ -1,6 +1,7 @@
 package state
 
 import (
+	"errors"
 	"io"
 	"log/slog"
 	"os"
@@ -81,6 +82,65 @@ func TestParseState(t *testing.T) {
 			}
 			if tc.name == "valid" && (st.Instances["VI_1"] == nil || st.Instances["VI_1"].State != "MASTER" || !st.Pools["VI_1"].Servers["a"].Up) {
 				t.Errorf("content lost: %+v", st)
+			}
+		})
+	}
+}
+
+// TestPrepareRefusesBeforeCreating: a missing state dir under a directory
+// a non-root user can change is refused as it stands (an *UnsafeError)
+// and nothing is created there, as README's security model says
+// ("refused ... nothing created"); under a safe or a root-owned sticky
+// directory it is created 0700.
+func TestPrepareRefusesBeforeCreating(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the state dir rule applies as root")
+	}
+	for _, tc := range []struct {
+		name   string
+		mode   os.FileMode
+		uid    int
+		unsafe bool
+	}{
+		{"parent owned by a user", 0o755, 65534, true},
+		{"parent writable by others", 0o777, 0, true},
+		{"parent writable by a group", 0o775, 0, false}, // root's group: allowed (config rule)
+		{"parent sticky and writable by others", os.ModeSticky | 0o777, 0, false},
+		{"safe parent", 0o755, 0, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			parent := filepath.Join(t.TempDir(), "parent")
+			if err := os.Mkdir(parent, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(parent, tc.mode); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chown(parent, tc.uid, 0); err != nil {
+				t.Fatal(err)
+			}
+			dir := filepath.Join(parent, "a", "state")
+			err := (&Store{Dir: dir}).Prepare()
+			var unsafe *UnsafeError
+			if got := errors.As(err, &unsafe); got != tc.unsafe {
+				t.Fatalf("Prepare: %v, want unsafe %v", err, tc.unsafe)
+			}
+			entries, rerr := os.ReadDir(parent)
+			if rerr != nil {
+				t.Fatal(rerr)
+			}
+			if tc.unsafe {
+				if len(entries) != 0 {
+					t.Errorf("a refused state dir created %s", filepath.Join(parent, entries[0].Name()))
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Prepare: %v", err)
+			}
+			st, err := os.Stat(dir)
+			if err != nil || st.Mode().Perm() != 0o700 {
+				t.Fatalf("state dir not created 0700: %v %v", st, err)
 			}
 		})
 	}

@@ -89,6 +89,9 @@ func checkCommand() *cli.Command {
 					if err != nil {
 						return usage("check ping: %q is not an IP address", arg)
 					}
+					if err := checkTarget(c, arg, ip, -1); err != nil {
+						return err
+					}
 					// checkConn reads the timeout and bindto; ICMP has no port.
 					conn, err := checkConn(c, "")
 					if err != nil && c.NArg() == 0 {
@@ -217,6 +220,20 @@ func maxArgs(c *cli.Context, n int) error {
 	return nil
 }
 
+// checkTarget refuses, as a usage error (exit 2, before the check runs),
+// a target no real server can have: port 0 (port -1: the check has no
+// port) or the unspecified address 0.0.0.0 or ::, which Linux connects
+// to the node itself. arg is the input as given, for the message.
+func checkTarget(c *cli.Context, arg string, ip netip.Addr, port int) error {
+	if ip.IsUnspecified() {
+		return usage("%s: %q: %s is not a server's address (the unspecified address reaches this node)", commandName(c), arg, ip)
+	}
+	if port == 0 {
+		return usage("%s: %q: port 0 is not a port a server listens on (expected 1-65535)", commandName(c), arg)
+	}
+	return nil
+}
+
 // checkConn reads --connect-ip/--connect-port or an IP:PORT argument.
 func checkConn(c *cli.Context, defaultPath string) (check.Conn, error) {
 	var conn check.Conn
@@ -242,7 +259,10 @@ func checkConn(c *cli.Context, defaultPath string) (check.Conn, error) {
 	if arg := c.Args().First(); arg != "" && defaultPath == "" {
 		ap, err := netip.ParseAddrPort(arg)
 		if err != nil {
-			return conn, usage("%q is not IP:PORT", arg)
+			return conn, usage("%s: %q is not IP:PORT", commandName(c), arg)
+		}
+		if err := checkTarget(c, arg, ap.Addr(), int(ap.Port())); err != nil {
+			return conn, err
 		}
 		conn.Addr = ap
 		return conn, nil
@@ -257,6 +277,9 @@ func checkConn(c *cli.Context, defaultPath string) (check.Conn, error) {
 	port := c.Int("connect-port")
 	if port <= 0 || port > 65535 {
 		return conn, usage("--connect-port: expected 1-65535")
+	}
+	if err := checkTarget(c, "--connect-ip "+c.String("connect-ip"), ip, port); err != nil {
+		return conn, err
 	}
 	conn.Addr = netip.AddrPortFrom(ip.Unmap(), uint16(port))
 	return conn, nil
@@ -296,7 +319,12 @@ func httpCheck(c *cli.Context, tls bool) error {
 			h.TLS = true
 		}
 		if portStr != "" {
-			port, _ = strconv.Atoi(portStr)
+			if port, err = strconv.Atoi(portStr); err != nil || port > 65535 {
+				return usage("%s: %q: port %q is not a number within 1-65535", commandName(c), raw, portStr)
+			}
+		}
+		if err := checkTarget(c, raw, ip, port); err != nil {
+			return err
 		}
 		h.Conn.Addr = netip.AddrPortFrom(ip.Unmap(), uint16(port))
 		path = u.RequestURI()

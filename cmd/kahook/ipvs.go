@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -44,10 +45,20 @@ func ipvsCommand() *cli.Command {
 			},
 			{
 				Name:      "diff",
-				Usage:     "print the changes `ipvs apply` would make (nothing is applied); exit 0, or with --exit-code 1 when there are changes",
+				Usage:     "print the changes `ipvs apply` would make (nothing is applied or created, no run lock taken); exit 0, or with --exit-code 1 when there are changes and 2 on any error",
 				ArgsUsage: "[INSTANCE]",
-				Flags:     []cli.Flag{allFlag, &cli.BoolFlag{Name: "exit-code", Usage: "exit 1 when the kernel differs from the config (like git diff --exit-code)"}},
-				Action:    func(c *cli.Context) error { return ipvsApply(c, true) },
+				Flags:     []cli.Flag{allFlag, &cli.BoolFlag{Name: "exit-code", Usage: "exit 1 when the kernel differs from the config, 2 on an error (like diff(1), git diff --exit-code)"}},
+				Action: func(c *cli.Context) error {
+					err := ipvsApply(c, true)
+					if c.Bool("exit-code") && err != nil && err != errDiffers {
+						// diff(1): 1 is taken by "differs"; trouble is 2.
+						var ec cli.ExitCoder
+						if errors.As(err, &ec) && ec.ExitCode() == exitFailed {
+							return cli.Exit(err.Error(), exitUsage)
+						}
+					}
+					return err
+				},
 			},
 			{
 				Name:      "apply",
@@ -84,7 +95,7 @@ func ipvsCommand() *cli.Command {
 						}
 						return failed(err)
 					}
-					m, unlock, err := e.ipvsManager(c.Context, "")
+					m, unlock, err := e.ipvsManager(c.Context, "", !e.dryRun)
 					if err != nil {
 						return err
 					}
@@ -237,7 +248,7 @@ func ipvsApply(c *cli.Context, diffOnly bool) error {
 	debug.SetGCPercent(400)
 	e := getEnv(c)
 	name := c.Args().First()
-	m, unlock, err := e.ipvsManager(c.Context, name)
+	m, unlock, err := e.ipvsManager(c.Context, name, !diffOnly && !e.dryRun)
 	if err != nil {
 		return err
 	}
@@ -261,7 +272,7 @@ func ipvsApply(c *cli.Context, diffOnly bool) error {
 			}
 		}
 		if diffOnly && c.Bool("exit-code") && len(plan.Changes) > 0 {
-			return cli.Exit("", exitFailed)
+			return errDiffers
 		}
 		return nil
 	}
@@ -276,9 +287,18 @@ func ipvsApply(c *cli.Context, diffOnly bool) error {
 	return failed(err)
 }
 
-// ipvsManager loads the config, checks the instance (if not ""), takes
-// the run lock and opens IPVS.
-func (e *env) ipvsManager(ctx context.Context, instance string) (*ipvs.Manager, func(), error) {
+// errDiffers is `ipvs diff --exit-code` finding changes: exit 1.
+var errDiffers = cli.Exit("", exitFailed)
+
+// ipvsManager loads the config, checks the instance (if not ""), opens
+// IPVS and, for a run that writes, creates the state dir and takes the
+// run lock. A run that only reads (`ipvs diff`, any --dry-run) creates
+// and locks nothing: it reads the managed-services file and the pool's
+// membership from the state dir as it is, where it exists and is safe
+// (state.CheckDir), as the notify dry run does; without the lock a run
+// applying at the same moment may change the table under it, which a
+// diff, like `ipvsadm -Ln`, tolerates.
+func (e *env) ipvsManager(ctx context.Context, instance string, write bool) (*ipvs.Manager, func(), error) {
 	cfg, err := e.loadConfig()
 	if err != nil {
 		return nil, nil, err
@@ -286,9 +306,25 @@ func (e *env) ipvsManager(ctx context.Context, instance string) (*ipvs.Manager, 
 	if instance != "" && cfg.Instance(instance) == nil {
 		return nil, nil, usage("ipvs: no instance %q in %q", instance, cfg.Path)
 	}
+	if !write {
+		dir := e.resolveStateDir(cfg)
+		members := ipvs.StartMembers
+		switch err := state.CheckDir(dir); {
+		case err == nil:
+			members = pool.MembersAt(dir)
+		case !errors.Is(err, os.ErrNotExist):
+			e.log.Warn("state dir not used: planned with keepalived's start membership and without the managed-services file", "state_dir", dir, "err", err)
+			dir = ""
+		}
+		h, err := e.openIPVS()
+		if err != nil {
+			return nil, nil, failed(err)
+		}
+		return &ipvs.Manager{K: h, Cfg: cfg, StateDir: dir, Log: e.log, Members: members}, func() {}, nil
+	}
 	store, err := state.Open(e.resolveStateDir(cfg))
 	if err != nil {
-		return nil, nil, failed(err)
+		return nil, nil, stateFailed(err)
 	}
 	lock, err := store.LockWithin(ctx, 30*time.Second)
 	if err != nil {

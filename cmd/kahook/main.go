@@ -19,6 +19,7 @@ import (
 
 	"github.com/kahook/kahook/config"
 	"github.com/kahook/kahook/logging"
+	"github.com/kahook/kahook/state"
 )
 
 // Stamped by -ldflags "-X main.version=... -X main.commit=...".
@@ -199,7 +200,7 @@ func globalFlags(root bool, taken map[string]bool) []cli.Flag {
 		&cli.StringFlag{Name: "config", Aliases: []string{"c"}, Value: config.DefaultPath, Usage: "kahook config `FILE`", EnvVars: env("KAHOOK_CONFIG")},
 		&cli.BoolFlag{Name: "json", Usage: "print results as JSON"},
 		&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
-		&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "print what would change, change nothing"},
+		&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: dryRunUsage()},
 		&cli.StringFlag{Name: "syslog", Value: "auto", Usage: "also log to syslog: auto (when stderr is not a terminal), on, off"},
 		&cli.StringFlag{Name: "syslog-addr", Hidden: true, Usage: "syslog unixgram socket (tests)"},
 		&cli.StringFlag{Name: "state-dir", Usage: "state and lock `DIR` (default: global_defs state_dir, else " + config.DefaultStateDir + ")", EnvVars: env("KAHOOK_STATE_DIR")},
@@ -251,6 +252,10 @@ func getEnv(c *cli.Context) *env {
 
 // loadConfig reads --config; a bad config is exit 2 with file:line.
 func (e *env) loadConfig() (*config.Config, error) {
+	if _, err := os.Lstat(e.configPath); errors.Is(err, os.ErrNotExist) {
+		// Said as such, not as a validation error deep in a path check.
+		return nil, exitLines{[]string{missingConfig(e.configPath)}, exitUsage}
+	}
 	// As root, each file is checked (keepalived's script security rule)
 	// before it is opened.
 	cfg, err := config.Load(e.configPath, config.Options{ConfigID: e.configID, Secure: os.Geteuid() == 0})
@@ -271,6 +276,11 @@ func (e *env) loadConfig() (*config.Config, error) {
 	return cfg, nil
 }
 
+// missingConfig is the error line for a config file that does not exist.
+func missingConfig(path string) string {
+	return fmt.Sprintf("config file %q is missing (--config FILE or KAHOOK_CONFIG; default %s)", path, config.DefaultPath)
+}
+
 // resolveStateDir: --state-dir, else the config's state_dir.
 func (e *env) resolveStateDir(cfg *config.Config) string {
 	if e.stateDir != "" {
@@ -280,6 +290,18 @@ func (e *env) resolveStateDir(cfg *config.Config) string {
 		return cfg.Global.StateDir
 	}
 	return config.DefaultStateDir
+}
+
+// stateFailed is failed for an error preparing the state dir, except
+// that an unsafe one (state.UnsafeError: a path a non-root user can
+// change, refused before anything is created) is bad input, exit 2, as
+// for a MASTER transition and reload.
+func stateFailed(err error) error {
+	var unsafe *state.UnsafeError
+	if errors.As(err, &unsafe) {
+		return usage("%v", err)
+	}
+	return failed(err)
 }
 
 func failed(err error) error {

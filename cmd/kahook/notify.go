@@ -75,14 +75,23 @@ func (e *env) finishNotify(res *notify.Result, err error) error {
 	if errors.As(err, &bad) {
 		return usage("%v", err)
 	}
-	if res != nil && (e.json || e.dryRun) {
-		if e.json {
-			_ = printJSON(e.stdout, toNotifyJSON(res))
-		} else {
-			notify.WritePlan(e.stdout, fmt.Sprintf("%s %s (dry run)", res.Event.Name, res.Event.State), res.Steps)
-		}
-	}
+	e.printResult(res)
 	return failed(err)
+}
+
+// printResult prints a transition's result where one is asked for: with
+// --json its JSON form, with --dry-run its plan in notify.WritePlan's
+// text form (a real run's changes are in the log). notify and release
+// share it, so every dry run of a transition prints its plan.
+func (e *env) printResult(res *notify.Result) {
+	if res == nil || (!e.json && !e.dryRun) {
+		return
+	}
+	if e.json {
+		_ = printJSON(e.stdout, toNotifyJSON(res))
+		return
+	}
+	notify.WritePlan(e.stdout, fmt.Sprintf("%s %s (dry run)", res.Event.Name, res.Event.State), res.Steps)
 }
 
 // notifyJSON is `notify --json` (and `--dry-run --json`): the event, and

@@ -78,9 +78,7 @@ func releaseCommand() *cli.Command {
 				if err != nil {
 					errs = append(errs, err)
 				}
-				if res != nil && e.json {
-					_ = printJSON(e.stdout, res)
-				}
+				e.printResult(res)
 			}
 			if eng.LockFailed != nil {
 				// Released without the lock: the second pass under it

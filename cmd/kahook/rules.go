@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -34,6 +35,11 @@ func finishCommands(cmds []*cli.Command) {
 		globalNames[name] = true
 		for _, a := range aliases {
 			globalNames[a] = true
+		}
+	}
+	for _, cmd := range cmds {
+		if why, ok := noDryRun[cmd.Name]; ok {
+			cmd.Description = strings.TrimSpace(cmd.Description + "\n\nNo --dry-run (refused, exit 2): " + why + ".")
 		}
 	}
 	finishCommandsIn(cmds, globalNames, map[string][]cli.Flag{})
@@ -110,6 +116,18 @@ var noDryRun = map[string]string{
 	"sync":   "a pass checks and applies; `kahook check` runs one check, `kahook ipvs diff` shows the IPVS changes",
 	"reload": "a reload applies; `kahook config check` validates, `kahook ipvs diff` shows the IPVS changes",
 	"garp":   "it sends; `kahook arp probe` only asks",
+}
+
+// dryRunUsage is the help text of the global --dry-run: what it
+// promises, and the commands of noDryRun that refuse it.
+func dryRunUsage() string {
+	names := make([]string, 0, len(noDryRun))
+	for n := range noDryRun {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return "print what would change; change and create nothing (no state dir, no lock); " +
+		strings.Join(names, ", ") + " act and have no dry run: they refuse it (exit 2)"
 }
 
 // commandName is the command's path without the program: "ipvs show".

@@ -47,7 +47,7 @@ func syncCommand() *cli.Command {
 			}
 			store, err := state.Open(e.resolveStateDir(cfg))
 			if err != nil {
-				return failed(err)
+				return stateFailed(err)
 			}
 			rep, err := pool.Run(c.Context, pool.Options{
 				Cfg: cfg, Store: store, Instance: name,

@@ -12,6 +12,9 @@ import (
 // with keepalived's defaults: connect to the real server's address and
 // port unless connect_ip/connect_port say otherwise, retry and
 // delay_before_retry around each. SMTP_CHECK yields one checker per host.
+// An IPv6 link-local destination takes bind_if as its zone; bind_if is
+// not used otherwise. The config loader has already dropped a bindto of
+// another address family than the destination (config.Conn).
 func FromConfig(vs *config.VirtualServer, rs *config.RealServer, c *config.Check) ([]Checker, error) {
 	conn := func(cc config.Conn) Conn {
 		ip := cc.IP
@@ -24,6 +27,11 @@ func FromConfig(vs *config.VirtualServer, rs *config.RealServer, c *config.Check
 		}
 		if cc.Port == 0 && rs.CheckPort != 0 {
 			port = rs.CheckPort // keepalived's checker kept the port as written
+		}
+		if ip.Is6() && ip.IsLinkLocalUnicast() && cc.BindIf != "" {
+			// keepalived requires bind_if for such an address and binds
+			// the socket to it; its zone routes the same way.
+			ip = ip.WithZone(cc.BindIf)
 		}
 		return Conn{Addr: netip.AddrPortFrom(ip, port), BindTo: cc.BindTo, BindPort: cc.BindPort, Timeout: cc.Timeout}
 	}

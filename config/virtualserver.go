@@ -401,7 +401,7 @@ func (b *builder) realServer(n *Node, vs *VirtualServer) (*RealServer, bool) {
 			// share with its own checkers as keepalived does.
 			other := &Check{Kind: CheckKind(c.Key)}
 			for _, cc := range c.Children {
-				b.commonCheckKey(cc, other)
+				b.commonCheckKey(cc, other, &connState{})
 			}
 		case "notify_up", "notify_down":
 			b.notifierWarning(c, "real_server "+rs.Endpoint(), "the real server", "kahook_realserver_up")

@@ -188,7 +188,7 @@ func mutate(r *rand.Rand, base diffBase, dir string) (string, string) {
 	}
 	anyLine := func(w []string) bool { return true }
 	what := ""
-	switch r.Intn(13) {
+	switch r.Intn(14) {
 	case 0:
 		i := r.Intn(len(lines))
 		what = fmt.Sprintf("delete line %d", i+1)
@@ -315,6 +315,20 @@ func mutate(r *rand.Rand, base diffBase, dir string) (string, string) {
 			}
 			what = fmt.Sprintf("add %s %s after line %d", key, val, i+1)
 			lines = slices.Insert(lines, i+1, "    "+key+" "+val)
+		}
+	case 13:
+		// a virtual server's ip_family, or a sorry server of either
+		// family: keepalived compares both with the service's family.
+		i := pickLine(func(w []string) bool { return len(w) >= 2 && w[0] == "virtual_server" && slices.Contains(w, "{") })
+		if i >= 0 {
+			add := []string{"ip_family inet", "ip_family inet6"}[r.Intn(2)]
+			if r.Intn(2) == 0 {
+				// Not ::ffff:a.b.c.d: kahook reads a server address so
+				// written as IPv4, keepalived as IPv6 (not yet modelled).
+				add = "sorry_server " + []string{"192.168.200.9", "2001:db8::9", "::1"}[r.Intn(3)] + " 80"
+			}
+			what = fmt.Sprintf("add %s after line %d", add, i+1)
+			lines = slices.Insert(lines, i+1, "    "+add)
 		}
 	}
 	if what == "" {

@@ -172,3 +172,57 @@ func addrOrEmpty(s string) string {
 	}
 	return s
 }
+
+// TestServerAddressFamilies: the virtual server's own family rules
+// (keepalived 2.2.7's check_parser.c): an ip_family that conflicts with
+// the address is reported and ignored (the address's family stays, so
+// the real servers of that family load), and a sorry server of the other
+// family is reported at the virtual server (keepalived: at its '}') and
+// skipped. ka is the verdict of `keepalived -t`.
+func TestServerAddressFamilies(t *testing.T) {
+	for _, tc := range []struct {
+		name, text, kaSays string
+		line               int
+		servers, sorry     int
+	}{
+		{"ip_family conflicting with the address",
+			"virtual_server 192.0.2.10 80 {\n protocol TCP\n lb_algo rr\n lb_kind NAT\n ip_family inet6\n real_server 198.51.100.1 80 {\n }\n}\n",
+			"Virtual server specified family inet6 conflicts with server family", 5, 1, 0},
+		{"sorry server of the other family",
+			"virtual_server fwmark 5 {\n lb_algo rr\n lb_kind NAT\n sorry_server 2001:db8::9 80\n real_server 198.51.100.1 80 {\n }\n}\n",
+			"Address family of virtual server and sorry server 2001:db8::9 don't match - skipping sorry server.", 1, 1, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "k.conf")
+			if err := os.WriteFile(path, []byte(tc.text), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			c, err := Load(path, Options{ConfigID: diffConfigID})
+			if err != nil {
+				t.Fatalf("load: %v", err)
+			}
+			if len(c.Problems) != 1 || c.Problems[0].Pos.Line != tc.line {
+				t.Errorf("problems %v, want one at line %d", c.Problems, tc.line)
+			}
+			vs := c.VirtualServers[0]
+			sorry := 0
+			if vs.SorryServer != nil {
+				sorry = 1
+			}
+			if len(vs.RealServers) != tc.servers || sorry != tc.sorry {
+				t.Errorf("real servers %d sorry %d, want %d and %d", len(vs.RealServers), sorry, tc.servers, tc.sorry)
+			}
+			if _, err := exec.LookPath("keepalived"); err != nil {
+				return
+			}
+			out, kerr := exec.Command("keepalived", "-t", "-f", path, "-l", "-n", "-i", diffConfigID).CombinedOutput()
+			pass := checkerPass(out)
+			if kerr == nil || !slices.ContainsFunc(pass, func(l string) bool { return strings.Contains(l, tc.kaSays) }) {
+				t.Errorf("keepalived -t (err %v) does not say %q:\n%s", kerr, tc.kaSays, strings.Join(pass, "\n"))
+			}
+			if why := compareWithKeepalived(path); why != "" {
+				t.Errorf("differs from keepalived: %s", why)
+			}
+		})
+	}
+}

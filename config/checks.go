@@ -166,17 +166,27 @@ func (b *builder) commonCheckKey(c *Node, ck *Check, st *connState) bool {
 // SMTP_CHECK's own block); bind is bindto's (0: none). Families are
 // keepalived's: an address with a ':' is IPv6 (::ffff:10.0.0.1 too).
 type connState struct {
-	dst, bind         int
-	dstText, bindText string // the destination and bindto, for messages
+	dst, bind int
+	rs        netip.Addr // the real server's address
+	ip        string     // the connect_ip taken, as written ("": none)
+	bindText  string     // bindto as written
 }
 
 // newConnState is a checker block's connState: its destination is real
 // server rs (SMTP_CHECK's own block: none).
 func newConnState(rs *RealServer, smtp bool) connState {
 	if smtp {
-		return connState{dstText: "real server " + rs.Addr.String()}
+		return connState{rs: rs.Addr}
 	}
-	return connState{dst: familyOf(rs.Addr), dstText: "real server " + rs.Addr.String()}
+	return connState{dst: familyOf(rs.Addr), rs: rs.Addr}
+}
+
+// dstText names the destination so far, for messages.
+func (st *connState) dstText() string {
+	if st.ip != "" {
+		return "connect_ip " + st.ip
+	}
+	return "real server " + st.rs.String()
 }
 
 // familyOf is a's address family as keepalived's inet_stosockaddr reads
@@ -218,11 +228,11 @@ func (b *builder) connKey(c *Node, conn *Conn, st *connState) bool {
 			break
 		}
 		if fam := textFamily(c.Arg(0)); st.bind != 0 && fam != st.bind {
-			b.problemf(c.Pos, "connect_ip %s does not match the address family of bindto %s (keepalived: \"connect_ip address %s does not match address family of bindto - skipping\"): ignored; the check connects to %s", c.Arg(0), st.bindText, c.Arg(0), st.dstText)
+			b.problemf(c.Pos, "connect_ip %s does not match the address family of bindto %s (keepalived: \"connect_ip address %s does not match address family of bindto - skipping\"): ignored; the check connects to %s", c.Arg(0), st.bindText, c.Arg(0), st.dstText())
 			break
 		}
 		conn.IP = a
-		st.dst, st.dstText = textFamily(c.Arg(0)), "connect_ip "+c.Arg(0)
+		st.dst, st.ip = textFamily(c.Arg(0)), c.Arg(0)
 	case "connect_port":
 		if len(c.Args) == 0 {
 			b.errorf(c.Pos, "connect_port: missing port")
@@ -235,7 +245,7 @@ func (b *builder) connKey(c *Node, conn *Conn, st *connState) bool {
 			break
 		}
 		if fam := textFamily(c.Arg(0)); st.dst != 0 && fam != st.dst {
-			b.problemf(c.Pos, "bindto %s does not match the address family of %s (keepalived: \"bindto address %s does not match address family of connect_ip - skipping\"): dropped, as keepalived drops it; the check runs without a source address", c.Arg(0), st.dstText, c.Arg(0))
+			b.problemf(c.Pos, "bindto %s does not match the address family of %s (keepalived: \"bindto address %s does not match address family of connect_ip - skipping\"): dropped, as keepalived drops it; the check runs without a source address", c.Arg(0), st.dstText(), c.Arg(0))
 			conn.BindTo, st.bind = netip.Addr{}, 0 // keepalived: bindto.ss_family = AF_UNSPEC
 			break
 		}

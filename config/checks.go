@@ -88,7 +88,7 @@ func (b *builder) check(n *Node, vs *VirtualServer, rs *RealServer, inh rsInheri
 		ok = b.resolveTrackFile(n, ck.File) && ok
 	}
 	if ck.SMTP != nil && st.dst == 0 {
-		b.smtpDefaultDst(n, &ck.Conn, rs, st.bind)
+		b.smtpDefaultDst(n, &ck.Conn, &st)
 	}
 	if ck.Misc == nil && ck.File == nil && (ck.SMTP == nil || len(ck.SMTP.Hosts) == 0) && !b.linkLocalHasIf(n, ck.Conn, rs) {
 		return ck, false
@@ -211,7 +211,7 @@ func textFamily(s string) int {
 }
 
 // connKey reads connect_ip/connect_port/bindto/bind_port/bind_if/
-// connect_timeout/fwmark. A connect_ip or bindto whose address family
+// connect_timeout. A connect_ip or bindto whose address family
 // differs from the other's (bindto: from the destination so far, the real
 // server's address when there is no connect_ip) is a problem, as
 // keepalived 2.2.7's co_ip_handler and co_srcip_handler report it
@@ -283,9 +283,9 @@ const maxIfNameLen = 15
 // bind fails: "SMTP_CHECK socket bind failed. Rescheduling."); kahook
 // warns (exit 0, as keepalived -t) and drops such a bindto, so the check
 // runs without a source address as for every other checker (README).
-func (b *builder) smtpDefaultDst(n *Node, conn *Conn, rs *RealServer, bind int) {
-	if bind != 0 && bind != familyOf(rs.Addr) {
-		b.warnf(n.Pos, "SMTP_CHECK: bindto %s does not match the address family of real server %s: dropped, the check runs without a source address (keepalived 2.2.7 accepts it and never runs the check)", conn.BindTo, rs.Addr)
+func (b *builder) smtpDefaultDst(n *Node, conn *Conn, st *connState) {
+	if st.bind != 0 && st.bind != familyOf(st.rs) {
+		b.warnf(n.Pos, "SMTP_CHECK: bindto %s does not match the address family of real server %s: dropped, the check runs without a source address (keepalived 2.2.7 accepts it and never runs the check)", st.bindText, st.rs)
 		conn.BindTo = netip.Addr{}
 	}
 }

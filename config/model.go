@@ -284,14 +284,14 @@ const (
 
 // Conn is where a checker connects (defaults: the real server's).
 type Conn struct {
-	IP       netip.Addr `json:"connect_ip,omitzero"`
-	Port     uint16     `json:"connect_port,omitempty"`
-	BindTo   netip.Addr `json:"bindto,omitzero"`
-	BindPort uint16     `json:"bind_port,omitempty"`
+	IP       netip.Addr    `json:"connect_ip,omitzero"`
+	Port     uint16        `json:"connect_port,omitempty"`
+	BindTo   netip.Addr    `json:"bindto,omitzero"`
+	BindPort uint16        `json:"bind_port,omitempty"`
+	Timeout  time.Duration `json:"connect_timeout"`
 	// BindIf is bind_if: kahook uses it as the zone of an IPv6
 	// link-local destination, which keepalived requires it for.
-	BindIf  string        `json:"bind_if,omitempty"`
-	Timeout time.Duration `json:"connect_timeout"`
+	BindIf string `json:"bind_if,omitempty"`
 }
 
 // Check is one checker block of a real server.

@@ -108,7 +108,7 @@ func (c Conn) dial(ctx context.Context) (net.Conn, error) {
 	if c.BindTo.IsValid() || c.BindPort != 0 {
 		la := &net.TCPAddr{Port: int(c.BindPort)}
 		if c.BindTo.IsValid() {
-			la.IP = net.IP(c.BindTo.AsSlice())
+			la.IP, la.Zone = net.IP(c.BindTo.AsSlice()), c.BindTo.Zone()
 		}
 		d.LocalAddr = la
 		d.Control = reuseAddr

@@ -453,7 +453,7 @@ func dialError(c Conn, err error) error {
 	if c.BindTo.IsValid() || c.BindPort != 0 {
 		src = &net.TCPAddr{Port: int(c.BindPort)}
 		if c.BindTo.IsValid() {
-			src.IP = net.IP(c.BindTo.AsSlice())
+			src.IP, src.Zone = net.IP(c.BindTo.AsSlice()), c.BindTo.Zone()
 		}
 	}
 	if err == errNoSuitableAddress {

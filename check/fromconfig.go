@@ -12,6 +12,9 @@ import (
 // with keepalived's defaults: connect to the real server's address and
 // port unless connect_ip/connect_port say otherwise, retry and
 // delay_before_retry around each. SMTP_CHECK yields one checker per host.
+// An IPv6 link-local destination or bindto takes bind_if as its zone;
+// bind_if is not used otherwise. The config loader has already dropped a bindto of
+// another address family than the destination (config.Conn).
 func FromConfig(vs *config.VirtualServer, rs *config.RealServer, c *config.Check) ([]Checker, error) {
 	conn := func(cc config.Conn) Conn {
 		ip := cc.IP
@@ -25,7 +28,7 @@ func FromConfig(vs *config.VirtualServer, rs *config.RealServer, c *config.Check
 		if cc.Port == 0 && rs.CheckPort != 0 {
 			port = rs.CheckPort // keepalived's checker kept the port as written
 		}
-		return Conn{Addr: netip.AddrPortFrom(ip, port), BindTo: cc.BindTo, BindPort: cc.BindPort, Timeout: cc.Timeout}
+		return Conn{Addr: netip.AddrPortFrom(zoned(ip, cc.BindIf), port), BindTo: zoned(cc.BindTo, cc.BindIf), BindPort: cc.BindPort, Timeout: cc.Timeout}
 	}
 	wrap := func(ck Checker) Checker {
 		if c.Retry > 0 {
@@ -80,6 +83,17 @@ func FromConfig(vs *config.VirtualServer, rs *config.RealServer, c *config.Check
 		return []Checker{wrap(Misc{Argv: argv, Timeout: c.Misc.Timeout, Dynamic: c.Misc.Dynamic, User: c.Misc.User})}, nil
 	}
 	return nil, fmt.Errorf("%s: unsupported checker %s", c.Pos, c.Kind)
+}
+
+// zoned is a with zone bindIf when a is an IPv6 link-local address and
+// bindIf is set. keepalived binds the checker's socket to bind_if
+// (SO_BINDTODEVICE), which a link-local destination requires and a
+// link-local bindto needs to bind; the zone routes and binds the same way.
+func zoned(a netip.Addr, bindIf string) netip.Addr {
+	if bindIf != "" && a.Is6() && a.IsLinkLocalUnicast() {
+		return a.WithZone(bindIf)
+	}
+	return a
 }
 
 // ScriptError is a MISC_CHECK whose program SecureProgram refuses: `sync`

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 
@@ -109,7 +110,9 @@ func (h HTTP) Request(u URL) string {
 	}
 	host := vhost
 	if host == "" {
-		host = h.Addr.String() // ip:port, [ip6]:port
+		// ip:port, [ip6]:port; a link-local address's zone (bind_if) is
+		// the sender's, not the server's name.
+		host = netip.AddrPortFrom(h.Addr.Addr().WithZone(""), h.Addr.Port()).String()
 	}
 	minor, conn := "0", ""
 	switch h.Protocol {
@@ -138,7 +141,7 @@ func (h HTTP) Fetch(ctx context.Context, u URL) (*Response, error) {
 	if h.TLS {
 		name := h.SNI
 		if name == "" && h.Verify {
-			name = h.Addr.Addr().String() // verified against the certificate's IP SANs; not sent as SNI
+			name = h.Addr.Addr().WithZone("").String() // verified against the certificate's IP SANs; not sent as SNI
 		}
 		tc := tls.Client(c, &tls.Config{
 			InsecureSkipVerify: !h.Verify, // SSL_GET semantics: no verification unless asked

@@ -51,9 +51,9 @@ func (p Ping) Check(ctx context.Context) Result {
 		if err != nil {
 			return failf("icmp echo: %v", err)
 		}
-		var to net.Addr = &net.IPAddr{IP: net.IP(dst.AsSlice())}
+		var to net.Addr = &net.IPAddr{IP: net.IP(dst.AsSlice()), Zone: dst.Zone()}
 		if !isRaw {
-			to = &net.UDPAddr{IP: net.IP(dst.AsSlice())}
+			to = &net.UDPAddr{IP: net.IP(dst.AsSlice()), Zone: dst.Zone()}
 		}
 		if _, err := c.WriteTo(wb, to); err != nil {
 			return failf("icmp echo to %s: %v", dst, err)

@@ -101,7 +101,7 @@ func (c Conn) dialUDP(ctx context.Context) (net.Conn, error) {
 	if c.BindTo.IsValid() || c.BindPort != 0 {
 		la := &net.UDPAddr{Port: int(c.BindPort)}
 		if c.BindTo.IsValid() {
-			la.IP = net.IP(c.BindTo.AsSlice())
+			la.IP, la.Zone = net.IP(c.BindTo.AsSlice()), c.BindTo.Zone()
 		}
 		d.LocalAddr = la
 		d.Control = reuseAddr

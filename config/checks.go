@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"math"
+	"net/netip"
 	"strings"
 	"time"
 )
@@ -37,15 +38,19 @@ func (b *builder) check(n *Node, vs *VirtualServer, rs *RealServer, inh rsInheri
 		ck.File = &FileCheck{}
 	}
 	ok := true
+	// keepalived's destination starts as the real server's address
+	// (queue_checker), except in SMTP_CHECK's own block, where it stays
+	// unset until the block's end (smtp_check_handler).
+	st := newConnState(rs, kind == CheckSMTP)
 	for _, c := range n.Children {
-		if b.commonCheckKey(c, ck) {
+		if b.commonCheckKey(c, ck, &st) {
 			continue
 		}
 		switch {
 		case ck.HTTP != nil:
 			ok = b.httpKey(c, ck) && ok
 		case ck.SMTP != nil:
-			ok = b.smtpKey(c, ck) && ok
+			ok = b.smtpKey(c, ck, rs) && ok
 		case ck.Misc != nil:
 			ok = b.miscKey(c, ck) && ok
 		case ck.UDP != nil:
@@ -82,6 +87,12 @@ func (b *builder) check(n *Node, vs *VirtualServer, rs *RealServer, inh rsInheri
 	if ck.File != nil {
 		ok = b.resolveTrackFile(n, ck.File) && ok
 	}
+	if ck.SMTP != nil && st.dst == 0 {
+		b.smtpDefaultDst(n, &ck.Conn, &st)
+	}
+	if ck.Misc == nil && ck.File == nil && (ck.SMTP == nil || len(ck.SMTP.Hosts) == 0) && !b.linkLocalHasIf(n, ck.Conn, rs) {
+		return ck, false
+	}
 	if ck.UDP != nil && ck.UDP.MinReplyLength > ck.UDP.MaxReplyLength {
 		b.errorf(n.Pos, "UDP_CHECK min_reply_length %d > max_reply_length %d: the check would always fail", ck.UDP.MinReplyLength, ck.UDP.MaxReplyLength)
 		ok = false
@@ -116,7 +127,7 @@ func pickInt(vals ...int) int {
 
 // commonCheckKey handles the keywords every checker shares; it reports
 // whether it knew the keyword.
-func (b *builder) commonCheckKey(c *Node, ck *Check) bool {
+func (b *builder) commonCheckKey(c *Node, ck *Check, st *connState) bool {
 	connKeys := ck.Misc == nil && ck.File == nil // MISC_CHECK, FILE_CHECK: no connection keywords
 	switch c.Key {
 	case "retry", "nb_get_retry":
@@ -137,10 +148,10 @@ func (b *builder) commonCheckKey(c *Node, ck *Check) bool {
 		}
 	case "alpha":
 		ck.Alpha = b.flag(c)
-	case "log_all_failures", "bind_if", "fwmark":
+	case "log_all_failures", "fwmark":
 		b.skip(c, string(ck.Kind))
 	default:
-		if connKeys && b.connKey(c, &ck.Conn) {
+		if connKeys && b.connKey(c, &ck.Conn, st) {
 			return true
 		}
 		return false
@@ -148,13 +159,80 @@ func (b *builder) commonCheckKey(c *Node, ck *Check) bool {
 	return true
 }
 
-// connKey reads connect_ip/connect_port/bindto/bind_port/connect_timeout.
-func (b *builder) connKey(c *Node, conn *Conn) bool {
+// connState is what keepalived's conn_opts_t knows of a checker's
+// address families while it reads the block (check_api.c): dst is the
+// family (4 or 6) of the destination so far, the real server's address
+// from the block's start, then each connect_ip taken (0: none yet, in
+// SMTP_CHECK's own block); bind is bindto's (0: none). Families are
+// keepalived's: an address with a ':' is IPv6 (::ffff:10.0.0.1 too).
+type connState struct {
+	dst, bind int
+	rs        netip.Addr // the real server's address
+	ip        string     // the connect_ip taken, as written ("": none)
+	bindText  string     // bindto as written
+}
+
+// newConnState is a checker block's connState: its destination is real
+// server rs (SMTP_CHECK's own block: none).
+func newConnState(rs *RealServer, smtp bool) connState {
+	if smtp {
+		return connState{rs: rs.Addr}
+	}
+	return connState{dst: familyOf(rs.Addr), rs: rs.Addr}
+}
+
+// dstText names the destination so far, for messages.
+func (st *connState) dstText() string {
+	if st.ip != "" {
+		return "connect_ip " + st.ip
+	}
+	return "real server " + st.rs.String()
+}
+
+// familyOf is a's address family as keepalived's inet_stosockaddr reads
+// it: 4 or 6 (0 for no address).
+func familyOf(a netip.Addr) int {
+	switch {
+	case !a.IsValid():
+		return 0
+	case a.Is4():
+		return 4
+	}
+	return 6
+}
+
+// textFamily is the family keepalived gives an address as written: IPv6
+// when it holds a ':'.
+func textFamily(s string) int {
+	if strings.Contains(s, ":") {
+		return 6
+	}
+	return 4
+}
+
+// connKey reads connect_ip/connect_port/bindto/bind_port/bind_if/
+// connect_timeout. A connect_ip or bindto whose address family
+// differs from the other's (bindto: from the destination so far, the real
+// server's address when there is no connect_ip) is a problem, as
+// keepalived 2.2.7's co_ip_handler and co_srcip_handler report it
+// ("does not match address family ... - skipping"): such a bindto is
+// dropped and the check runs without a source address, as keepalived
+// runs it; such a connect_ip is ignored, and the check goes where it went
+// before that line (keepalived then never runs the check: README,
+// "Deliberate differences").
+func (b *builder) connKey(c *Node, conn *Conn, st *connState) bool {
 	switch c.Key {
 	case "connect_ip":
-		if a, ok := b.addrOne(c, "address"); ok {
-			conn.IP = a
+		a, ok := b.addrOne(c, "address")
+		if !ok {
+			break
 		}
+		if fam := textFamily(c.Arg(0)); st.bind != 0 && fam != st.bind {
+			b.problemf(c.Pos, "connect_ip %s does not match the address family of bindto %s (keepalived: \"connect_ip address %s does not match address family of bindto - skipping\"): ignored; the check connects to %s", c.Arg(0), st.bindText, c.Arg(0), st.dstText())
+			break
+		}
+		conn.IP = a
+		st.dst, st.ip = textFamily(c.Arg(0)), c.Arg(0)
 	case "connect_port":
 		if len(c.Args) == 0 {
 			b.errorf(c.Pos, "connect_port: missing port")
@@ -162,9 +240,16 @@ func (b *builder) connKey(c *Node, conn *Conn) bool {
 			conn.Port = uint16(p) // keepalived's co_port_handler: 1-65535
 		}
 	case "bindto":
-		if a, ok := b.addrOne(c, "address"); ok {
-			conn.BindTo = a
+		a, ok := b.addrOne(c, "address")
+		if !ok {
+			break
 		}
+		if fam := textFamily(c.Arg(0)); st.dst != 0 && fam != st.dst {
+			b.problemf(c.Pos, "bindto %s does not match the address family of %s (keepalived: \"bindto address %s does not match address family of connect_ip - skipping\"): dropped, as keepalived drops it; the check runs without a source address", c.Arg(0), st.dstText(), c.Arg(0))
+			conn.BindTo, st.bind = netip.Addr{}, 0 // keepalived: bindto.ss_family = AF_UNSPEC
+			break
+		}
+		conn.BindTo, st.bind, st.bindText = a, textFamily(c.Arg(0)), c.Arg(0)
 	case "bind_port":
 		if p, ok := b.uintArg(c, 0, 1, 65535, "port"); ok {
 			conn.BindPort = uint16(p) // keepalived's co_srcport_handler: 1-65535
@@ -173,10 +258,53 @@ func (b *builder) connKey(c *Node, conn *Conn) bool {
 		if d, ok := b.timer(c, time.Microsecond, MaxConnectTimeout); ok {
 			conn.Timeout = d
 		}
+	case "bind_if":
+		if s, ok := b.one(c, "an interface name"); ok {
+			if len(s) > maxIfNameLen {
+				// keepalived's co_srcif_handler: IFNAMSIZ - 1.
+				b.problemf(c.Pos, "bind_if: interface name %s is too long (keepalived: \"Interface name %s is too long - ignoring\"): ignored", s, s)
+				break
+			}
+			conn.BindIf = s
+		}
 	default:
 		return false
 	}
 	return true
+}
+
+// maxIfNameLen is the longest interface name (IFNAMSIZ - 1).
+const maxIfNameLen = 15
+
+// smtpDefaultDst applies what keepalived's smtp_check_end_handler does
+// for an SMTP_CHECK block without a connect_ip: the destination becomes
+// the real server's address, and bindto is never compared with it.
+// keepalived 2.2.7 reports nothing and its check then never runs (the
+// bind fails: "SMTP_CHECK socket bind failed. Rescheduling."); kahook
+// warns (exit 0, as keepalived -t) and drops such a bindto, so the check
+// runs without a source address as for every other checker (README).
+func (b *builder) smtpDefaultDst(n *Node, conn *Conn, st *connState) {
+	if st.bind != 0 && st.bind != familyOf(st.rs) {
+		b.warnf(n.Pos, "SMTP_CHECK: bindto %s does not match the address family of real server %s: dropped, the check runs without a source address (keepalived 2.2.7 accepts it and never runs the check)", st.bindText, st.rs)
+		conn.BindTo = netip.Addr{}
+	}
+}
+
+// linkLocalHasIf applies keepalived's check_conn_opts at the end of a
+// checker block (or SMTP_CHECK host block): an IPv6 link-local
+// destination needs a bind_if, else keepalived reports "Checker link
+// local address ... requires a bind_if" and drops the checker; so does
+// kahook (false).
+func (b *builder) linkLocalHasIf(n *Node, conn Conn, rs *RealServer) bool {
+	dst := conn.IP
+	if !dst.IsValid() {
+		dst = rs.Addr
+	}
+	if !dst.Is6() || !dst.IsLinkLocalUnicast() || conn.BindIf != "" {
+		return true
+	}
+	b.problemf(n.Pos, "%s: link-local address %s needs a bind_if (keepalived: \"Checker link local address %s requires a bind_if\"): keepalived drops the checker, so does kahook", n.Key, dst, dst)
+	return false
 }
 
 func (b *builder) httpKey(c *Node, ck *Check) bool {
@@ -274,7 +402,7 @@ func (b *builder) url(n *Node) (URL, bool) {
 	return u, ok
 }
 
-func (b *builder) smtpKey(c *Node, ck *Check) bool {
+func (b *builder) smtpKey(c *Node, ck *Check, rs *RealServer) bool {
 	switch c.Key {
 	case "helo_name":
 		if s, ok := b.one(c, "a name"); ok {
@@ -285,12 +413,15 @@ func (b *builder) smtpKey(c *Node, ck *Check) bool {
 			return false
 		}
 		h := Conn{Timeout: ck.Conn.Timeout}
+		st := newConnState(rs, false) // smtp_host_handler: the real server's
 		for _, hc := range c.Children {
-			if !b.connKey(hc, &h) {
+			if !b.connKey(hc, &h, &st) {
 				b.skip(hc, "SMTP_CHECK host")
 			}
 		}
-		ck.SMTP.Hosts = append(ck.SMTP.Hosts, h)
+		if b.linkLocalHasIf(c, h, rs) {
+			ck.SMTP.Hosts = append(ck.SMTP.Hosts, h)
+		}
 	default:
 		b.skip(c, string(ck.Kind))
 	}

@@ -148,6 +148,13 @@ var numberForms = []string{
 	"N.", "N.0", ".5", "+N.5", "N.1234567", "N.1234565", "N.12345649", "Ne0", "+0", "-0", "0", "00", "N0000000000",
 }
 
+// checkerKeyword: the checker blocks that take connection keywords.
+var checkerKeyword = map[string]bool{"TCP_CHECK": true, "HTTP_GET": true, "SSL_GET": true, "SMTP_CHECK": true, "UDP_CHECK": true, "DNS_CHECK": true, "PING_CHECK": true, "host": true}
+
+// familyValues are addresses of both families the differential test
+// puts in a checker's bindto or connect_ip.
+var familyValues = []string{"192.168.200.1", "10.10.10.2", "2001:db8::1", "fe80::1", "::ffff:192.168.200.1", "::1"}
+
 var rangeEndRE = regexp.MustCompile(`[-/][0-9a-fA-F]+$`)
 
 // numberAt is the index of the number numberForms rewrites in a line's
@@ -181,7 +188,7 @@ func mutate(r *rand.Rand, base diffBase, dir string) (string, string) {
 	}
 	anyLine := func(w []string) bool { return true }
 	what := ""
-	switch r.Intn(12) {
+	switch r.Intn(14) {
 	case 0:
 		i := r.Intn(len(lines))
 		what = fmt.Sprintf("delete line %d", i+1)
@@ -293,6 +300,35 @@ func mutate(r *rand.Rand, base diffBase, dir string) (string, string) {
 			w[k] = pre + v
 			indent := lines[i][:len(lines[i])-len(strings.TrimLeft(lines[i], " \t"))]
 			lines[i] = indent + strings.Join(w, " ")
+		}
+	case 12:
+		// a source or destination of either address family (or a
+		// link-local one, or bind_if) in a checker block: keepalived
+		// compares bindto's family with the destination's, and wants a
+		// bind_if for a link-local destination.
+		i := pickLine(func(w []string) bool { return len(w) >= 2 && checkerKeyword[w[0]] && w[1] == "{" })
+		if i >= 0 {
+			key := []string{"bindto", "connect_ip", "bind_if"}[r.Intn(3)]
+			val := familyValues[r.Intn(len(familyValues))]
+			if key == "bind_if" {
+				val = []string{"lo", "eth0", "abcdefghijklmnop"}[r.Intn(3)]
+			}
+			what = fmt.Sprintf("add %s %s after line %d", key, val, i+1)
+			lines = slices.Insert(lines, i+1, "    "+key+" "+val)
+		}
+	case 13:
+		// a virtual server's ip_family, or a sorry server of either
+		// family: keepalived compares both with the service's family.
+		i := pickLine(func(w []string) bool { return len(w) >= 2 && w[0] == "virtual_server" && slices.Contains(w, "{") })
+		if i >= 0 {
+			add := []string{"ip_family inet", "ip_family inet6"}[r.Intn(2)]
+			if r.Intn(2) == 0 {
+				// Not ::ffff:a.b.c.d: kahook reads a server address so
+				// written as IPv4, keepalived as IPv6 (not yet modelled).
+				add = "sorry_server " + []string{"192.168.200.9", "2001:db8::9", "::1"}[r.Intn(3)] + " 80"
+			}
+			what = fmt.Sprintf("add %s after line %d", add, i+1)
+			lines = slices.Insert(lines, i+1, "    "+add)
 		}
 	}
 	if what == "" {

@@ -289,6 +289,9 @@ type Conn struct {
 	BindTo   netip.Addr    `json:"bindto,omitzero"`
 	BindPort uint16        `json:"bind_port,omitempty"`
 	Timeout  time.Duration `json:"connect_timeout"`
+	// BindIf is bind_if: kahook uses it as the zone of an IPv6
+	// link-local destination, which keepalived requires it for.
+	BindIf string `json:"bind_if,omitempty"`
 }
 
 // Check is one checker block of a real server.

@@ -137,7 +137,10 @@ func (b *builder) virtualServer(n *Node) {
 					f = 6
 				}
 				if vs.Family != 0 && vs.Family != f {
-					b.errorf(c.Pos, "ip_family %s conflicts with the virtual server address", s)
+					// keepalived's ip_family_handler reports it and
+					// keeps the address's family.
+					b.problemf(c.Pos, "ip_family %s conflicts with the virtual server address (keepalived: \"Virtual server specified family %s conflicts with server family\"): ignored", s, s)
+					break
 				}
 				vs.Family = f
 			}
@@ -401,7 +404,7 @@ func (b *builder) realServer(n *Node, vs *VirtualServer) (*RealServer, bool) {
 			// share with its own checkers as keepalived does.
 			other := &Check{Kind: CheckKind(c.Key)}
 			for _, cc := range c.Children {
-				b.commonCheckKey(cc, other)
+				b.commonCheckKey(cc, other, &connState{})
 			}
 		case "notify_up", "notify_down":
 			b.notifierWarning(c, "real_server "+rs.Endpoint(), "the real server", "kahook_realserver_up")
@@ -537,6 +540,11 @@ func (b *builder) checkFamily(vs *VirtualServer, rs *RealServer) bool {
 	switch {
 	case vs.Family == 0:
 		vs.Family = f
+	case vs.Family != f && rs.Sorry:
+		// keepalived's vs_end_handler reports it at the virtual
+		// server's '}': kahook at the virtual server's first line.
+		b.problemf(vs.Pos, "virtual_server %s: sorry_server %s (%s): address family differs: keepalived skips it, so does kahook", vs.Name(), rs.Addr, rs.Pos)
+		return false
 	case vs.Family != f:
 		b.problemf(rs.Pos, "%s %s: address family differs from virtual_server %s: keepalived skips it, so does kahook", serverWord(rs), rs.Addr, vs.Name())
 		return false

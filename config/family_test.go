@@ -1,0 +1,228 @@
+package config
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// famConf is a virtual server of rs's family whose first real server,
+// rs (line 5), carries checker (from line 6); a second real server keeps
+// the virtual server when keepalived drops the first's checker.
+func famConf(rs, checker string) string {
+	vs, other := "192.0.2.10 80", "198.51.100.200 80"
+	if strings.Contains(rs, ":") {
+		vs, other = "2001:db8::10 80", "2001:db8::200 80"
+	}
+	return "virtual_server " + vs + " {\n protocol TCP\n lb_algo rr\n lb_kind NAT\n" +
+		" real_server " + rs + " {\n" + checker + "\n }\n" +
+		" real_server " + other + " {\n }\n}\n"
+}
+
+// TestCheckerAddressFamilies: a checker's bindto and connect_ip (or the
+// real server's address, connect_ip's default) of different address
+// families, and a link-local destination without bind_if, as keepalived
+// 2.2.7's check_api.c and check_smtp.c read them. ka is the verdict of
+// `keepalived -t` (measured; re-measured where keepalived is installed,
+// with kaSays in its output), line the line kahook names (0: none), and
+// conn the connection kahook keeps: the bindto keepalived drops is
+// dropped, so the check runs without a source address instead of failing
+// every time ("no suitable address found").
+func TestCheckerAddressFamilies(t *testing.T) {
+	cases := []struct {
+		name    string
+		text    string
+		ka      bool
+		kaSays  string
+		want    string // "load", "problem", "warning"
+		line    int
+		checks  int    // checkers kahook keeps on the first real server
+		conn    string // its first checker's (or SMTP host's) connect_ip/bindto/bind_port/bind_if
+		wantMsg string
+	}{
+		{"TCP_CHECK bindto IPv6, real server IPv4", famConf("198.51.100.1 80", "  TCP_CHECK {\n   bindto 2001:db8::1\n  }"),
+			false, "bindto address 2001:db8::1 does not match address family of connect_ip - skipping", "problem", 7, 1, "ip= bind= port=0 if=", "real server 198.51.100.1"},
+		{"TCP_CHECK bindto link-local IPv6, real server IPv4", famConf("198.51.100.1 80", "  TCP_CHECK {\n   bindto fe80::1\n  }"),
+			false, "bindto address fe80::1 does not match", "problem", 7, 1, "ip= bind= port=0 if=", "bindto fe80::1"},
+		{"HTTP_GET bindto IPv4, real server IPv6", famConf("2001:db8::1 80", "  HTTP_GET {\n   url {\n    path /\n   }\n   bindto 192.0.2.1\n  }"),
+			false, "bindto address 192.0.2.1 does not match", "problem", 10, 1, "ip= bind= port=0 if=", "real server 2001:db8::1"},
+		{"SSL_GET bindto IPv4, real server IPv6", famConf("2001:db8::1 443", "  SSL_GET {\n   bindto 192.0.2.1\n   url {\n    path /\n   }\n  }"),
+			false, "bindto address 192.0.2.1 does not match", "problem", 7, 1, "ip= bind= port=0 if=", ""},
+		{"UDP_CHECK bindto IPv4, real server IPv6", famConf("2001:db8::1 53", "  UDP_CHECK {\n   bindto 192.0.2.1\n  }"),
+			false, "bindto address 192.0.2.1 does not match", "problem", 7, 1, "ip= bind= port=0 if=", ""},
+		{"DNS_CHECK bindto IPv4, real server IPv6", famConf("2001:db8::1 53", "  DNS_CHECK {\n   bindto 192.0.2.1\n  }"),
+			false, "bindto address 192.0.2.1 does not match", "problem", 7, 1, "ip= bind= port=0 if=", ""},
+		{"PING_CHECK bindto IPv4, real server IPv6", famConf("2001:db8::1 80", "  PING_CHECK {\n   bindto 192.0.2.1\n  }"),
+			false, "bindto address 192.0.2.1 does not match", "problem", 7, 1, "ip= bind= port=0 if=", ""},
+		{"bindto IPv6 after connect_ip IPv4, real server IPv6", famConf("2001:db8::1 80", "  TCP_CHECK {\n   connect_ip 192.0.2.5\n   bindto 2001:db8::2\n  }"),
+			false, "bindto address 2001:db8::2 does not match", "problem", 8, 1, "ip=192.0.2.5 bind= port=0 if=", "connect_ip 192.0.2.5"},
+		{"connect_ip IPv6 and bindto IPv6, real server IPv4", famConf("198.51.100.1 80", "  TCP_CHECK {\n   connect_ip 2001:db8::5\n   bindto 2001:db8::2\n  }"),
+			true, "", "load", 0, 1, "ip=2001:db8::5 bind=2001:db8::2 port=0 if=", ""},
+		{"bindto before a connect_ip of its family, real server of the other", famConf("198.51.100.1 80", "  TCP_CHECK {\n   bindto 2001:db8::2\n   connect_ip 2001:db8::5\n  }"),
+			false, "bindto address 2001:db8::2 does not match", "problem", 7, 1, "ip=2001:db8::5 bind= port=0 if=", ""},
+		{"connect_ip IPv4 after bindto IPv6 is ignored", famConf("2001:db8::1 80", "  TCP_CHECK {\n   bindto 2001:db8::2\n   connect_ip 192.0.2.5\n  }"),
+			false, "connect_ip address 192.0.2.5 does not match address family of bindto - skipping", "problem", 8, 1, "ip= bind=2001:db8::2 port=0 if=", "the check connects to real server 2001:db8::1"},
+		{"a mismatched bindto drops an earlier one", famConf("198.51.100.1 80", "  TCP_CHECK {\n   bindto 192.0.2.1\n   bindto 2001:db8::2\n  }"),
+			false, "bindto address 2001:db8::2 does not match", "problem", 8, 1, "ip= bind= port=0 if=", ""},
+		{"bind_port stays when its bindto is dropped", famConf("2001:db8::1 80", "  TCP_CHECK {\n   bind_port 1234\n   bindto 192.0.2.1\n  }"),
+			false, "bindto address 192.0.2.1 does not match", "problem", 8, 1, "ip= bind= port=1234 if=", ""},
+		{"connect_ip ::ffff:a.b.c.d is IPv6 to keepalived", famConf("2001:db8::1 80", "  TCP_CHECK {\n   connect_ip ::ffff:192.0.2.5\n   bindto 192.0.2.1\n  }"),
+			false, "bindto address 192.0.2.1 does not match", "problem", 8, 1, "ip=192.0.2.5 bind= port=0 if=", "connect_ip ::ffff:192.0.2.5"},
+		{"same family", famConf("2001:db8::1 80", "  TCP_CHECK {\n   bindto 2001:db8::2\n  }"),
+			true, "", "load", 0, 1, "ip= bind=2001:db8::2 port=0 if=", ""},
+		{"SMTP_CHECK connect_ip IPv6 then bindto IPv4", famConf("198.51.100.1 25", "  SMTP_CHECK {\n   connect_ip 2001:db8::5\n   bindto 192.0.2.1\n  }"),
+			false, "bindto address 192.0.2.1 does not match", "problem", 8, 1, "ip=2001:db8::5 bind= port=0 if=", ""},
+		{"SMTP_CHECK host bindto IPv4, real server IPv6", famConf("2001:db8::1 25", "  SMTP_CHECK {\n   host {\n    bindto 192.0.2.1\n   }\n  }"),
+			false, "bindto address 192.0.2.1 does not match", "problem", 8, 1, "host ip= bind= port=0 if=", ""},
+		// keepalived -t passes this one, and its check then never runs
+		// (the bind fails): kahook warns and drops the bindto (README).
+		{"SMTP_CHECK bindto IPv4 without connect_ip, real server IPv6", famConf("2001:db8::1 25", "  SMTP_CHECK {\n   bindto 192.0.2.1\n  }"),
+			true, "", "warning", 6, 1, "ip= bind= port=0 if=", "SMTP_CHECK: bindto 192.0.2.1 does not match the address family of real server 2001:db8::1"},
+		{"SMTP_CHECK bindto of the real server's family", famConf("2001:db8::1 25", "  SMTP_CHECK {\n   bindto 2001:db8::2\n  }"),
+			true, "", "load", 0, 1, "ip= bind=2001:db8::2 port=0 if=", ""},
+		{"link-local connect_ip without bind_if", famConf("2001:db8::1 80", "  TCP_CHECK {\n   connect_ip fe80::5\n  }"),
+			false, "Checker link local address fe80::5 requires a bind_if", "problem", 6, 0, "", "keepalived drops the checker"},
+		{"link-local real server without bind_if", famConf("fe80::1 80", "  HTTP_GET {\n   url {\n    path /\n   }\n  }"),
+			false, "Checker link local address fe80::1 requires a bind_if", "problem", 6, 0, "", ""},
+		{"link-local connect_ip with bind_if", famConf("2001:db8::1 80", "  TCP_CHECK {\n   connect_ip fe80::5\n   bind_if eth0\n  }"),
+			true, "", "load", 0, 1, "ip=fe80::5 bind= port=0 if=eth0", ""},
+		{"SMTP_CHECK host link-local without bind_if", famConf("2001:db8::1 25", "  SMTP_CHECK {\n   host {\n    connect_ip fe80::5\n   }\n  }"),
+			false, "Checker link local address fe80::5 requires a bind_if", "problem", 7, 1, "no hosts", ""},
+		{"bind_if too long", famConf("2001:db8::1 80", "  TCP_CHECK {\n   bind_if abcdefghijklmnop\n  }"),
+			false, "Interface name abcdefghijklmnop is too long - ignoring", "problem", 7, 1, "ip= bind= port=0 if=", ""},
+	}
+	_, kaErr := exec.LookPath("keepalived")
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "k.conf")
+			if err := os.WriteFile(path, []byte(tc.text), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			c, err := Load(path, Options{ConfigID: diffConfigID})
+			if err != nil {
+				t.Fatalf("load: %v", err)
+			}
+			var reported []Warning
+			switch tc.want {
+			case "load":
+				if len(c.Problems) > 0 || len(c.Warnings) > 0 {
+					t.Fatalf("want loaded cleanly, got problems %v warnings %v", c.Problems, c.Warnings)
+				}
+			case "problem":
+				if len(c.Problems) != 1 || len(c.Warnings) > 0 {
+					t.Fatalf("want one problem, got problems %v warnings %v", c.Problems, c.Warnings)
+				}
+				reported = c.Problems
+			case "warning":
+				if len(c.Problems) > 0 || len(c.Warnings) != 1 {
+					t.Fatalf("want one warning, got problems %v warnings %v", c.Problems, c.Warnings)
+				}
+				reported = c.Warnings
+			}
+			for _, w := range reported {
+				if w.Pos.Line != tc.line || !strings.Contains(w.Msg, tc.wantMsg) {
+					t.Errorf("reported %s, want line %d saying %q", w, tc.line, tc.wantMsg)
+				}
+			}
+			rs := c.VirtualServers[0].RealServers[0]
+			if len(rs.Checks) != tc.checks {
+				t.Fatalf("checkers = %d, want %d", len(rs.Checks), tc.checks)
+			}
+			if tc.checks > 0 {
+				ck := rs.Checks[0]
+				cn, pre := ck.Conn, ""
+				if ck.SMTP != nil && strings.HasPrefix(tc.conn, "host ") {
+					pre = "host "
+					cn = ck.SMTP.Hosts[0]
+				}
+				got := pre + "ip=" + addrOrEmpty(cn.IP.String()) + " bind=" + addrOrEmpty(cn.BindTo.String()) + " port=" + strconv.Itoa(int(cn.BindPort)) + " if=" + cn.BindIf
+				if tc.conn == "no hosts" {
+					got = "hosts: " + strconv.Itoa(len(ck.SMTP.Hosts))
+					tc.conn = "hosts: 0"
+				}
+				if got != tc.conn {
+					t.Errorf("connection %q, want %q", got, tc.conn)
+				}
+			}
+			if kaErr != nil {
+				return
+			}
+			out, kerr := exec.Command("keepalived", "-t", "-f", path, "-l", "-n", "-i", diffConfigID).CombinedOutput()
+			pass := checkerPass(out)
+			if (kerr == nil) != tc.ka {
+				t.Errorf("keepalived -t passes=%v, the table says %v:\n%s", kerr == nil, tc.ka, strings.Join(pass, "\n"))
+			}
+			if tc.kaSays != "" && !slices.ContainsFunc(pass, func(l string) bool { return strings.Contains(l, tc.kaSays) }) {
+				t.Errorf("keepalived -t does not say %q:\n%s", tc.kaSays, strings.Join(pass, "\n"))
+			}
+			if why := compareWithKeepalived(path); why != "" {
+				t.Errorf("differs from keepalived: %s", why)
+			}
+		})
+	}
+}
+
+func addrOrEmpty(s string) string {
+	if s == "invalid IP" {
+		return ""
+	}
+	return s
+}
+
+// TestServerAddressFamilies: the virtual server's own family rules
+// (keepalived 2.2.7's check_parser.c): an ip_family that conflicts with
+// the address is reported and ignored (the address's family stays, so
+// the real servers of that family load), and a sorry server of the other
+// family is reported at the virtual server (keepalived: at its '}') and
+// skipped. ka is the verdict of `keepalived -t`.
+func TestServerAddressFamilies(t *testing.T) {
+	for _, tc := range []struct {
+		name, text, kaSays string
+		line               int
+		servers, sorry     int
+	}{
+		{"ip_family conflicting with the address",
+			"virtual_server 192.0.2.10 80 {\n protocol TCP\n lb_algo rr\n lb_kind NAT\n ip_family inet6\n real_server 198.51.100.1 80 {\n }\n}\n",
+			"Virtual server specified family inet6 conflicts with server family", 5, 1, 0},
+		{"sorry server of the other family",
+			"virtual_server fwmark 5 {\n lb_algo rr\n lb_kind NAT\n sorry_server 2001:db8::9 80\n real_server 198.51.100.1 80 {\n }\n}\n",
+			"Address family of virtual server and sorry server 2001:db8::9 don't match - skipping sorry server.", 1, 1, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "k.conf")
+			if err := os.WriteFile(path, []byte(tc.text), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			c, err := Load(path, Options{ConfigID: diffConfigID})
+			if err != nil {
+				t.Fatalf("load: %v", err)
+			}
+			if len(c.Problems) != 1 || c.Problems[0].Pos.Line != tc.line {
+				t.Errorf("problems %v, want one at line %d", c.Problems, tc.line)
+			}
+			vs := c.VirtualServers[0]
+			sorry := 0
+			if vs.SorryServer != nil {
+				sorry = 1
+			}
+			if len(vs.RealServers) != tc.servers || sorry != tc.sorry {
+				t.Errorf("real servers %d sorry %d, want %d and %d", len(vs.RealServers), sorry, tc.servers, tc.sorry)
+			}
+			if _, err := exec.LookPath("keepalived"); err != nil {
+				return
+			}
+			out, kerr := exec.Command("keepalived", "-t", "-f", path, "-l", "-n", "-i", diffConfigID).CombinedOutput()
+			pass := checkerPass(out)
+			if kerr == nil || !slices.ContainsFunc(pass, func(l string) bool { return strings.Contains(l, tc.kaSays) }) {
+				t.Errorf("keepalived -t (err %v) does not say %q:\n%s", kerr, tc.kaSays, strings.Join(pass, "\n"))
+			}
+			if why := compareWithKeepalived(path); why != "" {
+				t.Errorf("differs from keepalived: %s", why)
+			}
+		})
+	}
+}

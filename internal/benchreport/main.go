@@ -308,9 +308,11 @@ func ipvsPart(b *strings.Builder, d *data) {
 		w("(one generic netlink dump of the services, then one of the destinations per")
 		w("service: IPVS has no dump of all destinations, and `/proc/net/ip_vs` lacks the")
 		w("thresholds, tunnel settings and address family the plan compares) %s, planning %s.", spreadOf(split["read"]), spreadOf(split["plan"]))
-		floor := kp.MedianMS + median(split["read"])
 		if rr.MedianMS > 0 {
-			w("Start, parse and read alone: %s, %s a restore (goal 0.05x: %s).", msf(floor), ratio2(floor, rr.MedianMS), msf(0.05*rr.MedianMS))
+			read, start := median(split["read"]), ks.MedianMS
+			w("A re-apply must at least start and read the table: the start and the read alone take %s,", msf(start+read))
+			w("%.3fx a restore (the read alone %.3fx); the goal of 0.05x is %s, which leaves %s for parsing the config,", (start+read)/rr.MedianMS, read/rr.MedianMS, msf(0.05*rr.MedianMS), msf(max(0, 0.05*rr.MedianMS-start-read)))
+			w("building the desired table and planning (`config check` less the start: %s; desired table and plan: %s).", msf(kp.MedianMS-start), msf(median(split["desired"])+median(split["plan"])))
 		}
 	}
 	w("")

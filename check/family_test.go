@@ -31,15 +31,7 @@ func TestLinkLocalTakesBindIf(t *testing.T) {
 			conf := "virtual_server 2001:db8::10 80 {\n protocol TCP\n lb_algo rr\n lb_kind NAT\n" +
 				" real_server 2001:db8::1 80 {\n  TCP_CHECK {\n " + tc.lines + "\n  }\n" +
 				"  HTTP_GET {\n   url {\n    path /\n   }\n " + tc.lines + "\n  }\n }\n}\n"
-			cfg, err := config.Parse("t.conf", []byte(conf), config.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(cfg.Problems) > 0 {
-				t.Fatalf("problems %v", cfg.Problems)
-			}
-			vs := cfg.VirtualServers[0]
-			rs := vs.RealServers[0]
+			vs, rs := firstRealServer(t, conf)
 			tcp, err := FromConfig(vs, rs, rs.Checks[0])
 			if err != nil {
 				t.Fatal(err)
@@ -118,15 +110,7 @@ func TestLinkLocalChecksInNamespaces(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			conf := fmt.Sprintf("virtual_server 2001:db8::10 80 {\n protocol TCP\n lb_algo rr\n lb_kind NAT\n real_server fe80::a2 %d {\n %s\n }\n}\n", tcpPort, tc.checker)
-			cfg, err := config.Parse("t.conf", []byte(conf), config.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(cfg.Problems) > 0 {
-				t.Fatalf("problems %v", cfg.Problems)
-			}
-			vs := cfg.VirtualServers[0]
-			rs := vs.RealServers[0]
+			vs, rs := firstRealServer(t, conf)
 			cs, err := FromConfig(vs, rs, rs.Checks[0])
 			if err != nil {
 				t.Fatal(err)
@@ -141,4 +125,19 @@ func TestLinkLocalChecksInNamespaces(t *testing.T) {
 			}
 		})
 	}
+}
+
+// firstRealServer parses conf, which must load without problems, and
+// returns its first virtual server and that one's first real server.
+func firstRealServer(t *testing.T, conf string) (*config.VirtualServer, *config.RealServer) {
+	t.Helper()
+	cfg, err := config.Parse("t.conf", []byte(conf), config.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Problems) > 0 {
+		t.Fatalf("problems %v", cfg.Problems)
+	}
+	vs := cfg.VirtualServers[0]
+	return vs, vs.RealServers[0]
 }

@@ -1,9 +1,7 @@
 package config
 
 import (
-	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -98,11 +96,7 @@ func TestCheckerAddressFamilies(t *testing.T) {
 	_, kaErr := exec.LookPath("keepalived")
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "k.conf")
-			if err := os.WriteFile(path, []byte(tc.text), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			c, err := Load(path, Options{ConfigID: diffConfigID})
+			c, path, err := loadDiffText(t, tc.text)
 			if err != nil {
 				t.Fatalf("load: %v", err)
 			}
@@ -193,11 +187,7 @@ func TestServerAddressFamilies(t *testing.T) {
 			"Address family of virtual server and sorry server 2001:db8::9 don't match - skipping sorry server.", 1, 1, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "k.conf")
-			if err := os.WriteFile(path, []byte(tc.text), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			c, err := Load(path, Options{ConfigID: diffConfigID})
+			c, path, err := loadDiffText(t, tc.text)
 			if err != nil {
 				t.Fatalf("load: %v", err)
 			}

@@ -391,11 +391,7 @@ func TestGroupFwmarkZeroIsFwmark(t *testing.T) {
 	_, kaErr := exec.LookPath("keepalived")
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "k.conf")
-			if err := os.WriteFile(path, []byte(tc.text), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			c, err := Load(path, Options{ConfigID: diffConfigID})
+			c, path, err := loadDiffText(t, tc.text)
 			if err != nil {
 				t.Fatalf("refused: %v", err)
 			}
@@ -483,4 +479,16 @@ func TestSuggestSkipsFarLengths(t *testing.T) {
 	if allocs := testing.AllocsPerRun(1, func() { suggest(big, known) }); allocs > 4 {
 		t.Errorf("a 1 MiB word: %v allocations, want no edit tables", allocs)
 	}
+}
+
+// loadDiffText writes text to a file of the test's own and loads it as the
+// keepalived differential does (its config id), returning the path too.
+func loadDiffText(t *testing.T, text string) (*Config, string, error) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "k.conf")
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(path, Options{ConfigID: diffConfigID})
+	return c, path, err
 }

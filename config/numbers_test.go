@@ -2,9 +2,7 @@ package config
 
 import (
 	"errors"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -124,11 +122,7 @@ func TestKeepalivedNumbers(t *testing.T) {
 	_, kaErr := exec.LookPath("keepalived")
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "k.conf")
-			if err := os.WriteFile(path, []byte(tc.text), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			c, err := Load(path, Options{ConfigID: diffConfigID})
+			c, path, err := loadDiffText(t, tc.text)
 			var problems []Warning
 			if c != nil {
 				problems = c.Problems

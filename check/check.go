@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strconv"
 	"time"
 )
 
@@ -69,7 +70,7 @@ func (r Retry) Check(ctx context.Context) Result {
 		res = r.Checker.Check(ctx)
 		if res.Healthy || i >= r.Retries || ctx.Err() != nil {
 			if !res.Healthy && i > 0 {
-				res.Reason = fmt.Sprintf("%s (after %d retries)", res.Reason, i)
+				res.Reason += afterRetries(i)
 			}
 			return res
 		}
@@ -141,4 +142,13 @@ func (t TCP) Check(ctx context.Context) Result {
 	var r Result
 	ConnectAll(ctx, []TCPJob{{Conn: t.Conn}}, 1, func(_ int, res Result) { r = res })
 	return r
+}
+
+// afterRetries is what a failed check's reason ends with after n retries:
+// " (after 1 retry)", " (after 2 retries)".
+func afterRetries(n int) string {
+	if n == 1 {
+		return " (after 1 retry)"
+	}
+	return " (after " + strconv.Itoa(n) + " retries)"
 }

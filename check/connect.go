@@ -317,7 +317,7 @@ func (l *connectLoop) finish(a *attempt, r Result) {
 
 func (l *connectLoop) report(a *attempt, r Result) {
 	if !r.Healthy && a.try > 0 {
-		r.Reason += " (after " + strconv.Itoa(a.try) + " retries)"
+		r.Reason += afterRetries(a.try)
 	}
 	l.active--
 	l.done(a.job, r)

@@ -138,6 +138,7 @@ func TestConnectAllJudgesAsDialer(t *testing.T) {
 		{"listening", TCPJob{Conn: Conn{Addr: up.addr(), Timeout: time.Second}}, true, "connected"},
 		{"refused", TCPJob{Conn: Conn{Addr: refused, Timeout: time.Second}}, false, "connect: connection refused"},
 		{"refused after retries", TCPJob{Conn: Conn{Addr: refused, Timeout: time.Second}, Retries: 2, Delay: 20 * time.Millisecond}, false, "refused (after 2 retries)"},
+		{"refused after one retry", TCPJob{Conn: Conn{Addr: refused, Timeout: time.Second}, Retries: 1, Delay: 20 * time.Millisecond}, false, "refused (after 1 retry)"},
 		{"SYN dropped: timeout", TCPJob{Conn: Conn{Addr: dropped, Timeout: timeout}}, false, "i/o timeout"},
 		{"SYN dropped: sub-millisecond timeout", TCPJob{Conn: Conn{Addr: dropped, Timeout: 1500 * time.Microsecond}}, false, "i/o timeout"},
 		{"bindto", TCPJob{Conn: Conn{Addr: up.addr(), BindTo: netip.MustParseAddr("127.0.0.2"), Timeout: time.Second}}, true, "connected"},

@@ -158,7 +158,7 @@ func checkIPVS(ctx context.Context, r *Report, kc *config.Config, in *config.Ins
 	}
 	k, err := lv.IPVS()
 	if err != nil {
-		r.add(Fail, "ipvs", in.Pos, "load ip_vs (modprobe ip_vs) or use a kernel with CONFIG_IP_VS", "instance %s has %d virtual servers: %v", in.Name, len(vss), err)
+		r.add(Fail, "ipvs", in.Pos, "load ip_vs (modprobe ip_vs) or use a kernel with CONFIG_IP_VS", "instance %s has %s: %v", in.Name, plural(len(vss), "virtual server"), err)
 		return
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -334,8 +334,10 @@ func probeVIPs(r *Report, iface string, ips []netip.Addr, holding bool, lv Live)
 				"VIP %s is answered by %d MACs (%s): only the active director should answer", ip, len(macs), strings.Join(macs, ", "))
 		case !holding && len(macs) == 0:
 			r.add(Warn, "probe", config.Pos{}, "check the active director (kahook doctor there)", "nobody answers ARP for VIP %s on %s", ip, iface)
+		case holding:
+			r.ok("probe", "VIP %s: held here and answered by no other node", ip)
 		default:
-			r.ok("probe", "VIP %s: answered by %s", ip, fmt.Sprint(macs))
+			r.ok("probe", "VIP %s: answered by %s only", ip, strings.Join(macs, ", "))
 		}
 	}
 }
@@ -379,4 +381,12 @@ func CheckDirs(r *Report, stateDir, maintenanceDir string) {
 		r.add(Fail, "maintenance-dir", config.Pos{}, "chown root:root "+maintenanceDir+"; chmod go-w "+maintenanceDir,
 			"%v: kahook ignores its files (no real server is drained by them)", err)
 	}
+}
+
+// plural is "1 NOUN" or "N NOUNs".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

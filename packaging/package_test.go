@@ -442,7 +442,9 @@ func commandsParse(t *testing.T, kc *kaconftest.Checker, kahook, keepalived, kah
 	t.Helper()
 	for _, cmd := range kaconftest.KahookCommands(keepalived) {
 		argv := strings.Fields(cmd)
-		args := append([]string{kahook, "--syslog", "off", "--config", kahookConf, "--state-dir", t.TempDir()}, argv[1:]...)
+		// A state dir kahook creates itself (root-only): an existing
+		// t.TempDir() is 0755, which kahook refuses with exit 2.
+		args := append([]string{kahook, "--syslog", "off", "--config", kahookConf, "--state-dir", filepath.Join(t.TempDir(), "state")}, argv[1:]...)
 		switch {
 		case len(argv) > 1 && argv[1] == "sync":
 		case len(argv) > 1 && argv[1] == "notify":

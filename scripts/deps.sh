@@ -21,6 +21,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Every target builds kahook: Go as go.mod says (Debian 12's golang-go is
+# 1.19, too old; deps.sh does not install Go).
+want_go=$(sed -n 's/^go //p' go.mod)
+if ! command -v go >/dev/null 2>&1; then
+	echo "deps: Go $want_go or later is needed (go.mod) and there is no go on PATH; Debian 12's golang-go (1.19) is too old: install Go from https://go.dev/dl/ and put its bin on PATH" >&2
+	exit 1
+fi
+
 BASE=(iproute2 procps kmod git make)
 VM=(qemu-system-x86 busybox-static cpio kmod)
 declare -A SETS=(

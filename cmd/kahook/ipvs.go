@@ -316,7 +316,10 @@ func (e *env) ipvsManager(ctx context.Context, instance string, write bool) (*ip
 			e.log.Warn("state dir not used: planned with keepalived's start membership and without the managed-services file", "state_dir", dir, "err", err)
 			dir = ""
 		}
-		h, err := e.openIPVS()
+		// Reading only (diff, a dry run) loads no module: where ip_vs is
+		// not loaded the plan is made against the empty table a real
+		// apply would find (ipvs.OpenNoLoad).
+		h, err := ipvs.OpenNoLoad()
 		if err != nil {
 			return nil, nil, failed(err)
 		}

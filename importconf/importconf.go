@@ -398,6 +398,27 @@ func ConfigIDNotes(path string, opts config.Options) []string {
 		id, len(dropped), lines, dropped[0].Pos, strings.Join(parts, ", "), again)}
 }
 
+// ProblemNotes lists, one sentence each, the problems of path that
+// keepalived reports and reads past (config.Config.Problems: a keyword it
+// ignores, a checker it skips, a value it falls back from): the draft
+// carries those lines as they are, and `kahook config check` on it fails
+// as `keepalived -t` fails on the original, so each is a FIXME to fix
+// before use. Empty when there are none or the file does not load.
+func ProblemNotes(path string, opts config.Options) []string {
+	cfg, err := config.Load(path, opts)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, p := range cfg.Problems {
+		out = append(out, fmt.Sprintf("%s: %s (keepalived -t reports it in the original too; the draft carries the line: fix it, or config check fails)", p.Pos, p.Msg))
+	}
+	if n := cfg.ProblemCount(); n > len(out) {
+		out = append(out, fmt.Sprintf("%d more problems in %s (kahook config check %s lists them)", n-len(out), path, path))
+	}
+	return out
+}
+
 // Fixmes lists, one sentence each, what the drafts flag beside Unowned:
 // each vrrp_instance with use_vmac (vmacNote) and each notifier script
 // kahook does not run (a virtual server's quorum_up/quorum_down, a real

@@ -27,7 +27,7 @@ func TestImportSamples(t *testing.T) {
 			t.Fatal(err)
 		}
 		var out bytes.Buffer
-		if err := Draft(&out, f, tree); err != nil {
+		if err := Draft(&out, f, tree, ProblemNotes(f, config.Options{})...); err != nil {
 			t.Fatal(err)
 		}
 		draft := filepath.Join(t.TempDir(), "kahook.conf")
@@ -36,6 +36,13 @@ func TestImportSamples(t *testing.T) {
 		if err != nil {
 			t.Errorf("%s: the draft does not pass config check: %v\n%s", filepath.Base(f), err, out.String())
 			continue
+		}
+		// Every problem config check finds in the draft is a FIXME in it.
+		fixmes := commentText(out.String())
+		for _, p := range cfg.Problems {
+			if !strings.Contains(fixmes, strings.Join(strings.Fields(p.Msg), " ")) {
+				t.Errorf("%s: config check of the draft reports %q, which the draft does not flag:\n%s", filepath.Base(f), p, out.String())
+			}
 		}
 		orig, _ := config.Load(f, config.Options{})
 		if got, want := len(cfg.Instances), len(tree.Find("vrrp_instance")); got != want {
@@ -169,4 +176,16 @@ vrrp_instance VI_1 {
 			}
 		})
 	}
+}
+
+// commentText is the text of a draft's comment lines, joined and with
+// runs of blanks as one space (comment() wraps long notes).
+func commentText(draft string) string {
+	var b strings.Builder
+	for _, l := range strings.Split(draft, "\n") {
+		if t := strings.TrimSpace(l); strings.HasPrefix(t, "#") {
+			b.WriteString(strings.TrimLeft(t, "# ") + " ")
+		}
+	}
+	return strings.Join(strings.Fields(b.String()), " ")
 }

@@ -31,6 +31,7 @@ func importCommand() *cli.Command {
 			// What the draft flags and the operator must act on goes to
 			// stderr too: a draft redirected to a file is not read first.
 			notes := importconf.ConfigIDNotes(path, config.Options{ConfigID: e.configID})
+			notes = append(notes, importconf.ProblemNotes(path, config.Options{ConfigID: e.configID})...)
 			for _, u := range append(append(notes, importconf.Fixmes(tree)...), importconf.Unowned(path, tree)...) {
 				fmt.Fprintln(e.stderr, "kahook: warning:", escapeControl(u))
 			}

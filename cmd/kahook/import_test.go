@@ -79,7 +79,7 @@ func TestImportDraftsPassKeepalived(t *testing.T) {
 // instance; a file without such a service prints no warning.
 func TestImportWarnsUnowned(t *testing.T) {
 	src := "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 50\n virtual_ipaddress { 192.168.200.11 }\n}\n" +
-		"virtual_server 10.10.10.2 1358 {\n protocol TCP\n real_server 192.168.200.2 1358 { TCP_CHECK { connect_timeout 3 } }\n}\n"
+		"virtual_server 10.10.10.2 1358 {\n protocol TCP\n lb_algo rr\n lb_kind NAT\n real_server 192.168.200.2 1358 { TCP_CHECK { connect_timeout 3 } }\n}\n"
 	p := filepath.Join(t.TempDir(), "keepalived.conf")
 	os.WriteFile(p, []byte(src), 0o644)
 	for _, args := range [][]string{{"import", p}, {"import", "--keepalived", p}, {"--json", "import", p}} {

@@ -159,7 +159,7 @@ func TestNoIPVSIsAFailure(t *testing.T) {
 		{"ipvs", "flush", "--all"},
 	} {
 		code, _, errs := kahook(args...)
-		if code != 1 || !strings.Contains(errs, "the kernel has no IPVS") || !strings.Contains(errs, "modprobe ip_vs") {
+		if code != 1 || !strings.Contains(errs, "the kernel has no IPVS") || !strings.Contains(errs, "modprobe") || !strings.Contains(errs, "ip_vs") {
 			t.Errorf("%v: exit %d %q", args, code, errs)
 		}
 	}

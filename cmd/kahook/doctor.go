@@ -47,6 +47,11 @@ func doctorCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			if k == nil && kc == nil {
+				r.Findings = append(r.Findings, doctor.Finding{Severity: doctor.Warn, Check: "configs",
+					Msg: "neither " + e.configPath + " nor " + c.String("keepalived-conf") + " exists: nothing to check",
+					Fix: "write /etc/kahook/kahook.conf (README, Quick start), or name the files with --config and --keepalived-conf"})
+			}
 			if k != nil {
 				doctor.LintKeepalived(&r, k, kc)
 				// Per line, with a kahook.conf too: a line's own --config

@@ -171,3 +171,18 @@ func TestDoctorCheckerOnlyImport(t *testing.T) {
 		t.Fatal("no checker-only sample")
 	}
 }
+
+// TestDoctorNothingToCheck: on a node with neither the default kahook.conf
+// nor the default keepalived.conf, doctor says there is nothing to check
+// (a WARN naming both paths) rather than a bare "no FAIL".
+func TestDoctorNothingToCheck(t *testing.T) {
+	for _, p := range []string{config.DefaultPath, defaultKeepalivedConf} {
+		if _, err := os.Stat(p); err == nil {
+			t.Skip(p + " exists on this host")
+		}
+	}
+	code, out, errs := kahook("--syslog", "off", "doctor", "--no-live")
+	if code != 0 || !strings.Contains(out, "WARN neither "+config.DefaultPath+" nor "+defaultKeepalivedConf+" exists: nothing to check") {
+		t.Errorf("exit %d\n%s%s", code, out, errs)
+	}
+}

@@ -185,6 +185,21 @@ func TestServerAddressFamilies(t *testing.T) {
 		{"sorry server of the other family",
 			"virtual_server fwmark 5 {\n lb_algo rr\n lb_kind NAT\n sorry_server 2001:db8::9 80\n real_server 198.51.100.1 80 {\n }\n}\n",
 			"Address family of virtual server and sorry server 2001:db8::9 don't match - skipping sorry server.", 1, 1, 0},
+		// The family is fixed in file order: by the first real server
+		// that is not tunnelled (at its '}'), an ip_family or a
+		// persistence_granularity, whichever comes first.
+		{"ip_family after a real server of the other family",
+			"virtual_server fwmark 5 {\n lb_algo rr\n lb_kind NAT\n real_server 198.51.100.1 80 {\n }\n ip_family inet6\n}\n",
+			"Virtual server specified family inet6 conflicts with server family", 6, 1, 0},
+		{"ip_family before a real server of the other family",
+			"virtual_server fwmark 5 {\n lb_algo rr\n lb_kind NAT\n ip_family inet6\n real_server 198.51.100.1 80 {\n }\n real_server 2001:db8::1 80 {\n }\n}\n",
+			"Address family of virtual server and real server 198.51.100.1 don't match - skipping real server.", 5, 1, 0},
+		{"persistence_granularity before a real server of the other family",
+			"virtual_server fwmark 5 {\n lb_algo rr\n lb_kind NAT\n persistence_granularity 255.255.255.0\n real_server 2001:db8::1 80 {\n }\n real_server 198.51.100.1 80 {\n }\n}\n",
+			"Address family of virtual server and real server 2001:db8::1 don't match - skipping real server.", 5, 1, 0},
+		{"lb_kind TUN after a real server of the other family",
+			"virtual_server 192.0.2.10 80 {\n protocol TCP\n lb_algo rr\n real_server 2001:db8::1 80 {\n }\n lb_kind TUN\n real_server 198.51.100.1 80 {\n }\n}\n",
+			"Address family of virtual server and real server 2001:db8::1 don't match - skipping real server.", 4, 1, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, path, err := loadDiffText(t, tc.text)
@@ -193,6 +208,9 @@ func TestServerAddressFamilies(t *testing.T) {
 			}
 			if len(c.Problems) != 1 || c.Problems[0].Pos.Line != tc.line {
 				t.Errorf("problems %v, want one at line %d", c.Problems, tc.line)
+			}
+			if len(c.VirtualServers) != 1 {
+				t.Fatalf("virtual servers %d, want 1", len(c.VirtualServers))
 			}
 			vs := c.VirtualServers[0]
 			sorry := 0
@@ -212,6 +230,58 @@ func TestServerAddressFamilies(t *testing.T) {
 			}
 			if why := compareWithKeepalived(path); why != "" {
 				t.Errorf("differs from keepalived: %s", why)
+			}
+		})
+	}
+}
+
+// TestServerFamilyOrder: what a virtual server and its real servers load
+// when the family is fixed by what comes first (keepalived 2.2.7's
+// rs_end_handler, ip_family_handler, pgr_handler, vs_end_handler): the
+// service's family, and each real server's forwarding method, which is
+// the one set before its line (alloc_rs) unless it sets its own.
+func TestServerFamilyOrder(t *testing.T) {
+	for _, tc := range []struct {
+		name, text string
+		family     int
+		servers    []string // address and forwarding method of each
+	}{
+		{"ip_family after a real server keeps the server's family",
+			"virtual_server fwmark 5 {\n lb_algo rr\n lb_kind NAT\n real_server 198.51.100.1 80 {\n }\n ip_family inet6\n}\n",
+			4, []string{"198.51.100.1 NAT"}},
+		{"tunnelled IPv6 servers only",
+			"virtual_server fwmark 5 {\n lb_algo rr\n lb_kind TUN\n real_server 2001:db8::1 {\n }\n real_server 2001:db8::2 {\n }\n}\n",
+			6, []string{"2001:db8::1 TUN", "2001:db8::2 TUN"}},
+		{"tunnelled servers of both families",
+			"virtual_server fwmark 5 {\n lb_algo rr\n lb_kind TUN\n real_server 2001:db8::1 {\n }\n real_server 198.51.100.1 {\n }\n}\n",
+			4, []string{"2001:db8::1 TUN", "198.51.100.1 TUN"}},
+		{"tunnelled server before ip_family",
+			"virtual_server fwmark 5 {\n lb_algo rr\n lb_kind TUN\n real_server 2001:db8::1 {\n }\n ip_family inet\n real_server 198.51.100.1 {\n }\n}\n",
+			4, []string{"2001:db8::1 TUN", "198.51.100.1 TUN"}},
+		{"lb_kind changed after a real server",
+			"virtual_server 192.0.2.10 80 {\n protocol TCP\n lb_algo rr\n lb_kind DR\n real_server 198.51.100.1 80 {\n }\n lb_kind NAT\n real_server 198.51.100.2 80 {\n }\n}\n",
+			4, []string{"198.51.100.1 DR", "198.51.100.2 NAT"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, path, err := loadDiffText(t, tc.text)
+			if err != nil {
+				t.Fatalf("load: %v", err)
+			}
+			if len(c.VirtualServers) != 1 {
+				t.Fatalf("virtual servers %d, want 1; problems %v", len(c.VirtualServers), c.Problems)
+			}
+			vs := c.VirtualServers[0]
+			var got []string
+			for _, rs := range vs.RealServers {
+				got = append(got, rs.Addr.String()+" "+rs.LBKind)
+			}
+			if vs.Family != tc.family || !slices.Equal(got, tc.servers) {
+				t.Errorf("family %d servers %q, want %d %q", vs.Family, got, tc.family, tc.servers)
+			}
+			if _, err := exec.LookPath("keepalived"); err == nil {
+				if why := compareWithKeepalived(path); why != "" {
+					t.Errorf("differs from keepalived: %s", why)
+				}
 			}
 		})
 	}

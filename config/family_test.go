@@ -286,3 +286,75 @@ func TestServerFamilyOrder(t *testing.T) {
 		})
 	}
 }
+
+// TestSMTPCheckOwnBlock: keepalived 2.2.7's smtp_check_end_handler
+// checks an SMTP_CHECK's own connection (to the real server unless it
+// says otherwise) besides its host blocks when the block sets any
+// connection option itself; then a link-local real server without
+// bind_if drops the whole checker, hosts too ("Checker link local
+// address fe80::1 requires a bind_if"). Without such an option the
+// hosts alone are checked. hosts lists the connections kahook checks
+// (its connect_ip, "rs" for the real server's address, and bind_if).
+func TestSMTPCheckOwnBlock(t *testing.T) {
+	const host = "   host {\n    connect_ip 2001:db8::5\n   }\n"
+	smtp := func(rs, own string) string {
+		return famConf(rs, "  SMTP_CHECK {\n"+own+host+"  }")
+	}
+	for _, tc := range []struct {
+		name, text string
+		ka         bool     // keepalived -t passes
+		hosts      []string // nil: no checker
+	}{
+		{"connect_timeout", smtp("fe80::1 25", "   connect_timeout 3\n"), false, nil},
+		{"connect_port", smtp("fe80::1 25", "   connect_port 26\n"), false, nil},
+		{"bindto", smtp("fe80::1 25", "   bindto 2001:db8::2\n"), false, nil},
+		{"bind_port", smtp("fe80::1 25", "   bind_port 1234\n"), false, nil},
+		{"fwmark", smtp("fe80::1 25", "   fwmark 7\n"), false, nil},
+		{"fwmark 0 sets nothing", smtp("fe80::1 25", "   fwmark 0\n"), true, []string{"2001:db8::5"}},
+		{"no option: the hosts alone", smtp("fe80::1 25", "   helo_name x\n"), true, []string{"2001:db8::5"}},
+		{"bind_if: the block and the host", smtp("fe80::1 25", "   bind_if eth0\n"), true, []string{"rs%eth0", "2001:db8::5"}},
+		{"connect_ip: the block and the host", smtp("fe80::1 25", "   connect_ip 2001:db8::6\n"), true, []string{"2001:db8::6", "2001:db8::5"}},
+		{"global real server with connect_timeout", smtp("2001:db8::1 25", "   connect_timeout 3\n"), true, []string{"rs", "2001:db8::5"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, path, err := loadDiffText(t, tc.text)
+			if err != nil {
+				t.Fatalf("load: %v", err)
+			}
+			rs := c.VirtualServers[0].RealServers[0]
+			var got []string
+			if len(rs.Checks) == 1 {
+				got = []string{}
+				for _, h := range rs.Checks[0].SMTP.Hosts {
+					s := "rs"
+					if h.IP.IsValid() {
+						s = h.IP.String()
+					}
+					if h.BindIf != "" {
+						s += "%" + h.BindIf
+					}
+					got = append(got, s)
+				}
+			}
+			if len(rs.Checks) > 1 || !slices.Equal(got, tc.hosts) || (got == nil) != (tc.hosts == nil) {
+				t.Errorf("checkers %d hosts %q, want hosts %q", len(rs.Checks), got, tc.hosts)
+			}
+			if tc.ka == (len(c.Problems) > 0) {
+				t.Errorf("problems %v, want some: %v", c.Problems, !tc.ka)
+			}
+			if _, err := exec.LookPath("keepalived"); err != nil {
+				return
+			}
+			out, kerr := exec.Command("keepalived", "-t", "-f", path, "-l", "-n", "-i", diffConfigID).CombinedOutput()
+			if (kerr == nil) != tc.ka {
+				t.Errorf("keepalived -t passes=%v, want %v:\n%s", kerr == nil, tc.ka, out)
+			}
+			if !tc.ka && !strings.Contains(string(out), "Checker link local address fe80::1 requires a bind_if") {
+				t.Errorf("keepalived -t does not blame fe80::1:\n%s", out)
+			}
+			if why := compareWithKeepalived(path); why != "" {
+				t.Errorf("differs from keepalived: %s", why)
+			}
+		})
+	}
+}

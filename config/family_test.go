@@ -244,7 +244,7 @@ func TestServerFamilyOrder(t *testing.T) {
 	for _, tc := range []struct {
 		name, text string
 		family     int
-		servers    []string // address and forwarding method of each
+		servers    []string // address and forwarding method of each (the sorry server last)
 	}{
 		{"ip_family after a real server keeps the server's family",
 			"virtual_server fwmark 5 {\n lb_algo rr\n lb_kind NAT\n real_server 198.51.100.1 80 {\n }\n ip_family inet6\n}\n",
@@ -261,6 +261,15 @@ func TestServerFamilyOrder(t *testing.T) {
 		{"lb_kind changed after a real server",
 			"virtual_server 192.0.2.10 80 {\n protocol TCP\n lb_algo rr\n lb_kind DR\n real_server 198.51.100.1 80 {\n }\n lb_kind NAT\n real_server 198.51.100.2 80 {\n }\n}\n",
 			4, []string{"198.51.100.1 DR", "198.51.100.2 NAT"}},
+		{"lb_kind changed after a sorry server",
+			"virtual_server 192.0.2.10 80 {\n protocol TCP\n lb_algo rr\n lb_kind DR\n sorry_server 198.51.100.9 80\n lb_kind NAT\n real_server 198.51.100.2 80 {\n }\n}\n",
+			4, []string{"198.51.100.2 NAT", "sorry 198.51.100.9 DR"}},
+		{"sorry_server_lvs_method after lb_kind",
+			"virtual_server 192.0.2.10 80 {\n protocol TCP\n lb_algo rr\n lb_kind DR\n sorry_server 198.51.100.9 80\n sorry_server_lvs_method NAT\n real_server 198.51.100.2 80 {\n }\n}\n",
+			4, []string{"198.51.100.2 DR", "sorry 198.51.100.9 NAT"}},
+		{"tunnelled sorry server of the other family",
+			"virtual_server fwmark 5 {\n lb_algo rr\n lb_kind TUN\n sorry_server 2001:db8::9\n lb_kind NAT\n real_server 198.51.100.2 {\n }\n}\n",
+			4, []string{"198.51.100.2 NAT", "sorry 2001:db8::9 TUN"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, path, err := loadDiffText(t, tc.text)
@@ -274,6 +283,9 @@ func TestServerFamilyOrder(t *testing.T) {
 			var got []string
 			for _, rs := range vs.RealServers {
 				got = append(got, rs.Addr.String()+" "+rs.LBKind)
+			}
+			if ss := vs.SorryServer; ss != nil {
+				got = append(got, "sorry "+ss.Addr.String()+" "+ss.LBKind)
 			}
 			if vs.Family != tc.family || !slices.Equal(got, tc.servers) {
 				t.Errorf("family %d servers %q, want %d %q", vs.Family, got, tc.family, tc.servers)

@@ -205,6 +205,12 @@ func (b *builder) virtualServer(n *Node) {
 			if rs, ok := b.serverAddr(c); ok {
 				rs.Sorry = true
 				vs.SorryServer = rs
+				// alloc_ssvr: the forwarding method set so far, unless a
+				// sorry_server_lvs_method follows.
+				sorryKind = ""
+				if lbKindSet {
+					sorryKind = vs.LBKind
+				}
 			}
 		case "sorry_server_inhibit":
 			// keepalived's ssvri_handler: takes no value, and only

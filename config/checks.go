@@ -87,11 +87,17 @@ func (b *builder) check(n *Node, vs *VirtualServer, rs *RealServer, inh rsInheri
 	if ck.File != nil {
 		ok = b.resolveTrackFile(n, ck.File) && ok
 	}
+	mainUsed := ck.SMTP == nil || smtpMainUsed(ck, &st)
 	if ck.SMTP != nil && st.dst == 0 {
 		b.smtpDefaultDst(n, &ck.Conn, &st)
 	}
-	if ck.Misc == nil && ck.File == nil && (ck.SMTP == nil || len(ck.SMTP.Hosts) == 0) && !b.linkLocalHasIf(n, ck.Conn, rs) {
-		return ck, false
+	if ck.Misc == nil && ck.File == nil && mainUsed && !b.linkLocalHasIf(n, ck.Conn, rs) {
+		return ck, false // an SMTP_CHECK's host blocks go with it
+	}
+	if ck.SMTP != nil && mainUsed && len(ck.SMTP.Hosts) > 0 {
+		// keepalived checks the block's own connection as well as each
+		// host's: one checker each.
+		ck.SMTP.Hosts = append([]Conn{ck.Conn}, ck.SMTP.Hosts...)
 	}
 	if ck.UDP != nil && ck.UDP.MinReplyLength > ck.UDP.MaxReplyLength {
 		b.errorf(n.Pos, "UDP_CHECK min_reply_length %d > max_reply_length %d: the check would always fail", ck.UDP.MinReplyLength, ck.UDP.MaxReplyLength)
@@ -148,7 +154,17 @@ func (b *builder) commonCheckKey(c *Node, ck *Check, st *connState) bool {
 		}
 	case "alpha":
 		ck.Alpha = b.flag(c)
-	case "log_all_failures", "fwmark":
+	case "log_all_failures":
+		b.skip(c, string(ck.Kind))
+	case "fwmark":
+		// keepalived's co_fwmark_handler (SO_MARK): kahook does not mark
+		// its checks' packets, but a mark makes SMTP_CHECK's own block a
+		// check of its own (smtpMainUsed).
+		if connKeys {
+			if v, err := readUnsigned(c.Arg(0)); err == nil && v != 0 && v <= math.MaxUint32 {
+				st.fwmark = true
+			}
+		}
 		b.skip(c, string(ck.Kind))
 	default:
 		if connKeys && b.connKey(c, &ck.Conn, st) {
@@ -170,6 +186,9 @@ type connState struct {
 	rs        netip.Addr // the real server's address
 	ip        string     // the connect_ip taken, as written ("": none)
 	bindText  string     // bindto as written
+	// timeout and fwmark: the block set connect_timeout, or a fwmark
+	// other than 0 (SMTP_CHECK's own block: see smtpMainUsed).
+	timeout, fwmark bool
 }
 
 // newConnState is a checker block's connState: its destination is real
@@ -257,6 +276,7 @@ func (b *builder) connKey(c *Node, conn *Conn, st *connState) bool {
 	case "connect_timeout":
 		if d, ok := b.timer(c, time.Microsecond, MaxConnectTimeout); ok {
 			conn.Timeout = d
+			st.timeout = true
 		}
 	case "bind_if":
 		if s, ok := b.one(c, "an interface name"); ok {
@@ -288,6 +308,20 @@ func (b *builder) smtpDefaultDst(n *Node, conn *Conn, st *connState) {
 		b.warnf(n.Pos, "SMTP_CHECK: bindto %s does not match the address family of real server %s: dropped, the check runs without a source address (keepalived 2.2.7 accepts it and never runs the check)", st.bindText, st.rs)
 		conn.BindTo = netip.Addr{}
 	}
+}
+
+// smtpMainUsed is keepalived 2.2.7's rule in smtp_check_end_handler
+// (check_smtp.c): an SMTP_CHECK's own block is a check (to the real
+// server unless it says otherwise) when it has no host blocks, or when it
+// sets any connection option itself: a connect_ip taken, connect_port, a
+// bindto kept, bind_port, bind_if, a fwmark other than 0 or
+// connect_timeout (inherited timeouts do not count). Then an IPv6
+// link-local destination without bind_if drops the whole checker, its
+// hosts too; otherwise the host blocks alone are the checks.
+func smtpMainUsed(ck *Check, st *connState) bool {
+	c := ck.Conn
+	return len(ck.SMTP.Hosts) == 0 || st.dst != 0 || c.Port != 0 || st.bind != 0 || c.BindPort != 0 ||
+		c.BindIf != "" || st.fwmark || st.timeout
 }
 
 // linkLocalHasIf applies keepalived's check_conn_opts at the end of a

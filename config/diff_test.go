@@ -188,7 +188,7 @@ func mutate(r *rand.Rand, base diffBase, dir string) (string, string) {
 	}
 	anyLine := func(w []string) bool { return true }
 	what := ""
-	switch r.Intn(14) {
+	switch r.Intn(15) {
 	case 0:
 		i := r.Intn(len(lines))
 		what = fmt.Sprintf("delete line %d", i+1)
@@ -329,6 +329,25 @@ func mutate(r *rand.Rand, base diffBase, dir string) (string, string) {
 			}
 			what = fmt.Sprintf("add %s after line %d", add, i+1)
 			lines = slices.Insert(lines, i+1, "    "+add)
+		}
+	case 14:
+		// an ip_family before a real server (so after the one before
+		// it), in a fwmark virtual server half the time: keepalived fixes
+		// the family with whichever comes first.
+		i := pickLine(func(w []string) bool { return w[0] == "real_server" })
+		if i >= 0 {
+			add := []string{"ip_family inet", "ip_family inet6"}[r.Intn(2)]
+			what = fmt.Sprintf("add %s before line %d", add, i+1)
+			if r.Intn(2) == 0 {
+				for j := i - 1; j >= 0; j-- {
+					if w := strings.Fields(lines[j]); len(w) >= 3 && w[0] == "virtual_server" && w[1] != "group" && slices.Contains(w, "{") {
+						lines[j] = "virtual_server fwmark 7 {"
+						what += fmt.Sprintf(", virtual server on line %d as fwmark 7", j+1)
+						break
+					}
+				}
+			}
+			lines = slices.Insert(lines, i, "    "+add)
 		}
 	}
 	if what == "" {

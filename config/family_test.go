@@ -185,6 +185,21 @@ func TestServerAddressFamilies(t *testing.T) {
 		{"sorry server of the other family",
 			"virtual_server fwmark 5 {\n lb_algo rr\n lb_kind NAT\n sorry_server 2001:db8::9 80\n real_server 198.51.100.1 80 {\n }\n}\n",
 			"Address family of virtual server and sorry server 2001:db8::9 don't match - skipping sorry server.", 1, 1, 0},
+		// The family is fixed in file order: by the first real server
+		// that is not tunnelled (at its '}'), an ip_family or a
+		// persistence_granularity, whichever comes first.
+		{"ip_family after a real server of the other family",
+			"virtual_server fwmark 5 {\n lb_algo rr\n lb_kind NAT\n real_server 198.51.100.1 80 {\n }\n ip_family inet6\n}\n",
+			"Virtual server specified family inet6 conflicts with server family", 6, 1, 0},
+		{"ip_family before a real server of the other family",
+			"virtual_server fwmark 5 {\n lb_algo rr\n lb_kind NAT\n ip_family inet6\n real_server 198.51.100.1 80 {\n }\n real_server 2001:db8::1 80 {\n }\n}\n",
+			"Address family of virtual server and real server 198.51.100.1 don't match - skipping real server.", 5, 1, 0},
+		{"persistence_granularity before a real server of the other family",
+			"virtual_server fwmark 5 {\n lb_algo rr\n lb_kind NAT\n persistence_granularity 255.255.255.0\n real_server 2001:db8::1 80 {\n }\n real_server 198.51.100.1 80 {\n }\n}\n",
+			"Address family of virtual server and real server 2001:db8::1 don't match - skipping real server.", 5, 1, 0},
+		{"lb_kind TUN after a real server of the other family",
+			"virtual_server 192.0.2.10 80 {\n protocol TCP\n lb_algo rr\n real_server 2001:db8::1 80 {\n }\n lb_kind TUN\n real_server 198.51.100.1 80 {\n }\n}\n",
+			"Address family of virtual server and real server 2001:db8::1 don't match - skipping real server.", 4, 1, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, path, err := loadDiffText(t, tc.text)
@@ -193,6 +208,9 @@ func TestServerAddressFamilies(t *testing.T) {
 			}
 			if len(c.Problems) != 1 || c.Problems[0].Pos.Line != tc.line {
 				t.Errorf("problems %v, want one at line %d", c.Problems, tc.line)
+			}
+			if len(c.VirtualServers) != 1 {
+				t.Fatalf("virtual servers %d, want 1", len(c.VirtualServers))
 			}
 			vs := c.VirtualServers[0]
 			sorry := 0
@@ -209,6 +227,142 @@ func TestServerAddressFamilies(t *testing.T) {
 			pass := checkerPass(out)
 			if kerr == nil || !slices.ContainsFunc(pass, func(l string) bool { return strings.Contains(l, tc.kaSays) }) {
 				t.Errorf("keepalived -t (err %v) does not say %q:\n%s", kerr, tc.kaSays, strings.Join(pass, "\n"))
+			}
+			if why := compareWithKeepalived(path); why != "" {
+				t.Errorf("differs from keepalived: %s", why)
+			}
+		})
+	}
+}
+
+// TestServerFamilyOrder: what a virtual server and its real servers load
+// when the family is fixed by what comes first (keepalived 2.2.7's
+// rs_end_handler, ip_family_handler, pgr_handler, vs_end_handler): the
+// service's family, and each real server's forwarding method, which is
+// the one set before its line (alloc_rs) unless it sets its own.
+func TestServerFamilyOrder(t *testing.T) {
+	for _, tc := range []struct {
+		name, text string
+		family     int
+		servers    []string // address and forwarding method of each (the sorry server last)
+	}{
+		{"ip_family after a real server keeps the server's family",
+			"virtual_server fwmark 5 {\n lb_algo rr\n lb_kind NAT\n real_server 198.51.100.1 80 {\n }\n ip_family inet6\n}\n",
+			4, []string{"198.51.100.1 NAT"}},
+		{"tunnelled IPv6 servers only",
+			"virtual_server fwmark 5 {\n lb_algo rr\n lb_kind TUN\n real_server 2001:db8::1 {\n }\n real_server 2001:db8::2 {\n }\n}\n",
+			6, []string{"2001:db8::1 TUN", "2001:db8::2 TUN"}},
+		{"tunnelled servers of both families",
+			"virtual_server fwmark 5 {\n lb_algo rr\n lb_kind TUN\n real_server 2001:db8::1 {\n }\n real_server 198.51.100.1 {\n }\n}\n",
+			4, []string{"2001:db8::1 TUN", "198.51.100.1 TUN"}},
+		{"tunnelled server before ip_family",
+			"virtual_server fwmark 5 {\n lb_algo rr\n lb_kind TUN\n real_server 2001:db8::1 {\n }\n ip_family inet\n real_server 198.51.100.1 {\n }\n}\n",
+			4, []string{"2001:db8::1 TUN", "198.51.100.1 TUN"}},
+		{"lb_kind changed after a real server",
+			"virtual_server 192.0.2.10 80 {\n protocol TCP\n lb_algo rr\n lb_kind DR\n real_server 198.51.100.1 80 {\n }\n lb_kind NAT\n real_server 198.51.100.2 80 {\n }\n}\n",
+			4, []string{"198.51.100.1 DR", "198.51.100.2 NAT"}},
+		{"lb_kind changed after a sorry server",
+			"virtual_server 192.0.2.10 80 {\n protocol TCP\n lb_algo rr\n lb_kind DR\n sorry_server 198.51.100.9 80\n lb_kind NAT\n real_server 198.51.100.2 80 {\n }\n}\n",
+			4, []string{"198.51.100.2 NAT", "sorry 198.51.100.9 DR"}},
+		{"sorry_server_lvs_method after lb_kind",
+			"virtual_server 192.0.2.10 80 {\n protocol TCP\n lb_algo rr\n lb_kind DR\n sorry_server 198.51.100.9 80\n sorry_server_lvs_method NAT\n real_server 198.51.100.2 80 {\n }\n}\n",
+			4, []string{"198.51.100.2 DR", "sorry 198.51.100.9 NAT"}},
+		{"tunnelled sorry server of the other family",
+			"virtual_server fwmark 5 {\n lb_algo rr\n lb_kind TUN\n sorry_server 2001:db8::9\n lb_kind NAT\n real_server 198.51.100.2 {\n }\n}\n",
+			4, []string{"198.51.100.2 NAT", "sorry 2001:db8::9 TUN"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, path, err := loadDiffText(t, tc.text)
+			if err != nil {
+				t.Fatalf("load: %v", err)
+			}
+			if len(c.VirtualServers) != 1 {
+				t.Fatalf("virtual servers %d, want 1; problems %v", len(c.VirtualServers), c.Problems)
+			}
+			vs := c.VirtualServers[0]
+			var got []string
+			for _, rs := range vs.RealServers {
+				got = append(got, rs.Addr.String()+" "+rs.LBKind)
+			}
+			if ss := vs.SorryServer; ss != nil {
+				got = append(got, "sorry "+ss.Addr.String()+" "+ss.LBKind)
+			}
+			if vs.Family != tc.family || !slices.Equal(got, tc.servers) {
+				t.Errorf("family %d servers %q, want %d %q", vs.Family, got, tc.family, tc.servers)
+			}
+			if _, err := exec.LookPath("keepalived"); err == nil {
+				if why := compareWithKeepalived(path); why != "" {
+					t.Errorf("differs from keepalived: %s", why)
+				}
+			}
+		})
+	}
+}
+
+// TestSMTPCheckOwnBlock: keepalived 2.2.7's smtp_check_end_handler
+// checks an SMTP_CHECK's own connection (to the real server unless it
+// says otherwise) besides its host blocks when the block sets any
+// connection option itself; then a link-local real server without
+// bind_if drops the whole checker, hosts too ("Checker link local
+// address fe80::1 requires a bind_if"). Without such an option the
+// hosts alone are checked. hosts lists the connections kahook checks
+// (its connect_ip, "rs" for the real server's address, and bind_if).
+func TestSMTPCheckOwnBlock(t *testing.T) {
+	const host = "   host {\n    connect_ip 2001:db8::5\n   }\n"
+	smtp := func(rs, own string) string {
+		return famConf(rs, "  SMTP_CHECK {\n"+own+host+"  }")
+	}
+	for _, tc := range []struct {
+		name, text string
+		ka         bool     // keepalived -t passes
+		hosts      []string // nil: no checker
+	}{
+		{"connect_timeout", smtp("fe80::1 25", "   connect_timeout 3\n"), false, nil},
+		{"connect_port", smtp("fe80::1 25", "   connect_port 26\n"), false, nil},
+		{"bindto", smtp("fe80::1 25", "   bindto 2001:db8::2\n"), false, nil},
+		{"bind_port", smtp("fe80::1 25", "   bind_port 1234\n"), false, nil},
+		{"fwmark", smtp("fe80::1 25", "   fwmark 7\n"), false, nil},
+		{"fwmark 0 sets nothing", smtp("fe80::1 25", "   fwmark 0\n"), true, []string{"2001:db8::5"}},
+		{"no option: the hosts alone", smtp("fe80::1 25", "   helo_name x\n"), true, []string{"2001:db8::5"}},
+		{"bind_if: the block and the host", smtp("fe80::1 25", "   bind_if eth0\n"), true, []string{"rs%eth0", "2001:db8::5"}},
+		{"connect_ip: the block and the host", smtp("fe80::1 25", "   connect_ip 2001:db8::6\n"), true, []string{"2001:db8::6", "2001:db8::5"}},
+		{"global real server with connect_timeout", smtp("2001:db8::1 25", "   connect_timeout 3\n"), true, []string{"rs", "2001:db8::5"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, path, err := loadDiffText(t, tc.text)
+			if err != nil {
+				t.Fatalf("load: %v", err)
+			}
+			rs := c.VirtualServers[0].RealServers[0]
+			var got []string
+			if len(rs.Checks) == 1 {
+				got = []string{}
+				for _, h := range rs.Checks[0].SMTP.Hosts {
+					s := "rs"
+					if h.IP.IsValid() {
+						s = h.IP.String()
+					}
+					if h.BindIf != "" {
+						s += "%" + h.BindIf
+					}
+					got = append(got, s)
+				}
+			}
+			if len(rs.Checks) > 1 || !slices.Equal(got, tc.hosts) || (got == nil) != (tc.hosts == nil) {
+				t.Errorf("checkers %d hosts %q, want hosts %q", len(rs.Checks), got, tc.hosts)
+			}
+			if tc.ka == (len(c.Problems) > 0) {
+				t.Errorf("problems %v, want some: %v", c.Problems, !tc.ka)
+			}
+			if _, err := exec.LookPath("keepalived"); err != nil {
+				return
+			}
+			out, kerr := exec.Command("keepalived", "-t", "-f", path, "-l", "-n", "-i", diffConfigID).CombinedOutput()
+			if (kerr == nil) != tc.ka {
+				t.Errorf("keepalived -t passes=%v, want %v:\n%s", kerr == nil, tc.ka, out)
+			}
+			if !tc.ka && !strings.Contains(string(out), "Checker link local address fe80::1 requires a bind_if") {
+				t.Errorf("keepalived -t does not blame fe80::1:\n%s", out)
 			}
 			if why := compareWithKeepalived(path); why != "" {
 				t.Errorf("differs from keepalived: %s", why)

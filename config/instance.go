@@ -76,7 +76,7 @@ func (b *builder) instance(n *Node) {
 				in.GARP.Interval = d
 			}
 		default:
-			b.skip(c, "instance "+in.Name)
+			b.unknownKeyword(c, n, instanceKeywords)
 		}
 	}
 	if in.Interface == "" {
@@ -121,7 +121,7 @@ func (b *builder) realServerNode(n *Node) {
 		case "virtual_ipaddress":
 			rs.VIPs = append(rs.VIPs, b.vipBlock(c)...)
 		default:
-			b.skip(c, "realserver")
+			b.unknownKeyword(c, n, realServerKeywords)
 		}
 	}
 	b.cfg.RealServer = rs
@@ -213,7 +213,11 @@ func (b *builder) actions(n *Node, a *Actions) {
 				a.IPVS = IPVSAction(s)
 			}
 		default:
-			b.errorf(c.Pos, "%s: unknown keyword %q, expected vip, sysctl or ipvs", n.Key, c.Key)
+			hint := ""
+			if s := suggest(c.Key, actionKeywords); s != "" {
+				hint = " (did you mean '" + s + "'?)"
+			}
+			b.errorf(c.Pos, "%s: unknown keyword %q%s, expected vip, sysctl or ipvs", n.Key, c.Key, hint)
 		}
 	}
 }

@@ -45,6 +45,49 @@ func checkerCommon(conn bool) string {
 	return s
 }
 
+// keepalivedGlobalDefs are the keywords of keepalived 2.2.7's global_defs
+// block (init_global_keywords in core/global_parser.c), every build
+// option's included: kahook reads past them.
+const keepalivedGlobalDefs = `process_names process_name vrrp_process_name checker_process_name
+lvs_process_name bfd_process_name router_id notification_email_from smtp_server smtp_helo_name
+smtp_connect_timeout notification_email smtp_alert startup_script startup_script_timeout
+shutdown_script shutdown_script_timeout max_auto_priority min_auto_priority_delay smtp_alert_vrrp
+smtp_alert_checker checker_log_all_failures dynamic_interfaces no_email_faults default_interface
+disable_local_igmp lvs_timeouts lvs_flush lvs_flush_on_stop lvs_flush_onstop lvs_sync_daemon
+vrrp_mcast_group4 vrrp_mcast_group6 vrrp_garp_master_delay vrrp_garp_master_repeat
+vrrp_garp_master_refresh vrrp_garp_master_refresh_repeat vrrp_garp_lower_prio_delay
+vrrp_garp_lower_prio_repeat vrrp_down_timer_adverts vrrp_garp_interval vrrp_gna_interval
+vrrp_min_garp vrrp_garp_extra_if vrrp_vmac_garp_intvl vrrp_lower_prio_no_advert
+vrrp_higher_prio_send_advert vrrp_version vrrp_iptables vrrp_ipsets nftables nftables_priority
+nftables_ifindex nftables_ipvs nftables_ipvs_priority nftables_ipvs_start_fwmark nftables_counters
+vrrp_check_unicast_src vrrp_skip_check_adv_addr vrrp_strict vrrp_priority vrrp_no_swap
+vrrp_rt_priority vrrp_cpu_affinity vrrp_rlimit_rttime vrrp_rlimit_rtime notify_fifo
+notify_fifo_script vrrp_notify_fifo vrrp_notify_fifo_script vrrp_notify_priority_changes
+fifo_write_vrrp_states_on_reload lvs_notify_fifo lvs_notify_fifo_script checker_priority
+checker_no_swap checker_rt_priority checker_cpu_affinity checker_rlimit_rttime checker_rlimit_rtime
+bfd_priority bfd_no_swap bfd_rt_priority bfd_cpu_affinity bfd_rlimit_rttime bfd_rlimit_rtime
+snmp_socket enable_traps enable_snmp_vrrp enable_snmp_keepalived enable_snmp_rfc enable_snmp_rfcv2
+enable_snmp_rfcv3 enable_snmp_checker enable_dbus dbus_service_name script_user
+enable_script_security vrrp_netlink_cmd_rcv_bufs vrrp_netlink_cmd_rcv_bufs_force
+vrrp_netlink_monitor_rcv_bufs vrrp_netlink_monitor_rcv_bufs_force process_monitor_rcv_bufs
+process_monitor_rcv_bufs_force lvs_netlink_cmd_rcv_bufs lvs_netlink_cmd_rcv_bufs_force
+lvs_netlink_monitor_rcv_bufs lvs_netlink_monitor_rcv_bufs_force rs_init_notifies no_checker_emails
+vrrp_rx_bufs_policy vrrp_rx_bufs_multiplier vrrp_startup_delay log_unknown_vrids vmac_prefix
+vmac_addr_prefix umask random_seed reload_check_config reload_time_file reload_repeat reload_file
+include_check config_save_dir tmp_config_directory data_use_instance`
+
+// kahookGlobalDefs are kahook's own global_defs keywords (load.go).
+const kahookGlobalDefs = "state_dir maintenance_dir"
+
+// instanceKeywords and realServerKeywords are the keywords of kahook's
+// own blocks (instance.go); actionKeywords those of master { } and
+// backup { }.
+var (
+	instanceKeywords   = words("interface virtual_ipaddress fwmark master backup garp_master_repeat garp_master_refresh_repeat garp_master_delay garp_master_refresh garp_interval")
+	realServerKeywords = words("interface virtual_ipaddress")
+	actionKeywords     = words("vip sysctl ipvs")
+)
+
 // topSyntax is keepalived's keyword tree, built on first use: a run that
 // reads no config (`kahook check tcp` as a vrrp_script) never needs it,
 // and building it at package init cost such a run 5% of its
@@ -73,15 +116,21 @@ var topSyntax = sync.OnceValue(func() *syntax {
 	virtualServerSyntax := table("ip_family retry delay_before_retry warmup connect_timeout delay_loop inhibit_on_failure lb_algo lvs_sched hashed ops flag-1 flag-2 flag-3 sh-port sh-fallback mh-port mh-fallback lb_kind lvs_method persistence_engine persistence_timeout persistence_granularity protocol ha_suspend smtp_alert virtualhost snmp_name alpha omega quorum_up quorum_down quorum hysteresis weight sorry_server sorry_server_inhibit sorry_server_lvs_method",
 		map[string]*syntax{"real_server": realServerSyntax})
 
+	// global_defs is keepalived's block with kahook's few keywords added:
+	// a keyword neither knows is reported as keepalived -t reports it
+	// ("Unknown keyword 'state_dri'"). notification_email's block holds
+	// values (read_value_block in email_handler).
+	globalSyntax := table(keepalivedGlobalDefs+" "+kahookGlobalDefs, map[string]*syntax{"notification_email": {values: true}})
+
 	// topSyntax: keepalived's root keywords (install_keyword_root) and
-	// kahook's own blocks. Only virtual_server is checked keyword by
-	// keyword; kahook's instance/realserver/global_defs keywords are
-	// checked by the builder, keepalived's other blocks by keepalived.
+	// kahook's own blocks. virtual_server and global_defs are checked
+	// keyword by keyword here; kahook's instance and realserver blocks by
+	// the builder (instance.go), keepalived's other blocks by keepalived.
 	topSyntax := table("child_wait_time linkbeat_use_polling namespace_with_ipsets net_namespace net_namespace_ipvs use_pid_dir",
 		map[string]*syntax{
 			"virtual_server":           virtualServerSyntax,
 			"virtual_server_group":     {values: true},
-			"global_defs":              genericSyntax,
+			"global_defs":              globalSyntax,
 			"SSL":                      genericSyntax,
 			"bfd_instance":             genericSyntax,
 			"garp_group":               genericSyntax,

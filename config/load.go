@@ -141,6 +141,19 @@ func (b *builder) skip(n *Node, context string) {
 	b.cfg.Skipped = append(b.cfg.Skipped, Skip{Pos: n.Pos, Keyword: n.Key, Context: context})
 }
 
+// unknownKeyword reports a keyword of kahook's own block (instance,
+// realserver) that kahook does not know, with the nearest of known as a
+// "did you mean" hint, as the tree parser reports one in keepalived's
+// blocks. kahook reads past it (and past its block, if it has one): a
+// problem, so `config check` fails and running commands log it.
+func (b *builder) unknownKeyword(n, block *Node, known []string) {
+	msg := "Unknown keyword '" + n.Key + "'"
+	if s := suggest(n.Key, known); s != "" {
+		msg += " (did you mean '" + s + "'?)"
+	}
+	b.problemf(n.Pos, "%s in kahook's block '%s': kahook ignores it", msg, block.Text())
+}
+
 func (b *builder) root(tree *Node) {
 	for _, n := range tree.Children {
 		switch n.Key {

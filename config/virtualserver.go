@@ -137,9 +137,10 @@ func (b *builder) virtualServer(n *Node) {
 					f = 6
 				}
 				if vs.Family != 0 && vs.Family != f {
-					// keepalived's ip_family_handler reports it and
-					// keeps the address's family.
-					b.problemf(c.Pos, "ip_family %s conflicts with the virtual server address (keepalived: \"Virtual server specified family %s conflicts with server family\"): ignored", s, s)
+					// keepalived's ip_family_handler reports it and keeps
+					// the family set before it: by the address, a real
+					// server before this line or a persistence_granularity.
+					b.problemf(c.Pos, "ip_family %s conflicts with the family of what comes before it (the virtual server's address, a real server, persistence_granularity) (keepalived: \"Virtual server specified family %s conflicts with server family\"): ignored", s, s)
 					break
 				}
 				vs.Family = f
@@ -186,12 +187,30 @@ func (b *builder) virtualServer(n *Node) {
 			}
 		case "real_server":
 			if rs, ok := b.realServer(c, vs); ok {
-				vs.RealServers = append(vs.RealServers, rs)
+				// keepalived's alloc_rs gives the server the forwarding
+				// method set so far; its rs_end_handler, at the server's
+				// '}', fixes the service's family with the first server
+				// that is not tunnelled and skips one of another family.
+				// The family is thus set in file order by the address,
+				// ip_family, persistence_granularity and real servers
+				// (sorry servers at the block's end).
+				if rs.LBKind == "" && lbKindSet {
+					rs.LBKind = vs.LBKind
+				}
+				if b.checkFamily(vs, rs) {
+					vs.RealServers = append(vs.RealServers, rs)
+				}
 			}
 		case "sorry_server":
 			if rs, ok := b.serverAddr(c); ok {
 				rs.Sorry = true
 				vs.SorryServer = rs
+				// alloc_ssvr: the forwarding method set so far, unless a
+				// sorry_server_lvs_method follows.
+				sorryKind = ""
+				if lbKindSet {
+					sorryKind = vs.LBKind
+				}
 			}
 		case "sorry_server_inhibit":
 			// keepalived's ssvri_handler: takes no value, and only
@@ -300,6 +319,9 @@ func (b *builder) granularity(n *Node, vs *VirtualServer) (string, bool) {
 		if err != nil || !a.Is4() {
 			b.errorf(n.Pos, "persistence_granularity: %q is not an IPv4 netmask", s)
 			return "", false
+		}
+		if vs.Family == 0 {
+			vs.Family = 4 // keepalived's pgr_handler
 		}
 		return s, true
 	}
@@ -457,9 +479,6 @@ func (b *builder) resolveRealServers(vs *VirtualServer, sorryKind string, sorryI
 		if rs.LBKind == "" {
 			rs.LBKind = vs.LBKind
 		}
-		if !b.checkFamily(vs, rs) {
-			continue
-		}
 		key := netip.AddrPortFrom(rs.Addr, rs.Port)
 		if p, dup := seenAt(seen, kept, key); dup {
 			b.problemf(rs.Pos, "real_server %s: duplicate of the one at %s: keepalived removes the second, so does kahook", key, p)
@@ -496,15 +515,26 @@ func (b *builder) resolveRealServers(vs *VirtualServer, sorryKind string, sorryI
 		}
 	}
 	if vs.Family == 0 && vs.Group == "" {
-		// fwmark service without ip_family: the family of its servers,
-		// IPv4 when they do not say (keepalived's vs_end_handler).
-		vs.Family = 4
+		// fwmark service whose family nothing set: every server is
+		// tunnelled. keepalived's vs_end_handler takes their family
+		// (the sorry server's first), IPv4 when they mix or there are
+		// none.
+		fam, mixed := 0, false
+		if vs.SorryServer != nil {
+			fam = family(vs.SorryServer.Addr)
+		}
 		for _, rs := range vs.RealServers {
-			if rs.LBKind != "TUN" {
-				vs.Family = family(rs.Addr)
+			if fam == 0 {
+				fam = family(rs.Addr)
+			} else if fam != family(rs.Addr) {
+				mixed = true
 				break
 			}
 		}
+		if mixed || fam == 0 {
+			fam = 4
+		}
+		vs.Family = fam
 	}
 }
 

@@ -68,7 +68,7 @@ func problemsExit(cfg *config.Config) error {
 	for i, p := range cfg.Problems {
 		msgs[i] = p.String()
 	}
-	msgs = append(msgs, fmt.Sprintf("%s: %d problem(s) keepalived reports too (running commands skip what is invalid, as keepalived does)", cfg.Path, cfg.ProblemCount()))
+	msgs = append(msgs, fmt.Sprintf("%s: %d problem(s) (keepalived reports those of its own blocks too; running commands skip what is invalid, as keepalived does)", cfg.Path, cfg.ProblemCount()))
 	return exitLines{msgs, exitUsage}
 }
 

@@ -22,7 +22,7 @@ func TestConfigErrorsOnePerLine(t *testing.T) {
 		{"errors", "virtual_server 192.0.2.10 80 {\n protocol TCP\n lb_algo rr\n lb_kind NAT\n real_server 198.51.100.1 80 { weight x }\n real_server 198.51.100.2 80 { weight y }\n}\n",
 			[]string{":5: weight: \"x\"", ":6: weight: \"y\""}},
 		{"problems", "virtual_server 192.0.2.10 80 {\n protocol TCP\n lb_algo rr\n lb_kind dr\n real_server 198.51.100.1 80 { wieght 2 }\n}\n",
-			[]string{":1: virtual_server 192.0.2.10:tcp:80: no lb_kind set", ":4: lb_kind: unknown routing method", ":5: Unknown keyword 'wieght'", ": 3 problem(s) keepalived reports too"}},
+			[]string{":1: virtual_server 192.0.2.10:tcp:80: no lb_kind set", ":4: lb_kind: unknown routing method", ":5: Unknown keyword 'wieght'", ": 3 problem(s) (keepalived reports those of its own blocks too"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			conf := filepath.Join(dir, tc.name+".conf")

@@ -268,7 +268,7 @@ func (e *env) loadConfig() (*config.Config, error) {
 		if e.listsProblems {
 			break
 		}
-		e.log.Warn("config problem keepalived reports too", "pos", p.Pos.String(), "problem", p.Msg)
+		e.log.Warn("config problem (skipped, as keepalived skips it)", "pos", p.Pos.String(), "problem", p.Msg)
 	}
 	for _, s := range cfg.Skipped {
 		e.log.Debug("skipped keyword kahook does not use", "pos", s.Pos.String(), "keyword", s.Keyword, "in", s.Context)

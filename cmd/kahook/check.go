@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"net/url"
@@ -85,23 +86,22 @@ func checkCommand() *cli.Command {
 					if arg == "" {
 						arg = c.String("connect-ip")
 					}
+					if arg == "" {
+						return usage("%s: expected the server's IP (or --connect-ip IP)", commandName(c))
+					}
 					ip, err := netip.ParseAddr(arg)
 					if err != nil {
-						return usage("check ping: %q is not an IP address", arg)
+						return usage("%s: %q is not an IP address", commandName(c), arg)
 					}
-					if err := checkTarget(c, arg, ip, -1); err != nil {
+					// ICMP has no port: the source and the timeout only.
+					conn, err := connSource(c)
+					if err != nil {
 						return err
 					}
-					// checkConn reads the timeout and bindto; ICMP has no port.
-					conn, err := checkConn(c, "")
-					if err != nil && c.NArg() == 0 {
+					if ip, err = checkTarget(c, arg, ip, -1); err != nil {
 						return err
 					}
-					conn.Timeout = seconds(c.Float64("connect-timeout"))
-					if conn.Timeout <= 0 {
-						return usage("--connect-timeout must be positive")
-					}
-					conn.Addr = netip.AddrPortFrom(ip.Unmap(), 0)
+					conn.Addr = netip.AddrPortFrom(ip, 0)
 					return runCheck(c, check.Ping{Conn: conn})
 				}},
 			{Name: "udp", Usage: "UDP_CHECK: send a datagram; an ICMP unreachable fails, silence passes unless a reply is required", ArgsUsage: "[IP:PORT]",
@@ -211,6 +211,57 @@ func checkCommand() *cli.Command {
 	}
 }
 
+// dynamicArgv says whether argv (the program first) runs a check with
+// --dynamic: "check" is one of its words and --dynamic (-dynamic,
+// --dynamic=BOOL) another, both before a "--" (after it come a misc
+// check's program and its arguments). It reads argv itself, not the
+// parsed flags: a flag-parse error (an unknown flag, a bad value) stops
+// cli before it reaches a --dynamic written after the error. A word it
+// cannot read (--dynamic=maybe) counts as --dynamic: fail safe.
+func dynamicArgv(argv []string) bool {
+	isCheck, dynamic := false, false
+	for _, a := range argv[min(1, len(argv)):] {
+		if a == "--" {
+			break
+		}
+		if a == "check" {
+			isCheck = true
+			continue
+		}
+		name, val, hasVal := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(a, "-"), "-"), "=")
+		if name != "dynamic" || !strings.HasPrefix(a, "-") {
+			continue
+		}
+		dynamic = true
+		if b, err := strconv.ParseBool(val); hasVal && err == nil {
+			dynamic = b
+		}
+	}
+	return isCheck && dynamic
+}
+
+// dynamicUsage is the exit error of a check run with --dynamic that gave
+// no verdict (a usage error, --help): exit 1, down. keepalived's
+// misc_dynamic reads exit 2 as up at weight 0, and 0 as up: a server
+// never checked would stay in service (and a persistent service keeps
+// sending its existing clients to a weight-0 server while
+// net.ipv4.vs.expire_quiescent_template is 0, the default). Without
+// --dynamic a usage error stays exit 2.
+func dynamicUsage(err error, code int) error {
+	why := fmt.Sprintf("exit 1 (down), not %d: under --dynamic, keepalived's misc_dynamic reads 0 and 2+ as up", code)
+	if code == exitOK {
+		why = "no check ran: " + why
+	}
+	var ml exitLines
+	if errors.As(err, &ml) {
+		return exitLines{append(ml.lines, why), exitFailed}
+	}
+	if msg := err.Error(); msg != "" {
+		return exitLines{[]string{msg, why}, exitFailed}
+	}
+	return exitLines{[]string{why}, exitFailed}
+}
+
 // maxArgs rejects extra arguments: flags given after the first argument
 // are not parsed as flags, and a check must never ignore one silently.
 func maxArgs(c *cli.Context, n int) error {
@@ -223,23 +274,25 @@ func maxArgs(c *cli.Context, n int) error {
 // checkTarget refuses, as a usage error (exit 2, before the check runs),
 // a target no real server can have: port 0 (port -1: the check has no
 // port) or the unspecified address 0.0.0.0 or ::, which Linux connects
-// to the node itself. arg is the input as given, for the message.
-func checkTarget(c *cli.Context, arg string, ip netip.Addr, port int) error {
-	if ip.IsUnspecified() {
-		return usage("%s: %q: %s is not a server's address (the unspecified address reaches this node)", commandName(c), arg, ip)
+// to the node itself, in any spelling (::ffff:0.0.0.0, ::%lo: the test
+// is on the address unmapped and without its zone). It returns the
+// address to connect to: ip unmapped, its zone kept (a link-local
+// server's interface). arg is the input as given, for the message.
+// Every check subcommand and genhash read their target through it.
+func checkTarget(c *cli.Context, arg string, ip netip.Addr, port int) (netip.Addr, error) {
+	if ip.Unmap().WithZone("").IsUnspecified() {
+		return ip, usage("%s: %q: %s is not a server's address (the unspecified address reaches this node)", commandName(c), arg, ip)
 	}
 	if port == 0 {
-		return usage("%s: %q: port 0 is not a port a server listens on (expected 1-65535)", commandName(c), arg)
+		return ip, usage("%s: %q: port 0 is not a port a server listens on (expected 1-65535)", commandName(c), arg)
 	}
-	return nil
+	return ip.Unmap(), nil
 }
 
-// checkConn reads --connect-ip/--connect-port or an IP:PORT argument.
-func checkConn(c *cli.Context, defaultPath string) (check.Conn, error) {
+// connSource reads what every connecting check shares besides its
+// target: --connect-timeout, --bindto and --bind-port.
+func connSource(c *cli.Context) (check.Conn, error) {
 	var conn check.Conn
-	if err := maxArgs(c, 1); err != nil {
-		return conn, err
-	}
 	conn.Timeout = seconds(c.Float64("connect-timeout"))
 	if conn.Timeout <= 0 {
 		return conn, usage("--connect-timeout must be positive")
@@ -256,32 +309,53 @@ func checkConn(c *cli.Context, defaultPath string) (check.Conn, error) {
 	} else {
 		conn.BindPort = uint16(bp)
 	}
+	return conn, nil
+}
+
+// checkConn reads --connect-ip/--connect-port or an IP:PORT argument
+// (defaultPath non-empty: the argument is a URL, read by httpCheck).
+func checkConn(c *cli.Context, defaultPath string) (check.Conn, error) {
+	if err := maxArgs(c, 1); err != nil {
+		return check.Conn{}, err
+	}
+	conn, err := connSource(c)
+	if err != nil {
+		return conn, err
+	}
 	if arg := c.Args().First(); arg != "" && defaultPath == "" {
 		ap, err := netip.ParseAddrPort(arg)
 		if err != nil {
 			return conn, usage("%s: %q is not IP:PORT", commandName(c), arg)
 		}
-		if err := checkTarget(c, arg, ap.Addr(), int(ap.Port())); err != nil {
+		ip, err := checkTarget(c, arg, ap.Addr(), int(ap.Port()))
+		if err != nil {
 			return conn, err
 		}
-		conn.Addr = ap
+		conn.Addr = netip.AddrPortFrom(ip, ap.Port())
 		return conn, nil
 	}
-	if conn.Addr.IsValid() {
-		return conn, nil
+	ipArg, port := c.String("connect-ip"), c.Int("connect-port")
+	if ipArg == "" {
+		what := "IP:PORT"
+		if defaultPath != "" {
+			what = "a URL"
+		}
+		if port != 0 {
+			return conn, usage("%s: --connect-port without --connect-ip (expected %s, or --connect-ip IP and --connect-port PORT)", commandName(c), what)
+		}
+		return conn, usage("%s: expected the server: %s, or --connect-ip IP and --connect-port PORT", commandName(c), what)
 	}
-	ip, err := netip.ParseAddr(c.String("connect-ip"))
+	ip, err := netip.ParseAddr(ipArg)
 	if err != nil {
-		return conn, usage("--connect-ip: %q is not an IP address", c.String("connect-ip"))
+		return conn, usage("--connect-ip: %q is not an IP address", ipArg)
 	}
-	port := c.Int("connect-port")
 	if port <= 0 || port > 65535 {
-		return conn, usage("--connect-port: expected 1-65535")
+		return conn, usage("%s: --connect-ip needs --connect-port 1-65535", commandName(c))
 	}
-	if err := checkTarget(c, "--connect-ip "+c.String("connect-ip"), ip, port); err != nil {
+	if ip, err = checkTarget(c, "--connect-ip "+ipArg, ip, port); err != nil {
 		return conn, err
 	}
-	conn.Addr = netip.AddrPortFrom(ip.Unmap(), uint16(port))
+	conn.Addr = netip.AddrPortFrom(ip, uint16(port))
 	return conn, nil
 }
 
@@ -323,10 +397,10 @@ func httpCheck(c *cli.Context, tls bool) error {
 				return usage("%s: %q: port %q is not a number within 1-65535", commandName(c), raw, portStr)
 			}
 		}
-		if err := checkTarget(c, raw, ip, port); err != nil {
+		if ip, err = checkTarget(c, raw, ip, port); err != nil {
 			return err
 		}
-		h.Conn.Addr = netip.AddrPortFrom(ip.Unmap(), uint16(port))
+		h.Conn.Addr = netip.AddrPortFrom(ip, uint16(port))
 		path = u.RequestURI()
 	}
 	h.Conn.Timeout = seconds(c.Float64("connect-timeout"))
@@ -409,6 +483,7 @@ func runCheck(c *cli.Context, ck check.Checker) error {
 	defer cancel()
 	res := ck.Check(ctx)
 	code := res.ExitCode(c.Bool("dynamic"))
+	e.verdict = true
 	if e.json {
 		_ = printJSON(e.stdout, toCheckJSON(ck.String(), res, code))
 	} else if !res.Healthy {
@@ -451,6 +526,9 @@ func genhashCommand() *cli.Command {
 			if port <= 0 || port > 65535 {
 				return usage("genhash: -p: invalid port number %d", port)
 			}
+			if ip, err = checkTarget(c, c.String("server"), ip, port); err != nil {
+				return err
+			}
 			if c.String("url") == "" {
 				return usage("genhash: -u URL is required")
 			}
@@ -459,7 +537,7 @@ func genhashCommand() *cli.Command {
 				return usage("genhash: -P: expected 1.0, 1.0c or 1.1")
 			}
 			h := check.HTTP{
-				Conn:        check.Conn{Addr: netip.AddrPortFrom(ip.Unmap(), uint16(port)), Timeout: seconds(c.Float64("timeout"))},
+				Conn:        check.Conn{Addr: netip.AddrPortFrom(ip, uint16(port)), Timeout: seconds(c.Float64("timeout"))},
 				URLs:        []check.URL{{Path: c.String("url")}},
 				Virtualhost: c.String("use-virtualhost"),
 				Protocol:    proto,

@@ -41,6 +41,11 @@ func finishCommands(cmds []*cli.Command) {
 		if why, ok := noDryRun[cmd.Name]; ok {
 			cmd.Description = strings.TrimSpace(cmd.Description + "\n\nNo --dry-run (refused, exit 2): " + why + ".")
 		}
+		for _, sub := range cmd.Subcommands {
+			if why, ok := noDryRun[cmd.Name+" "+sub.Name]; ok {
+				sub.Description = strings.TrimSpace(sub.Description + "\n\nNo --dry-run (refused, exit 2): " + why + ".")
+			}
+		}
 	}
 	finishCommandsIn(cmds, globalNames, map[string][]cli.Flag{})
 }
@@ -109,13 +114,17 @@ func finishCommandsIn(cmds []*cli.Command, globalNames map[string]bool, copies m
 	}
 }
 
-// noDryRun are the commands that act and have no dry run: refused with
+// noDryRun are the commands (by path: "check misc") that act and have no dry run: refused with
 // --dry-run (exit 2, nothing done), since `--dry-run` promises that
 // nothing changes. The value says what to use instead.
 var noDryRun = map[string]string{
 	"sync":   "a pass checks and applies; `kahook check` runs one check, `kahook ipvs diff` shows the IPVS changes",
 	"reload": "a reload applies; `kahook config check` validates, `kahook ipvs diff` shows the IPVS changes",
 	"garp":   "it sends; `kahook arp probe` only asks",
+	// The other checks only read (connect, send a probe, read a file)
+	// and run as usual under --dry-run; a MISC_CHECK's program can do
+	// anything.
+	"check misc": "it runs the program, which may change anything",
 }
 
 // dryRunUsage is the help text of the global --dry-run: what it

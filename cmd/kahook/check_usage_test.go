@@ -1,7 +1,10 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -134,5 +137,28 @@ func TestCheckMissingTarget(t *testing.T) {
 	// ping takes --connect-ip without a port (ICMP has none).
 	if code, _, errs := kahook("check", "ping", "--connect-ip", "127.0.0.1", "--connect-timeout", "0.01"); code == 2 {
 		t.Errorf("check ping --connect-ip: usage error %s", errs)
+	}
+}
+
+// TestDryRunFIFOSaysPlanned: `kahook --dry-run fifo` reports the events it
+// handled as planned, not applied (it applied nothing).
+func TestDryRunFIFOSaysPlanned(t *testing.T) {
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "kahook.conf")
+	os.WriteFile(conf, []byte("instance VI_1 {\n    interface lo\n    virtual_ipaddress { 192.0.2.77/32 dev lo }\n}\n"), 0o644)
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		f, err := os.OpenFile(fifo, os.O_WRONLY, 0)
+		if err == nil {
+			f.WriteString("INSTANCE \"VI_1\" MASTER 100\n")
+			f.Close()
+		}
+	}()
+	code, _, errs := kahook("--dry-run", "--config", conf, "--state-dir", filepath.Join(dir, "state"), "fifo", fifo)
+	if code != 0 || !strings.Contains(errs, `msg="FIFO reader stopped (dry run: nothing applied)"`) || !strings.Contains(errs, "planned=1") || strings.Contains(errs, "applied=1") {
+		t.Errorf("exit %d; want the FIFO reader's last line to say planned=1, nothing applied:\n%s", code, errs)
 	}
 }

@@ -16,27 +16,25 @@ import (
 	"github.com/kahook/kahook/config"
 )
 
-func seconds(v float64) time.Duration { return time.Duration(v * float64(time.Second)) }
-
 // Flags shared by the connecting checks, named as keepalived names them.
 // Unlike keepalived's checkers (retry 1 after 1-3 s), a check run as a
 // vrrp_script retries nothing by default: keepalived's own fall/rise
 // debounce it, and a retry delay would outlast the script timeout.
-func connFlags(defRetry int, defDelay float64) []cli.Flag {
+func connFlags(defRetry int, defDelay time.Duration) []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "connect-ip", Usage: "address to check"},
 		&cli.IntFlag{Name: "connect-port", Usage: "port to check"},
 		&cli.StringFlag{Name: "bindto", Usage: "source address"},
 		&cli.IntFlag{Name: "bind-port", Usage: "source port (keepalived bind_port)"},
-		&cli.Float64Flag{Name: "connect-timeout", Value: 5, Usage: "seconds for the connect, and again for the exchange"},
+		timeFlag("connect-timeout", nil, 5*time.Second, "bound on the connect, and again on the exchange"),
 		&cli.IntFlag{Name: "retry", Value: defRetry, Usage: "retries after a failure (keepalived retry)"},
-		&cli.Float64Flag{Name: "delay-before-retry", Value: defDelay, Usage: "seconds between retries"},
+		timeFlag("delay-before-retry", nil, defDelay, "wait between retries"),
 		&cli.BoolFlag{Name: "dynamic", Usage: "exit 2+weight when the check yields a weight (misc_dynamic)"},
 	}
 }
 
 func checkCommand() *cli.Command {
-	httpFlags := append(connFlags(0, 3),
+	httpFlags := append(connFlags(0, 3*time.Second),
 		&cli.StringFlag{Name: "path", Usage: "URL path (or give a URL: kahook check http http://10.0.0.11:8080/health)"},
 		&cli.StringFlag{Name: "digest", Usage: "MD5 of the body, as genhash prints it"},
 		&cli.StringFlag{Name: "status-code", Value: config.DefaultHTTPStatusCodes, Usage: "accepted codes: 200, 200-299, '200 301-302'"},
@@ -55,7 +53,7 @@ func checkCommand() *cli.Command {
 		Name:  "check",
 		Usage: "one health check with keepalived's semantics and exit codes (0 healthy, 1 not, 2+weight with --dynamic)",
 		Subcommands: []*cli.Command{
-			{Name: "tcp", Usage: "TCP_CHECK: connect within the timeout", Flags: connFlags(0, 1), ArgsUsage: "[IP:PORT]",
+			{Name: "tcp", Usage: "TCP_CHECK: connect within the timeout", Flags: connFlags(0, time.Second), ArgsUsage: "[IP:PORT]",
 				Action: func(c *cli.Context) error {
 					conn, err := checkConn(c, "")
 					if err != nil {
@@ -68,7 +66,7 @@ func checkCommand() *cli.Command {
 			{Name: "ssl", Usage: "SSL_GET: HTTP_GET over TLS (no certificate verification unless --verify)", Flags: sslFlags, ArgsUsage: "[URL]",
 				Action: func(c *cli.Context) error { return httpCheck(c, true) }},
 			{Name: "smtp", Usage: "SMTP_CHECK: 220 banner, HELO answered with 250", ArgsUsage: "[IP:PORT]",
-				Flags: append(connFlags(0, 1), &cli.StringFlag{Name: "helo-name", Value: "localhost", Usage: "name sent with HELO"}),
+				Flags: append(connFlags(0, time.Second), &cli.StringFlag{Name: "helo-name", Value: "localhost", Usage: "name sent with HELO"}),
 				Action: func(c *cli.Context) error {
 					conn, err := checkConn(c, "")
 					if err != nil {
@@ -77,7 +75,7 @@ func checkCommand() *cli.Command {
 					return runCheck(c, check.SMTP{Conn: conn, HeloName: c.String("helo-name")})
 				}},
 			{Name: "ping", Usage: "PING_CHECK: one ICMP echo, answered within the timeout", ArgsUsage: "IP",
-				Flags: connFlags(0, 1),
+				Flags: connFlags(0, time.Second),
 				Action: func(c *cli.Context) error {
 					if err := maxArgs(c, 1); err != nil {
 						return err
@@ -105,7 +103,7 @@ func checkCommand() *cli.Command {
 					return runCheck(c, check.Ping{Conn: conn})
 				}},
 			{Name: "udp", Usage: "UDP_CHECK: send a datagram; an ICMP unreachable fails, silence passes unless a reply is required", ArgsUsage: "[IP:PORT]",
-				Flags: append(connFlags(0, 1),
+				Flags: append(connFlags(0, time.Second),
 					&cli.StringFlag{Name: "payload", Usage: "hex payload (default keepalived's 32 bytes)"},
 					&cli.BoolFlag{Name: "require-reply", Usage: "fail without a reply"},
 					&cli.StringFlag{Name: "reply", Usage: "hex the reply must start with (X: any nibble); implies --require-reply"},
@@ -134,7 +132,7 @@ func checkCommand() *cli.Command {
 					return runCheck(c, u)
 				}},
 			{Name: "dns", Usage: "DNS_CHECK: a query answered with NOERROR within the timeout", ArgsUsage: "[IP:PORT]",
-				Flags: append(connFlags(0, 1),
+				Flags: append(connFlags(0, time.Second),
 					&cli.StringFlag{Name: "type", Value: "SOA", Usage: "A, NS, CNAME, SOA, MX, TXT, AAAA, RRSIG or DNSKEY"},
 					&cli.StringFlag{Name: "name", Usage: "name to query (default the root)"}),
 				Action: func(c *cli.Context) error {
@@ -163,7 +161,7 @@ func checkCommand() *cli.Command {
 			{Name: "misc", Usage: "MISC_CHECK: run a program (exit 0 healthy; with --dynamic 2..255 is weight code-2)",
 				ArgsUsage: "-- PROGRAM [ARGS...] | \"PROGRAM ARGS\"",
 				Flags: []cli.Flag{
-					&cli.Float64Flag{Name: "misc-timeout", Value: 10, Usage: "seconds before the program's process group is killed"},
+					timeFlag("misc-timeout", nil, 10*time.Second, "time before the program's process group is killed"),
 					&cli.BoolFlag{Name: "dynamic", Usage: "misc_dynamic: pass the exit code on"},
 					&cli.StringFlag{Name: "user", Usage: "run as this user"},
 				},
@@ -178,10 +176,10 @@ func checkCommand() *cli.Command {
 					if len(argv) == 0 {
 						return usage("check misc: expected a program")
 					}
-					return runCheck(c, check.Misc{Argv: argv, Timeout: seconds(c.Float64("misc-timeout")), Dynamic: c.Bool("dynamic"), User: c.String("user")})
+					return runCheck(c, check.Misc{Argv: argv, Timeout: flagTime(c, "misc-timeout"), Dynamic: c.Bool("dynamic"), User: c.String("user")})
 				}},
 			{Name: "agent", Usage: "HAProxy agent-check: up/ready, drain (weight 0), down/fail/stopped/maint, N% of --max-weight", ArgsUsage: "[IP:PORT]",
-				Flags: append(connFlags(0, 1),
+				Flags: append(connFlags(0, time.Second),
 					&cli.StringFlag{Name: "send", Usage: "string to send first"},
 					&cli.IntFlag{Name: "max-weight", Value: 100, Usage: "weight that 100% stands for"}),
 				Action: func(c *cli.Context) error {
@@ -293,7 +291,7 @@ func checkTarget(c *cli.Context, arg string, ip netip.Addr, port int) (netip.Add
 // target: --connect-timeout, --bindto and --bind-port.
 func connSource(c *cli.Context) (check.Conn, error) {
 	var conn check.Conn
-	conn.Timeout = seconds(c.Float64("connect-timeout"))
+	conn.Timeout = flagTime(c, "connect-timeout")
 	if conn.Timeout <= 0 {
 		return conn, usage("--connect-timeout must be positive")
 	}
@@ -403,7 +401,7 @@ func httpCheck(c *cli.Context, tls bool) error {
 		h.Conn.Addr = netip.AddrPortFrom(ip, uint16(port))
 		path = u.RequestURI()
 	}
-	h.Conn.Timeout = seconds(c.Float64("connect-timeout"))
+	h.Conn.Timeout = flagTime(c, "connect-timeout")
 	if !h.Conn.Addr.IsValid() {
 		conn, err := checkConn(c, "-")
 		if err != nil {
@@ -477,7 +475,7 @@ func urlSpec(spec string) (check.URL, error) {
 func runCheck(c *cli.Context, ck check.Checker) error {
 	e := getEnv(c)
 	if r := c.Int("retry"); r > 0 {
-		ck = check.Retry{Checker: ck, Retries: r, Delay: seconds(c.Float64("delay-before-retry"))}
+		ck = check.Retry{Checker: ck, Retries: r, Delay: flagTime(c, "delay-before-retry")}
 	}
 	ctx, cancel := context.WithTimeout(c.Context, 10*time.Minute)
 	defer cancel()
@@ -510,7 +508,7 @@ func genhashCommand() *cli.Command {
 			&cli.BoolFlag{Name: "use-sni", Aliases: []string{"I"}, Usage: "send the virtualhost as SNI"},
 			&cli.StringFlag{Name: "use-virtualhost", Aliases: []string{"V"}, Usage: "Host header"},
 			&cli.StringFlag{Name: "protocol", Aliases: []string{"P"}, Value: "1.0", Usage: "1.0, 1.0c or 1.1"},
-			&cli.Float64Flag{Name: "timeout", Aliases: []string{"t"}, Value: 5, Usage: "seconds"},
+			timeFlag("timeout", []string{"t"}, 5*time.Second, "bound on the connect, and again on the exchange"),
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "print the request, headers and body too"},
 		},
 		Action: func(c *cli.Context) error {
@@ -537,7 +535,7 @@ func genhashCommand() *cli.Command {
 				return usage("genhash: -P: expected 1.0, 1.0c or 1.1")
 			}
 			h := check.HTTP{
-				Conn:        check.Conn{Addr: netip.AddrPortFrom(ip, uint16(port)), Timeout: seconds(c.Float64("timeout"))},
+				Conn:        check.Conn{Addr: netip.AddrPortFrom(ip, uint16(port)), Timeout: flagTime(c, "timeout")},
 				URLs:        []check.URL{{Path: c.String("url")}},
 				Virtualhost: c.String("use-virtualhost"),
 				Protocol:    proto,

@@ -185,7 +185,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 	finishCommands(app.Commands)
 	namedFlags(app.Flags)
 	namedFlagsIn(app.Commands)
-	app.OnUsageError = func(_ *cli.Context, err error, _ bool) error { return usage("%v", err) }
+	app.OnUsageError = func(_ *cli.Context, err error, _ bool) error { return usage("%s", flagParseError(err)) }
 	return app
 }
 

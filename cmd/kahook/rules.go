@@ -56,7 +56,9 @@ func finishCommands(cmds []*cli.Command) {
 // sets instead of one per command (issue 18: start-up cost).
 func finishCommandsIn(cmds []*cli.Command, globalNames map[string]bool, copies map[string][]cli.Flag) {
 	for _, cmd := range cmds {
-		cmd.OnUsageError = func(c *cli.Context, err error, _ bool) error { return usage("%s: %v", commandName(c), err) }
+		cmd.OnUsageError = func(c *cli.Context, err error, _ bool) error {
+			return usage("%s: %s", commandName(c), flagParseError(err))
+		}
 		if len(cmd.Subcommands) > 0 {
 			finishCommandsIn(cmd.Subcommands, globalNames, copies)
 			if cmd.Action == nil {
@@ -207,6 +209,7 @@ func checkNumericFlags(c *cli.Context, set setFlags) error {
 			continue
 		}
 		var v float64
+		unit := ""
 		switch libFlag(f).(type) {
 		case *cli.IntFlag:
 			v = float64(c.Int(name))
@@ -216,16 +219,22 @@ func checkNumericFlags(c *cli.Context, set setFlags) error {
 			v = c.Float64(name)
 		case *cli.DurationFlag:
 			v = float64(c.Duration(name)) / float64(time.Second)
+		case *cli.GenericFlag:
+			tv, ok := c.Generic(name).(*timeValue)
+			if !ok {
+				continue
+			}
+			v, unit = tv.secs, " seconds"
 		default:
 			continue
 		}
 		switch {
 		case v < 0:
-			return usage("--%s: must not be negative, got %v", name, v)
+			return usage("--%s: must not be negative, got %v%s", name, v, unit)
 		case v == 0 && positiveFlags[name]:
 			return usage("--%s: must be above 0", name)
 		case maxFlags[name] > 0 && v > maxFlags[name]:
-			return usage("--%s: at most %v, got %v", name, maxFlags[name], v)
+			return usage("--%s: at most %v%s, got %v%s", name, maxFlags[name], unit, v, unit)
 		}
 	}
 	return nil
@@ -370,6 +379,8 @@ func flagName(f cli.Flag) (name string, aliases []string) {
 	case *cli.DurationFlag:
 		return f.Name, f.Aliases
 	case *cli.StringSliceFlag:
+		return f.Name, f.Aliases
+	case *cli.GenericFlag:
 		return f.Name, f.Aliases
 	}
 	names := f.Names()

@@ -307,10 +307,29 @@ func (e *Engine) Handle(ctx context.Context, ev Event) (*Result, error) {
 	if saveErr != nil {
 		errs = append(errs, fmt.Errorf("event not recorded: %w", saveErr))
 	}
-	if res.Changed > 0 {
-		log.Info("transition applied", "changes", res.Changed, "priority", ev.Priority, "source", ev.Source)
-	}
+	logOutcome(log, "transition", res, "priority", ev.Priority, "source", ev.Source)
 	return res, errors.Join(errs...)
+}
+
+// logOutcome logs what a real run of res's steps did, as one line: what
+// applied at info level when every step succeeded and something changed;
+// at error level, when a step failed, the failed steps and the changes
+// made all the same (the exit code, 1, is the caller's). Nothing when
+// nothing changed and nothing failed. A dry run logs no outcome: it
+// applied nothing.
+func logOutcome(log *slog.Logger, what string, res *Result, attrs ...any) {
+	var failed []string
+	for _, s := range res.Steps {
+		if s.Error != "" {
+			failed = append(failed, string(s.Step.Kind))
+		}
+	}
+	switch {
+	case len(failed) > 0:
+		log.Error(what+" failed: not every step applied", append([]any{"failed_steps", strings.Join(failed, ","), "changes", res.Changed}, attrs...)...)
+	case res.Changed > 0:
+		log.Info(what+" applied", append([]any{"changes", res.Changed}, attrs...)...)
+	}
 }
 
 // newMastership applies the pool rule of a new mastership to st: the
@@ -726,9 +745,7 @@ func (e *Engine) ReloadVIPs(ctx context.Context) ([]*Result, error) {
 		if err := e.Store.Save(st); err != nil {
 			stepErrs = append(stepErrs, err)
 		}
-		if res.Changed > 0 {
-			log.Info("reload applied to the VIPs", "changes", res.Changed)
-		}
+		logOutcome(log, "reload of the VIPs", res)
 		errs = append(errs, stepErrs...)
 		out = append(out, res)
 	}
@@ -862,9 +879,7 @@ func (e *Engine) release(ctx context.Context, in *config.Instance, ev Event, st 
 		log.Error("state not recorded: releasing anyway (the steps ran first)", "state_dir", e.Store.Dir, "err", err)
 		errs = append(errs, fmt.Errorf("event not recorded: %w", err))
 	}
-	if res.Changed > 0 {
-		log.Info("transition applied", "changes", res.Changed, "priority", ev.Priority, "source", ev.Source)
-	}
+	logOutcome(log, "transition", res, "priority", ev.Priority, "source", ev.Source)
 	return res, errors.Join(errs...)
 }
 

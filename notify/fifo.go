@@ -16,10 +16,13 @@ import (
 	"github.com/kahook/kahook/state"
 )
 
-// FIFOStats counts what a FIFO reader did.
+// FIFOStats counts what a FIFO reader did. An event handled without an
+// error counts as Applied, or, with the engine's DryRun, as Planned
+// (nothing applied).
 type FIFOStats struct {
 	Lines   int `json:"lines"`
 	Applied int `json:"applied"`
+	Planned int `json:"planned"`
 	Skipped int `json:"skipped"`
 	Failed  int `json:"failed"`
 }
@@ -139,6 +142,10 @@ func ReadFIFO(ctx context.Context, r io.Reader, e *Engine, log *slog.Logger, sig
 			if err != nil {
 				st.Failed++
 				log.Error("FIFO event failed", "line", line, "err", err)
+				continue
+			}
+			if e.DryRun {
+				st.Planned++
 				continue
 			}
 			st.Applied++

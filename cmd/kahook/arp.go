@@ -21,7 +21,7 @@ func arpCommand() *cli.Command {
 			ArgsUsage: "IP...",
 			Flags: []cli.Flag{
 				&cli.StringFlag{Name: "interface", Aliases: []string{"i"}, Usage: "interface to probe on"},
-				&cli.DurationFlag{Name: "timeout", Value: time.Second, Usage: "how long to collect answers"},
+				timeFlag("timeout", nil, time.Second, "how long to collect answers"),
 				&cli.IntFlag{Name: "tries", Value: 3, Usage: "requests per IP"},
 			},
 			Action: func(c *cli.Context) error {
@@ -37,7 +37,7 @@ func arpCommand() *cli.Command {
 					}
 					targets = append(targets, a.Unmap())
 				}
-				res, conflict, err := probe(c, c.String("interface"), targets, c.Int("tries"), c.Duration("timeout"))
+				res, conflict, err := probe(c, c.String("interface"), targets, c.Int("tries"), flagTime(c, "timeout"))
 				if err != nil {
 					return err
 				}

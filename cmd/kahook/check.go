@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"net/url"
@@ -15,27 +16,25 @@ import (
 	"github.com/kahook/kahook/config"
 )
 
-func seconds(v float64) time.Duration { return time.Duration(v * float64(time.Second)) }
-
 // Flags shared by the connecting checks, named as keepalived names them.
 // Unlike keepalived's checkers (retry 1 after 1-3 s), a check run as a
 // vrrp_script retries nothing by default: keepalived's own fall/rise
 // debounce it, and a retry delay would outlast the script timeout.
-func connFlags(defRetry int, defDelay float64) []cli.Flag {
+func connFlags(defRetry int, defDelay time.Duration) []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "connect-ip", Usage: "address to check"},
 		&cli.IntFlag{Name: "connect-port", Usage: "port to check"},
 		&cli.StringFlag{Name: "bindto", Usage: "source address"},
 		&cli.IntFlag{Name: "bind-port", Usage: "source port (keepalived bind_port)"},
-		&cli.Float64Flag{Name: "connect-timeout", Value: 5, Usage: "seconds for the connect, and again for the exchange"},
+		timeFlag("connect-timeout", nil, 5*time.Second, "bound on the connect, and again on the exchange"),
 		&cli.IntFlag{Name: "retry", Value: defRetry, Usage: "retries after a failure (keepalived retry)"},
-		&cli.Float64Flag{Name: "delay-before-retry", Value: defDelay, Usage: "seconds between retries"},
+		timeFlag("delay-before-retry", nil, defDelay, "wait between retries"),
 		&cli.BoolFlag{Name: "dynamic", Usage: "exit 2+weight when the check yields a weight (misc_dynamic)"},
 	}
 }
 
 func checkCommand() *cli.Command {
-	httpFlags := append(connFlags(0, 3),
+	httpFlags := append(connFlags(0, 3*time.Second),
 		&cli.StringFlag{Name: "path", Usage: "URL path (or give a URL: kahook check http http://10.0.0.11:8080/health)"},
 		&cli.StringFlag{Name: "digest", Usage: "MD5 of the body, as genhash prints it"},
 		&cli.StringFlag{Name: "status-code", Value: config.DefaultHTTPStatusCodes, Usage: "accepted codes: 200, 200-299, '200 301-302'"},
@@ -54,7 +53,7 @@ func checkCommand() *cli.Command {
 		Name:  "check",
 		Usage: "one health check with keepalived's semantics and exit codes (0 healthy, 1 not, 2+weight with --dynamic)",
 		Subcommands: []*cli.Command{
-			{Name: "tcp", Usage: "TCP_CHECK: connect within the timeout", Flags: connFlags(0, 1), ArgsUsage: "[IP:PORT]",
+			{Name: "tcp", Usage: "TCP_CHECK: connect within the timeout", Flags: connFlags(0, time.Second), ArgsUsage: "[IP:PORT]",
 				Action: func(c *cli.Context) error {
 					conn, err := checkConn(c, "")
 					if err != nil {
@@ -67,7 +66,7 @@ func checkCommand() *cli.Command {
 			{Name: "ssl", Usage: "SSL_GET: HTTP_GET over TLS (no certificate verification unless --verify)", Flags: sslFlags, ArgsUsage: "[URL]",
 				Action: func(c *cli.Context) error { return httpCheck(c, true) }},
 			{Name: "smtp", Usage: "SMTP_CHECK: 220 banner, HELO answered with 250", ArgsUsage: "[IP:PORT]",
-				Flags: append(connFlags(0, 1), &cli.StringFlag{Name: "helo-name", Value: "localhost", Usage: "name sent with HELO"}),
+				Flags: append(connFlags(0, time.Second), &cli.StringFlag{Name: "helo-name", Value: "localhost", Usage: "name sent with HELO"}),
 				Action: func(c *cli.Context) error {
 					conn, err := checkConn(c, "")
 					if err != nil {
@@ -76,7 +75,7 @@ func checkCommand() *cli.Command {
 					return runCheck(c, check.SMTP{Conn: conn, HeloName: c.String("helo-name")})
 				}},
 			{Name: "ping", Usage: "PING_CHECK: one ICMP echo, answered within the timeout", ArgsUsage: "IP",
-				Flags: connFlags(0, 1),
+				Flags: connFlags(0, time.Second),
 				Action: func(c *cli.Context) error {
 					if err := maxArgs(c, 1); err != nil {
 						return err
@@ -85,27 +84,26 @@ func checkCommand() *cli.Command {
 					if arg == "" {
 						arg = c.String("connect-ip")
 					}
+					if arg == "" {
+						return usage("%s: expected the server's IP (or --connect-ip IP)", commandName(c))
+					}
 					ip, err := netip.ParseAddr(arg)
 					if err != nil {
-						return usage("check ping: %q is not an IP address", arg)
+						return usage("%s: %q is not an IP address", commandName(c), arg)
 					}
-					if err := checkTarget(c, arg, ip, -1); err != nil {
+					// ICMP has no port: the source and the timeout only.
+					conn, err := connSource(c)
+					if err != nil {
 						return err
 					}
-					// checkConn reads the timeout and bindto; ICMP has no port.
-					conn, err := checkConn(c, "")
-					if err != nil && c.NArg() == 0 {
+					if ip, err = checkTarget(c, arg, ip, -1); err != nil {
 						return err
 					}
-					conn.Timeout = seconds(c.Float64("connect-timeout"))
-					if conn.Timeout <= 0 {
-						return usage("--connect-timeout must be positive")
-					}
-					conn.Addr = netip.AddrPortFrom(ip.Unmap(), 0)
+					conn.Addr = netip.AddrPortFrom(ip, 0)
 					return runCheck(c, check.Ping{Conn: conn})
 				}},
 			{Name: "udp", Usage: "UDP_CHECK: send a datagram; an ICMP unreachable fails, silence passes unless a reply is required", ArgsUsage: "[IP:PORT]",
-				Flags: append(connFlags(0, 1),
+				Flags: append(connFlags(0, time.Second),
 					&cli.StringFlag{Name: "payload", Usage: "hex payload (default keepalived's 32 bytes)"},
 					&cli.BoolFlag{Name: "require-reply", Usage: "fail without a reply"},
 					&cli.StringFlag{Name: "reply", Usage: "hex the reply must start with (X: any nibble); implies --require-reply"},
@@ -134,7 +132,7 @@ func checkCommand() *cli.Command {
 					return runCheck(c, u)
 				}},
 			{Name: "dns", Usage: "DNS_CHECK: a query answered with NOERROR within the timeout", ArgsUsage: "[IP:PORT]",
-				Flags: append(connFlags(0, 1),
+				Flags: append(connFlags(0, time.Second),
 					&cli.StringFlag{Name: "type", Value: "SOA", Usage: "A, NS, CNAME, SOA, MX, TXT, AAAA, RRSIG or DNSKEY"},
 					&cli.StringFlag{Name: "name", Usage: "name to query (default the root)"}),
 				Action: func(c *cli.Context) error {
@@ -163,7 +161,7 @@ func checkCommand() *cli.Command {
 			{Name: "misc", Usage: "MISC_CHECK: run a program (exit 0 healthy; with --dynamic 2..255 is weight code-2)",
 				ArgsUsage: "-- PROGRAM [ARGS...] | \"PROGRAM ARGS\"",
 				Flags: []cli.Flag{
-					&cli.Float64Flag{Name: "misc-timeout", Value: 10, Usage: "seconds before the program's process group is killed"},
+					timeFlag("misc-timeout", nil, 10*time.Second, "time before the program's process group is killed"),
 					&cli.BoolFlag{Name: "dynamic", Usage: "misc_dynamic: pass the exit code on"},
 					&cli.StringFlag{Name: "user", Usage: "run as this user"},
 				},
@@ -178,10 +176,10 @@ func checkCommand() *cli.Command {
 					if len(argv) == 0 {
 						return usage("check misc: expected a program")
 					}
-					return runCheck(c, check.Misc{Argv: argv, Timeout: seconds(c.Float64("misc-timeout")), Dynamic: c.Bool("dynamic"), User: c.String("user")})
+					return runCheck(c, check.Misc{Argv: argv, Timeout: flagTime(c, "misc-timeout"), Dynamic: c.Bool("dynamic"), User: c.String("user")})
 				}},
 			{Name: "agent", Usage: "HAProxy agent-check: up/ready, drain (weight 0), down/fail/stopped/maint, N% of --max-weight", ArgsUsage: "[IP:PORT]",
-				Flags: append(connFlags(0, 1),
+				Flags: append(connFlags(0, time.Second),
 					&cli.StringFlag{Name: "send", Usage: "string to send first"},
 					&cli.IntFlag{Name: "max-weight", Value: 100, Usage: "weight that 100% stands for"}),
 				Action: func(c *cli.Context) error {
@@ -211,6 +209,57 @@ func checkCommand() *cli.Command {
 	}
 }
 
+// dynamicArgv says whether argv (the program first) runs a check with
+// --dynamic: "check" is one of its words and --dynamic (-dynamic,
+// --dynamic=BOOL) another, both before a "--" (after it come a misc
+// check's program and its arguments). It reads argv itself, not the
+// parsed flags: a flag-parse error (an unknown flag, a bad value) stops
+// cli before it reaches a --dynamic written after the error. A word it
+// cannot read (--dynamic=maybe) counts as --dynamic: fail safe.
+func dynamicArgv(argv []string) bool {
+	isCheck, dynamic := false, false
+	for _, a := range argv[min(1, len(argv)):] {
+		if a == "--" {
+			break
+		}
+		if a == "check" {
+			isCheck = true
+			continue
+		}
+		name, val, hasVal := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(a, "-"), "-"), "=")
+		if name != "dynamic" || !strings.HasPrefix(a, "-") {
+			continue
+		}
+		dynamic = true
+		if b, err := strconv.ParseBool(val); hasVal && err == nil {
+			dynamic = b
+		}
+	}
+	return isCheck && dynamic
+}
+
+// dynamicUsage is the exit error of a check run with --dynamic that gave
+// no verdict (a usage error, --help): exit 1, down. keepalived's
+// misc_dynamic reads exit 2 as up at weight 0, and 0 as up: a server
+// never checked would stay in service (and a persistent service keeps
+// sending its existing clients to a weight-0 server while
+// net.ipv4.vs.expire_quiescent_template is 0, the default). Without
+// --dynamic a usage error stays exit 2.
+func dynamicUsage(err error, code int) error {
+	why := fmt.Sprintf("exit 1 (down), not %d: under --dynamic, keepalived's misc_dynamic reads 0 and 2+ as up", code)
+	if code == exitOK {
+		why = "no check ran: " + why
+	}
+	var ml exitLines
+	if errors.As(err, &ml) {
+		return exitLines{append(ml.lines, why), exitFailed}
+	}
+	if msg := err.Error(); msg != "" {
+		return exitLines{[]string{msg, why}, exitFailed}
+	}
+	return exitLines{[]string{why}, exitFailed}
+}
+
 // maxArgs rejects extra arguments: flags given after the first argument
 // are not parsed as flags, and a check must never ignore one silently.
 func maxArgs(c *cli.Context, n int) error {
@@ -223,24 +272,26 @@ func maxArgs(c *cli.Context, n int) error {
 // checkTarget refuses, as a usage error (exit 2, before the check runs),
 // a target no real server can have: port 0 (port -1: the check has no
 // port) or the unspecified address 0.0.0.0 or ::, which Linux connects
-// to the node itself. arg is the input as given, for the message.
-func checkTarget(c *cli.Context, arg string, ip netip.Addr, port int) error {
-	if ip.IsUnspecified() {
-		return usage("%s: %q: %s is not a server's address (the unspecified address reaches this node)", commandName(c), arg, ip)
+// to the node itself, in any spelling (::ffff:0.0.0.0, ::%lo: the test
+// is on the address unmapped and without its zone). It returns the
+// address to connect to: ip unmapped, its zone kept (a link-local
+// server's interface). arg is the input as given, for the message.
+// Every check subcommand and genhash read their target through it.
+func checkTarget(c *cli.Context, arg string, ip netip.Addr, port int) (netip.Addr, error) {
+	if ip.Unmap().WithZone("").IsUnspecified() {
+		return ip, usage("%s: %q: %s is not a server's address (the unspecified address reaches this node)", commandName(c), arg, ip)
 	}
 	if port == 0 {
-		return usage("%s: %q: port 0 is not a port a server listens on (expected 1-65535)", commandName(c), arg)
+		return ip, usage("%s: %q: port 0 is not a port a server listens on (expected 1-65535)", commandName(c), arg)
 	}
-	return nil
+	return ip.Unmap(), nil
 }
 
-// checkConn reads --connect-ip/--connect-port or an IP:PORT argument.
-func checkConn(c *cli.Context, defaultPath string) (check.Conn, error) {
+// connSource reads what every connecting check shares besides its
+// target: --connect-timeout, --bindto and --bind-port.
+func connSource(c *cli.Context) (check.Conn, error) {
 	var conn check.Conn
-	if err := maxArgs(c, 1); err != nil {
-		return conn, err
-	}
-	conn.Timeout = seconds(c.Float64("connect-timeout"))
+	conn.Timeout = flagTime(c, "connect-timeout")
 	if conn.Timeout <= 0 {
 		return conn, usage("--connect-timeout must be positive")
 	}
@@ -256,32 +307,53 @@ func checkConn(c *cli.Context, defaultPath string) (check.Conn, error) {
 	} else {
 		conn.BindPort = uint16(bp)
 	}
+	return conn, nil
+}
+
+// checkConn reads --connect-ip/--connect-port or an IP:PORT argument
+// (defaultPath non-empty: the argument is a URL, read by httpCheck).
+func checkConn(c *cli.Context, defaultPath string) (check.Conn, error) {
+	if err := maxArgs(c, 1); err != nil {
+		return check.Conn{}, err
+	}
+	conn, err := connSource(c)
+	if err != nil {
+		return conn, err
+	}
 	if arg := c.Args().First(); arg != "" && defaultPath == "" {
 		ap, err := netip.ParseAddrPort(arg)
 		if err != nil {
 			return conn, usage("%s: %q is not IP:PORT", commandName(c), arg)
 		}
-		if err := checkTarget(c, arg, ap.Addr(), int(ap.Port())); err != nil {
+		ip, err := checkTarget(c, arg, ap.Addr(), int(ap.Port()))
+		if err != nil {
 			return conn, err
 		}
-		conn.Addr = ap
+		conn.Addr = netip.AddrPortFrom(ip, ap.Port())
 		return conn, nil
 	}
-	if conn.Addr.IsValid() {
-		return conn, nil
+	ipArg, port := c.String("connect-ip"), c.Int("connect-port")
+	if ipArg == "" {
+		what := "IP:PORT"
+		if defaultPath != "" {
+			what = "a URL"
+		}
+		if port != 0 {
+			return conn, usage("%s: --connect-port without --connect-ip (expected %s, or --connect-ip IP and --connect-port PORT)", commandName(c), what)
+		}
+		return conn, usage("%s: expected the server: %s, or --connect-ip IP and --connect-port PORT", commandName(c), what)
 	}
-	ip, err := netip.ParseAddr(c.String("connect-ip"))
+	ip, err := netip.ParseAddr(ipArg)
 	if err != nil {
-		return conn, usage("--connect-ip: %q is not an IP address", c.String("connect-ip"))
+		return conn, usage("--connect-ip: %q is not an IP address", ipArg)
 	}
-	port := c.Int("connect-port")
 	if port <= 0 || port > 65535 {
-		return conn, usage("--connect-port: expected 1-65535")
+		return conn, usage("%s: --connect-ip needs --connect-port 1-65535", commandName(c))
 	}
-	if err := checkTarget(c, "--connect-ip "+c.String("connect-ip"), ip, port); err != nil {
+	if ip, err = checkTarget(c, "--connect-ip "+ipArg, ip, port); err != nil {
 		return conn, err
 	}
-	conn.Addr = netip.AddrPortFrom(ip.Unmap(), uint16(port))
+	conn.Addr = netip.AddrPortFrom(ip, uint16(port))
 	return conn, nil
 }
 
@@ -323,13 +395,13 @@ func httpCheck(c *cli.Context, tls bool) error {
 				return usage("%s: %q: port %q is not a number within 1-65535", commandName(c), raw, portStr)
 			}
 		}
-		if err := checkTarget(c, raw, ip, port); err != nil {
+		if ip, err = checkTarget(c, raw, ip, port); err != nil {
 			return err
 		}
-		h.Conn.Addr = netip.AddrPortFrom(ip.Unmap(), uint16(port))
+		h.Conn.Addr = netip.AddrPortFrom(ip, uint16(port))
 		path = u.RequestURI()
 	}
-	h.Conn.Timeout = seconds(c.Float64("connect-timeout"))
+	h.Conn.Timeout = flagTime(c, "connect-timeout")
 	if !h.Conn.Addr.IsValid() {
 		conn, err := checkConn(c, "-")
 		if err != nil {
@@ -403,12 +475,13 @@ func urlSpec(spec string) (check.URL, error) {
 func runCheck(c *cli.Context, ck check.Checker) error {
 	e := getEnv(c)
 	if r := c.Int("retry"); r > 0 {
-		ck = check.Retry{Checker: ck, Retries: r, Delay: seconds(c.Float64("delay-before-retry"))}
+		ck = check.Retry{Checker: ck, Retries: r, Delay: flagTime(c, "delay-before-retry")}
 	}
 	ctx, cancel := context.WithTimeout(c.Context, 10*time.Minute)
 	defer cancel()
 	res := ck.Check(ctx)
 	code := res.ExitCode(c.Bool("dynamic"))
+	e.verdict = true
 	if e.json {
 		_ = printJSON(e.stdout, toCheckJSON(ck.String(), res, code))
 	} else if !res.Healthy {
@@ -435,7 +508,7 @@ func genhashCommand() *cli.Command {
 			&cli.BoolFlag{Name: "use-sni", Aliases: []string{"I"}, Usage: "send the virtualhost as SNI"},
 			&cli.StringFlag{Name: "use-virtualhost", Aliases: []string{"V"}, Usage: "Host header"},
 			&cli.StringFlag{Name: "protocol", Aliases: []string{"P"}, Value: "1.0", Usage: "1.0, 1.0c or 1.1"},
-			&cli.Float64Flag{Name: "timeout", Aliases: []string{"t"}, Value: 5, Usage: "seconds"},
+			timeFlag("timeout", []string{"t"}, 5*time.Second, "bound on the connect, and again on the exchange"),
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "print the request, headers and body too"},
 		},
 		Action: func(c *cli.Context) error {
@@ -451,6 +524,9 @@ func genhashCommand() *cli.Command {
 			if port <= 0 || port > 65535 {
 				return usage("genhash: -p: invalid port number %d", port)
 			}
+			if ip, err = checkTarget(c, c.String("server"), ip, port); err != nil {
+				return err
+			}
 			if c.String("url") == "" {
 				return usage("genhash: -u URL is required")
 			}
@@ -459,7 +535,7 @@ func genhashCommand() *cli.Command {
 				return usage("genhash: -P: expected 1.0, 1.0c or 1.1")
 			}
 			h := check.HTTP{
-				Conn:        check.Conn{Addr: netip.AddrPortFrom(ip.Unmap(), uint16(port)), Timeout: seconds(c.Float64("timeout"))},
+				Conn:        check.Conn{Addr: netip.AddrPortFrom(ip, uint16(port)), Timeout: flagTime(c, "timeout")},
 				URLs:        []check.URL{{Path: c.String("url")}},
 				Virtualhost: c.String("use-virtualhost"),
 				Protocol:    proto,

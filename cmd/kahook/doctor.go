@@ -30,7 +30,7 @@ func doctorCommand() *cli.Command {
 			&cli.StringFlag{Name: "keepalived-conf", Value: defaultKeepalivedConf, Usage: "keepalived config (includes followed)"},
 			&cli.BoolFlag{Name: "no-live", Usage: "only lint the configs, do not look at the node"},
 			&cli.BoolFlag{Name: "probe", Usage: "also send ARP requests for every VIP and list who answers"},
-			&cli.DurationFlag{Name: "probe-timeout", Value: time.Second, Usage: "how long the probe collects answers"},
+			timeFlag("probe-timeout", nil, time.Second, "how long the probe collects answers"),
 		},
 		Action: func(c *cli.Context) error {
 			e := getEnv(c)
@@ -62,7 +62,7 @@ func doctorCommand() *cli.Command {
 				doctor.LintKahook(&r, kc, k)
 			}
 			if !c.Bool("no-live") {
-				doctor.CheckLive(c.Context, &r, kc, k, e.live(kc, c.Bool("probe"), c.Duration("probe-timeout")))
+				doctor.CheckLive(c.Context, &r, kc, k, e.live(kc, c.Bool("probe"), flagTime(c, "probe-timeout")))
 				if kc != nil || e.stateDir != "" {
 					maint := config.DefaultMaintenanceDir
 					if kc != nil {

@@ -42,6 +42,10 @@ type (
 		*cli.StringSliceFlag
 		names []string
 	}
+	namedGeneric struct {
+		*cli.GenericFlag
+		names []string
+	}
 )
 
 func (f namedString) Names() []string      { return f.names }
@@ -52,6 +56,7 @@ func (f namedUint) Names() []string        { return f.names }
 func (f namedFloat64) Names() []string     { return f.names }
 func (f namedDuration) Names() []string    { return f.names }
 func (f namedStringSlice) Names() []string { return f.names }
+func (f namedGeneric) Names() []string     { return f.names }
 
 // namedFlags replaces each flag of fs (in place) by its named* form; a
 // flag of another type stays. The names are the flag's Name and Aliases
@@ -81,6 +86,8 @@ func namedFlags(fs []cli.Flag) {
 			fs[i] = namedDuration{x, names(x.Name, x.Aliases)}
 		case *cli.StringSliceFlag:
 			fs[i] = namedStringSlice{x, names(x.Name, x.Aliases)}
+		case *cli.GenericFlag:
+			fs[i] = namedGeneric{x, names(x.Name, x.Aliases)}
 		}
 	}
 }
@@ -117,6 +124,8 @@ func libFlag(f cli.Flag) cli.Flag {
 		return x.DurationFlag
 	case namedStringSlice:
 		return x.StringSliceFlag
+	case namedGeneric:
+		return x.GenericFlag
 	}
 	return f
 }

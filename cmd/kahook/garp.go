@@ -23,9 +23,9 @@ func garpCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "interface", Aliases: []string{"i"}, Usage: "interface to send on"},
 			&cli.IntFlag{Name: "repeat", Value: 5, Usage: "rounds per burst (garp_master_repeat)"},
-			&cli.DurationFlag{Name: "interval", Value: 300 * time.Millisecond, Usage: "time between rounds of a burst"},
-			&cli.DurationFlag{Name: "delay", Usage: "second burst after this (garp_master_delay; 0 = none)"},
-			&cli.DurationFlag{Name: "refresh", Usage: "repeat a burst this often (garp_master_refresh; 0 = never)"},
+			timeFlag("interval", nil, 300*time.Millisecond, "time between rounds of a burst"),
+			timeFlag("delay", nil, 0, "second burst after this (garp_master_delay; 0 = none)"),
+			timeFlag("refresh", nil, 0, "repeat a burst this often (garp_master_refresh; 0 = never)"),
 			// Internal: the background rest of a MASTER transition.
 			&cli.StringFlag{Name: "follow", Hidden: true},
 			&cli.StringFlag{Name: "event", Hidden: true},
@@ -64,7 +64,7 @@ func garpCommand() *cli.Command {
 					break
 				}
 			}
-			sched := arp.Schedule{Repeat: c.Int("repeat"), Interval: c.Duration("interval"), Delay: c.Duration("delay"), Refresh: c.Duration("refresh"), RefreshRepeat: 1}
+			sched := arp.Schedule{Repeat: c.Int("repeat"), Interval: flagTime(c, "interval"), Delay: flagTime(c, "delay"), Refresh: flagTime(c, "refresh"), RefreshRepeat: 1}
 			if sched.Repeat < 1 {
 				return usage("garp: --repeat must be at least 1")
 			}

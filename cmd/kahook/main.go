@@ -40,7 +40,8 @@ func main() {
 }
 
 // Exit codes (DESIGN.md): 0 done/healthy, 1 failed/unhealthy, 2 usage or
-// config error. Checks with --dynamic exit 2+weight.
+// config error. Checks with --dynamic exit 2+weight, and 1 for a usage
+// error (dynamicUsage).
 const (
 	exitOK      = 0
 	exitFailed  = 1
@@ -62,13 +63,21 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if e != nil {
 		defer e.close()
 	}
-	if err == nil {
+	// Under --dynamic, only a check's verdict may exit 0 or 2+: see
+	// dynamicUsage.
+	dynamic := dynamicArgv(args) && (e == nil || !e.verdict)
+	if err == nil && !dynamic {
 		return exitOK
 	}
 	code := exitUsage // anything but an ExitCoder is a usage error from flag parsing
 	var ec cli.ExitCoder
-	if errors.As(err, &ec) {
+	if err == nil {
+		err, code = cli.Exit("", exitOK), exitOK
+	} else if errors.As(err, &ec) {
 		code = ec.ExitCode()
+	}
+	if dynamic && code != exitFailed {
+		err, code = dynamicUsage(err, code), exitFailed
 	}
 	// The message carries values from argv, the config, FIFO lines and
 	// the network: each of its lines (a config's errors are one per
@@ -176,7 +185,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 	finishCommands(app.Commands)
 	namedFlags(app.Flags)
 	namedFlagsIn(app.Commands)
-	app.OnUsageError = func(_ *cli.Context, err error, _ bool) error { return usage("%v", err) }
+	app.OnUsageError = func(_ *cli.Context, err error, _ bool) error { return usage("%s", flagParseError(err)) }
 	return app
 }
 
@@ -241,6 +250,8 @@ type env struct {
 	stateDir   string
 	syslog     string // --syslog, --syslog-addr: where the final error goes too
 	syslogAddr string
+	// verdict: a check ran and its result is the exit code (runCheck).
+	verdict bool
 	// listsProblems: the command prints the config's problems itself
 	// (config check, doctor), so loadConfig does not log them too.
 	listsProblems bool

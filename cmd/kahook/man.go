@@ -136,7 +136,7 @@ const kahook8Sections = `
 : usage or configuration error (the message names **file:line**); nothing was changed or created
 
 **2+weight**
-: checks with **--dynamic** (keepalived's **misc_dynamic**): exit code 2+N sets the weight to N
+: checks with **--dynamic** (keepalived's **misc_dynamic**): exit code 2+N sets the weight to N; under **--dynamic** a usage error exits 1 (down), since **misc_dynamic** reads 2 as up at weight 0
 
 # ENVIRONMENT
 

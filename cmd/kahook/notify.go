@@ -235,7 +235,11 @@ func fifoCommand() *cli.Command {
 			// FIFO (its STOP line comes after the SIGTERM), at most
 			// notify.FIFODrain.
 			stats, err := notify.ReadFIFO(ctx, f, eng, e.log, signalled)
-			e.log.Info("FIFO reader stopped", "lines", stats.Lines, "applied", stats.Applied, "skipped", stats.Skipped, "failed", stats.Failed)
+			if e.dryRun {
+				e.log.Info("FIFO reader stopped (dry run: nothing applied)", "lines", stats.Lines, "planned", stats.Planned, "skipped", stats.Skipped, "failed", stats.Failed)
+			} else {
+				e.log.Info("FIFO reader stopped", "lines", stats.Lines, "applied", stats.Applied, "skipped", stats.Skipped, "failed", stats.Failed)
+			}
 			if err != nil && ctx.Err() == nil {
 				return failed(err)
 			}

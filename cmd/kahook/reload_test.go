@@ -33,21 +33,26 @@ func TestReloadValidatesFirst(t *testing.T) {
 }
 
 // TestNoDryRunRefused: the commands that act and have no dry run (sync,
-// reload, garp) refuse --dry-run with exit 2, naming what to use instead,
+// reload, garp, check misc) refuse --dry-run with exit 2, naming what to use instead,
 // before anything is created or sent; they do not run for real.
 func TestNoDryRunRefused(t *testing.T) {
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "kahook.conf")
 	os.WriteFile(conf, []byte("instance VI_1 {\n    interface eth0\n    virtual_ipaddress { 10.0.0.10 }\n}\n"), 0o644)
 	st := filepath.Join(dir, "state")
-	for _, args := range [][]string{{"reload"}, {"sync", "VI_1"}, {"garp", "-i", "kh-none0", "127.0.0.9"}} {
-		t.Run(args[0], func(t *testing.T) {
+	made := filepath.Join(dir, "made")
+	for _, args := range [][]string{{"reload"}, {"sync", "VI_1"}, {"garp", "-i", "kh-none0", "127.0.0.9"},
+		{"check", "misc", "/usr/bin/touch " + made}, {"check", "misc", "--", "/usr/bin/touch", made}} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			code, _, errs := kahook(append([]string{"--dry-run", "--config", conf, "--state-dir", st}, args...)...)
 			if code != 2 || !strings.Contains(errs, "no --dry-run") {
 				t.Errorf("exit %d (%q), want 2 saying there is no dry run", code, errs)
 			}
 			if _, err := os.Stat(st); err == nil {
 				t.Error("the refused dry run created the state dir")
+			}
+			if _, err := os.Stat(made); err == nil {
+				t.Error("the refused dry run ran the misc check's program")
 			}
 		})
 	}

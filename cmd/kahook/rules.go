@@ -41,6 +41,11 @@ func finishCommands(cmds []*cli.Command) {
 		if why, ok := noDryRun[cmd.Name]; ok {
 			cmd.Description = strings.TrimSpace(cmd.Description + "\n\nNo --dry-run (refused, exit 2): " + why + ".")
 		}
+		for _, sub := range cmd.Subcommands {
+			if why, ok := noDryRun[cmd.Name+" "+sub.Name]; ok {
+				sub.Description = strings.TrimSpace(sub.Description + "\n\nNo --dry-run (refused, exit 2): " + why + ".")
+			}
+		}
 	}
 	finishCommandsIn(cmds, globalNames, map[string][]cli.Flag{})
 }
@@ -51,7 +56,9 @@ func finishCommands(cmds []*cli.Command) {
 // sets instead of one per command (issue 18: start-up cost).
 func finishCommandsIn(cmds []*cli.Command, globalNames map[string]bool, copies map[string][]cli.Flag) {
 	for _, cmd := range cmds {
-		cmd.OnUsageError = func(c *cli.Context, err error, _ bool) error { return usage("%s: %v", commandName(c), err) }
+		cmd.OnUsageError = func(c *cli.Context, err error, _ bool) error {
+			return usage("%s: %s", commandName(c), flagParseError(err))
+		}
 		if len(cmd.Subcommands) > 0 {
 			finishCommandsIn(cmd.Subcommands, globalNames, copies)
 			if cmd.Action == nil {
@@ -109,13 +116,17 @@ func finishCommandsIn(cmds []*cli.Command, globalNames map[string]bool, copies m
 	}
 }
 
-// noDryRun are the commands that act and have no dry run: refused with
+// noDryRun are the commands (by path: "check misc") that act and have no dry run: refused with
 // --dry-run (exit 2, nothing done), since `--dry-run` promises that
 // nothing changes. The value says what to use instead.
 var noDryRun = map[string]string{
 	"sync":   "a pass checks and applies; `kahook check` runs one check, `kahook ipvs diff` shows the IPVS changes",
 	"reload": "a reload applies; `kahook config check` validates, `kahook ipvs diff` shows the IPVS changes",
 	"garp":   "it sends; `kahook arp probe` only asks",
+	// The other checks only read (connect, send a probe, read a file)
+	// and run as usual under --dry-run; a MISC_CHECK's program can do
+	// anything.
+	"check misc": "it runs the program, which may change anything",
 }
 
 // dryRunUsage is the help text of the global --dry-run: what it
@@ -198,6 +209,7 @@ func checkNumericFlags(c *cli.Context, set setFlags) error {
 			continue
 		}
 		var v float64
+		unit := ""
 		switch libFlag(f).(type) {
 		case *cli.IntFlag:
 			v = float64(c.Int(name))
@@ -207,16 +219,22 @@ func checkNumericFlags(c *cli.Context, set setFlags) error {
 			v = c.Float64(name)
 		case *cli.DurationFlag:
 			v = float64(c.Duration(name)) / float64(time.Second)
+		case *cli.GenericFlag:
+			tv, ok := c.Generic(name).(*timeValue)
+			if !ok {
+				continue
+			}
+			v, unit = tv.secs, " seconds"
 		default:
 			continue
 		}
 		switch {
 		case v < 0:
-			return usage("--%s: must not be negative, got %v", name, v)
+			return usage("--%s: must not be negative, got %v%s", name, v, unit)
 		case v == 0 && positiveFlags[name]:
 			return usage("--%s: must be above 0", name)
 		case maxFlags[name] > 0 && v > maxFlags[name]:
-			return usage("--%s: at most %v, got %v", name, maxFlags[name], v)
+			return usage("--%s: at most %v%s, got %v%s", name, maxFlags[name], unit, v, unit)
 		}
 	}
 	return nil
@@ -361,6 +379,8 @@ func flagName(f cli.Flag) (name string, aliases []string) {
 	case *cli.DurationFlag:
 		return f.Name, f.Aliases
 	case *cli.StringSliceFlag:
+		return f.Name, f.Aliases
+	case *cli.GenericFlag:
 		return f.Name, f.Aliases
 	}
 	names := f.Names()

@@ -21,8 +21,8 @@ func syncCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.IntFlag{Name: "rise", Value: 1, Usage: "consecutive passing passes before a down server is back"},
 			&cli.IntFlag{Name: "fall", Value: 1, Usage: "consecutive failing passes before a server is taken out"},
-			&cli.DurationFlag{Name: "deadline", Value: 10 * time.Second, Usage: "bound on the whole pass; checks still running have no verdict"},
-			&cli.DurationFlag{Name: "drain-timeout", Value: 60 * time.Second, Usage: "longest a failed server stays at weight 0 for its connections (0: remove at once)"},
+			timeFlag("deadline", nil, 10*time.Second, "bound on the whole pass; checks still running have no verdict"),
+			timeFlag("drain-timeout", nil, 60*time.Second, "longest a failed server stays at weight 0 for its connections (0: remove at once)"),
 			&cli.IntFlag{Name: "workers", Value: 100, Usage: "checks run at once (TCP_CHECKs on one poll loop, the other checkers on as many goroutines)"},
 			&cli.StringFlag{Name: "textfile", Usage: "write Prometheus metrics to DIR/kahook_INSTANCE.prom (node_exporter textfile collector)"},
 		},
@@ -51,7 +51,7 @@ func syncCommand() *cli.Command {
 			}
 			rep, err := pool.Run(c.Context, pool.Options{
 				Cfg: cfg, Store: store, Instance: name,
-				Workers: c.Int("workers"), Deadline: c.Duration("deadline"), DrainTimeout: c.Duration("drain-timeout"),
+				Workers: c.Int("workers"), Deadline: flagTime(c, "deadline"), DrainTimeout: flagTime(c, "drain-timeout"),
 				MaintenanceDir: cfg.Global.MaintenanceDir,
 				Debounce:       pool.Debounce{Rise: c.Int("rise"), Fall: c.Int("fall")},
 				OpenIPVS:       func() (ipvs.Kernel, error) { return ipvs.Open() },

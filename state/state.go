@@ -147,7 +147,7 @@ func splitExisting(dir string) (existing string, missing []string, err error) {
 			return p, missing, nil
 		}
 		if errors.Is(err, unix.ENOTDIR) {
-			return "", nil, &UnsafeError{Dir: dir, Err: err, why: refusedNotDir}
+			return "", nil, &UnsafeError{Dir: dir, Err: notDirAbove(p), why: refusedNotDir}
 		}
 		if !errors.Is(err, os.ErrNotExist) {
 			return "", nil, fmt.Errorf("create state dir %s: %w", dir, err)
@@ -254,7 +254,7 @@ func CheckDir(dir string) error {
 	}
 	st, err := os.Stat(dir)
 	if errors.Is(err, unix.ENOTDIR) {
-		return &UnsafeError{Dir: dir, Err: err, why: refusedNotDir}
+		return &UnsafeError{Dir: dir, Err: notDirAbove(dir), why: refusedNotDir}
 	}
 	if err != nil {
 		return fmt.Errorf("state dir %s: %w", dir, err)
@@ -274,6 +274,17 @@ func CheckDir(dir string) error {
 		return &UnsafeError{Dir: dir, Err: fmt.Errorf("mode %04o lets users other than root in (want 0700, or 0750)", mode)}
 	}
 	return nil
+}
+
+// notDirAbove names what is not a directory above p, whose lstat or stat
+// failed with ENOTDIR: "/x/file is a regular file".
+func notDirAbove(p string) error {
+	for q := filepath.Dir(p); q != filepath.Dir(q); q = filepath.Dir(q) {
+		if st, err := os.Stat(q); err == nil && !st.IsDir() {
+			return fmt.Errorf("%s is a %s", q, fileType(st.Mode()))
+		}
+	}
+	return fmt.Errorf("stat %s: %w", p, unix.ENOTDIR)
 }
 
 // fileType names a non-directory for messages.

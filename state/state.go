@@ -83,6 +83,17 @@ func (e *UnsafeError) Error() string {
 
 func (e *UnsafeError) Unwrap() error { return e.Err }
 
+// Fix is what makes the state dir usable, for doctor's report.
+func (e *UnsafeError) Fix() string {
+	switch e.why {
+	case refusedNotDir:
+		return "give state_dir (or --state-dir) the path of a directory"
+	case refusedPath:
+		return `write state_dir (or --state-dir) as an absolute path without ".."`
+	}
+	return "chown root:root " + e.Dir + "; chmod 0700 " + e.Dir
+}
+
 // CorruptError is a file in the state dir that was not usable as it is
 // (does not parse, wrong types, unknown version, too large, not a regular
 // file). Load reports it and returns an empty state instead.

@@ -38,14 +38,20 @@ func TestInterfaceNamesAreLinuxNames(t *testing.T) {
 
 // TestGlobalDirsAreAbsolute (issue 15, F11): state_dir and
 // maintenance_dir must be absolute paths (keepalived runs kahook in /; a
-// relative dir would follow whoever runs it), refused at file:line.
+// relative dir would follow whoever runs it), refused at file:line, and
+// state_dir has no ".." component (config.CheckStateDirPath).
 func TestGlobalDirsAreAbsolute(t *testing.T) {
 	for _, tc := range []struct {
 		name, conf, want string
 	}{
 		{"relative state_dir", "global_defs {\n    state_dir run/kahook\n}\n", `kahook.conf:2: state_dir "run/kahook": expected an absolute path`},
 		{"relative maintenance_dir", "global_defs {\n    maintenance_dir maint\n}\n", `kahook.conf:2: maintenance_dir "maint": expected an absolute path`},
+		// Hostile review F1: kahook creates a state dir one name at a
+		// time; after a symlink ".." is the parent of its target.
+		{"state_dir with ..", "global_defs {\n    state_dir /tmp/ulink/../st\n}\n", `kahook.conf:2: state_dir "/tmp/ulink/../st" has a ".." component`},
+		{"state_dir ending in ..", "global_defs {\n    state_dir /run/kahook/..\n}\n", `kahook.conf:2: state_dir "/run/kahook/.." has a ".." component`},
 		{"absolute", "global_defs {\n    state_dir /run/kahook\n    maintenance_dir /etc/kahook/maintenance\n}\n", ""},
+		{"dots in a name", "global_defs {\n    state_dir /run/..kahook../x..\n}\n", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse("kahook.conf", []byte(tc.conf), Options{})

@@ -216,6 +216,10 @@ func (b *builder) global(n *Node) {
 		switch c.Key {
 		case "state_dir":
 			if b.needArgs(c, 1, "state_dir DIR") && b.absDir(c) {
+				if err := CheckStateDirPath(c.Args[0]); err != nil {
+					b.errorf(c.Pos, "state_dir %v", err)
+					break
+				}
 				b.cfg.Global.StateDir = c.Args[0]
 			}
 		case "maintenance_dir":

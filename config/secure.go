@@ -152,21 +152,46 @@ func checkObject(path, obj string, st *unix.Stat_t) error {
 	if err := unix.Lstat(obj, st); err != nil {
 		return fmt.Errorf("check %q: %w", path, &os.PathError{Op: "lstat", Path: obj, Err: err})
 	}
-	bad := &InsecureError{Path: path, Object: obj, Kind: fileKind(st.Mode), UID: st.Uid, GID: st.Gid, Mode: st.Mode & 0o7777}
+	if SecureStat(st) {
+		return nil
+	}
+	return &InsecureError{Path: path, Object: obj, Kind: fileKind(st.Mode), Owner: st.Uid != 0, UID: st.Uid, GID: st.Gid, Mode: st.Mode & 0o7777}
+}
+
+// SecureStat is CheckSecure's rule for one object, from its lstat (or
+// the fstat of an open directory): owned by root, and, unless it is a
+// symlink (its mode means nothing) or a sticky directory (others cannot
+// replace what root owns in it), not writable by a non-root group or by
+// others.
+func SecureStat(st *unix.Stat_t) bool {
 	if st.Uid != 0 {
-		bad.Owner = true
-		return bad
+		return false
 	}
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFLNK:
-		return nil // a symlink's mode is always 0777 and means nothing
+		return true
 	case unix.S_IFDIR:
 		if st.Mode&unix.S_ISVTX != 0 {
-			return nil // sticky: others cannot replace what root owns in it
+			return true
 		}
 	}
-	if (st.Gid != 0 && st.Mode&0o020 != 0) || st.Mode&0o002 != 0 {
-		return bad
+	return (st.Gid == 0 || st.Mode&0o020 == 0) && st.Mode&0o002 == 0
+}
+
+// CheckStateDirPath is the rule for how a state dir is written
+// (global_defs state_dir, --state-dir, KAHOOK_STATE_DIR): an absolute
+// path (keepalived runs its scripts in /) without a ".." component.
+// kahook creates the missing part of a state dir one component at a
+// time, never through a symlink; after a symlink ".." is not the parent
+// the text shows (the kernel goes to the parent of the link's target),
+// so a path with ".." could be checked as one directory and created as
+// another. The error says what is wrong with dir.
+func CheckStateDirPath(dir string) error {
+	if !filepath.IsAbs(dir) {
+		return fmt.Errorf("%q is not an absolute path", dir)
+	}
+	if slices.Contains(strings.Split(dir, "/"), "..") {
+		return fmt.Errorf("%q has a \"..\" component: after a symlink \"..\" is not the parent the path shows, so kahook refuses it; write the path without \"..\"", dir)
 	}
 	return nil
 }

@@ -363,15 +363,16 @@ func devsOf(addrs map[string][]netip.Prefix, a netip.Addr) []string {
 }
 
 // CheckDirs reports the state dir and the maintenance dir as FAIL when a
-// non-root user can change them (state.CheckDir, pool.CheckMaintenanceDir):
-// kahook then refuses MASTER transitions (state dir) or ignores the
-// maintenance files. A missing dir is fine: kahook creates the state dir
+// non-root user can change them (state.CheckDir, pool.CheckMaintenanceDir),
+// and the state dir when kahook refuses it as written (not a directory, a
+// ".." component), each with its fix (state.UnsafeError.Fix): kahook then
+// refuses MASTER transitions (state dir) or ignores the maintenance files. A missing dir is fine: kahook creates the state dir
 // 0700 on first use.
 func CheckDirs(r *Report, stateDir, maintenanceDir string) {
 	if err := state.CheckDir(stateDir); err != nil {
 		var unsafe *state.UnsafeError
 		if errors.As(err, &unsafe) {
-			r.add(Fail, "state-dir", config.Pos{}, "chown root:root "+stateDir+"; chmod 0700 "+stateDir,
+			r.add(Fail, "state-dir", config.Pos{}, unsafe.Fix(),
 				"state dir %s: %v: kahook refuses MASTER transitions (releases still run, unrecorded)", stateDir, unsafe.Err)
 		}
 	} else {

@@ -21,6 +21,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -49,18 +50,49 @@ type Store struct {
 	Log *slog.Logger
 }
 
-// UnsafeError is a state dir that a non-root user can change: kahook
-// refuses to trust (or create anything in) it.
+// UnsafeError is a state dir kahook refuses as given: one a non-root
+// user can change (or could have changed while kahook created it), a
+// path that is not a directory, or one written with "..". It is bad input
+// (exit 2) for a run that must record its event before it changes
+// anything (MASTER, reload, sync, ipvs apply); a release goes on without
+// the state dir. Nothing is created below a refused dir.
 type UnsafeError struct {
 	Dir string
 	Err error
+	// why picks the advice of the message.
+	why refusal
 }
 
+type refusal int
+
+const (
+	refusedUnsafe refusal = iota // a non-root user can change it
+	refusedNotDir                // not a directory, or under one that is not
+	refusedPath                  // written wrong (config.CheckStateDirPath)
+)
+
 func (e *UnsafeError) Error() string {
+	switch e.why {
+	case refusedNotDir:
+		return fmt.Sprintf("state dir %s: not a directory (%v): give state_dir (or --state-dir) the path of a directory, or of one kahook may create", e.Dir, e.Err)
+	case refusedPath:
+		return fmt.Sprintf("state dir refused: %v", e.Err)
+	}
 	return fmt.Sprintf("unsafe state dir %s: %v; kahook trusts no state a non-root user can change: make it root-only (chown root:root %s; chmod 0700 %s) or choose another state_dir", e.Dir, e.Err, e.Dir, e.Dir)
 }
 
 func (e *UnsafeError) Unwrap() error { return e.Err }
+
+// Fix is what makes the state dir usable, for doctor's report.
+func (e *UnsafeError) Fix() string {
+	switch e.why {
+	case refusedNotDir:
+		return "give state_dir (or --state-dir) the path of a directory"
+	case refusedPath:
+		return `write state_dir (or --state-dir) as an absolute path without ".."`
+	}
+	return "chown root:root " + e.Dir + "; chmod 0700 " + e.Dir
+}
 
 // CorruptError is a file in the state dir that was not usable as it is
 // (does not parse, wrong types, unknown version, too large, not a regular
@@ -81,49 +113,140 @@ func Open(dir string) (*Store, error) {
 // Prepare creates the state dir (mode 0700, parents included) if it is
 // missing and checks that it is safe to use: when running as root, the
 // dir and every directory above it must be owned by root and not writable
-// by a non-root user (config.CheckSecure). An unsafe dir is an
-// *UnsafeError and nothing is created: the deepest directory of the path
-// that exists is checked before any directory is made below it, so a
-// state dir under a directory a non-root user owns or can write is
-// refused as it stands, not after it was created.
+// by a non-root user (config.CheckSecure). A refused dir is an
+// *UnsafeError and nothing is created below it: a path written with ".."
+// or that is not absolute (config.CheckStateDirPath), a path that is not
+// a directory, and a missing dir under a directory a non-root user owns
+// or can write. The missing part is made one component at a time
+// (mkdirat, then openat with O_NOFOLLOW on the descriptor of the
+// directory above, from the root down): no symlink is followed while
+// creating, even one planted after the check, and a component another
+// user made meanwhile is refused.
 func (s *Store) Prepare() error {
-	if err := checkExistingParent(s.Dir); err != nil {
+	if err := checkPath(s.Dir); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
-		return fmt.Errorf("create state dir %s: %w", s.Dir, err)
+	existing, missing, err := splitExisting(s.Dir)
+	if err != nil {
+		return err
+	}
+	if len(missing) > 0 {
+		if err := create(s.Dir, existing, missing, os.Geteuid() == 0); err != nil {
+			return err
+		}
 	}
 	return CheckDir(s.Dir)
 }
 
-// checkExistingParent applies config.CheckSecure (as root) to the deepest
-// directory of dir that exists, when dir itself does not: what MkdirAll
-// would create below it must not land where a non-root user can change
-// it. An existing dir is left to CheckDir.
-func checkExistingParent(dir string) error {
-	if os.Geteuid() != 0 {
-		return nil
+// checkPath refuses a state dir written wrong (config.CheckStateDirPath).
+func checkPath(dir string) error {
+	if err := config.CheckStateDirPath(dir); err != nil {
+		return &UnsafeError{Dir: dir, Err: err, why: refusedPath}
 	}
+	return nil
+}
+
+// splitExisting splits dir (absolute, without "..": every prefix then
+// names what the kernel resolves it to) into its deepest part that exists
+// and the names missing below it. A prefix that is not a directory is an
+// *UnsafeError.
+func splitExisting(dir string) (existing string, missing []string, err error) {
 	p := filepath.Clean(dir)
 	for {
 		_, err := os.Lstat(p)
 		if err == nil {
-			break
+			return p, missing, nil
+		}
+		if errors.Is(err, unix.ENOTDIR) {
+			return "", nil, &UnsafeError{Dir: dir, Err: notDirAbove(p), why: refusedNotDir}
 		}
 		if !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("create state dir %s: %w", dir, err)
+			return "", nil, fmt.Errorf("create state dir %s: %w", dir, err)
 		}
 		parent := filepath.Dir(p)
 		if parent == p {
-			return nil
+			return "", nil, fmt.Errorf("create state dir %s: %w", dir, err)
 		}
+		missing = append([]string{filepath.Base(p)}, missing...)
 		p = parent
 	}
-	if p == filepath.Clean(dir) {
-		return nil
+}
+
+// create makes the missing names of dir below existing. With secure (as
+// root) existing must pass config.CheckSecure (a root-owned symlink in a
+// safe directory is followed there, as everywhere: /var/run -> /run);
+// existing is then opened from / along its resolved path, one component
+// at a time with O_NOFOLLOW, each directory checked again on its
+// descriptor; each missing name is made 0700 with mkdirat and opened
+// with O_NOFOLLOW, and must then be a directory owned by root that no
+// group or other user can write (one made meanwhile by another user, or
+// a symlink planted there, is an *UnsafeError and nothing more is made).
+func create(dir, existing string, missing []string, secure bool) error {
+	unsafe := func(err error) error { return &UnsafeError{Dir: dir, Err: fmt.Errorf("not created: %w", err)} }
+	resolved, err := filepath.EvalSymlinks(existing)
+	if secure {
+		resolved, err = config.ResolveSecure(existing)
 	}
-	if err := config.CheckSecure(p); err != nil {
-		return &UnsafeError{Dir: dir, Err: fmt.Errorf("not created: %w", err)}
+	var insecure *config.InsecureError
+	switch {
+	case errors.As(err, &insecure):
+		return unsafe(err)
+	case errors.Is(err, unix.ENOTDIR):
+		return &UnsafeError{Dir: dir, Err: err, why: refusedNotDir}
+	case err != nil:
+		return fmt.Errorf("create state dir %s: %w", dir, err)
+	}
+	fd, err := unix.Open("/", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("create state dir %s: open /: %w", dir, err)
+	}
+	defer func() { unix.Close(fd) }()
+	at := "/"
+	// descend opens name below fd, never through a symlink.
+	descend := func(name string) (unix.Stat_t, error) {
+		var st unix.Stat_t
+		next, err := unix.Openat(fd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		at = filepath.Join(at, name)
+		if errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.ELOOP) {
+			// O_DIRECTORY|O_NOFOLLOW fails a symlink with ENOTDIR.
+			if lerr := unix.Fstatat(fd, name, &st, unix.AT_SYMLINK_NOFOLLOW); lerr == nil && st.Mode&unix.S_IFMT == unix.S_IFLNK {
+				return st, unsafe(fmt.Errorf("%s is a symlink: not followed", at))
+			}
+			return st, &UnsafeError{Dir: dir, Err: fmt.Errorf("%s: %w", at, unix.ENOTDIR), why: refusedNotDir}
+		}
+		if err != nil {
+			return st, fmt.Errorf("create state dir %s: open %s: %w", dir, at, err)
+		}
+		unix.Close(fd)
+		fd = next
+		if err := unix.Fstat(fd, &st); err != nil {
+			return st, fmt.Errorf("create state dir %s: stat %s: %w", dir, at, err)
+		}
+		return st, nil
+	}
+	for _, name := range strings.Split(strings.TrimPrefix(resolved, "/"), "/") {
+		if name == "" {
+			continue
+		}
+		st, err := descend(name)
+		if err != nil {
+			return err
+		}
+		if secure && !config.SecureStat(&st) {
+			return unsafe(fmt.Errorf("%s changed since it was checked: owned by uid %d, mode %04o", at, st.Uid, st.Mode&0o7777))
+		}
+	}
+	for _, name := range missing {
+		if err := unix.Mkdirat(fd, name, 0o700); err != nil && !errors.Is(err, unix.EEXIST) {
+			return fmt.Errorf("create state dir %s: mkdir %s: %w", dir, filepath.Join(at, name), err)
+		}
+		st, err := descend(name)
+		if err != nil {
+			return err
+		}
+		if secure && (st.Uid != 0 || st.Mode&0o022 != 0) {
+			return unsafe(fmt.Errorf("%s was made by another process: owned by uid %d, mode %04o", at, st.Uid, st.Mode&0o7777))
+		}
 	}
 	return nil
 }
@@ -132,15 +255,23 @@ func checkExistingParent(dir string) error {
 // running as root (like the config check) it is an *UnsafeError unless
 // the dir and every directory above it are owned by root and not writable
 // by a non-root user (config.CheckSecure) and the dir itself gives others
-// no access and its group no write (0700 or 0750). A missing dir is a
-// plain error wrapping os.ErrNotExist.
+// no access and its group no write (0700 or 0750). A path written wrong
+// (config.CheckStateDirPath) or that is not a directory is an
+// *UnsafeError as well. A missing dir is a plain error wrapping
+// os.ErrNotExist.
 func CheckDir(dir string) error {
+	if err := checkPath(dir); err != nil {
+		return err
+	}
 	st, err := os.Stat(dir)
+	if errors.Is(err, unix.ENOTDIR) {
+		return &UnsafeError{Dir: dir, Err: notDirAbove(dir), why: refusedNotDir}
+	}
 	if err != nil {
 		return fmt.Errorf("state dir %s: %w", dir, err)
 	}
 	if !st.IsDir() {
-		return &UnsafeError{Dir: dir, Err: errors.New("not a directory")}
+		return &UnsafeError{Dir: dir, Err: errors.New("a " + fileType(st.Mode()) + " is there"), why: refusedNotDir}
 	}
 	if os.Geteuid() != 0 {
 		return nil
@@ -154,6 +285,32 @@ func CheckDir(dir string) error {
 		return &UnsafeError{Dir: dir, Err: fmt.Errorf("mode %04o lets users other than root in (want 0700, or 0750)", mode)}
 	}
 	return nil
+}
+
+// notDirAbove names what is not a directory above p, whose lstat or stat
+// failed with ENOTDIR: "/x/file is a regular file".
+func notDirAbove(p string) error {
+	for q := filepath.Dir(p); q != filepath.Dir(q); q = filepath.Dir(q) {
+		if st, err := os.Stat(q); err == nil && !st.IsDir() {
+			return fmt.Errorf("%s is a %s", q, fileType(st.Mode()))
+		}
+	}
+	return fmt.Errorf("stat %s: %w", p, unix.ENOTDIR)
+}
+
+// fileType names a non-directory for messages.
+func fileType(m os.FileMode) string {
+	switch {
+	case m.IsRegular():
+		return "regular file"
+	case m&os.ModeNamedPipe != 0:
+		return "FIFO"
+	case m&os.ModeSocket != 0:
+		return "socket"
+	case m&os.ModeDevice != 0:
+		return "device"
+	}
+	return "file"
 }
 
 func (s *Store) logger() *slog.Logger {

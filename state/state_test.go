@@ -3,9 +3,12 @@ package state
 import (
 	"errors"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -141,6 +144,250 @@ func TestPrepareRefusesBeforeCreating(t *testing.T) {
 			st, err := os.Stat(dir)
 			if err != nil || st.Mode().Perm() != 0o700 {
 				t.Fatalf("state dir not created 0700: %v %v", st, err)
+			}
+		})
+	}
+}
+
+// tempRootDir is a fresh directory whose parents a non-root user may
+// traverse (t.TempDir's parent is 0700), owned by root, mode 0755.
+func tempRootDir(t *testing.T) string {
+	t.Helper()
+	d := t.TempDir()
+	if err := os.Chmod(filepath.Dir(d), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(d, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// userDir makes dir owned by uid 65534 (a non-root user's home).
+func userDir(t *testing.T, dir string) string {
+	t.Helper()
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(dir, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// userSymlink makes link -> target owned by uid 65534.
+func userSymlink(t *testing.T, target, link string) {
+	t.Helper()
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Lchown(link, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestStateDirPathRefused: a state dir written with ".." is refused as
+// it stands, by Prepare and CheckDir, with nothing created anywhere: the
+// kernel resolves "link/.." to the parent of the link's target, so
+// "base/ulink/../st" (ulink -> a user's home/sub) would be made in the
+// user's home while the text names base/st (hostile review F1). A
+// regular file, or a path below one, is refused as not a directory
+// (F7a), with no chown/chmod advice that cannot help.
+func TestStateDirPathRefused(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to make a directory another user owns")
+	}
+	for _, tc := range []struct {
+		name string
+		// setup returns the state dir and the directories that must
+		// stay as they are.
+		setup   func(t *testing.T, base string) string
+		message string
+	}{
+		{"dot-dot after a user's symlink", func(t *testing.T, base string) string {
+			home := userDir(t, filepath.Join(base, "home"))
+			userDir(t, filepath.Join(home, "sub"))
+			userSymlink(t, filepath.Join(home, "sub"), filepath.Join(base, "ulink"))
+			return base + "/ulink/../st" // not filepath.Join: it would clean ".." away
+		}, `has a ".." component`},
+		{"dot-dot in a root-only path", func(t *testing.T, base string) string {
+			return filepath.Join(base, "a") + "/../st"
+		}, `has a ".." component`},
+		{"dot-dot at the end", func(t *testing.T, base string) string {
+			return base + "/st/.."
+		}, `has a ".." component`},
+		{"relative", func(t *testing.T, base string) string {
+			return "st"
+		}, "not an absolute path"},
+		{"regular file", func(t *testing.T, base string) string {
+			p := filepath.Join(base, "file")
+			if err := os.WriteFile(p, nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			return p
+		}, "not a directory"},
+		{"below a regular file", func(t *testing.T, base string) string {
+			p := filepath.Join(base, "file")
+			if err := os.WriteFile(p, nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			return filepath.Join(p, "sub")
+		}, "not a directory"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			base := tempRootDir(t)
+			dir := tc.setup(t, base)
+			before := listTree(t, base)
+			for name, check := range map[string]func() error{
+				"Prepare":  (&Store{Dir: dir}).Prepare,
+				"CheckDir": func() error { return CheckDir(dir) },
+			} {
+				err := check()
+				var unsafe *UnsafeError
+				if !errors.As(err, &unsafe) || !strings.Contains(err.Error(), tc.message) || strings.Contains(err.Error(), "chown") {
+					t.Errorf("%s(%q) = %v, want an *UnsafeError saying %q (no chown advice)", name, dir, err, tc.message)
+				}
+			}
+			if after := listTree(t, base); !slices.Equal(before, after) {
+				t.Errorf("created something: before %q, after %q", before, after)
+			}
+		})
+	}
+}
+
+// listTree lists every path under dir, with its owner, sorted.
+func listTree(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		out = append(out, p)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestCreateNeverFollows: what appears between the check of a state
+// dir's existing part and the creation of its missing part (a race in a
+// sticky directory like /tmp, hostile review F2) is never followed or
+// trusted: a symlink planted at a missing name, or a directory another
+// user made there, is an *UnsafeError and nothing is made through it or
+// in it. A directory root made there meanwhile is used.
+func TestCreateNeverFollows(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the state dir rule applies as root")
+	}
+	for _, tc := range []struct {
+		name   string
+		plant  func(t *testing.T, race, home string)
+		unsafe bool
+	}{
+		{"symlink to a user's directory", func(t *testing.T, race, home string) {
+			userSymlink(t, filepath.Join(home, "tgt"), race)
+		}, true},
+		{"root-owned symlink", func(t *testing.T, race, home string) {
+			if err := os.Symlink(filepath.Join(home, "tgt"), race); err != nil {
+				t.Fatal(err)
+			}
+		}, true},
+		{"directory of another user", func(t *testing.T, race, home string) {
+			userDir(t, race)
+		}, true},
+		{"directory others can write", func(t *testing.T, race, home string) {
+			if err := os.Mkdir(race, 0o777); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(race, 0o777); err != nil {
+				t.Fatal(err)
+			}
+		}, true},
+		{"root's directory", func(t *testing.T, race, home string) {
+			if err := os.Mkdir(race, 0o700); err != nil {
+				t.Fatal(err)
+			}
+		}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			base := tempRootDir(t)
+			tmp := filepath.Join(base, "tmp")
+			if err := os.Mkdir(tmp, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(tmp, os.ModeSticky|0o777); err != nil {
+				t.Fatal(err)
+			}
+			home := userDir(t, filepath.Join(base, "home"))
+			userDir(t, filepath.Join(home, "tgt"))
+			dir := filepath.Join(tmp, "race", "state")
+			existing, missing, err := splitExisting(dir)
+			if err != nil || existing != tmp || !slices.Equal(missing, []string{"race", "state"}) {
+				t.Fatalf("splitExisting(%q) = %q %q %v", dir, existing, missing, err)
+			}
+			// The check passed (tmp is root's and sticky); now the race.
+			tc.plant(t, filepath.Join(tmp, "race"), home)
+			err = create(dir, existing, missing, true)
+			var unsafe *UnsafeError
+			if got := errors.As(err, &unsafe); got != tc.unsafe {
+				t.Fatalf("create: %v, want an *UnsafeError: %v", err, tc.unsafe)
+			}
+			if entries, _ := os.ReadDir(filepath.Join(home, "tgt")); len(entries) != 0 {
+				t.Errorf("root created %s through the planted symlink", filepath.Join(home, "tgt", entries[0].Name()))
+			}
+			if tc.unsafe {
+				if _, err := os.Lstat(filepath.Join(tmp, "race", "state")); err == nil {
+					t.Error("created the state dir in a directory it refused")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st, err := os.Lstat(dir); err != nil || !st.IsDir() || st.Mode().Perm() != 0o700 {
+				t.Errorf("state dir not made 0700: %v %v", st, err)
+			}
+		})
+	}
+}
+
+// TestPrepareFollowsRootSymlinks: a root-owned symlink in a safe
+// directory in the existing part of the path is followed as before (the
+// config rule; Debian's /var/run -> /run, absolute or relative), and the
+// state dir is made at its target.
+func TestPrepareFollowsRootSymlinks(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the state dir rule applies as root")
+	}
+	for _, target := range []string{"abs", "../run"} {
+		t.Run(target, func(t *testing.T) {
+			base := tempRootDir(t)
+			run := filepath.Join(base, "run")
+			if err := os.Mkdir(run, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Mkdir(filepath.Join(base, "var"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if target == "abs" {
+				target = run
+			}
+			if err := os.Symlink(target, filepath.Join(base, "var", "run")); err != nil {
+				t.Fatal(err)
+			}
+			s := &Store{Dir: filepath.Join(base, "var", "run", "kahook", "st")}
+			if err := s.Prepare(); err != nil {
+				t.Fatalf("Prepare: %v", err)
+			}
+			if st, err := os.Lstat(filepath.Join(run, "kahook", "st")); err != nil || !st.IsDir() || st.Mode().Perm() != 0o700 {
+				t.Errorf("state dir not made 0700 at the symlink's target: %v %v", st, err)
+			}
+			if err := s.Prepare(); err != nil {
+				t.Errorf("Prepare of the existing dir: %v", err)
 			}
 		})
 	}

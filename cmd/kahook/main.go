@@ -287,8 +287,13 @@ func (e *env) loadConfig() (*config.Config, error) {
 	return cfg, nil
 }
 
-// missingConfig is the error line for a config file that does not exist.
+// missingConfig is the error line for a config file that does not exist,
+// or for an empty path (an empty --config or KAHOOK_CONFIG, or an empty
+// `config check` FILE): said as such, not as a file "" that is missing.
 func missingConfig(path string) string {
+	if path == "" {
+		return fmt.Sprintf("config file path is empty: give a FILE (--config FILE or KAHOOK_CONFIG), or leave both out for the default %s", config.DefaultPath)
+	}
 	return fmt.Sprintf("config file %q is missing (--config FILE or KAHOOK_CONFIG; default %s)", path, config.DefaultPath)
 }
 

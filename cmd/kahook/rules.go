@@ -279,6 +279,13 @@ func checkStringFlags(c *cli.Context, set setFlags) error {
 			case "state-dir":
 				// An empty KAHOOK_STATE_DIR means the default; a
 				// relative dir would depend on the working directory.
+				// A command that may release (notify, fifo, release)
+				// is not stopped here: a release never depends on the
+				// state dir, which refuses such a path where it is
+				// used (config.CheckStateDirPath), and releases anyway.
+				if mayRelease(commandName(c)) {
+					break
+				}
 				if v != "" && !filepath.IsAbs(v) {
 					return usage("--state-dir: %q is not an absolute path", v)
 				}
@@ -436,4 +443,11 @@ func escapeControl(s string) string {
 
 func isControl(r rune) bool {
 	return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == '\u2028' || r == '\u2029'
+}
+
+// mayRelease: the command may run a release (BACKUP, FAULT, STOP), which
+// no flag about the state dir may stop.
+func mayRelease(name string) bool {
+	first, _, _ := strings.Cut(name, " ")
+	return first == "notify" || first == "fifo" || first == "release"
 }

@@ -85,6 +85,9 @@ func TestStateDirRefusedAsGiven(t *testing.T) {
 			}
 			return link + "/../st"
 		}, `has a ".." component`},
+		{"relative", func(t *testing.T, base string) string {
+			return "relative/st"
+		}, "is not an absolute path"},
 		{"regular file", func(t *testing.T, base string) string {
 			p := filepath.Join(base, "file")
 			if err := os.WriteFile(p, nil, 0o600); err != nil {

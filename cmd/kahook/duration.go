@@ -5,6 +5,7 @@ import (
 	"math"
 	"regexp"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -26,6 +27,9 @@ type timeValue struct {
 	d    time.Duration
 	secs float64
 }
+
+// errBelowNanosecond refuses a positive time that rounds to 0.
+var errBelowNanosecond = errors.New("a positive time below a nanosecond")
 
 // errTimeForm is what a duration-like flag accepts, for its error.
 var errTimeForm = errors.New("expected seconds (8, 0.5) or a duration (8s, 500ms, 1m30s)")
@@ -64,7 +68,13 @@ func parseTime(s string) (d time.Duration, secs float64, err error) {
 		case f < -limit:
 			return math.MinInt64, f, nil
 		}
-		return time.Duration(f * float64(time.Second)), f, nil
+		d := time.Duration(f * float64(time.Second))
+		if f > 0 && d == 0 {
+			// Positive in seconds but 0 as a Duration: the bounds,
+			// checked on secs, would let it through as 0 (no timeout).
+			return 0, 0, errBelowNanosecond
+		}
+		return d, f, nil
 	}
 	d, err = time.ParseDuration(s)
 	if err != nil {
@@ -91,10 +101,14 @@ func flagTime(c *cli.Context, name string) time.Duration {
 // flagDashes matches a flag named in Go's flag package errors
 // ("invalid value "8x" for flag -deadline", "flag provided but not
 // defined: -bogus", "flag needs an argument: -deadline").
-var flagDashes = regexp.MustCompile(`(flag(?: provided but not defined:| needs an argument:)?) -([A-Za-z0-9][A-Za-z0-9-]+)`)
+// Compiled on first use: a regular expression compiled at package init
+// is paid by every run, `check tcp` included (issue 18, process start).
+var flagDashes = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(flag(?: provided but not defined:| needs an argument:)?) -([A-Za-z0-9][A-Za-z0-9-]+)`)
+})
 
 // flagParseError is a flag-parse error as kahook writes flags: a long
 // name with two dashes (--deadline), a one-letter one with one (-c).
 func flagParseError(err error) string {
-	return flagDashes.ReplaceAllString(err.Error(), "$1 --$2")
+	return flagDashes().ReplaceAllString(err.Error(), "$1 --$2")
 }

@@ -75,6 +75,7 @@ func TestParseTime(t *testing.T) {
 		{"8", 8, true}, {"0.5", 0.5, true}, {"8s", 8, true}, {"500ms", 0.5, true}, {"1m30s", 90, true},
 		{"0", 0, true}, {"-1", -1, true}, {"99999999999", 99999999999, true},
 		{"8x", 0, false}, {"", 0, false}, {"nan", 0, false}, {"inf", 0, false}, {"1e400", 0, false}, {"9999999999h", 0, false},
+		{"5e-10", 0, false}, {"0.0000000001", 0, false}, {"1e-9", 1e-9, true},
 	} {
 		t.Run(tc.in, func(t *testing.T) {
 			d, secs, err := parseTime(tc.in)

@@ -205,12 +205,16 @@ func (b *builder) virtualServer(n *Node) {
 			if rs, ok := b.serverAddr(c); ok {
 				rs.Sorry = true
 				vs.SorryServer = rs
-				// alloc_ssvr: the forwarding method set so far, unless a
-				// sorry_server_lvs_method follows.
+				// alloc_ssvr makes a new sorry server: the forwarding
+				// method set so far ("" when none is yet), unless a
+				// sorry_server_lvs_method follows, and not inhibited
+				// (a sorry_server_inhibit before this line was the
+				// replaced server's).
 				sorryKind = ""
 				if lbKindSet {
 					sorryKind = vs.LBKind
 				}
+				sorryInhibit = false
 			}
 		case "sorry_server_inhibit":
 			// keepalived's ssvri_handler: takes no value, and only
@@ -496,14 +500,19 @@ func (b *builder) resolveRealServers(vs *VirtualServer, sorryKind string, sorryI
 	}
 	vs.RealServers = kept
 	if ss := vs.SorryServer; ss != nil {
-		ss.LBKind = vs.LBKind
-		if sorryKind != "" {
-			ss.LBKind = sorryKind
-		}
+		// keepalived's vs_end_handler decides the family with the
+		// method the sorry server has at the block's end: the one set
+		// at its line or by sorry_server_lvs_method, none ("") when
+		// neither was (not TUN, so the family counts). Only then does
+		// validate_check_config give a sorry server without a method
+		// the service's final lb_kind.
+		ss.LBKind = sorryKind
 		ss.Weight = 1
 		ss.InhibitOnFailure = sorryInhibit
 		if !b.checkFamily(vs, ss) {
 			vs.SorryServer = nil
+		} else if ss.LBKind == "" {
+			ss.LBKind = vs.LBKind
 		}
 	}
 	if vs.Group == "" {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -311,33 +312,61 @@ func serviceOf(vs *VirtualServer) serviceID {
 	return id
 }
 
-// granularity reads persistence_granularity: a netmask for IPv4, a
-// prefix length 1-128 for IPv6 (keepalived's pgr_handler).
+// granularity reads persistence_granularity as keepalived 2.2.7's
+// pgr_handler does: by the service's family so far (its address, an
+// ip_family, a real server, an earlier persistence_granularity), or when
+// none is known yet by the value (a '.': IPv4), which then fixes the
+// family. IPv4: a netmask (getaddrinfo, AF_INET, numeric: inet_aton);
+// IPv6: a prefix length 1-128 (read_unsigned). It returns the value as
+// kahook stores it: dotted for IPv4, decimal for IPv6.
+//
+// keepalived reports a value of the wrong form for the family ("Invalid
+// IPv6 persistence_granularity specified", "Invalid IPv4 ...") and keeps
+// the service as it was (not persistent unless persistence_timeout says
+// so, its family unset): kahook refuses it (an invalid value is an error,
+// README). inet_aton's other forms ("24" is 0.0.0.24, "255.255.255" is
+// 255.255.0.255, "010" is 8, hex) are refused too, as deliberate
+// differences naming the netmask keepalived would load.
 func (b *builder) granularity(n *Node, vs *VirtualServer) (string, bool) {
 	s, ok := b.one(n, "a netmask or IPv6 prefix length")
 	if !ok {
 		return "", false
 	}
-	if strings.Contains(s, ".") {
-		a, err := netip.ParseAddr(s)
-		if err != nil || !a.Is4() {
-			b.errorf(n.Pos, "persistence_granularity: %q is not an IPv4 netmask", s)
+	fam := vs.Family
+	if fam == 0 {
+		fam = 6
+		if strings.Contains(s, ".") {
+			fam = 4
+		}
+	}
+	if fam == 4 {
+		m, ok := inetAton(s)
+		if !ok {
+			b.errorf(n.Pos, "persistence_granularity: %q is not an IPv4 netmask (keepalived: \"Invalid IPv4 persistence_granularity specified\"; the service is IPv4 by what comes before this line)", s)
 			return "", false
 		}
-		if vs.Family == 0 {
-			vs.Family = 4 // keepalived's pgr_handler
+		if a, err := netip.ParseAddr(s); err != nil || !a.Is4() {
+			b.errorf(n.Pos, "persistence_granularity: %q: %v: keepalived (inet_aton) reads it as the netmask %s: write the netmask as four decimal numbers (255.255.255.0)", s, errNumDeliberate, m)
+			return "", false
 		}
-		return s, true
+		vs.Family = 4
+		return m.String(), true
 	}
 	v, err := readUnsigned(s)
-	if err != nil || v < 1 || v > 128 {
-		b.errorf(n.Pos, "persistence_granularity: %q is not an IPv6 prefix length (1-128)", s)
+	if errors.Is(err, errNumDeliberate) {
+		b.errorf(n.Pos, "persistence_granularity: %q: %v", s, err)
 		return "", false
 	}
-	if vs.Family == 0 {
-		vs.Family = 6
+	if err != nil || v < 1 || v > 128 {
+		why := "the service is IPv6 by what comes before this line"
+		if vs.Family == 0 {
+			why = "a value without '.' is IPv6's"
+		}
+		b.errorf(n.Pos, "persistence_granularity: %q is not an IPv6 prefix length (1-128) (keepalived: \"Invalid IPv6 persistence_granularity specified\"; %s)", s, why)
+		return "", false
 	}
-	return s, true
+	vs.Family = 6
+	return strconv.FormatUint(v, 10), true
 }
 
 func (b *builder) serverAddr(n *Node) (*RealServer, bool) {

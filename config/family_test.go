@@ -423,3 +423,49 @@ func TestSorryServerReplaced(t *testing.T) {
 		})
 	}
 }
+
+// TestGroupFamily: a `virtual_server group` whose family (set by its
+// ip_family, persistence_granularity, a sorry or real server that is not
+// tunnelled) is not the group's, or is set at all for a group of both
+// families, is dropped as keepalived 2.2.7's link_vsg_to_vs drops it: with
+// a log line only, so `keepalived -t` passes (kahook: a warning). A sorry
+// server before lb_kind TUN counts (F1).
+func TestGroupFamily(t *testing.T) {
+	vs := func(entries, body string) string {
+		return "virtual_server_group G {\n" + entries + "}\nvirtual_server group G {\n lb_algo rr\n protocol TCP\n" + body + "}\n"
+	}
+	for _, tc := range []struct {
+		name, text string
+		family     int // of the virtual server kahook keeps; 0: dropped
+	}{
+		{"sorry server before lb_kind TUN", vs(" 10.0.0.1 80\n", " sorry_server 2001:db8::9 80\n lb_kind TUN\n real_server 10.0.0.2 80 {\n }\n"), 0},
+		{"sorry server after lb_kind TUN", vs(" 10.0.0.1 80\n", " lb_kind TUN\n sorry_server 2001:db8::9 80\n real_server 10.0.0.2 80 {\n }\n"), 4},
+		{"ip_family inet6, IPv4 group", vs(" 10.0.0.1 80\n", " lb_kind NAT\n ip_family inet6\n real_server 2001:db8::2 80 {\n }\n"), 0},
+		{"NAT real server of a group of both families", vs(" 2001:db8::1 80\n fwmark 1 inet\n", " lb_kind NAT\n real_server 10.0.0.2 80 {\n }\n"), 0},
+		{"same family", vs(" 10.0.0.1 80\n", " lb_kind NAT\n real_server 10.0.0.2 80 {\n }\n"), 4},
+		{"fwmark inet6 entry", vs(" fwmark 1 inet6\n", " lb_kind NAT\n real_server 2001:db8::2 80 {\n }\n"), 6},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, path, err := loadDiffText(t, tc.text)
+			if err != nil {
+				t.Fatalf("load: %v", err)
+			}
+			got := 0
+			if len(c.VirtualServers) == 1 {
+				got = c.VirtualServers[0].Family
+			}
+			if got != tc.family || len(c.VirtualServers) > 1 {
+				t.Errorf("virtual servers %d, family %d; want family %d (0: dropped)", len(c.VirtualServers), got, tc.family)
+			}
+			if (len(c.Warnings) == 1) != (tc.family == 0) || len(c.Warnings) > 1 {
+				t.Errorf("warnings %v, want one exactly when dropped", c.Warnings)
+			}
+			if _, err := exec.LookPath("keepalived"); err != nil {
+				return
+			}
+			if why := compareWithKeepalived(path); why != "" {
+				t.Errorf("differs from keepalived: %s", why)
+			}
+		})
+	}
+}

@@ -811,23 +811,49 @@ func sameBlock(first, last netip.Addr) bool {
 }
 
 // resolveGroups checks that every `virtual_server group NAME` names a
-// group, and takes the family from the group's addresses.
+// group, and matches the service's family with the group's as
+// keepalived 2.2.7's link_vsg_to_vs does: a group with IPv4 and IPv6
+// entries (addresses, fwmarks with a family) takes only a service whose
+// family nothing set; a group of one family takes a service of that
+// family or none (which then gets the group's). keepalived drops any
+// other such virtual server with a log line only (`keepalived -t` passes),
+// before it validates the block: kahook drops it too, with a warning.
 func (b *builder) resolveGroups() {
+	kept := b.cfg.VirtualServers[:0]
 	for _, vs := range b.cfg.VirtualServers {
 		if vs.Group == "" {
+			kept = append(kept, vs)
 			continue
 		}
 		g, ok := b.cfg.Groups[vs.Group]
 		if !ok {
 			b.errorf(vs.Pos, "virtual_server group %s: no virtual_server_group %s is defined", vs.Group, vs.Group)
+			kept = append(kept, vs)
 			continue
 		}
+		var have [7]bool // have[4], have[6]
+		first := 0
 		for _, e := range g.Entries {
-			if e.FWMark == 0 && vs.Family == 0 {
-				vs.Family = family(e.First)
+			f := e.Family
+			if e.FWMark == 0 {
+				f = family(e.First)
+			}
+			have[f] = true
+			if first == 0 && e.FWMark == 0 {
+				first = f
 			}
 		}
+		switch {
+		case have[4] && have[6] && vs.Family != 0,
+			have[4] && vs.Family == 6, have[6] && vs.Family == 4:
+			b.warnf(vs.Pos, "virtual_server group %s: the group's address family (IPv4 %v, IPv6 %v) does not match the virtual server's (IPv%d, set by its ip_family, persistence_granularity or a server that is not tunnelled): keepalived ignores the virtual server (\"address family doesn't match\", logged only), so does kahook", vs.Group, have[4], have[6], vs.Family)
+			continue
+		case vs.Family == 0:
+			vs.Family = first
+		}
+		kept = append(kept, vs)
 	}
+	b.cfg.VirtualServers = kept
 }
 
 // seenAt finds key among the real servers kept so far: in seen when there

@@ -436,7 +436,7 @@ func TestMalformed(t *testing.T) {
 		{"duplicate instance", "instance A {\n interface eth0\n virtual_ipaddress { 10.0.0.1 }\n}\ninstance A {\n interface eth0\n virtual_ipaddress { 10.0.0.2 }\n}\n", 5, "already defined"},
 		{"unterminated quote", "global_defs {\n state_dir \"/run\n}\n", 2, "unterminated quote"},
 		{"persistence timeout", "virtual_server 10.0.0.1 80 {\n persistence_timeout 99999999\n}\n", 2, "persistence timeout"},
-		{"granularity", "virtual_server 10.0.0.1 80 {\n persistence_granularity 300\n}\n", 2, "IPv6 prefix"},
+		{"granularity", "virtual_server 10.0.0.1 80 {\n persistence_granularity 300\n}\n", 2, "reads it as the netmask 0.0.1.44"},
 		{"two keywords on one line", "virtual_server 10.0.0.1 80 {\n real_server 10.0.0.2 80 {\n  HTTP_GET {\n   url {\n    path / status_code 200\n   }\n  }\n }\n}\n", 5, "each keyword on its own line"},
 		{"backup keeps vip without realserver", "instance A {\n interface eth0\n virtual_ipaddress { 10.0.0.1 }\n backup {\n  vip on\n }\n}\n", 1, "would answer ARP"},
 		{"two owners", "instance A {\n interface eth0\n virtual_ipaddress { 10.0.0.1 }\n}\ninstance B {\n interface eth0\n virtual_ipaddress { 10.0.0.1 }\n}\nvirtual_server 10.0.0.1 80 {\n real_server 10.0.0.2 80 {\n }\n}\n", 9, "several instances"},

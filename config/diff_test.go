@@ -155,6 +155,10 @@ var checkerKeyword = map[string]bool{"TCP_CHECK": true, "HTTP_GET": true, "SSL_G
 // puts in a checker's bindto or connect_ip.
 var familyValues = []string{"192.168.200.1", "10.10.10.2", "2001:db8::1", "fe80::1", "::ffff:192.168.200.1", "::1"}
 
+// granularityValues are persistence_granularity values of both
+// families and inet_aton's other IPv4 forms.
+var granularityValues = []string{"255.255.255.0", "255.255.0.0", "24", "64", "128", "129", "255.255.255", "0xffffff00", "2001:db8::", "255.255.255.010", "255.255.255.256"}
+
 var rangeEndRE = regexp.MustCompile(`[-/][0-9a-fA-F]+$`)
 
 // numberAt is the index of the number numberForms rewrites in a line's
@@ -188,7 +192,7 @@ func mutate(r *rand.Rand, base diffBase, dir string) (string, string) {
 	}
 	anyLine := func(w []string) bool { return true }
 	what := ""
-	switch r.Intn(15) {
+	switch r.Intn(17) {
 	case 0:
 		i := r.Intn(len(lines))
 		what = fmt.Sprintf("delete line %d", i+1)
@@ -338,6 +342,40 @@ func mutate(r *rand.Rand, base diffBase, dir string) (string, string) {
 		if i >= 0 {
 			add := []string{"ip_family inet", "ip_family inet6"}[r.Intn(2)]
 			what = fmt.Sprintf("add %s before line %d", add, i+1)
+			if r.Intn(2) == 0 {
+				for j := i - 1; j >= 0; j-- {
+					if w := strings.Fields(lines[j]); len(w) >= 3 && w[0] == "virtual_server" && w[1] != "group" && slices.Contains(w, "{") {
+						lines[j] = "virtual_server fwmark 7 {"
+						what += fmt.Sprintf(", virtual server on line %d as fwmark 7", j+1)
+						break
+					}
+				}
+			}
+			lines = slices.Insert(lines, i, "    "+add)
+		}
+	case 15:
+		// persistence_granularity in the forms of both families (and
+		// inet_aton's others): keepalived reads it by the family set
+		// before it, or by a '.' when none is yet.
+		i := pickLine(func(w []string) bool { return len(w) >= 2 && w[0] == "virtual_server" && slices.Contains(w, "{") })
+		if i >= 0 {
+			v := granularityValues[r.Intn(len(granularityValues))]
+			what = fmt.Sprintf("add persistence_granularity %s after line %d", v, i+1)
+			lines = slices.Insert(lines, i+1, "    persistence_granularity "+v)
+		}
+	case 16:
+		// a sorry server of either family before the lb_kind (TUN half
+		// the time, in a fwmark service half the time): keepalived
+		// decides the family with the method the sorry server has at
+		// its line, none.
+		i := pickLine(func(w []string) bool { return w[0] == "lb_kind" })
+		if i >= 0 {
+			add := "sorry_server " + []string{"192.168.200.9", "2001:db8::9", "10.10.10.9"}[r.Intn(3)] + " " + []string{"80", "0"}[r.Intn(2)]
+			what = fmt.Sprintf("add %s before line %d", add, i+1)
+			if r.Intn(2) == 0 {
+				lines[i] = "    lb_kind TUN"
+				what += ", lb_kind TUN"
+			}
 			if r.Intn(2) == 0 {
 				for j := i - 1; j >= 0; j-- {
 					if w := strings.Fields(lines[j]); len(w) >= 3 && w[0] == "virtual_server" && w[1] != "group" && slices.Contains(w, "{") {

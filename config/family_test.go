@@ -200,6 +200,12 @@ func TestServerAddressFamilies(t *testing.T) {
 		{"lb_kind TUN after a real server of the other family",
 			"virtual_server 192.0.2.10 80 {\n protocol TCP\n lb_algo rr\n real_server 2001:db8::1 80 {\n }\n lb_kind TUN\n real_server 198.51.100.1 80 {\n }\n}\n",
 			"Address family of virtual server and real server 2001:db8::1 don't match - skipping real server.", 4, 1, 0},
+		// alloc_ssvr gives the sorry server the forwarding method set so
+		// far (none: not TUN), and vs_end_handler compares its family
+		// with that method; the later lb_kind TUN comes too late.
+		{"sorry server before lb_kind TUN",
+			"virtual_server 10.0.0.1 80 {\n lb_algo rr\n protocol TCP\n sorry_server 2001:db8::1 80\n lb_kind TUN\n real_server 10.0.0.2 80 {\n }\n}\n",
+			"Address family of virtual server and sorry server 2001:db8::1 don't match - skipping sorry server.", 1, 1, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, path, err := loadDiffText(t, tc.text)
@@ -270,6 +276,15 @@ func TestServerFamilyOrder(t *testing.T) {
 		{"tunnelled sorry server of the other family",
 			"virtual_server fwmark 5 {\n lb_algo rr\n lb_kind TUN\n sorry_server 2001:db8::9\n lb_kind NAT\n real_server 198.51.100.2 {\n }\n}\n",
 			4, []string{"198.51.100.2 NAT", "sorry 2001:db8::9 TUN"}},
+		// The sorry server has no method at its line, so vs_end_handler
+		// takes the family from it; validate_check_config then gives it
+		// the service's lb_kind TUN.
+		{"sorry server before lb_kind TUN fixes a fwmark's family",
+			"virtual_server fwmark 5 {\n lb_algo rr\n sorry_server 2001:db8::9 0\n lb_kind TUN\n real_server 10.0.0.2 0 {\n }\n}\n",
+			6, []string{"10.0.0.2 TUN", "sorry 2001:db8::9 TUN"}},
+		{"sorry server after lb_kind TUN leaves a fwmark's family to the real servers",
+			"virtual_server fwmark 5 {\n lb_algo rr\n lb_kind TUN\n sorry_server 2001:db8::9 0\n lb_kind NAT\n real_server 10.0.0.2 0 {\n }\n}\n",
+			4, []string{"10.0.0.2 NAT", "sorry 2001:db8::9 TUN"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, path, err := loadDiffText(t, tc.text)
@@ -363,6 +378,90 @@ func TestSMTPCheckOwnBlock(t *testing.T) {
 			}
 			if !tc.ka && !strings.Contains(string(out), "Checker link local address fe80::1 requires a bind_if") {
 				t.Errorf("keepalived -t does not blame fe80::1:\n%s", out)
+			}
+			if why := compareWithKeepalived(path); why != "" {
+				t.Errorf("differs from keepalived: %s", why)
+			}
+		})
+	}
+}
+
+// TestSorryServerReplaced: a second sorry_server line replaces the first
+// with a new sorry server (keepalived 2.2.7's alloc_ssvr): not inhibited,
+// whatever sorry_server_inhibit said of the first, and with the
+// forwarding method set at its own line. keepalived -t passes them all.
+func TestSorryServerReplaced(t *testing.T) {
+	const head = "virtual_server 192.0.2.10 80 {\n protocol TCP\n lb_algo rr\n lb_kind DR\n"
+	const tail = " real_server 198.51.100.2 80 {\n }\n}\n"
+	for _, tc := range []struct {
+		name, body string
+		want       string // address, method and inhibit of the sorry server kahook keeps
+	}{
+		{"inhibit of the replaced one", " sorry_server 198.51.100.8 80\n sorry_server_inhibit\n sorry_server 198.51.100.9 80\n", "198.51.100.9 DR inhibit=false"},
+		{"inhibit after the second", " sorry_server 198.51.100.8 80\n sorry_server 198.51.100.9 80\n sorry_server_inhibit\n", "198.51.100.9 DR inhibit=true"},
+		{"method of the replaced one", " sorry_server 198.51.100.8 80\n sorry_server_lvs_method NAT\n sorry_server 198.51.100.9 80\n", "198.51.100.9 DR inhibit=false"},
+		{"a bad second line keeps the first", " sorry_server 198.51.100.8 80\n sorry_server_inhibit\n sorry_server 198.51.100.300 80\n", "198.51.100.8 DR inhibit=true"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, path, err := loadDiffText(t, head+tc.body+tail)
+			if err != nil {
+				t.Fatalf("load: %v", err)
+			}
+			ss := c.VirtualServers[0].SorryServer
+			if ss == nil {
+				t.Fatalf("no sorry server; problems %v", c.Problems)
+			}
+			got := ss.Addr.String() + " " + ss.LBKind + " inhibit=" + strconv.FormatBool(ss.InhibitOnFailure)
+			if got != tc.want {
+				t.Errorf("sorry server %q, want %q", got, tc.want)
+			}
+			if _, err := exec.LookPath("keepalived"); err == nil {
+				if why := compareWithKeepalived(path); why != "" {
+					t.Errorf("differs from keepalived: %s", why)
+				}
+			}
+		})
+	}
+}
+
+// TestGroupFamily: a `virtual_server group` whose family (set by its
+// ip_family, persistence_granularity, a sorry or real server that is not
+// tunnelled) is not the group's, or is set at all for a group of both
+// families, is dropped as keepalived 2.2.7's link_vsg_to_vs drops it: with
+// a log line only, so `keepalived -t` passes (kahook: a warning). A sorry
+// server before lb_kind TUN counts (F1).
+func TestGroupFamily(t *testing.T) {
+	vs := func(entries, body string) string {
+		return "virtual_server_group G {\n" + entries + "}\nvirtual_server group G {\n lb_algo rr\n protocol TCP\n" + body + "}\n"
+	}
+	for _, tc := range []struct {
+		name, text string
+		family     int // of the virtual server kahook keeps; 0: dropped
+	}{
+		{"sorry server before lb_kind TUN", vs(" 10.0.0.1 80\n", " sorry_server 2001:db8::9 80\n lb_kind TUN\n real_server 10.0.0.2 80 {\n }\n"), 0},
+		{"sorry server after lb_kind TUN", vs(" 10.0.0.1 80\n", " lb_kind TUN\n sorry_server 2001:db8::9 80\n real_server 10.0.0.2 80 {\n }\n"), 4},
+		{"ip_family inet6, IPv4 group", vs(" 10.0.0.1 80\n", " lb_kind NAT\n ip_family inet6\n real_server 2001:db8::2 80 {\n }\n"), 0},
+		{"NAT real server of a group of both families", vs(" 2001:db8::1 80\n fwmark 1 inet\n", " lb_kind NAT\n real_server 10.0.0.2 80 {\n }\n"), 0},
+		{"same family", vs(" 10.0.0.1 80\n", " lb_kind NAT\n real_server 10.0.0.2 80 {\n }\n"), 4},
+		{"fwmark inet6 entry", vs(" fwmark 1 inet6\n", " lb_kind NAT\n real_server 2001:db8::2 80 {\n }\n"), 6},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, path, err := loadDiffText(t, tc.text)
+			if err != nil {
+				t.Fatalf("load: %v", err)
+			}
+			got := 0
+			if len(c.VirtualServers) == 1 {
+				got = c.VirtualServers[0].Family
+			}
+			if got != tc.family || len(c.VirtualServers) > 1 {
+				t.Errorf("virtual servers %d, family %d; want family %d (0: dropped)", len(c.VirtualServers), got, tc.family)
+			}
+			if (len(c.Warnings) == 1) != (tc.family == 0) || len(c.Warnings) > 1 {
+				t.Errorf("warnings %v, want one exactly when dropped", c.Warnings)
+			}
+			if _, err := exec.LookPath("keepalived"); err != nil {
+				return
 			}
 			if why := compareWithKeepalived(path); why != "" {
 				t.Errorf("differs from keepalived: %s", why)

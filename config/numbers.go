@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/netip"
 	"strings"
 )
 
@@ -340,4 +341,57 @@ func strtol0(s string) (v int64, erange bool, rest string) {
 		return -int64(u), false, rest
 	}
 	return int64(u), false, rest
+}
+
+// inetAton reads an IPv4 address as glibc's getaddrinfo does with
+// AI_NUMERICHOST and AF_INET (__inet_aton_exact, as keepalived's
+// pgr_handler reads a netmask): one to four parts separated by '.', each
+// decimal, octal (a leading 0) or hex (0x); the last part fills the
+// remaining bytes ("24" is 0.0.0.24, "255.255.255" is 255.255.0.255,
+// "255.16777215" is 255.255.255.255); nothing else around it. ok is
+// false where glibc refuses the word (measured with Python's
+// socket.getaddrinfo on glibc 2.36).
+func inetAton(s string) (a netip.Addr, ok bool) {
+	parts := strings.Split(s, ".")
+	if len(parts) > 4 {
+		return a, false
+	}
+	var vals [4]uint64
+	for i, p := range parts {
+		base := uint64(10)
+		switch {
+		case len(p) > 1 && p[0] == '0' && (p[1] == 'x' || p[1] == 'X'):
+			base, p = 16, p[2:]
+		case len(p) > 1 && p[0] == '0':
+			base, p = 8, p[1:]
+		}
+		if p == "" {
+			return a, false
+		}
+		var v uint64
+		for j := 0; j < len(p); j++ {
+			d := digitValue(p[j])
+			if d >= base {
+				return a, false
+			}
+			v = v*base + d
+			if v > math.MaxUint32 {
+				return a, false
+			}
+		}
+		vals[i] = v
+	}
+	last := len(parts) - 1
+	if vals[last] >= 1<<(8*(4-last)) && last > 0 || vals[last] > math.MaxUint32 {
+		return a, false
+	}
+	var u uint64
+	for i := 0; i < last; i++ {
+		if vals[i] > 0xff {
+			return a, false
+		}
+		u |= vals[i] << (8 * (3 - i))
+	}
+	u |= vals[last]
+	return netip.AddrFrom4([4]byte{byte(u >> 24), byte(u >> 16), byte(u >> 8), byte(u)}), true
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -205,12 +206,16 @@ func (b *builder) virtualServer(n *Node) {
 			if rs, ok := b.serverAddr(c); ok {
 				rs.Sorry = true
 				vs.SorryServer = rs
-				// alloc_ssvr: the forwarding method set so far, unless a
-				// sorry_server_lvs_method follows.
+				// alloc_ssvr makes a new sorry server: the forwarding
+				// method set so far ("" when none is yet), unless a
+				// sorry_server_lvs_method follows, and not inhibited
+				// (a sorry_server_inhibit before this line was the
+				// replaced server's).
 				sorryKind = ""
 				if lbKindSet {
 					sorryKind = vs.LBKind
 				}
+				sorryInhibit = false
 			}
 		case "sorry_server_inhibit":
 			// keepalived's ssvri_handler: takes no value, and only
@@ -307,33 +312,61 @@ func serviceOf(vs *VirtualServer) serviceID {
 	return id
 }
 
-// granularity reads persistence_granularity: a netmask for IPv4, a
-// prefix length 1-128 for IPv6 (keepalived's pgr_handler).
+// granularity reads persistence_granularity as keepalived 2.2.7's
+// pgr_handler does: by the service's family so far (its address, an
+// ip_family, a real server, an earlier persistence_granularity), or when
+// none is known yet by the value (a '.': IPv4), which then fixes the
+// family. IPv4: a netmask (getaddrinfo, AF_INET, numeric: inet_aton);
+// IPv6: a prefix length 1-128 (read_unsigned). It returns the value as
+// kahook stores it: dotted for IPv4, decimal for IPv6.
+//
+// keepalived reports a value of the wrong form for the family ("Invalid
+// IPv6 persistence_granularity specified", "Invalid IPv4 ...") and keeps
+// the service as it was (not persistent unless persistence_timeout says
+// so, its family unset): kahook refuses it (an invalid value is an error,
+// README). inet_aton's other forms ("24" is 0.0.0.24, "255.255.255" is
+// 255.255.0.255, "010" is 8, hex) are refused too, as deliberate
+// differences naming the netmask keepalived would load.
 func (b *builder) granularity(n *Node, vs *VirtualServer) (string, bool) {
 	s, ok := b.one(n, "a netmask or IPv6 prefix length")
 	if !ok {
 		return "", false
 	}
-	if strings.Contains(s, ".") {
-		a, err := netip.ParseAddr(s)
-		if err != nil || !a.Is4() {
-			b.errorf(n.Pos, "persistence_granularity: %q is not an IPv4 netmask", s)
+	fam := vs.Family
+	if fam == 0 {
+		fam = 6
+		if strings.Contains(s, ".") {
+			fam = 4
+		}
+	}
+	if fam == 4 {
+		m, ok := inetAton(s)
+		if !ok {
+			b.errorf(n.Pos, "persistence_granularity: %q is not an IPv4 netmask (keepalived: \"Invalid IPv4 persistence_granularity specified\"; the service is IPv4 by what comes before this line)", s)
 			return "", false
 		}
-		if vs.Family == 0 {
-			vs.Family = 4 // keepalived's pgr_handler
+		if a, err := netip.ParseAddr(s); err != nil || !a.Is4() {
+			b.errorf(n.Pos, "persistence_granularity: %q: %v: keepalived (inet_aton) reads it as the netmask %s: write the netmask as four decimal numbers (255.255.255.0)", s, errNumDeliberate, m)
+			return "", false
 		}
-		return s, true
+		vs.Family = 4
+		return m.String(), true
 	}
 	v, err := readUnsigned(s)
-	if err != nil || v < 1 || v > 128 {
-		b.errorf(n.Pos, "persistence_granularity: %q is not an IPv6 prefix length (1-128)", s)
+	if errors.Is(err, errNumDeliberate) {
+		b.errorf(n.Pos, "persistence_granularity: %q: %v", s, err)
 		return "", false
 	}
-	if vs.Family == 0 {
-		vs.Family = 6
+	if err != nil || v < 1 || v > 128 {
+		why := "the service is IPv6 by what comes before this line"
+		if vs.Family == 0 {
+			why = "a value without '.' is IPv6's"
+		}
+		b.errorf(n.Pos, "persistence_granularity: %q is not an IPv6 prefix length (1-128) (keepalived: \"Invalid IPv6 persistence_granularity specified\"; %s)", s, why)
+		return "", false
 	}
-	return s, true
+	vs.Family = 6
+	return strconv.FormatUint(v, 10), true
 }
 
 func (b *builder) serverAddr(n *Node) (*RealServer, bool) {
@@ -496,14 +529,19 @@ func (b *builder) resolveRealServers(vs *VirtualServer, sorryKind string, sorryI
 	}
 	vs.RealServers = kept
 	if ss := vs.SorryServer; ss != nil {
-		ss.LBKind = vs.LBKind
-		if sorryKind != "" {
-			ss.LBKind = sorryKind
-		}
+		// keepalived's vs_end_handler decides the family with the
+		// method the sorry server has at the block's end: the one set
+		// at its line or by sorry_server_lvs_method, none ("") when
+		// neither was (not TUN, so the family counts). Only then does
+		// validate_check_config give a sorry server without a method
+		// the service's final lb_kind.
+		ss.LBKind = sorryKind
 		ss.Weight = 1
 		ss.InhibitOnFailure = sorryInhibit
 		if !b.checkFamily(vs, ss) {
 			vs.SorryServer = nil
+		} else if ss.LBKind == "" {
+			ss.LBKind = vs.LBKind
 		}
 	}
 	if vs.Group == "" {
@@ -773,23 +811,49 @@ func sameBlock(first, last netip.Addr) bool {
 }
 
 // resolveGroups checks that every `virtual_server group NAME` names a
-// group, and takes the family from the group's addresses.
+// group, and matches the service's family with the group's as
+// keepalived 2.2.7's link_vsg_to_vs does: a group with IPv4 and IPv6
+// entries (addresses, fwmarks with a family) takes only a service whose
+// family nothing set; a group of one family takes a service of that
+// family or none (which then gets the group's). keepalived drops any
+// other such virtual server with a log line only (`keepalived -t` passes),
+// before it validates the block: kahook drops it too, with a warning.
 func (b *builder) resolveGroups() {
+	kept := b.cfg.VirtualServers[:0]
 	for _, vs := range b.cfg.VirtualServers {
 		if vs.Group == "" {
+			kept = append(kept, vs)
 			continue
 		}
 		g, ok := b.cfg.Groups[vs.Group]
 		if !ok {
 			b.errorf(vs.Pos, "virtual_server group %s: no virtual_server_group %s is defined", vs.Group, vs.Group)
+			kept = append(kept, vs)
 			continue
 		}
+		var have [7]bool // have[4], have[6]
+		first := 0
 		for _, e := range g.Entries {
-			if e.FWMark == 0 && vs.Family == 0 {
-				vs.Family = family(e.First)
+			f := e.Family
+			if e.FWMark == 0 {
+				f = family(e.First)
+			}
+			have[f] = true
+			if first == 0 && e.FWMark == 0 {
+				first = f
 			}
 		}
+		switch {
+		case have[4] && have[6] && vs.Family != 0,
+			have[4] && vs.Family == 6, have[6] && vs.Family == 4:
+			b.warnf(vs.Pos, "virtual_server group %s: the group's address family (IPv4 %v, IPv6 %v) does not match the virtual server's (IPv%d, set by its ip_family, persistence_granularity or a server that is not tunnelled): keepalived ignores the virtual server (\"address family doesn't match\", logged only), so does kahook", vs.Group, have[4], have[6], vs.Family)
+			continue
+		case vs.Family == 0:
+			vs.Family = first
+		}
+		kept = append(kept, vs)
 	}
+	b.cfg.VirtualServers = kept
 }
 
 // seenAt finds key among the real servers kept so far: in seen when there

@@ -145,17 +145,7 @@ func TestCheckerAddressFamilies(t *testing.T) {
 			if kaErr != nil {
 				return
 			}
-			out, kerr := exec.Command("keepalived", "-t", "-f", path, "-l", "-n", "-i", diffConfigID).CombinedOutput()
-			pass := checkerPass(out)
-			if (kerr == nil) != tc.ka {
-				t.Errorf("keepalived -t passes=%v, the table says %v:\n%s", kerr == nil, tc.ka, strings.Join(pass, "\n"))
-			}
-			if tc.kaSays != "" && !slices.ContainsFunc(pass, func(l string) bool { return strings.Contains(l, tc.kaSays) }) {
-				t.Errorf("keepalived -t does not say %q:\n%s", tc.kaSays, strings.Join(pass, "\n"))
-			}
-			if why := compareWithKeepalived(path); why != "" {
-				t.Errorf("differs from keepalived: %s", why)
-			}
+			keepalivedAgrees(t, path, tc.ka, tc.kaSays)
 		})
 	}
 }

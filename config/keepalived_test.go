@@ -492,3 +492,21 @@ func loadDiffText(t *testing.T, text string) (*Config, string, error) {
 	c, err := Load(path, Options{ConfigID: diffConfigID})
 	return c, path, err
 }
+
+// keepalivedAgrees runs `keepalived -t` on path: it must pass exactly when
+// pass is true, say says (when not empty) in its checker pass, and load
+// the table kahook loads (compareWithKeepalived).
+func keepalivedAgrees(t *testing.T, path string, pass bool, says string) {
+	t.Helper()
+	out, kerr := exec.Command("keepalived", "-t", "-f", path, "-l", "-n", "-i", diffConfigID).CombinedOutput()
+	lines := checkerPass(out)
+	if (kerr == nil) != pass {
+		t.Errorf("keepalived -t passes=%v, the table says %v:\n%s", kerr == nil, pass, strings.Join(lines, "\n"))
+	}
+	if says != "" && !slices.ContainsFunc(lines, func(l string) bool { return strings.Contains(l, says) }) {
+		t.Errorf("keepalived -t does not say %q:\n%s", says, strings.Join(lines, "\n"))
+	}
+	if why := compareWithKeepalived(path); why != "" {
+		t.Errorf("differs from keepalived: %s", why)
+	}
+}

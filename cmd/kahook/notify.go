@@ -227,7 +227,7 @@ func fifoCommand() *cli.Command {
 			if err != nil {
 				if errors.Is(err, errFIFONoWriter) {
 					e.log.Warn("FIFO reader stopped before keepalived opened the FIFO: no line read", "bound", notify.FIFODrain)
-					return nil
+					return configLess(eng)
 				}
 				var bad *notify.BadInputError
 				if errors.As(err, &bad) {
@@ -248,12 +248,18 @@ func fifoCommand() *cli.Command {
 			if err != nil && ctx.Err() == nil {
 				return failed(err)
 			}
-			if eng.ConfigErr != nil {
-				return exitLines{append(slices.Clone(linesOf(eng.ConfigErr)), "config not loaded: FIFO releases applied without it, MASTER lines refused, events not recorded"), exitFailed}
-			}
-			return nil
+			return configLess(eng)
 		},
 	}
+}
+
+// configLess is the FIFO reader's exit when it ran without the config
+// (fifoEngine): 1 with the config's errors; nil otherwise.
+func configLess(eng *notify.Engine) error {
+	if eng.ConfigErr == nil {
+		return nil
+	}
+	return exitLines{append(slices.Clone(linesOf(eng.ConfigErr)), "config not loaded: FIFO releases applied without it, MASTER lines refused, events not recorded"), exitFailed}
 }
 
 // fifoEngine is the FIFO reader's engine. A config that does not load

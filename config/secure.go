@@ -185,8 +185,14 @@ func SecureStat(st *unix.Stat_t) bool {
 // time, never through a symlink; after a symlink ".." is not the parent
 // the text shows (the kernel goes to the parent of the link's target),
 // so a path with ".." could be checked as one directory and created as
-// another. The error says what is wrong with dir.
+// another. A control character (C0, DEL, C1) is refused too: such a
+// path from --state-dir or KAHOOK_STATE_DIR is a typo or a forgery, and
+// a release that meets it goes ahead without the state dir. The error
+// says what is wrong with dir.
 func CheckStateDirPath(dir string) error {
+	if strings.ContainsFunc(dir, func(r rune) bool { return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) }) {
+		return fmt.Errorf("%q contains a control character", dir)
+	}
 	if !filepath.IsAbs(dir) {
 		return fmt.Errorf("%q is not an absolute path", dir)
 	}

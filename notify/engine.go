@@ -74,6 +74,16 @@ type Engine struct {
 	// attempt per run). Settle clears it; a long-running caller (the FIFO
 	// reader) clears it per event.
 	LockFailed error
+	// RefuseMaster, when not nil, is why this run must not take MASTER
+	// (a flag kahook could not use, see README "Fail-safe decisions"):
+	// ReadFIFO refuses MASTER lines (logged at error level, nothing
+	// changed) and applies the releases as usual.
+	RefuseMaster error
+	// ConfigErr, when not nil, is why the config did not load (Cfg is
+	// nil): ReadFIFO applies BACKUP, FAULT and STOP lines of instances
+	// without it (ReleaseWithoutConfig with Store and VIPs, as `notify
+	// backup` does) and refuses MASTER lines.
+	ConfigErr error
 }
 
 // ReleaseLockWait bounds the wait for the run lock before a run's

@@ -2,6 +2,7 @@ package notify
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -37,7 +38,12 @@ const FIFODrain = 2 * time.Second
 // ReadFIFO applies keepalived's FIFO lines strictly in order until EOF.
 // Lines end with '\n' or, in some keepalived versions, NUL. A malformed
 // line, or one for an instance kahook does not know (the FIFO carries
-// every instance and group), is logged and skipped. When ctx ends
+// every instance and group), is logged and skipped. With e.ConfigErr
+// or e.RefuseMaster set, MASTER lines are refused (logged at error
+// level, counted as failed, nothing changed); with e.ConfigErr, every
+// other INSTANCE line is released without the config
+// (ReleaseWithoutConfig, counted as failed: not recorded) and GROUP lines
+// are skipped. When ctx ends
 // (SIGTERM) it keeps reading and applying until EOF (keepalived closes
 // the FIFO) or no data arrived for FIFODrain, whichever comes first
 // (lines already in the pipe are all applied, however long that takes); a
@@ -124,6 +130,24 @@ func ReadFIFO(ctx context.Context, r io.Reader, e *Engine, log *slog.Logger, sig
 			ev := fl.Event
 			ev.Key = state.NowEvent()
 			ev.Received = time.Now()
+			if refuse := cmp.Or(e.ConfigErr, e.RefuseMaster); refuse != nil && ev.State == Master {
+				st.Failed++
+				log.Error("FIFO MASTER line refused: nothing changed", "line", line, "err", refuse)
+				continue
+			}
+			if e.ConfigErr != nil {
+				if fl.Kind != "INSTANCE" {
+					// A group's instances have lines of their own.
+					st.Skipped++
+					log.Info("FIFO group line skipped: the config does not load", "line", line)
+					continue
+				}
+				// Always an error: the release is partial, not recorded.
+				st.Failed++
+				err := ReleaseWithoutConfig(e.Store, e.VIPs, []string{ev.Name}, false, e.ConfigErr, log)
+				log.Error("FIFO event released without the config", "line", line, "err", err)
+				continue
+			}
 			if e.Cfg.Instance(ev.Name) == nil {
 				st.Skipped++
 				log.Debug("FIFO event for an instance kahook does not manage", "name", ev.Name, "state", ev.State)

@@ -252,6 +252,13 @@ type env struct {
 	syslogAddr string
 	// verdict: a check ran and its result is the exit code (runCheck).
 	verdict bool
+	// problems: flag problems of a command that may release, which
+	// went on with a safe value (flagProblem).
+	problems []string
+	// configErr: a flag (--config, KAHOOK_CONFIG, --config-id) made the
+	// config unusable for a command that may release: loadConfig
+	// returns it, so the release goes on without the config.
+	configErr error
 	// listsProblems: the command prints the config's problems itself
 	// (config check, doctor), so loadConfig does not log them too.
 	listsProblems bool
@@ -263,6 +270,9 @@ func getEnv(c *cli.Context) *env {
 
 // loadConfig reads --config; a bad config is exit 2 with file:line.
 func (e *env) loadConfig() (*config.Config, error) {
+	if e.configErr != nil {
+		return nil, exitLines{[]string{e.configErr.Error()}, exitUsage}
+	}
 	if _, err := os.Lstat(e.configPath); errors.Is(err, os.ErrNotExist) {
 		// Said as such, not as a validation error deep in a path check.
 		return nil, exitLines{[]string{missingConfig(e.configPath)}, exitUsage}

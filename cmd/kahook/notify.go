@@ -7,6 +7,8 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -41,6 +43,9 @@ func notifyCommand() *cli.Command {
 				return usage("notify: %v", err)
 			}
 			ev.Key, ev.Received = key, received
+			if err := e.refuseMaster(); err != nil && ev.State == notify.Master {
+				return err
+			}
 			if ev.State != notify.Master {
 				// A release never depends on the config loading.
 				if _, err := e.loadConfig(); err != nil {
@@ -212,7 +217,7 @@ func fifoCommand() *cli.Command {
 			if _, err := os.Stat(c.Args().First()); err != nil {
 				return usage("fifo: %v", err)
 			}
-			eng, err := e.engine(nil)
+			eng, err := e.fifoEngine()
 			if err != nil {
 				return err
 			}
@@ -222,7 +227,7 @@ func fifoCommand() *cli.Command {
 			if err != nil {
 				if errors.Is(err, errFIFONoWriter) {
 					e.log.Warn("FIFO reader stopped before keepalived opened the FIFO: no line read", "bound", notify.FIFODrain)
-					return nil
+					return configLess(eng)
 				}
 				var bad *notify.BadInputError
 				if errors.As(err, &bad) {
@@ -243,9 +248,57 @@ func fifoCommand() *cli.Command {
 			if err != nil && ctx.Err() == nil {
 				return failed(err)
 			}
-			return nil
+			return configLess(eng)
 		},
 	}
+}
+
+// configLess is the FIFO reader's exit when it ran without the config
+// (fifoEngine): 1 with the config's errors; nil otherwise.
+func configLess(eng *notify.Engine) error {
+	if eng.ConfigErr == nil {
+		return nil
+	}
+	return exitLines{append(slices.Clone(linesOf(eng.ConfigErr)), "config not loaded: FIFO releases applied without it, MASTER lines refused, events not recorded"), exitFailed}
+}
+
+// fifoEngine is the FIFO reader's engine. A config that does not load
+// (broken, missing, or made unusable by a flag) does not stop the reader,
+// since keepalived's later BACKUP, FAULT and STOP lines must still be
+// applied: the engine then has no config and notify.ReadFIFO releases
+// without it and refuses MASTER (Engine.ConfigErr). A flag problem refuses
+// MASTER lines too (Engine.RefuseMaster). A dry run is refused with the
+// config's error (exit 2), as `notify --dry-run` is.
+func (e *env) fifoEngine() (*notify.Engine, error) {
+	cfg, err := e.loadConfig()
+	if err != nil {
+		if e.dryRun {
+			return nil, err
+		}
+		vips, verr := vip.NewManager(e.log)
+		if verr != nil {
+			return nil, failed(errors.Join(verr, err))
+		}
+		e.log.Error("config does not load: the FIFO reader starts anyway; it releases without the config and refuses MASTER (when in doubt, release)", "err", strings.Join(linesOf(err), "; "))
+		return &notify.Engine{
+			Store: &state.Store{Dir: e.resolveStateDir(nil), Log: e.log}, VIPs: vips, Log: e.log, ConfigErr: err,
+		}, nil
+	}
+	eng, err := e.engineFor(cfg, nil)
+	if err != nil {
+		return nil, err
+	}
+	eng.RefuseMaster = e.refuseMaster()
+	return eng, nil
+}
+
+// linesOf is err's lines (a config's errors: one per file:line).
+func linesOf(err error) []string {
+	var ml exitLines
+	if errors.As(err, &ml) {
+		return ml.lines
+	}
+	return errorLines(err)
 }
 
 // openFIFO opens the FIFO for reading. It is first opened without

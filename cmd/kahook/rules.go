@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -90,6 +92,11 @@ func finishCommandsIn(cmds []*cli.Command, globalNames map[string]bool, copies m
 			copies[key] = g
 		}
 		cmd.Flags = append(cmd.Flags, g...)
+		if action := cmd.Action; action != nil {
+			cmd.Action = func(c *cli.Context) error {
+				return getEnv(c).withFlagProblems(action(c))
+			}
+		}
 		before := cmd.Before
 		cmd.Before = func(c *cli.Context) error {
 			set := newSetFlags(c)
@@ -269,7 +276,25 @@ func checkStringFlags(c *cli.Context, set setFlags) error {
 		}
 		for _, v := range vals {
 			if !controlAllowed[name] && strings.ContainsFunc(v, isControl) {
-				return usage("--%s: %q contains a control character", name, v)
+				if !mayRelease(commandName(c)) {
+					return usage("--%s: %q contains a control character", name, v)
+				}
+				e := getEnv(c)
+				switch name {
+				case "log-level", "syslog":
+					continue // setupEnv used a safe value
+				case "config", "config-id":
+					// Released without the config, as when it is
+					// missing (releaseWithoutConfig).
+					e.configErr = fmt.Errorf("--%s: %q contains a control character: not using the config", name, v)
+					e.log.Error("flag problem: releasing without the config (when in doubt, release)", "problem", e.configErr.Error())
+				default:
+					// --state-dir: the state dir refuses it where it
+					// is used (config.CheckStateDirPath) and a release
+					// goes ahead without it.
+					e.flagProblem(fmt.Sprintf("--%s: %q contains a control character", name, v))
+				}
+				continue
 			}
 			switch name {
 			case "interface", "dev":
@@ -400,25 +425,89 @@ func setupEnv(c *cli.Context, set setFlags) error {
 	gc := func(name string) *cli.Context { x, _ := set.globalContext(c, name); return x }
 	str := func(name string) string { return gc(name).String(name) }
 	flag := func(name string) bool { return gc(name).Bool(name) }
+	// A command that may release is not stopped by a flag it cannot
+	// use: the problem is logged at error level once the logger is up,
+	// a safe value is used instead, and the run exits 1 (flagProblem).
+	releasing := mayRelease(commandName(c))
+	var problems []string
 	level, err := logging.ParseLevel(str("log-level"))
 	if err != nil {
-		return usage("--log-level: %v", err)
+		if !releasing {
+			return usage("--log-level: %v", err)
+		}
+		level = slog.LevelInfo
+		problems = append(problems, fmt.Sprintf("--log-level: %v (using info)", err))
 	}
-	switch str("syslog") {
+	syslog := str("syslog")
+	switch syslog {
 	case "auto", "on", "off":
 	default:
-		return usage("--syslog: expected auto, on or off, got %q", str("syslog"))
+		if !releasing {
+			return usage("--syslog: expected auto, on or off, got %q", syslog)
+		}
+		problems = append(problems, fmt.Sprintf("--syslog: expected auto, on or off, got %q (using auto)", syslog))
+		syslog = "auto"
 	}
 	stdout, stderr := c.App.Writer, c.App.ErrWriter
 	_, configSet := set.globalContext(c, "config")
-	log, closeLog := logging.New(logging.Options{Level: level, Stderr: stderr, Syslog: str("syslog"), SyslogAddr: str("syslog-addr")})
-	c.App.Metadata[envMetadata] = &env{
+	log, closeLog := logging.New(logging.Options{Level: level, Stderr: stderr, Syslog: syslog, SyslogAddr: str("syslog-addr")})
+	e := &env{
 		log: log, close: closeLog, stdout: stdout, stderr: stderr,
 		configPath: str("config"), configSet: configSet, configID: str("config-id"),
 		json: flag("json"), dryRun: flag("dry-run"), stateDir: str("state-dir"),
-		syslog: str("syslog"), syslogAddr: str("syslog-addr"),
+		syslog: syslog, syslogAddr: str("syslog-addr"),
+	}
+	c.App.Metadata[envMetadata] = e
+	for _, p := range problems {
+		e.flagProblem(p)
 	}
 	return nil
+}
+
+// flagProblem records and logs (error level) a flag problem of a
+// command that may release: the run goes on with a safe value, a MASTER
+// transition is refused (refuseMaster), and the run exits 1
+// (withFlagProblems).
+func (e *env) flagProblem(msg string) {
+	e.problems = append(e.problems, msg)
+	e.log.Error("flag problem: going on with a safe value, a release is never stopped by a flag (when in doubt, release)", "problem", msg)
+}
+
+// refuseMaster is why a MASTER transition must not run (exit 2, nothing
+// changed): a flag problem, or a config made unusable by a flag; nil
+// when there is none.
+func (e *env) refuseMaster() error {
+	lines := slices.Clone(e.problems)
+	if e.configErr != nil {
+		lines = append(lines, e.configErr.Error())
+	}
+	if len(lines) == 0 {
+		return nil
+	}
+	return exitLines{append(lines, "refusing MASTER: a MASTER transition never runs on a flag kahook could not use"), exitUsage}
+}
+
+// withFlagProblems is a command's result with its flag problems: an
+// action that succeeded or failed (exit 1) exits 1 and prints them; a
+// usage error (exit 2) stays as it is.
+func (e *env) withFlagProblems(err error) error {
+	if e == nil || len(e.problems) == 0 {
+		return err
+	}
+	var ec cli.ExitCoder
+	if err != nil && (!errors.As(err, &ec) || ec.ExitCode() != exitFailed) {
+		return err
+	}
+	lines := slices.Clone(e.problems)
+	if err != nil {
+		var ml exitLines
+		if errors.As(err, &ml) {
+			lines = append(lines, ml.lines...)
+		} else if msg := err.Error(); msg != "" {
+			lines = append(lines, msg)
+		}
+	}
+	return exitLines{lines, exitFailed}
 }
 
 // escapeControl makes a message safe to print as one line: control

@@ -136,15 +136,17 @@ func ReadFIFO(ctx context.Context, r io.Reader, e *Engine, log *slog.Logger, sig
 				continue
 			}
 			if e.ConfigErr != nil {
-				if fl.Kind != "INSTANCE" {
-					// A group's instances have lines of their own.
+				if fl.Kind != "INSTANCE" && !stateKnows(e.Store, ev.Name) {
+					// A group's instances have lines of their own; a
+					// group the state knows (a kahook instance named
+					// after its sync group) is released below.
 					st.Skipped++
 					log.Info("FIFO group line skipped: the config does not load", "line", line)
 					continue
 				}
 				// Always an error: the release is partial, not recorded.
 				st.Failed++
-				err := ReleaseWithoutConfig(e.Store, e.VIPs, []string{ev.Name}, false, e.ConfigErr, log)
+				err := ReleaseWithoutConfig(e.Store, e.VIPs, []string{ev.Name}, false, fl.Kind == "GROUP", e.ConfigErr, log)
 				log.Error("FIFO event released without the config", "line", line, "err", err)
 				continue
 			}

@@ -129,9 +129,17 @@ func Follow(ctx context.Context, cfg *config.Config, store *state.Store, name st
 			return false
 		}
 		cur := st.Instances[name]
+		if cur == nil || key.After(cur.Event) {
+			// The run that started this schedule records its MASTER
+			// after its last step: until then the state holds an older
+			// event (or none), which says nothing against this one.
+			// Only a newer event stops the schedule (a loaded node can
+			// take longer than one refresh interval to record it).
+			return false
+		}
 		// A repeated MASTER that changed nothing keeps this schedule
 		// (GARPEvent): the newest MASTER's schedule runs to its end.
-		return cur == nil || cur.State != Master || (cur.Event != key && (cur.GARPEvent == nil || *cur.GARPEvent != key))
+		return cur.State != Master || (cur.Event != key && (cur.GARPEvent == nil || *cur.GARPEvent != key))
 	}
 	sent, err := a.Run(ctx, VIPIPs(in), ScheduleOf(in), start, 1, stop)
 	log.Debug("background gratuitous ARP done", "instance", name, "frames", sent)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 
 	"github.com/kahook/kahook/state"
 	"github.com/kahook/kahook/vip"
@@ -19,7 +20,7 @@ import (
 // as they are (without the VIP nothing is answered or forwarded). It
 // logs at error level and always returns an error (exit 1): the
 // release was partial and the event is not recorded.
-func ReleaseWithoutConfig(store *state.Store, vips VIPs, names []string, all bool, cause error, log *slog.Logger) error {
+func ReleaseWithoutConfig(store *state.Store, vips VIPs, names []string, all, group bool, cause error, log *slog.Logger) error {
 	log.Error("config does not load: releasing kahook's VIPs without it (when in doubt, release)", "instances", fmt.Sprint(names), "all", all, "err", cause)
 	st, serr := loadState(store)
 	if serr != nil {
@@ -33,6 +34,7 @@ func ReleaseWithoutConfig(store *state.Store, vips VIPs, names []string, all boo
 			StopFollowers(name, log)
 		}
 	}
+	unknown := false
 	for _, n := range names {
 		StopFollowers(n, log)
 		if st == nil {
@@ -41,14 +43,25 @@ func ReleaseWithoutConfig(store *state.Store, vips VIPs, names []string, all boo
 		if in := st.Instances[n]; in != nil && (len(in.VIPs) > 0 || in.State != Master) {
 			addrs = append(addrs, in.VIPs...)
 		} else {
-			doubt = true
+			unknown = true
 		}
 	}
 	var errs []error
-	if doubt {
+	if doubt || unknown {
 		marked, err := vip.Marked()
 		if err != nil {
 			errs = append(errs, err)
+		}
+		if !doubt && !group {
+			// An instance name the (readable) state does not know (a
+			// group name it does not know still releases every marked
+			// address: its members may be kahook's): release every
+			// address kahook marked but those the state records for
+			// another instance it holds as MASTER. keepalived's FIFO
+			// carries every vrrp_instance, also ones kahook does not
+			// manage: one of those going BACKUP says nothing about a
+			// MASTER kahook recorded, whose VIPs stay.
+			marked = withoutHeld(marked, st, names, log)
 		}
 		addrs = append(addrs, marked...)
 	}
@@ -70,4 +83,35 @@ func loadState(store *state.Store) (*state.State, error) {
 		return nil, err
 	}
 	return store.Load()
+}
+
+// withoutHeld is marked without the addresses st records for an instance
+// it holds as MASTER that is not among names (each kept one logged).
+func withoutHeld(marked []vip.Addr, st *state.State, names []string, log *slog.Logger) []vip.Addr {
+	var out []vip.Addr
+	for _, a := range marked {
+		holder := ""
+		for name, in := range st.Instances {
+			if in.State != Master || slices.Contains(names, name) {
+				continue
+			}
+			if slices.ContainsFunc(in.VIPs, func(v vip.Addr) bool { return sameVIP(v, a) }) {
+				holder = name
+				break
+			}
+		}
+		if holder != "" {
+			log.Warn("kept: the state records this VIP for an instance it holds as MASTER", "vip", a.Prefix.String(), "dev", a.Dev, "instance", holder)
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+// stateKnows reports whether the state in store (when readable) has a
+// record for name.
+func stateKnows(store *state.Store, name string) bool {
+	st, err := loadState(store)
+	return err == nil && st.Instances[name] != nil
 }

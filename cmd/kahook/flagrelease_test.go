@@ -226,3 +226,64 @@ instance VI_1 {
 		}
 	}
 }
+
+// TestConfiglessReleaseKeepsAnotherMaster (final hostile review F1): with
+// the config broken, a release for a name the state does not know (an
+// instance keepalived's FIFO carries but kahook does not manage) removes
+// no VIP the state records for an instance it holds as MASTER; a release
+// for the recorded instance itself, for a group name (known to the state,
+// or not: its members may be kahook's), or for an unknown name with no
+// state to tell, still removes it.
+func TestConfiglessReleaseKeepsAnotherMaster(t *testing.T) {
+	bin := testbin.Kahook(t)
+	ns := netnstest.New(t, "nckeep")
+	const broken = "instance VI_1 {\n    interface lo\n    garp_master_repeat abc\n    virtual_ipaddress { 192.0.2.10 }\n}\n"
+	for _, tc := range []struct {
+		name      string
+		fifo      string   // FIFO lines (else notify args)
+		notify    []string // notify arguments
+		noState   bool     // the state dir is gone (nothing to tell)
+		wantBound bool
+	}{
+		{"FIFO: another instance's FAULT", "INSTANCE \"VI_OTHER\" FAULT 100\n", nil, false, true},
+		{"notify backup of another instance", "", []string{"backup", "VI_OTHER"}, false, true},
+		{"FIFO: the instance's own BACKUP", "INSTANCE \"VI_1\" BACKUP 100\n", nil, false, false},
+		{"FIFO: a group line the state knows", "GROUP \"VI_1\" BACKUP 100\n", nil, false, false},
+		{"notify backup of another instance, no state", "", []string{"backup", "VI_OTHER"}, true, false},
+		{"notify of a group the state does not know", "", []string{"GROUP", "VI_G", "BACKUP", "100"}, false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			base := t.TempDir()
+			good := filepath.Join(base, "good.conf")
+			if err := os.WriteFile(good, []byte(statedirConf), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			stateDir := filepath.Join(base, "state")
+			unbind(t, ns)
+			defer unbind(t, ns)
+			bindAsMaster(t, ns, bin, good, stateDir)
+			if tc.noState {
+				if err := os.RemoveAll(stateDir); err != nil {
+					t.Fatal(err)
+				}
+			}
+			path := filepath.Join(base, "kahook.conf")
+			if err := os.WriteFile(path, []byte(broken), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			var out string
+			var code int
+			if tc.fifo != "" {
+				out, code = runFIFO(t, ns, bin, nil, tc.fifo, "--config", path, "--state-dir", stateDir)
+			} else {
+				out, code = runIn(t, ns, bin, nil, append([]string{"--config", path, "--state-dir", stateDir, "notify"}, tc.notify...)...)
+			}
+			if got := vipBound(t, ns); got != tc.wantBound {
+				t.Errorf("VIP bound %v, want %v (exit %d):\n%s", got, tc.wantBound, code, out)
+			}
+			if code != 1 {
+				t.Errorf("exit %d, want 1:\n%s", code, out)
+			}
+		})
+	}
+}

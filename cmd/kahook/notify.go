@@ -49,7 +49,7 @@ func notifyCommand() *cli.Command {
 			if ev.State != notify.Master {
 				// A release never depends on the config loading.
 				if _, err := e.loadConfig(); err != nil {
-					return e.releaseWithoutConfig([]string{ev.Name}, false, err)
+					return e.releaseWithoutConfig([]string{ev.Name}, false, ev.Group, err)
 				}
 			}
 			// Validated before the state dir is created or locked: a
@@ -402,7 +402,7 @@ var errFIFONoWriter = errors.New("signalled, and keepalived did not open the FIF
 //
 // A dry run changes nothing: it says what such a release does and exits
 // 2 with the config's error.
-func (e *env) releaseWithoutConfig(names []string, all bool, cause error) error {
+func (e *env) releaseWithoutConfig(names []string, all, group bool, cause error) error {
 	if e.dryRun {
 		e.log.Error("dry run: the config does not load; a real run would release without it (the VIPs the state recorded for the instances, else every address kahook marked) and change nothing else", "instances", fmt.Sprint(names), "all", all)
 		return cause
@@ -412,5 +412,5 @@ func (e *env) releaseWithoutConfig(names []string, all bool, cause error) error 
 		return failed(errors.Join(err, cause))
 	}
 	store := &state.Store{Dir: e.resolveStateDir(nil), Log: e.log}
-	return failed(notify.ReleaseWithoutConfig(store, vips, names, all, cause, e.log))
+	return failed(notify.ReleaseWithoutConfig(store, vips, names, all, group, cause, e.log))
 }

@@ -48,11 +48,11 @@ func releaseCommand() *cli.Command {
 					e.log.Debug("no kahook config: nothing to release", "config", e.configPath)
 					return nil
 				}
-				return e.releaseWithoutConfig(nil, true, err)
+				return e.releaseWithoutConfig(nil, true, false, err)
 			}
 			if _, err := e.loadConfig(); err != nil {
 				// A release never depends on the config loading.
-				return e.releaseWithoutConfig(c.Args().Slice(), c.Bool("all"), err)
+				return e.releaseWithoutConfig(c.Args().Slice(), c.Bool("all"), false, err)
 			}
 			eng, err := e.engine(nil)
 			if err != nil {

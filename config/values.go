@@ -159,6 +159,18 @@ func (b *builder) flag(n *Node) bool {
 	return false
 }
 
+// switchOn reads a virtual_server switch keepalived 2.2.7 turns on
+// whatever follows it (vs_inhibit_handler, vs_alpha_handler,
+// omega_handler, hasuspend_handler take no argument: "inhibit_on_failure
+// off" is on there, and `keepalived -t` says nothing): on, with a warning
+// when an argument is given. The real_server forms read on/off (flag).
+func (b *builder) switchOn(n *Node) bool {
+	if len(n.Args) > 0 {
+		b.warnf(n.Pos, "virtual_server %s takes no argument: keepalived turns it on whatever follows (%q), and so does kahook; remove the argument, or the line to leave it off", n.Key, strings.Join(n.Args, " "))
+	}
+	return true
+}
+
 // oneOf reads argument 0 and checks it against the allowed words.
 func (b *builder) oneOf(n *Node, upper bool, allowed ...string) (string, bool) {
 	what := "" // the message is built only when an argument is missing

@@ -155,13 +155,13 @@ func (b *builder) virtualServer(n *Node) {
 				vs.Hysteresis = v
 			}
 		case "inhibit_on_failure":
-			vs.InhibitOnFailure = b.flag(c)
+			vs.InhibitOnFailure = b.switchOn(c)
 		case "alpha":
-			vs.Alpha = b.flag(c)
+			vs.Alpha = b.switchOn(c)
 		case "omega":
-			vs.Omega = b.flag(c)
+			vs.Omega = b.switchOn(c)
 		case "ha_suspend":
-			vs.HASuspend = b.flag(c)
+			vs.HASuspend = b.switchOn(c)
 		case "virtualhost":
 			if s, ok := b.one(c, "a host name"); ok {
 				vs.Virtualhost = s

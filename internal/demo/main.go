@@ -150,7 +150,7 @@ func story(l *lab.Lab) error {
 	say("a's keepalived died without running a notify script: a still has the VIP: %v, IPVS rules: %v; ARP for %s answered by %s",
 		x.HasVIP(x.A), x.Rules(x.A) != "", lab.VIP, names(arp))
 	say("systemd runs keepalived.service's ExecStopPost whenever keepalived exits; kahook's drop-in makes it")
-	say("'kahook release --all' (packaging/systemd/keepalived.service.d/kahook-release.conf). The lab has no systemd: run it on a")
+	say("'kahook release --all' (packaging/systemd/keepalived.service.d/kahook-release.conf). The lab has no systemd: the demo runs it on a by hand, after the takeover")
 	if _, err := x.Release(x.A); err != nil {
 		return err
 	}

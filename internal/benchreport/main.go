@@ -435,6 +435,14 @@ func syncPart(b *strings.Builder, d *data) {
 			w("Over all rounds (sum of CPU / sum of checks): %.2fx.", (k.CPUTotalMS/float64(k.Count))/(ka.CPUTotalMS/float64(ka.Count)))
 		}
 		w("A kahook pass takes %s wall (peak RSS %s).", spread(k), kb(k.MaxRSSKB))
+		if k.Count > 0 && ka.Count > 0 && (k.UserMS+k.SysMS) > 0 && (ka.UserMS+ka.SysMS) > 0 {
+			// UserMS and SysMS are means per round.
+			per := func(ms float64, r benchfmt.Result) float64 { return ms * float64(r.Runs) * 1000 / float64(r.Count) }
+			w("User / system CPU per 1,000 checks over all rounds: kahook %.0f / %.0f ms, keepalived's checker %.0f / %.0f ms",
+				per(k.UserMS, k), per(k.SysMS, k), per(ka.UserMS, ka), per(ka.SysMS, ka))
+			w("(the system part is mostly the kernel's side of the TCP connections, which both pay; kahook's user")
+			w("part includes its start, the config's parse and the state file's load and save, once per pass).")
+		}
 	}
 	w("")
 }

@@ -232,13 +232,13 @@ func (s *series) run(timed, allowFail bool, counter string, garp *arpWatcher, ga
 		}
 	}
 	var pid int
-	var cpu0 float64
+	var user0, sys0 float64
 	if s.pidFile != "" {
 		var err error
 		if pid, err = readPid(s.pidFile); err != nil {
 			return err
 		}
-		if cpu0, err = procCPU(pid); err != nil {
+		if user0, sys0, err = procCPU(pid); err != nil {
 			return err
 		}
 		if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
@@ -261,11 +261,15 @@ func (s *series) run(timed, allowFail bool, counter string, garp *arpWatcher, ga
 		// Let the stop land, and connections it had under way finish,
 		// before reading the counters.
 		time.Sleep(300 * time.Millisecond)
-		cpu1, err := procCPU(pid)
+		user1, sys1, err := procCPU(pid)
 		if err != nil {
 			return err
 		}
-		cpu = cpu1 - cpu0
+		if timed {
+			s.user += user1 - user0
+			s.sys += sys1 - sys0
+		}
+		cpu = user1 - user0 + sys1 - sys0
 	}
 	if err != nil {
 		if !allowFail {
@@ -370,26 +374,26 @@ func readPid(file string) (int, error) {
 	return pid, nil
 }
 
-// procCPU returns utime+stime of pid in ms (/proc/PID/stat fields 14 and
-// 15, in clock ticks of 1/100 s: the USER_HZ of every Linux architecture
-// Go builds for except alpha and ia64).
-func procCPU(pid int) (float64, error) {
+// procCPU returns the utime and stime of pid in ms (/proc/PID/stat fields
+// 14 and 15, in clock ticks of 1/100 s: the USER_HZ of every Linux
+// architecture Go builds for except alpha and ia64).
+func procCPU(pid int) (user, sys float64, err error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0, fmt.Errorf("read cpu time: %w", err)
+		return 0, 0, fmt.Errorf("read cpu time: %w", err)
 	}
 	// The command name (field 2) may hold spaces: count from its ')'.
 	i := strings.LastIndexByte(string(b), ')')
 	f := strings.Fields(string(b[i+1:]))
 	if len(f) < 13 {
-		return 0, fmt.Errorf("read cpu time: short /proc/%d/stat", pid)
+		return 0, 0, fmt.Errorf("read cpu time: short /proc/%d/stat", pid)
 	}
 	ut, err1 := strconv.ParseFloat(f[11], 64)
 	st, err2 := strconv.ParseFloat(f[12], 64)
 	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("read cpu time: bad /proc/%d/stat", pid)
+		return 0, 0, fmt.Errorf("read cpu time: bad /proc/%d/stat", pid)
 	}
-	return (ut + st) * 10, nil
+	return ut * 10, st * 10, nil
 }
 
 // arpFrame is one ARP frame seen by the watcher.

@@ -14,7 +14,6 @@ package state
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -24,6 +23,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 	"golang.org/x/sys/unix"
 
 	"github.com/kahook/kahook/config"
@@ -412,7 +413,7 @@ type InstanceState struct {
 	// GARPPID is the background process still sending gratuitous ARP for
 	// this instance; a newer event that re-announces (or releases) stops
 	// it.
-	GARPPID int `json:"garp_pid,omitempty"`
+	GARPPID int `json:"garp_pid,omitzero"`
 	// GARPEvent is the event whose gratuitous ARP schedule GARPPID sends:
 	// this event, or the MASTER event before it when a repeated MASTER
 	// changed nothing and let that schedule run to its end.
@@ -442,7 +443,7 @@ type ServerState struct {
 	DrainSince  time.Time `json:"drain_since,omitzero"`
 	LastChange  time.Time `json:"last_change,omitzero"`
 	LastReason  string    `json:"last_reason,omitempty"`
-	Maintenance bool      `json:"maintenance,omitempty"`
+	Maintenance bool      `json:"maintenance,omitzero"`
 }
 
 // Load reads the state file; a missing file is an empty state. A file
@@ -526,7 +527,7 @@ func parseState(data []byte) (*State, string) {
 		Version *int `json:"version"`
 		*State
 	}{State: st}
-	if err := json.Unmarshal(data, &file); err == nil {
+	if err := json.Unmarshal(data, &file, stateJSON); err == nil {
 		if reason := versionReason(file.Version); reason != "" {
 			return nil, reason
 		}
@@ -535,14 +536,14 @@ func parseState(data []byte) (*State, string) {
 		var head struct {
 			Version *int `json:"version"`
 		}
-		if herr := json.Unmarshal(data, &head); herr != nil {
+		if herr := json.Unmarshal(data, &head, stateJSON); herr != nil {
 			return nil, "does not parse: " + herr.Error()
 		}
 		if reason := versionReason(head.Version); reason != "" {
 			return nil, reason
 		}
 		// The error as a decode into State words it.
-		if serr := json.Unmarshal(data, newState()); serr != nil {
+		if serr := json.Unmarshal(data, newState(), stateJSON); serr != nil {
 			err = serr
 		}
 		return nil, "does not parse: " + err.Error()
@@ -566,6 +567,18 @@ func versionReason(v *int) string {
 	}
 	return ""
 }
+
+// stateJSON are the options of every encode and decode of state.json
+// (github.com/go-json-experiment/json, the module that became Go 1.27's
+// encoding/json/v2; on a 1,000-server pool it decodes the file in less
+// than half the time of encoding/json v1, and the file is decoded on every
+// sync pass and transition, issue 18): map keys sorted, as v1 wrote them,
+// so the file is stable between passes; invalid UTF-8 (a name from a
+// keepalived.conf in another encoding) written as U+FFFD, as v1 did,
+// instead of failing the save. Unlike v1, a member named twice or a name
+// in another case does not decode: such a file is not one kahook wrote,
+// and Load treats it as corrupt.
+var stateJSON = json.JoinOptions(json.Deterministic(true), jsontext.AllowInvalidUTF8(true))
 
 func newState() *State {
 	return &State{Version: Version, Instances: map[string]*InstanceState{}, Pools: map[string]*PoolState{}}
@@ -619,7 +632,7 @@ func ReadFile(path string, max int64) ([]byte, error) {
 // that pass more instructions than encoding it (issue 18).
 func (s *Store) Save(st *State) error {
 	st.Version = Version
-	data, err := json.Marshal(st)
+	data, err := json.Marshal(st, stateJSON)
 	if err != nil {
 		return fmt.Errorf("encode state: %w", err)
 	}

@@ -1,15 +1,21 @@
 package state
 
 import (
+	jsonv1 "encoding/json"
 	"errors"
 	"io"
 	"io/fs"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/kahook/kahook/vip"
 )
 
 // TestReadable: Readable, which a sync pass runs before its checks in
@@ -68,12 +74,19 @@ func TestParseState(t *testing.T) {
 		{"no version", `{"instances": {}}`, "no version"},
 		{"unknown version", `{"version": 2, "instances": {}}`, "unknown version 2 (this kahook writes version 1)"},
 		{"unknown version, other layout", `{"version": 2, "instances": 5}`, "unknown version 2 (this kahook writes version 1)"},
-		{"wrong types", `{"version": 1, "instances": 5}`, "does not parse: json: cannot unmarshal number into Go struct field State.instances of type map[string]*state.InstanceState"},
-		{"version of the wrong type", `{"version": "1"}`, "does not parse: json: cannot unmarshal string into Go struct field .version of type int"},
-		{"syntax", `{"version": 1,`, "does not parse: unexpected end of JSON input"},
+		{"wrong types", `{"version": 1, "instances": 5}`, `does not parse: json: cannot unmarshal JSON number into Go map[string]*state.InstanceState within "/instances"`},
+		{"version of the wrong type", `{"version": "1"}`, `does not parse: json: cannot unmarshal JSON string into Go int within "/version"`},
+		{"syntax", `{"version": 1,`, "does not parse: jsontext: unexpected EOF after offset 14"},
+		// Not files kahook writes: encoding/json v1 took the last of two
+		// members and matched names in any case.
+		{"member named twice", `{"version": 1, "instances": {"VI_1": {"state": "MASTER", "state": "BACKUP"}}}`, `does not parse: jsontext: duplicate object member name "state" within "/instances/VI_1"`},
+		{"server named twice", `{"version": 1, "pools": {"VI_1": {"servers": {"a": {"up": true}, "a": {"up": false}}}}}`, `does not parse: jsontext: duplicate object member name "a" within "/pools/VI_1/servers"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			st, reason := parseState([]byte(tc.data))
+			// The decoder says "cannot" or "unable to", picked at random
+			// once per process (go-json-experiment/json's errorModalVerb).
+			reason = strings.Replace(reason, "json: unable to ", "json: cannot ", 1)
 			if reason != tc.reason {
 				t.Fatalf("reason %q, want %q", reason, tc.reason)
 			}
@@ -390,5 +403,66 @@ func TestPrepareFollowsRootSymlinks(t *testing.T) {
 				t.Errorf("Prepare of the existing dir: %v", err)
 			}
 		})
+	}
+}
+
+// TestSaveWritesWhatV1Wrote: state.json moved from encoding/json to
+// go-json-experiment/json (issue 18); a file the new encoder writes is the
+// one v1 wrote, byte for byte (a downgraded kahook, doctor and `jq` read
+// it as before; keys sorted, zero garp_pid and maintenance left out,
+// invalid UTF-8 in a name written as U+FFFD), it decodes back to the same
+// state, and two saves of one state write the same bytes.
+func TestSaveWritesWhatV1Wrote(t *testing.T) {
+	at := time.Date(2026, 11, 30, 7, 24, 30, 811439908, time.UTC)
+	st := newState()
+	key := EventKey{Boot: "b", BootNS: 42, PID: 7}
+	for _, name := range []string{"VI_2", "VI_1", "VI_\xff"} {
+		st.Instances[name] = &InstanceState{State: Master, Priority: 100, Event: key, Applied: true, Source: "notify", Received: at, Updated: at,
+			VIPs: []vip.Addr{{Prefix: netip.MustParsePrefix("192.0.2.1/32"), Dev: "lo", Label: "lo:kh"}}}
+	}
+	st.Instances["VI_2"].GARPPID = 99
+	st.Instances["VI_2"].GARPEvent = &key
+	ps := &PoolState{Servers: map[string]*ServerState{}, QuorumUp: map[string]bool{"b": true, "a": false}, Checked: at}
+	for i, k := range []string{"vs 10.0.0.9:80", "vs 10.0.0.10:80", "vs 10.0.0.1:80 <&>"} {
+		ps.Servers[k] = &ServerState{Up: i != 1, Weight: -1, Fall: i, Seen: true, LastChange: at, LastReason: "checks passed", Maintenance: i == 2}
+	}
+	st.Pools["VI_1"] = ps
+	s := &Store{Dir: t.TempDir(), Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	if err := s.Save(st); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(filepath.Join(s.Dir, stateName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v1, err := jsonv1.Marshal(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// v1 escapes <, >, & and U+FFFD in strings (\u003c); the new encoder
+	// writes them as they are. Both spell the same JSON string.
+	want := strings.NewReplacer(`\u003c`, "<", `\u003e`, ">", `\u0026`, "&", `\ufffd`, "\uFFFD").Replace(string(v1)) + "\n"
+	if string(got) != want {
+		t.Errorf("state.json:\n%s\nencoding/json wrote:\n%s", got, want)
+	}
+	back, err := s.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Instances["VI_\uFFFD"] = st.Instances["VI_\xff"]
+	delete(st.Instances, "VI_\xff")
+	if !reflect.DeepEqual(back, st) {
+		t.Errorf("loaded %+v, saved %+v", back, st)
+	}
+	var old State
+	if err := jsonv1.Unmarshal(got, &old); err != nil || !reflect.DeepEqual(&old, st) {
+		t.Errorf("encoding/json reads it as %+v (%v), want %+v", old, err, st)
+	}
+	if err := s.Save(back); err != nil {
+		t.Fatal(err)
+	}
+	again, _ := os.ReadFile(filepath.Join(s.Dir, stateName))
+	if string(again) != string(got) {
+		t.Errorf("second save:\n%s\nfirst:\n%s", again, got)
 	}
 }

@@ -264,7 +264,7 @@ func dynamicUsage(err error, code int) error {
 // are not parsed as flags, and a check must never ignore one silently.
 func maxArgs(c *cli.Context, n int) error {
 	if c.NArg() > n {
-		return usage("%s: unexpected arguments %q (flags go before the arguments)", commandName(c), c.Args().Slice()[n:])
+		return argvError{usage("%s: unexpected arguments %q (flags go before the arguments)", commandName(c), c.Args().Slice()[n:])}
 	}
 	return nil
 }

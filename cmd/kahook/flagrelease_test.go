@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -52,6 +53,13 @@ func unbind(t *testing.T, ns *netnstest.NS) {
 // does not leave the writer blocked.
 func runFIFO(t *testing.T, ns *netnstest.NS, bin string, env []string, lines string, args ...string) (string, int) {
 	t.Helper()
+	return runFIFOLine(t, ns, bin, env, lines, append(slices.Clip(args), "fifo", "FIFO"))
+}
+
+// runFIFOLine is runFIFO with the whole command line: `kahook ARGV...`,
+// the word FIFO in argv replaced by the FIFO's path.
+func runFIFOLine(t *testing.T, ns *netnstest.NS, bin string, env []string, lines string, argv []string) (string, int) {
+	t.Helper()
 	fifo := filepath.Join(t.TempDir(), "notify.fifo")
 	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
 		t.Fatal(err)
@@ -65,7 +73,13 @@ func runFIFO(t *testing.T, ns *netnstest.NS, bin string, env []string, lines str
 		}
 		wrote <- err
 	}()
-	out, code := runIn(t, ns, bin, env, append(args, "fifo", fifo)...)
+	args := slices.Clone(argv)
+	for i, w := range args {
+		if w == "FIFO" {
+			args[i] = fifo
+		}
+	}
+	out, code := runIn(t, ns, bin, env, args...)
 	select {
 	case err := <-wrote:
 		if err != nil {

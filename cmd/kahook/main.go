@@ -52,7 +52,12 @@ const (
 // run executes the app and turns its error into an exit code; it never
 // calls os.Exit itself so tests can drive it.
 func run(args []string, stdout, stderr io.Writer) int {
-	app := newApp(stdout, stderr)
+	return run1(newApp(stdout, stderr), args, stderr)
+}
+
+// run1 is run with app; a notify or fifo refused for its command line is
+// run again as a release (rescueRelease), once.
+func run1(app *cli.App, args []string, stderr io.Writer) int {
 	unknown := ""
 	app.CommandNotFound = func(_ *cli.Context, name string) { unknown = name }
 	err := app.Run(args)
@@ -78,6 +83,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if dynamic && code != exitFailed {
 		err, code = dynamicUsage(err, code), exitFailed
+	}
+	if _, rescued := app.Metadata[rescueMetadata]; code == exitUsage && !rescued {
+		if c, ok := rescueRelease(args, err, app.Writer, app.ErrWriter); ok {
+			return c
+		}
 	}
 	// The message carries values from argv, the config, FIFO lines and
 	// the network: each of its lines (a config's errors are one per
@@ -185,7 +195,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 	finishCommands(app.Commands)
 	namedFlags(app.Flags)
 	namedFlagsIn(app.Commands)
-	app.OnUsageError = func(_ *cli.Context, err error, _ bool) error { return usage("%s", flagParseError(err)) }
+	app.OnUsageError = func(_ *cli.Context, err error, _ bool) error { return argvError{usage("%s", flagParseError(err))} }
 	return app
 }
 

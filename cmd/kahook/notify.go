@@ -40,7 +40,7 @@ func notifyCommand() *cli.Command {
 			}
 			ev, err := notify.ParseArgs(c.Args().Slice())
 			if err != nil {
-				return usage("notify: %v", err)
+				return argvError{usage("notify: %v", err)}
 			}
 			ev.Key, ev.Received = key, received
 			if err := e.refuseMaster(); err != nil && ev.State == notify.Master {
@@ -212,7 +212,7 @@ func fifoCommand() *cli.Command {
 		Action: func(c *cli.Context) error {
 			e := getEnv(c)
 			if c.NArg() != 1 {
-				return usage("fifo: expected the FIFO path keepalived passes")
+				return argvError{usage("fifo: expected the FIFO path keepalived passes")}
 			}
 			if _, err := os.Stat(c.Args().First()); err != nil {
 				return usage("fifo: %v", err)

@@ -59,7 +59,7 @@ func finishCommands(cmds []*cli.Command) {
 func finishCommandsIn(cmds []*cli.Command, globalNames map[string]bool, copies map[string][]cli.Flag) {
 	for _, cmd := range cmds {
 		cmd.OnUsageError = func(c *cli.Context, err error, _ bool) error {
-			return usage("%s: %s", commandName(c), flagParseError(err))
+			return argvError{usage("%s: %s", commandName(c), flagParseError(err))}
 		}
 		if len(cmd.Subcommands) > 0 {
 			finishCommandsIn(cmd.Subcommands, globalNames, copies)
@@ -458,6 +458,9 @@ func setupEnv(c *cli.Context, set setFlags) error {
 		syslog: syslog, syslogAddr: str("syslog-addr"),
 	}
 	c.App.Metadata[envMetadata] = e
+	if p, ok := c.App.Metadata[rescueMetadata].(string); ok {
+		problems = append([]string{p}, problems...)
+	}
 	for _, p := range problems {
 		e.flagProblem(p)
 	}

@@ -98,6 +98,11 @@ type Conn struct {
 	BindTo   netip.Addr
 	BindPort uint16        // keepalived bind_port: the source port (0: any)
 	Timeout  time.Duration // connect timeout (keepalived connect_timeout)
+	// FWMark is keepalived's fwmark: SO_MARK on the check's socket (TCP
+	// and UDP, as keepalived's socket_bind_connect and udp_bind_connect
+	// set it), so policy routing can route checks; 0: none. Setting it
+	// needs CAP_NET_ADMIN (or CAP_NET_RAW): without, the check fails.
+	FWMark uint32
 }
 
 // dial connects within the connect timeout and the context, from
@@ -105,14 +110,13 @@ type Conn struct {
 // checker sockets: a check's connection lives for one exchange, and Go's
 // default would cost four setsockopt calls per check.
 func (c Conn) dial(ctx context.Context) (net.Conn, error) {
-	d := net.Dialer{Timeout: c.Timeout, KeepAlive: -1}
+	d := net.Dialer{Timeout: c.Timeout, KeepAlive: -1, Control: c.control()}
 	if c.BindTo.IsValid() || c.BindPort != 0 {
 		la := &net.TCPAddr{Port: int(c.BindPort)}
 		if c.BindTo.IsValid() {
 			la.IP, la.Zone = net.IP(c.BindTo.AsSlice()), c.BindTo.Zone()
 		}
 		d.LocalAddr = la
-		d.Control = reuseAddr
 	}
 	conn, err := d.DialContext(ctx, "tcp", c.Addr.String())
 	if err != nil {

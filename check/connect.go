@@ -377,7 +377,8 @@ const fdReserve = 64
 // address and bindto are IPv4, else AF_INET6 with IPV6_V6ONLY off;
 // SO_REUSEADDR and bind when bindto or bind_port is set) and starts the
 // connect: it returns the socket and errInProgress, or nil (connected at
-// once), or the failure (the socket closed).
+// once), or the failure (the socket closed). A fwmark is set first
+// (SO_MARK), as keepalived's socket_bind_connect does.
 func openConnect(c Conn) (int, error) {
 	dst := c.Addr.Addr().Unmap()
 	if b := c.BindTo.Unmap(); b.IsValid() && !b.IsUnspecified() && !dst.IsUnspecified() && b.Is4() != dst.Is4() {
@@ -394,11 +395,12 @@ func openConnect(c Conn) (int, error) {
 	if family == unix.AF_INET6 {
 		_ = unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 0)
 	}
-	if c.BindTo.IsValid() || c.BindPort != 0 {
-		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
-			unix.Close(fd)
-			return -1, os.NewSyscallError("setsockopt", err)
-		}
+	bind := c.BindTo.IsValid() || c.BindPort != 0
+	if err := c.setSockopts(fd, bind); err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	if bind {
 		if err := unix.Bind(fd, sockaddr(family, c.BindTo, c.BindPort)); err != nil {
 			unix.Close(fd)
 			return -1, os.NewSyscallError("bind", err)

@@ -28,7 +28,7 @@ func FromConfig(vs *config.VirtualServer, rs *config.RealServer, c *config.Check
 		if cc.Port == 0 && rs.CheckPort != 0 {
 			port = rs.CheckPort // keepalived's checker kept the port as written
 		}
-		return Conn{Addr: netip.AddrPortFrom(zoned(ip, cc.BindIf), port), BindTo: zoned(cc.BindTo, cc.BindIf), BindPort: cc.BindPort, Timeout: cc.Timeout}
+		return Conn{Addr: netip.AddrPortFrom(zoned(ip, cc.BindIf), port), BindTo: zoned(cc.BindTo, cc.BindIf), BindPort: cc.BindPort, Timeout: cc.Timeout, FWMark: cc.FWMark}
 	}
 	wrap := func(ck Checker) Checker {
 		if c.Retry > 0 {

@@ -97,26 +97,49 @@ func (u UDP) mismatch(r []byte) string {
 // dialUDP connects a UDP socket to the server from bindto/bind_port,
 // within the context.
 func (c Conn) dialUDP(ctx context.Context) (net.Conn, error) {
-	d := net.Dialer{Timeout: c.Timeout}
+	d := net.Dialer{Timeout: c.Timeout, Control: c.control()}
 	if c.BindTo.IsValid() || c.BindPort != 0 {
 		la := &net.UDPAddr{Port: int(c.BindPort)}
 		if c.BindTo.IsValid() {
 			la.IP, la.Zone = net.IP(c.BindTo.AsSlice()), c.BindTo.Zone()
 		}
 		d.LocalAddr = la
-		d.Control = reuseAddr
 	}
 	return d.DialContext(ctx, "udp", c.Addr.String())
 }
 
-// reuseAddr lets successive checks bind the same bind_port.
-func reuseAddr(_, _ string, rc syscall.RawConn) error {
-	var serr error
-	err := rc.Control(func(fd uintptr) {
-		serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1)
-	})
-	if err != nil {
-		return err
+// control is the net.Dialer Control of c's sockets, before bind and
+// connect: SO_REUSEADDR when c binds (successive checks bind the same
+// bind_port) and SO_MARK when c has a fwmark; nil when neither.
+func (c Conn) control() func(_, _ string, rc syscall.RawConn) error {
+	bind := c.BindTo.IsValid() || c.BindPort != 0
+	if !bind && c.FWMark == 0 {
+		return nil
 	}
-	return serr
+	return func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		err := rc.Control(func(fd uintptr) {
+			serr = c.setSockopts(int(fd), bind)
+		})
+		if err != nil {
+			return err
+		}
+		return serr
+	}
+}
+
+// setSockopts sets SO_REUSEADDR (bind) and c's SO_MARK on fd.
+func (c Conn) setSockopts(fd int, bind bool) error {
+	if bind {
+		if err := syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1); err != nil {
+			return os.NewSyscallError("setsockopt", err)
+		}
+	}
+	if c.FWMark != 0 {
+		// keepalived: "Error setting fwmark %u to socket", the check fails.
+		if err := syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_MARK, int(c.FWMark)); err != nil {
+			return fmt.Errorf("set fwmark %d: %w", c.FWMark, os.NewSyscallError("setsockopt", err))
+		}
+	}
+	return nil
 }

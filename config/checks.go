@@ -156,16 +156,6 @@ func (b *builder) commonCheckKey(c *Node, ck *Check, st *connState) bool {
 		ck.Alpha = b.flag(c)
 	case "log_all_failures":
 		b.skip(c, string(ck.Kind))
-	case "fwmark":
-		// keepalived's co_fwmark_handler (SO_MARK): kahook does not mark
-		// its checks' packets, but a mark makes SMTP_CHECK's own block a
-		// check of its own (smtpMainUsed).
-		if connKeys {
-			if v, err := readUnsigned(c.Arg(0)); err == nil && v != 0 && v <= math.MaxUint32 {
-				st.fwmark = true
-			}
-		}
-		b.skip(c, string(ck.Kind))
 	default:
 		if connKeys && b.connKey(c, &ck.Conn, st) {
 			return true
@@ -230,7 +220,7 @@ func textFamily(s string) int {
 }
 
 // connKey reads connect_ip/connect_port/bindto/bind_port/bind_if/
-// connect_timeout. A connect_ip or bindto whose address family
+// connect_timeout/fwmark. A connect_ip or bindto whose address family
 // differs from the other's (bindto: from the destination so far, the real
 // server's address when there is no connect_ip) is a problem, as
 // keepalived 2.2.7's co_ip_handler and co_srcip_handler report it
@@ -278,6 +268,19 @@ func (b *builder) connKey(c *Node, conn *Conn, st *connState) bool {
 			conn.Timeout = d
 			st.timeout = true
 		}
+	case "fwmark":
+		// keepalived's co_fwmark_handler (read_unsigned_strvec, 0 to
+		// UINT_MAX): the mark goes on the check's socket (SO_MARK, as
+		// keepalived's socket_bind_connect and udp_bind_connect set it).
+		// A mark other than 0 makes SMTP_CHECK's own block a check of
+		// its own (smtpMainUsed).
+		v, err := readUnsigned(c.Arg(0))
+		if len(c.Args) == 0 || err != nil || v > math.MaxUint32 {
+			b.problemf(c.Pos, "Invalid fwmark connection value '%s' (keepalived reports it and reads past it): ignored", c.Arg(0))
+			break
+		}
+		conn.FWMark = uint32(v)
+		st.fwmark = v != 0
 	case "bind_if":
 		if s, ok := b.one(c, "an interface name"); ok {
 			if len(s) > maxIfNameLen {

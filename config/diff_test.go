@@ -309,13 +309,17 @@ func mutate(r *rand.Rand, base diffBase, dir string) (string, string) {
 		// a source or destination of either address family (or a
 		// link-local one, or bind_if) in a checker block: keepalived
 		// compares bindto's family with the destination's, and wants a
-		// bind_if for a link-local destination.
+		// bind_if for a link-local destination; or a fwmark, valid or not.
 		i := pickLine(func(w []string) bool { return len(w) >= 2 && checkerKeyword[w[0]] && w[1] == "{" })
 		if i >= 0 {
-			key := []string{"bindto", "connect_ip", "bind_if"}[r.Intn(3)]
+			key := []string{"bindto", "connect_ip", "bind_if", "fwmark"}[r.Intn(4)]
 			val := familyValues[r.Intn(len(familyValues))]
-			if key == "bind_if" {
+			switch key {
+			case "bind_if":
 				val = []string{"lo", "eth0", "abcdefghijklmnop"}[r.Intn(3)]
+			case "fwmark":
+				// co_fwmark_handler: 0 to UINT_MAX (a MISC_CHECK has none).
+				val = []string{"5", "0", "4294967295", "4294967296", "abc", "-1", "0x10", "+7"}[r.Intn(8)]
 			}
 			what = fmt.Sprintf("add %s %s after line %d", key, val, i+1)
 			lines = slices.Insert(lines, i+1, "    "+key+" "+val)

@@ -292,6 +292,9 @@ type Conn struct {
 	// BindIf is bind_if: kahook uses it as the zone of an IPv6
 	// link-local destination, which keepalived requires it for.
 	BindIf string `json:"bind_if,omitempty"`
+	// FWMark is fwmark: the mark (SO_MARK) on the check's socket, which
+	// policy routing (`ip rule add fwmark N ...`) can route by; 0: none.
+	FWMark uint32 `json:"fwmark,omitempty"`
 }
 
 // Check is one checker block of a real server.

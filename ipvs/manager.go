@@ -33,6 +33,11 @@ type Manager struct {
 	// ChangeLevel is the level each change is logged at (Info; `sync`
 	// logs one summary line instead).
 	ChangeLevel slog.Level
+	// Current is the kernel's table as the caller read it under the same
+	// lock (a sync pass reads it to place its real servers): PlanLoad
+	// plans from it instead of reading the table a second time. nil:
+	// PlanLoad reads it.
+	Current Table
 }
 
 // LoadPlan is what PlanLoad found: the changes to make and the table they
@@ -145,9 +150,11 @@ func (m *Manager) PlanLoad(ctx context.Context, vss []*config.VirtualServer, all
 		return nil, err
 	}
 	t1 := time.Now()
-	current, err := Read(ctx, m.K)
-	if err != nil {
-		return nil, err
+	current := m.Current
+	if current == nil {
+		if current, err = Read(ctx, m.K); err != nil {
+			return nil, err
+		}
 	}
 	t2 := time.Now()
 	// The managed-services file only ever adds services to remove: ones

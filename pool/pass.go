@@ -267,7 +267,8 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 
 	m := &ipvs.Manager{K: k, Cfg: o.Cfg, StateDir: o.Store.Dir, Log: o.Log, ChangeLevel: slog.LevelDebug,
-		Members: func(vs *config.VirtualServer) []ipvs.Member { return members[vs] }}
+		Members: func(vs *config.VirtualServer) []ipvs.Member { return members[vs] },
+		Current: current} // read above, under the same lock: not read again
 	plan, err := m.PlanLoad(ictx, vss, false)
 	if err != nil {
 		return nil, err

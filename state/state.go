@@ -572,13 +572,18 @@ func versionReason(v *int) string {
 // (github.com/go-json-experiment/json, the module that became Go 1.27's
 // encoding/json/v2; on a 1,000-server pool it decodes the file in less
 // than half the time of encoding/json v1, and the file is decoded on every
-// sync pass and transition, issue 18): map keys sorted, as v1 wrote them,
-// so the file is stable between passes; invalid UTF-8 (a name from a
-// keepalived.conf in another encoding) written as U+FFFD, as v1 did,
-// instead of failing the save. Unlike v1, a member named twice or a name
-// in another case does not decode: such a file is not one kahook wrote,
-// and Load treats it as corrupt.
-var stateJSON = json.JoinOptions(json.Deterministic(true), jsontext.AllowInvalidUTF8(true))
+// sync pass and transition, issue 18), set so that the file is the one
+// v1 wrote: map keys sorted (the file is stable between passes), a nil
+// map or slice written as null, <, >, &, U+2028 and U+2029 escaped, a
+// member name twice accepted (v1 wrote two instances whose names differ
+// only in invalid UTF-8 as the same name; refusing that would make the
+// save fail and a MASTER that cannot record its event is refused), and
+// invalid UTF-8 (a name from a keepalived.conf in another encoding)
+// written as U+FFFD instead of failing the save. Unlike v1, a member
+// name in another case than kahook writes is not matched (it is not a
+// file kahook wrote; the member is ignored).
+var stateJSON = json.JoinOptions(json.Deterministic(true), json.FormatNilMapAsNull(true), json.FormatNilSliceAsNull(true),
+	jsontext.EscapeForHTML(true), jsontext.EscapeForJS(true), jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
 
 func newState() *State {
 	return &State{Version: Version, Instances: map[string]*InstanceState{}, Pools: map[string]*PoolState{}}

@@ -35,10 +35,11 @@ const rescueMetadata = "rescue"
 // discards a script's output and its exit code, so a refused BACKUP would
 // leave the VIP bound with nothing but a log line.
 //
-// The words are read leniently (rescueArgv): flags kahook does not know
-// or cannot parse are left out, and notify's event is the last words that
-// read as one (keepalived appends TYPE NAME STATE PRIORITY to a `notify`
-// script; a priority that does not parse does not matter to a release).
+// The words are read leniently, but never in doubt (rescueArgv): flags
+// kahook does not know or cannot parse are left out, and notify's event
+// is keepalived's TYPE NAME STATE PRIORITY at the end of the line (a
+// priority that does not parse does not matter to a release) or notify's
+// own STATE INSTANCE as its last words, alone on the line.
 // The rescued run starts with the refusal as a flag problem: it is logged
 // at error level, a MASTER transition (notify master, a FIFO MASTER line)
 // is refused as for any flag problem (refuseMaster), and the run exits 1
@@ -69,10 +70,8 @@ func rescueRelease(args []string, err error, stdout, stderr io.Writer) (int, boo
 // --config-id, --state-dir), how to log (--log-level, --syslog,
 // --syslog-addr) and --dry-run, each as given (a value kahook cannot use
 // is then a flag problem of the rescued run, which releases anyway), and
-// the event: for notify, the last words that parse as `STATE INSTANCE`
-// or `INSTANCE|GROUP NAME STATE PRIORITY` with a release state (BACKUP,
-// FAULT, STOP, DELETED); for fifo, the FIFO's path (fifoWord).
-// ok is false for any other command, or no such words.
+// the event (releaseEvent; for fifo, fifoWord). ok is false for any other
+// command, a line asking for help, or no event it can read without doubt.
 func rescueArgv(args []string) (out []string, ok bool) {
 	if len(args) < 2 {
 		return nil, false
@@ -93,7 +92,7 @@ func rescueArgv(args []string) (out []string, ok bool) {
 		}
 	}
 	addFlags(app.Flags)
-	commands := map[string]bool{}
+	commands := map[string]bool{"help": true, "h": true} // urfave/cli adds help when it runs
 	for _, c := range app.Commands {
 		for _, n := range c.Names() {
 			commands[n] = true
@@ -102,12 +101,22 @@ func rescueArgv(args []string) (out []string, ok bool) {
 			addFlags(c.Flags)
 		}
 	}
+	rest := args[1:]
+	// keepalived appends TYPE NAME STATE PRIORITY to a `notify` script's
+	// line: when the line ends so, those four words are the event, and
+	// none of them is a flag's value.
+	var event []string
+	if typed, master := typedEvent(rest); typed != nil || master {
+		if master {
+			return nil, false
+		}
+		event, rest = typed, rest[:len(rest)-4]
+	}
 	keep := map[string]bool{"config": true, "config-id": true, "state-dir": true, "log-level": true, "syslog": true, "syslog-addr": true}
 	var kept []string
 	dryRun := false
 	cmd := ""
 	var words []string
-	rest := args[1:]
 	for i := 0; i < len(rest); i++ {
 		w := rest[i]
 		if w == "--" {
@@ -121,12 +130,15 @@ func rescueArgv(args []string) (out []string, ok bool) {
 			case w == "notify" || w == "fifo":
 				cmd = w
 			case commands[w]:
-				return nil, false // another command
+				return nil, false // another command, or help
 			}
 			// Before the command: an unknown flag's value.
 			continue
 		}
 		name, value, inline := strings.Cut(strings.TrimLeft(w, "-"), "=")
+		if name == "help" || name == "h" {
+			return nil, false
+		}
 		withValue, known := takesValue[name]
 		if !known {
 			continue // unknown: left out, and taken as taking no value
@@ -148,11 +160,17 @@ func rescueArgv(args []string) (out []string, ok bool) {
 			kept = append(kept, "--"+n+"="+value)
 		}
 	}
-	var event []string
 	switch cmd {
+	case "":
+		return nil, false
 	case "notify":
-		event = releaseWords(words)
+		if event == nil {
+			event = stateInstance(words)
+		}
 	case "fifo":
+		if event != nil {
+			return nil, false // keepalived's notify words on a fifo line
+		}
 		event = fifoWord(words)
 	}
 	if event == nil {
@@ -170,39 +188,63 @@ func rescueArgv(args []string) (out []string, ok bool) {
 	return append(out, event...), true
 }
 
-// releaseWords are the last words of ws that notify.ParseArgs reads as
-// an event, when that event is a release, else nil. The typed form
-// (INSTANCE|GROUP NAME STATE PRIORITY, its priority made 0 when it does
-// not parse) wins: a MASTER line is never read as a release of a name
-// found elsewhere on it.
-func releaseWords(ws []string) []string {
-	parse := func(cand []string) (notify.Event, bool) {
-		ev, err := notify.ParseArgs(cand)
-		return ev, err == nil
+// typedEvent reads the last four words of a line as keepalived's
+// `INSTANCE|GROUP NAME STATE PRIORITY` (a priority that starts as a
+// number but does not parse made 0: a release does not use it). It returns them when they are a
+// release, master true when they are a MASTER, and neither when the line
+// does not end so.
+func typedEvent(ws []string) (event []string, master bool) {
+	if len(ws) < 4 {
+		return nil, false
 	}
-	for i := len(ws) - 4; i >= 0; i-- {
-		cand := slices.Clone(ws[i : i+4])
-		ev, ok := parse(cand)
-		if !ok {
-			cand[3] = "0"
-			ev, ok = parse(cand)
+	cand := slices.Clone(ws[len(ws)-4:])
+	if cand[0] != "INSTANCE" && cand[0] != "GROUP" {
+		return nil, false
+	}
+	ev, err := notify.ParseArgs(cand)
+	if err != nil {
+		// Only a priority that starts as a number (100x, 1e2) is taken
+		// for a bad one: `INSTANCE VI_2 backup VI_1` is not an event.
+		if p := cand[3]; p == "" || p[0] < '0' || p[0] > '9' {
+			return nil, false
 		}
-		if ok {
-			if ev.State == notify.Master {
+		cand[3] = "0"
+		if ev, err = notify.ParseArgs(cand); err != nil {
+			return nil, false
+		}
+	}
+	if ev.State == notify.Master {
+		return nil, true
+	}
+	return cand, false
+}
+
+// stateInstance reads notify's own form, `STATE INSTANCE`, as the last
+// two words, and only when nothing else on the line could be an event: no
+// other state word (a MASTER anywhere means no rescue: `notify master VI_1
+// backup VI_2` is not a release of VI_2) and no INSTANCE or GROUP word.
+// It returns nil otherwise, or when the state is not a release.
+func stateInstance(ws []string) []string {
+	if len(ws) < 2 {
+		return nil
+	}
+	for i, w := range ws {
+		if w == "INSTANCE" || w == "GROUP" {
+			return nil
+		}
+		switch strings.ToUpper(w) {
+		case "MASTER", "BACKUP", "FAULT", "STOP", "DELETED":
+			if i != len(ws)-2 {
 				return nil
 			}
-			return cand
 		}
 	}
-	for i := len(ws) - 2; i >= 0; i-- {
-		if ev, ok := parse(ws[i : i+2]); ok {
-			if ev.State == notify.Master {
-				return nil
-			}
-			return slices.Clone(ws[i : i+2])
-		}
+	cand := ws[len(ws)-2:]
+	ev, err := notify.ParseArgs(cand)
+	if err != nil || ev.State == notify.Master {
+		return nil
 	}
-	return nil
+	return slices.Clone(cand)
 }
 
 // fifoWord is the FIFO's path among a fifo line's words: the last one

@@ -192,7 +192,7 @@ func mutate(r *rand.Rand, base diffBase, dir string) (string, string) {
 	}
 	anyLine := func(w []string) bool { return true }
 	what := ""
-	switch r.Intn(17) {
+	switch r.Intn(18) {
 	case 0:
 		i := r.Intn(len(lines))
 		what = fmt.Sprintf("delete line %d", i+1)
@@ -390,6 +390,22 @@ func mutate(r *rand.Rand, base diffBase, dir string) (string, string) {
 				}
 			}
 			lines = slices.Insert(lines, i, "    "+add)
+		}
+	case 17:
+		// smtp_alert in a virtual or real server (check_true_false:
+		// true/on/yes, false/off/no, as written), or hashed (a scheduler
+		// flag keepalived 2.2.7 sets nothing for, reported unless the
+		// scheduler so far is sh or mh), with or without an argument.
+		i := pickLine(func(w []string) bool {
+			return len(w) >= 2 && (w[0] == "virtual_server" || w[0] == "real_server") && slices.Contains(w, "{")
+		})
+		if i >= 0 {
+			add := "smtp_alert" + []string{"", " yes", " off", " true", " abc", " 0", " YES"}[r.Intn(7)]
+			if strings.HasPrefix(strings.TrimSpace(lines[i]), "virtual_server") && r.Intn(2) == 0 {
+				add = "hashed" + []string{"", " 1", " abc"}[r.Intn(3)]
+			}
+			what = fmt.Sprintf("add %s after line %d", add, i+1)
+			lines = slices.Insert(lines, i+1, "    "+add)
 		}
 	}
 	if what == "" {

@@ -159,6 +159,21 @@ func (b *builder) flag(n *Node) bool {
 	return false
 }
 
+// smtpAlert checks smtp_alert's optional argument as keepalived's
+// vs_smtp_alert_handler and rs_smtp_alert_handler do (check_true_false:
+// true, on, yes, false, off or no, case as written): another is reported
+// and read past. kahook sends no mail, so the value is not used.
+func (b *builder) smtpAlert(n *Node, block string) {
+	if len(n.Args) == 0 {
+		return
+	}
+	switch n.Args[0] {
+	case "true", "on", "yes", "false", "off", "no":
+		return
+	}
+	b.problemf(n.Pos, "Invalid %s smtp_alert parameter %s (keepalived reports it and reads past it)", block, n.Args[0])
+}
+
 // switchOn reads a virtual_server switch keepalived 2.2.7 turns on
 // whatever follows it (vs_inhibit_handler, vs_alpha_handler,
 // omega_handler, hasuspend_handler take no argument: "inhibit_on_failure

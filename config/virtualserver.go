@@ -16,7 +16,7 @@ var LBAlgos = []string{"rr", "wrr", "lc", "wlc", "lblc", "sh", "mh", "dh", "fo",
 // schedFlags maps keepalived's scheduler flag keywords to the scheduler
 // they need ("" = any).
 var schedFlags = map[string]string{
-	"ops": "", "hashed": "", "flag-1": "", "flag-2": "", "flag-3": "",
+	"ops": "", "flag-1": "", "flag-2": "", "flag-3": "",
 	"sh-port": "sh", "sh-fallback": "sh", "mh-port": "mh", "mh-fallback": "mh",
 }
 
@@ -98,8 +98,18 @@ func (b *builder) virtualServer(n *Node) {
 				vs.LBKind = s
 				lbKindSet = true
 			}
-		case "ops", "hashed", "flag-1", "flag-2", "flag-3":
+		case "ops", "flag-1", "flag-2", "flag-3":
 			flagNodes = append(flagNodes, c)
+		case "hashed":
+			// keepalived 2.2.7's lbflags_handler sets no flag for
+			// hashed (the kernel marks every service hashed itself): under
+			// sh or mh set so far it does nothing, under any other (or no)
+			// scheduler yet it reports it.
+			if lbAlgoSet && (vs.LBAlgo == "sh" || vs.LBAlgo == "mh") {
+				b.warnf(c.Pos, "hashed does nothing (keepalived 2.2.7 sets no flag for it; the kernel marks every service hashed): remove it")
+			} else {
+				b.problemf(c.Pos, "hashed only applies to lb_algo sh (keepalived: \"hashed only applies to sh scheduler - ignoring\"), and sets no flag there either: ignored")
+			}
 		case "sh-port", "sh-fallback", "mh-port", "mh-fallback":
 			// keepalived's lbflags_handler looks at the scheduler set so
 			// far: sh-* only under sh and mh-* only under mh set a flag;
@@ -233,6 +243,9 @@ func (b *builder) virtualServer(n *Node) {
 			}
 		case "quorum_up", "quorum_down":
 			b.notifierWarning(c, "virtual_server "+vs.Name(), "its quorum", "kahook_pool_quorum_up")
+			b.skip(c, "virtual_server "+vs.Name())
+		case "smtp_alert":
+			b.smtpAlert(c, "virtual_server")
 			b.skip(c, "virtual_server "+vs.Name())
 		default:
 			b.skip(c, "virtual_server "+vs.Name())
@@ -464,8 +477,10 @@ func (b *builder) realServer(n *Node, vs *VirtualServer) (*RealServer, bool) {
 		case "notify_up", "notify_down":
 			b.notifierWarning(c, "real_server "+rs.Endpoint(), "the real server", "kahook_realserver_up")
 			b.skip(c, "real_server "+rs.Endpoint())
+		case "smtp_alert":
+			b.smtpAlert(c, "real_server")
+			b.skip(c, "real_server "+rs.Endpoint())
 		default:
-			// smtp_alert...: keepalived's, not kahook's.
 			b.skip(c, "real_server "+rs.Endpoint())
 		}
 	}

@@ -111,7 +111,7 @@ func StartsDown(rs *config.RealServer) bool {
 
 // schedFlagBits maps keepalived's scheduler flag keywords.
 var schedFlagBits = map[string]uint32{
-	"ops": FlagOnePacket,
+	"ops":    FlagOnePacket,
 	"flag-1": FlagSched1, "flag-2": FlagSched2, "flag-3": FlagSched3,
 	"sh-fallback": FlagSched1, "sh-port": FlagSched2,
 	"mh-fallback": FlagSched1, "mh-port": FlagSched2,

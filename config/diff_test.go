@@ -153,7 +153,7 @@ var checkerKeyword = map[string]bool{"TCP_CHECK": true, "HTTP_GET": true, "SSL_G
 
 // familyValues are addresses of both families the differential test
 // puts in a checker's bindto or connect_ip.
-var familyValues = []string{"192.168.200.1", "10.10.10.2", "2001:db8::1", "fe80::1", "::ffff:192.168.200.1", "::1"}
+var familyValues = []string{"192.168.200.1", "10.10.10.2", "2001:db8::1", "fe80::1", "::ffff:192.168.200.1", "::1", "10.10.10.2/24", "192.168.200.1-9", "2001:db8::1/64"}
 
 // granularityValues are persistence_granularity values of both
 // families and inet_aton's other IPv4 forms.
@@ -192,7 +192,7 @@ func mutate(r *rand.Rand, base diffBase, dir string) (string, string) {
 	}
 	anyLine := func(w []string) bool { return true }
 	what := ""
-	switch r.Intn(18) {
+	switch r.Intn(19) {
 	case 0:
 		i := r.Intn(len(lines))
 		what = fmt.Sprintf("delete line %d", i+1)
@@ -331,9 +331,7 @@ func mutate(r *rand.Rand, base diffBase, dir string) (string, string) {
 		if i >= 0 {
 			add := []string{"ip_family inet", "ip_family inet6"}[r.Intn(2)]
 			if r.Intn(2) == 0 {
-				// Not ::ffff:a.b.c.d: kahook reads a server address so
-				// written as IPv4, keepalived as IPv6 (not yet modelled).
-				add = "sorry_server " + []string{"192.168.200.9", "2001:db8::9", "::1"}[r.Intn(3)] + " 80"
+				add = "sorry_server " + []string{"192.168.200.9", "2001:db8::9", "::1", "::ffff:192.168.200.9", "192.168.200.9/24"}[r.Intn(5)] + " 80"
 			}
 			what = fmt.Sprintf("add %s after line %d", add, i+1)
 			lines = slices.Insert(lines, i+1, "    "+add)
@@ -390,6 +388,21 @@ func mutate(r *rand.Rand, base diffBase, dir string) (string, string) {
 				}
 			}
 			lines = slices.Insert(lines, i, "    "+add)
+		}
+	case 18:
+		// a virtual or real server's address in the other forms
+		// keepalived's inet_stosockaddr reads: IPv4 written as ::ffff:
+		// (an IPv6 address there), a prefix or a range end after it
+		// (left out).
+		i := pickLine(func(w []string) bool {
+			return len(w) >= 3 && (w[0] == "virtual_server" || w[0] == "real_server" || w[0] == "sorry_server") && strings.Count(w[1], ".") == 3
+		})
+		if i >= 0 {
+			w := strings.Fields(lines[i])
+			form := []string{"::ffff:A", "A/24", "A-9", "A/33", "::ffff:A/96"}[r.Intn(5)]
+			v := strings.ReplaceAll(form, "A", w[1])
+			what = fmt.Sprintf("address %s -> %s on line %d", w[1], v, i+1)
+			lines[i] = strings.Replace(lines[i], w[1], v, 1)
 		}
 	case 17:
 		// smtp_alert in a virtual or real server (check_true_false:

@@ -69,7 +69,7 @@ func TestCheckerAddressFamilies(t *testing.T) {
 		{"bind_port stays when its bindto is dropped", famConf("2001:db8::1 80", "  TCP_CHECK {\n   bind_port 1234\n   bindto 192.0.2.1\n  }"),
 			false, "bindto address 192.0.2.1 does not match", "problem", 8, 1, "ip= bind= port=1234 if=", ""},
 		{"connect_ip ::ffff:a.b.c.d is IPv6 to keepalived", famConf("2001:db8::1 80", "  TCP_CHECK {\n   connect_ip ::ffff:192.0.2.5\n   bindto 192.0.2.1\n  }"),
-			false, "bindto address 192.0.2.1 does not match", "problem", 8, 1, "ip=192.0.2.5 bind= port=0 if=", "connect_ip ::ffff:192.0.2.5"},
+			false, "bindto address 192.0.2.1 does not match", "problem", 8, 1, "ip=::ffff:192.0.2.5 bind= port=0 if=", "connect_ip ::ffff:192.0.2.5"},
 		{"same family", famConf("2001:db8::1 80", "  TCP_CHECK {\n   bindto 2001:db8::2\n  }"),
 			true, "", "load", 0, 1, "ip= bind=2001:db8::2 port=0 if=", ""},
 		{"SMTP_CHECK connect_ip IPv6 then bindto IPv4", famConf("198.51.100.1 25", "  SMTP_CHECK {\n   connect_ip 2001:db8::5\n   bindto 192.0.2.1\n  }"),

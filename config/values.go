@@ -116,12 +116,32 @@ func (b *builder) addrArg(n *Node, i int, what string) (netip.Addr, bool) {
 	if !ok {
 		return netip.Addr{}, false
 	}
-	a, err := netip.ParseAddr(s)
-	if err != nil || a.Zone() != "" {
+	a, ok := inetAddr(s)
+	if !ok {
 		b.errorf(n.Pos, "%s: %q is not a valid IP address", n.Key, s)
 		return netip.Addr{}, false
 	}
-	return a.Unmap(), true
+	return a, true
+}
+
+// inetAddr reads an address as keepalived's inet_stosockaddr
+// (lib/utils.c) reads a server's, connect_ip's or bindto's: IPv6 when it
+// holds a ':' (::ffff:10.0.0.1 is an IPv6 address there, not IPv4, and
+// stays one here), anything from its first '-', else from its first '/',
+// left out (10.0.0.1/24 and 10.0.0.1-20 are 10.0.0.1), and the rest as
+// inet_pton reads it (no zone, no leading zeros in IPv4).
+func inetAddr(s string) (netip.Addr, bool) {
+	six := strings.Contains(s, ":")
+	if i := strings.IndexByte(s, '-'); i >= 0 {
+		s = s[:i]
+	} else if i := strings.IndexByte(s, '/'); i >= 0 {
+		s = s[:i]
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil || a.Zone() != "" || a.Is6() != six {
+		return netip.Addr{}, false
+	}
+	return a, true
 }
 
 // portArg reads a server port from argument i as keepalived's

@@ -60,13 +60,19 @@ func (b *builder) virtualServer(n *Node) {
 	default:
 		// keepalived's alloc_vs reports a bad address and skips the
 		// block ("Invalid virtual server IP address/port - skipping").
-		a, err := netip.ParseAddr(n.Arg(0))
+		a, aok := inetAddr(n.Arg(0))
 		p, perr := serverPort(n.Arg(1))
-		if err != nil || a.Zone() != "" || perr != nil {
+		if !aok || perr != nil {
 			b.problemf(n.Pos, "virtual_server %s: not an IP address and port: keepalived skips the block, so does kahook", strings.Join(n.Args, " "))
 			return
 		}
-		vs.Addr = netip.AddrPortFrom(a.Unmap(), p)
+		if a.Is4In6() {
+			// Refused; the block is still read, so that what keepalived
+			// reports in it (its IPv4 servers of the other family) is
+			// reported too.
+			b.errorf(n.Pos, "virtual_server %s: %s", a, mappedRefusal(a))
+		}
+		vs.Addr = netip.AddrPortFrom(a, p)
 		vs.Family = family(vs.Addr.Addr())
 	}
 	lbKindSet, lbAlgoSet := false, false
@@ -385,14 +391,14 @@ func (b *builder) granularity(n *Node, vs *VirtualServer) (string, bool) {
 func (b *builder) serverAddr(n *Node) (*RealServer, bool) {
 	// keepalived's alloc_rs/alloc_ssvr report a bad address or port and
 	// skip the server ("Invalid real server ip address/port - skipping").
-	a, err := netip.ParseAddr(n.Arg(0))
+	a, aok := inetAddr(n.Arg(0))
 	p, perr := serverPort(n.Arg(1))
-	if err != nil || a.Zone() != "" || perr != nil {
+	if !aok || perr != nil {
 		b.problemf(n.Pos, "%s %s: not an IP address and port: keepalived skips it, so does kahook", n.Key, strings.Join(n.Args, " "))
 		return nil, false
 	}
 	rs := b.realServers.New(256) // one allocation per 256 (issue 18)
-	*rs = RealServer{Pos: n.Pos, Addr: a.Unmap(), Port: p, Weight: unset, LThreshold: 0}
+	*rs = RealServer{Pos: n.Pos, Addr: a, Port: p, Weight: unset, LThreshold: 0}
 	return rs, true
 }
 
@@ -632,7 +638,22 @@ func (b *builder) checkFamily(vs *VirtualServer, rs *RealServer) bool {
 		b.problemf(rs.Pos, "%s %s: address family differs from virtual_server %s: keepalived skips it, so does kahook", serverWord(rs), rs.Addr, vs.Name())
 		return false
 	}
+	if rs.Addr.Is4In6() {
+		// Refused, and kept: the config does not load, and the virtual
+		// server is not reported as empty besides.
+		b.errorf(rs.Pos, "%s %s: %s", serverWord(rs), rs.Addr, mappedRefusal(rs.Addr))
+	}
 	return true
+}
+
+// mappedRefusal is why kahook refuses an IPv4-mapped IPv6 address
+// (::ffff:a.b.c.d) as a virtual, real or sorry server's: keepalived's
+// inet_stosockaddr reads it as IPv6 (it has a ':') and loads an IPv6
+// service or destination with that address, which no IPv4 packet
+// reaches; the netlink library kahook writes IPVS with would write it as
+// IPv4 besides. A deliberate difference (README).
+func mappedRefusal(a netip.Addr) string {
+	return fmt.Sprintf("an IPv4-mapped IPv6 address, which keepalived loads into IPVS as IPv6 (no IPv4 packet reaches it): %v (write %s, in an IPv4 virtual_server)", errNumDeliberate, a.Unmap())
 }
 
 func serverWord(rs *RealServer) string {

@@ -1,0 +1,71 @@
+package config
+
+import (
+	"os/exec"
+	"testing"
+)
+
+// TestServerAddressForms: a virtual or real server's, connect_ip's and
+// bindto's address is read as keepalived's inet_stosockaddr reads it: a
+// prefix or range end after it is left out (10.0.0.2/24 is 10.0.0.2;
+// kahook refused the config before), and an address with a ':' is IPv6,
+// so ::ffff:10.0.0.2 in an IPv4 virtual server is a server of the other
+// family, skipped as keepalived skips it (kahook loaded it as IPv4
+// before). An IPv4-mapped address that keepalived would load into IPVS
+// as IPv6 is refused, a deliberate difference. Each case is compared
+// with keepalived -t.
+func TestServerAddressForms(t *testing.T) {
+	conf := func(vs, rs, check string) string {
+		return "virtual_server " + vs + " 80 {\n lb_algo rr\n lb_kind NAT\n protocol TCP\n real_server " + rs + " 80 {\n" + check + " }\n}\n"
+	}
+	tcp := func(k, v string) string { return "  TCP_CHECK {\n   " + k + " " + v + "\n  }\n" }
+	for _, tc := range []struct {
+		name, text string
+		ka         bool   // keepalived -t passes
+		want       string // "vs rs connect_ip bindto" as kahook loads them; "problem" or "deliberate"
+	}{
+		{"prefix on a real server", conf("10.0.0.1", "10.0.0.2/24", ""), true, "10.0.0.1:80 10.0.0.2:80 invalid IP invalid IP"},
+		{"range on a real server", conf("10.0.0.1", "10.0.0.2-9", ""), true, "10.0.0.1:80 10.0.0.2:80 invalid IP invalid IP"},
+		{"prefix on a virtual server", conf("10.0.0.1/32", "10.0.0.2", ""), true, "10.0.0.1:80 10.0.0.2:80 invalid IP invalid IP"},
+		{"anything after the slash", conf("10.0.0.1", "10.0.0.2/abc", ""), true, "10.0.0.1:80 10.0.0.2:80 invalid IP invalid IP"},
+		{"IPv6 with a prefix", conf("2001:db8::1", "2001:db8::2/64", ""), true, "[2001:db8::1]:80 [2001:db8::2]:80 invalid IP invalid IP"},
+		{"connect_ip with a prefix", conf("10.0.0.1", "10.0.0.2", tcp("connect_ip", "10.0.0.9/24")), true, "10.0.0.1:80 10.0.0.2:80 10.0.0.9 invalid IP"},
+		{"bindto with a range", conf("10.0.0.1", "10.0.0.2", tcp("bindto", "10.0.0.7-9")), true, "10.0.0.1:80 10.0.0.2:80 invalid IP 10.0.0.7"},
+		{"IPv4-mapped real server in an IPv4 service", conf("10.0.0.1", "::ffff:10.0.0.2", ""), false, "problem"},
+		{"a range end of the other family", conf("10.0.0.1", "10.0.0.2-2001:db8::", ""), false, "problem"},
+		{"IPv4-mapped real server in an IPv6 service", conf("2001:db8::1", "::ffff:10.0.0.2", ""), true, "deliberate"},
+		{"IPv4-mapped virtual server", conf("::ffff:10.0.0.1", "2001:db8::2", ""), true, "deliberate"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, path, err := loadDiffText(t, tc.text)
+			switch tc.want {
+			case "deliberate":
+				if err == nil || !deliberate(err) {
+					t.Errorf("loaded (%v), want a deliberate refusal", err)
+				}
+			case "problem":
+				if err != nil || len(c.Problems) == 0 || len(c.VirtualServers) > 0 && len(c.VirtualServers[0].RealServers) > 0 {
+					t.Errorf("error %v, problems %v: want the real server skipped with a problem", err, c.Problems)
+				}
+			default:
+				if err != nil || len(c.Problems) > 0 {
+					t.Fatalf("error %v, problems %v", err, c.Problems)
+				}
+				vs := c.VirtualServers[0]
+				rs := vs.RealServers[0]
+				var conn Conn
+				if len(rs.Checks) > 0 {
+					conn = rs.Checks[0].Conn
+				}
+				got := vs.Addr.String() + " " + rs.Endpoint() + " " + conn.IP.String() + " " + conn.BindTo.String()
+				if got != tc.want {
+					t.Errorf("loaded %q, want %q", got, tc.want)
+				}
+			}
+			if _, err := exec.LookPath("keepalived"); err != nil {
+				return
+			}
+			keepalivedAgrees(t, path, tc.ka, "")
+		})
+	}
+}

@@ -37,15 +37,7 @@ func TestFWMarkRoutesTheCheck(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
+	netnstest.AcceptAndClose(ln)
 	dst := netip.MustParseAddrPort("10.88.2.2:8080")
 	for _, tc := range []struct {
 		name  string

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/kahook/kahook/config"
+	"github.com/kahook/kahook/internal/netnstest"
 	"github.com/kahook/kahook/ipvs"
 	"github.com/kahook/kahook/state"
 )
@@ -28,15 +29,7 @@ func TestBackupPassRecordsHealth(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
+	netnstest.AcceptAndClose(ln)
 	dead, _ := net.Listen("tcp4", "127.0.0.1:0")
 	deadPort := dead.Addr().(*net.TCPAddr).Port
 	dead.Close() // nothing listens: connection refused

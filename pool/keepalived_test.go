@@ -41,15 +41,7 @@ func TestKeepalivedBackupKnowsHealth(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
+	netnstest.AcceptAndClose(ln)
 	start := func(ns *netnstest.NS, prio int, dir string) *netnstest.Proc {
 		kconf := filepath.Join(dir, "kahook.conf")
 		os.WriteFile(kconf, []byte(`global_defs { state_dir `+filepath.Join(dir, "state")+` }

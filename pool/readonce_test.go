@@ -14,6 +14,7 @@ import (
 	mobyipvs "github.com/moby/ipvs"
 
 	"github.com/kahook/kahook/config"
+	"github.com/kahook/kahook/internal/netnstest"
 	"github.com/kahook/kahook/ipvs"
 	"github.com/kahook/kahook/state"
 )
@@ -42,15 +43,7 @@ func TestMasterPassReadsTheTableOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
+	netnstest.AcceptAndClose(ln)
 	port := ln.Addr().(*net.TCPAddr).Port
 	p := filepath.Join(dir, "kahook.conf")
 	if err := os.WriteFile(p, []byte(fmt.Sprintf(`instance VI_1 {

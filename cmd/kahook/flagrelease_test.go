@@ -96,6 +96,18 @@ func runFIFOLine(t *testing.T, ns *netnstest.NS, bin string, env []string, lines
 	return out, code
 }
 
+// goodSetup writes statedirConf as base/NAME in a new temp dir base and
+// returns base, the config's path and base/state (not created).
+func goodSetup(t *testing.T, name string) (base, conf, stateDir string) {
+	t.Helper()
+	base = t.TempDir()
+	conf = filepath.Join(base, name)
+	if err := os.WriteFile(conf, []byte(statedirConf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return base, conf, filepath.Join(base, "state")
+}
+
 // TestFlagProblemsNeverStopARelease (hostile review F2): a flag kahook
 // cannot use (a bad --log-level or --syslog, a control character in
 // --state-dir, KAHOOK_STATE_DIR, --config, KAHOOK_CONFIG or --config-id)
@@ -137,12 +149,7 @@ func TestFlagProblemsNeverStopARelease(t *testing.T) {
 		}
 		for _, cmd := range []string{"notify backup VI_1", "release --all", "fifo STOP", "notify master VI_1", "fifo MASTER"} {
 			t.Run(fmt.Sprintf("%s/%s", in.name, cmd), func(t *testing.T) {
-				base := t.TempDir()
-				conf := filepath.Join(base, "kahook.conf")
-				if err := os.WriteFile(conf, []byte(statedirConf), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				stateDir := filepath.Join(base, "state")
+				_, conf, stateDir := goodSetup(t, "kahook.conf")
 				master := strings.Contains(strings.ToLower(cmd), "master")
 				unbind(t, ns)
 				if !master {
@@ -206,12 +213,7 @@ instance VI_1 {
 			{"MASTER refused", false, "INSTANCE \"VI_1\" MASTER 100\n"},
 		} {
 			t.Run(conf+"/"+tc.name, func(t *testing.T) {
-				base := t.TempDir()
-				good := filepath.Join(base, "good.conf")
-				if err := os.WriteFile(good, []byte(statedirConf), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				stateDir := filepath.Join(base, "state")
+				base, good, stateDir := goodSetup(t, "good.conf")
 				unbind(t, ns)
 				defer unbind(t, ns)
 				if tc.bound {
@@ -267,12 +269,7 @@ func TestConfiglessReleaseKeepsAnotherMaster(t *testing.T) {
 		{"notify of a group the state does not know", "", []string{"GROUP", "VI_G", "BACKUP", "100"}, false, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			base := t.TempDir()
-			good := filepath.Join(base, "good.conf")
-			if err := os.WriteFile(good, []byte(statedirConf), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			stateDir := filepath.Join(base, "state")
+			base, good, stateDir := goodSetup(t, "good.conf")
 			unbind(t, ns)
 			defer unbind(t, ns)
 			bindAsMaster(t, ns, bin, good, stateDir)

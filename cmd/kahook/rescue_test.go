@@ -54,12 +54,7 @@ func TestArgvErrorsNeverStopARelease(t *testing.T) {
 		{"fifo: MASTER line refused", "--bogus --config CONF --state-dir STATE fifo FIFO", "INSTANCE \"VI_1\" MASTER 100\n", false, false, 1, "refusing MASTER"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			base := t.TempDir()
-			conf := filepath.Join(base, "kahook.conf")
-			if err := os.WriteFile(conf, []byte(statedirConf), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			stateDir := filepath.Join(base, "state")
+			base, conf, stateDir := goodSetup(t, "kahook.conf")
 			// A state dir flag the rescue lost would fall back to
 			// KAHOOK_STATE_DIR: never the host's /run/kahook.
 			fallback := filepath.Join(base, "fallback")

@@ -7,6 +7,7 @@ package netnstest
 import (
 	"bytes"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"runtime"
@@ -277,4 +278,19 @@ func (p *Proc) Stop() {
 	}
 	_ = syscall.Kill(-pgid, syscall.SIGKILL)
 	<-p.done
+}
+
+// AcceptAndClose accepts every connection on ln and closes it at once (a
+// TCP server for connect checks), in a goroutine of its own, until ln is
+// closed.
+func AcceptAndClose(ln net.Listener) {
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -522,5 +523,61 @@ func TestChecksWiredFixNamesOneScriptPerInstance(t *testing.T) {
 		if !strings.Contains(fix, "vrrp_script kahook_sync_"+n+" {") || !strings.Contains(fix, "track_script { kahook_sync_"+n+" }") || !strings.Contains(fix, "sync --deadline 8s "+n+`"`) {
 			t.Errorf("fix for %s: %q", n, fix)
 		}
+	}
+}
+
+// TestLiveBeforeTheFirstEvent (last round's review): before kahook's
+// first event for an instance (a node switching from hand-written
+// scripts), doctor still says where the instance's VIPs are bound and,
+// with --probe, who answers ARP for them: a VIP bound here on the
+// instance's interface that another node also answers is a FAIL (that
+// node leaks it), a VIP nobody answers a WARN. Before, doctor said only
+// "never received an event" and probed nothing.
+func TestLiveBeforeTheFirstEvent(t *testing.T) {
+	kc := kahookConf(t, "instance VI_1 {\n interface eth0\n virtual_ipaddress { 10.0.0.100 }\n}\n")
+	director := map[string]int{"all.arp_ignore": 0, "all.arp_announce": 2, "lo.arp_ignore": 0, "lo.arp_announce": 2, "eth0.arp_ignore": 0, "eth0.arp_announce": 2}
+	vip := netip.MustParseAddr("10.0.0.100")
+	held := map[string][]netip.Prefix{"eth0": {netip.MustParsePrefix("10.0.0.1/24"), netip.MustParsePrefix("10.0.0.100/32")}}
+	onLo := map[string][]netip.Prefix{"lo": {netip.MustParsePrefix("10.0.0.100/32")}, "eth0": {netip.MustParsePrefix("10.0.0.1/24")}}
+	none := map[string][]netip.Prefix{"eth0": {netip.MustParsePrefix("10.0.0.1/24")}}
+	for _, tc := range []struct {
+		name    string
+		addrs   map[string][]netip.Prefix
+		answers []string // MACs answering ARP for the VIP
+		want    string   // a finding; "" none but the state's WARN
+		ok      string   // in the OK lines
+	}{
+		{"held here and leaked by another node", held, []string{"02:00:00:00:00:02"}, "FAIL probe", "bound on eth0"},
+		{"held here only", held, nil, "", "bound on eth0"},
+		{"on lo, answered by the active director", onLo, []string{"02:00:00:00:00:02"}, "", "bound on lo"},
+		{"nowhere, answered by nobody", none, nil, "WARN probe", "not bound on this node"},
+		{"nowhere, answered twice", none, []string{"02:00:00:00:00:02", "02:00:00:00:00:03"}, "FAIL probe", "not bound on this node"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			lv := fakeNode(t, tc.addrs, director, nil)
+			probed := false
+			lv.Probe = func(iface string, ips []netip.Addr) (map[netip.Addr][]string, error) {
+				probed = iface == "eth0" && len(ips) == 1 && ips[0] == vip
+				return map[netip.Addr][]string{vip: tc.answers}, nil
+			}
+			var r Report
+			CheckLive(context.Background(), &r, kc, nil, lv)
+			var found []string
+			for _, f := range r.Problems() {
+				found = append(found, string(f.Severity)+" "+f.Check+": "+f.Msg)
+			}
+			if !probed || !has(found, "WARN state") || (tc.want != "") != (len(found) > 1) || tc.want != "" && !has(found, tc.want) {
+				t.Errorf("probed %v, findings %q; want the state's WARN and %q", probed, found, tc.want)
+			}
+			var oks []string
+			for _, f := range r.Findings {
+				if f.Severity == OK {
+					oks = append(oks, f.Msg)
+				}
+			}
+			if !slices.ContainsFunc(oks, func(m string) bool { return strings.Contains(m, tc.ok) }) {
+				t.Errorf("OK lines %q, want one saying %q", oks, tc.ok)
+			}
+		})
 	}
 }

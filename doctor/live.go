@@ -92,6 +92,24 @@ func checkInstance(ctx context.Context, r *Report, kc *config.Config, in *config
 	}
 	if st == nil {
 		r.add(Warn, "state", in.Pos, "point keepalived's notify (or notify_fifo_script) at kahook", "instance %s: kahook never received an event for it", in.Name)
+		// A node switching from hand-written scripts: with no event to
+		// judge by, say where the VIPs are and, with --probe, who
+		// answers ARP for them (this node holds a VIP bound on an
+		// interface other than lo).
+		holding := false
+		for _, v := range in.VIPs {
+			on := devsOf(addrs, v.Prefix.Addr())
+			slices.Sort(on)
+			if len(on) == 0 {
+				r.ok("vip", "VIP %s: not bound on this node (no kahook event yet)", v.Prefix.Addr())
+				continue
+			}
+			r.ok("vip", "VIP %s: bound on %s (no kahook event yet: bound by keepalived or another script)", v.Prefix.Addr(), strings.Join(on, ", "))
+			holding = holding || slices.ContainsFunc(on, func(d string) bool { return d != "lo" })
+		}
+		if lv.Probe != nil {
+			probeVIPs(r, in.Interface, vipsOf(in.VIPs), holding, lv)
+		}
 		return
 	}
 	master := st.State == state.Master

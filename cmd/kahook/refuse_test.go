@@ -60,6 +60,7 @@ func TestRefusedInputCreatesNothing(t *testing.T) {
 		{"sync two instances", []string{"sync", "VI_1", "VI_2"}, `sync: unexpected arguments ["VI_2"]`},
 		{"completion extra", []string{"completion", "bash", "zsh"}, `completion: unexpected arguments ["zsh"]`},
 		{"fifo two paths", []string{"fifo", "a", "b"}, `fifo: unexpected arguments ["b"]`},
+		{"release with a flag after the names", []string{"release", "VI_1", "--dry-run"}, `release: "--dry-run" after the instance names: flags go before them`},
 		{"flag after the argument", []string{"check", "tcp", "127.0.0.1:80", "--retry", "2"}, `check tcp: unexpected arguments ["--retry" "2"]`},
 		{"unknown flag after the command", []string{"config", "check", "--jsn"}, "config check: flag provided but not defined: --jsn"},
 		{"negative connect timeout", []string{"check", "tcp", "--connect-timeout", "-1", "127.0.0.1:80"}, "--connect-timeout: must not be negative, got -1"},

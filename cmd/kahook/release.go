@@ -36,6 +36,13 @@ func releaseCommand() *cli.Command {
 			if err != nil {
 				return failed(err)
 			}
+			for _, a := range c.Args().Slice() {
+				if len(a) > 1 && a[0] == '-' {
+					// urfave/cli reads no flag after the first
+					// argument: "--config" would be an instance name.
+					return usage("release: %q after the instance names: flags go before them (kahook [flags] release [--all | INSTANCE...])", a)
+				}
+			}
 			if c.Bool("all") == (c.NArg() > 0) {
 				return usage("release: give --all or instance names (not both)")
 			}

@@ -9,9 +9,10 @@ import "github.com/urfave/cli/v2"
 // the markdown and roff libraries stay out of every run's start-up.
 func manCommand() *cli.Command {
 	return &cli.Command{
-		Name:   "man",
-		Usage:  "print a man page (only in a development build: go run ./cmd/kahook man)",
-		Hidden: true,
+		Name:      "man",
+		Usage:     "print a man page (only in a development build: go run ./cmd/kahook man)",
+		ArgsUsage: "[8|5]", // as the development build's: `man 8` gets the message below
+		Hidden:    true,
 		Action: func(*cli.Context) error {
 			return usage("man: this build has no man page generator; the packages ship kahook(8) and kahook.conf(5), or run: go run ./cmd/kahook man")
 		},

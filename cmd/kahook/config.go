@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -31,7 +32,7 @@ func configCommand() *cli.Command {
 				e.listsProblems = true
 				cfg, err := e.loadConfig()
 				if err != nil {
-					return err
+					return e.configErrorsJSON(err)
 				}
 				// A MISC_CHECK program that breaks the script-security
 				// rule is a config error; a missing one is left to doctor.
@@ -42,7 +43,7 @@ func configCommand() *cli.Command {
 					}
 				}
 				if len(unsafe) > 0 {
-					return usage("%s", strings.Join(unsafe, "\n"))
+					return e.configErrorsJSON(usage("%s", strings.Join(unsafe, "\n")))
 				}
 				if e.json {
 					if err := printJSONSeconds(e.stdout, cfg); err != nil {
@@ -55,6 +56,52 @@ func configCommand() *cli.Command {
 			},
 		}},
 	}
+}
+
+// configErrors is `config check --json` for a config that does not
+// load: its errors, each at file:line where it has one, so a script
+// reading stdout gets JSON either way.
+type configErrors struct {
+	Path   string        `json:"path"`
+	Errors []configError `json:"errors"`
+}
+
+type configError struct {
+	File string `json:"file,omitempty"`
+	Line int    `json:"line,omitempty"`
+	Msg  string `json:"msg"`
+}
+
+// configErrorsJSON prints err as configErrors under --json and returns
+// it (its exit code and stderr lines are as without --json).
+func (e *env) configErrorsJSON(err error) error {
+	if !e.json {
+		return err
+	}
+	out := configErrors{Path: e.configPath, Errors: []configError{}}
+	var list config.ErrorList
+	var one *config.Error
+	switch {
+	case errors.As(err, &list):
+		for _, x := range list {
+			out.Errors = append(out.Errors, configError{File: x.Pos.File, Line: x.Pos.Line, Msg: x.Msg})
+		}
+	case errors.As(err, &one):
+		out.Errors = append(out.Errors, configError{File: one.Pos.File, Line: one.Pos.Line, Msg: one.Msg})
+	default:
+		var ml exitLines
+		if errors.As(err, &ml) {
+			for _, l := range ml.lines {
+				out.Errors = append(out.Errors, configError{Msg: l})
+			}
+		} else {
+			out.Errors = append(out.Errors, configError{Msg: err.Error()})
+		}
+	}
+	if perr := printJSON(e.stdout, out); perr != nil {
+		return perr
+	}
+	return err
 }
 
 // problemsExit: what `keepalived -t` reports fails `config check` too

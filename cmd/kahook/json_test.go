@@ -102,6 +102,9 @@ virtual_server 192.0.2.10 80 {
 		{"sysctl-apply", []string{"sysctl", "apply", "--proc-sys", proc, "-i", "eth0", "--role", "realserver"}, 0},
 		{"sysctl-apply-again", []string{"sysctl", "apply", "--proc-sys", proc, "-i", "eth0", "--role", "realserver"}, 0},
 		{"sync-not-master", []string{"--config", syncConf, "--state-dir", filepath.Join(t.TempDir(), "state"), "sync", "VI_1"}, 0},
+		// A config that does not load: its errors as JSON too, each at
+		// its file and line (before, --json printed nothing on stdout).
+		{"config-check-errors", []string{"config", "check", filepath.Join(wd, "testdata", "broken.conf")}, 2},
 		{"doctor", []string{"doctor", "--no-live", "--keepalived-conf", filepath.Join(wd, "testdata", "keepalived.conf"), "--config", filepath.Join(wd, "testdata", "director.conf")}, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -121,6 +121,15 @@ type exitLines struct {
 func (e exitLines) Error() string { return strings.Join(e.lines, "\n") }
 func (e exitLines) ExitCode() int { return e.code }
 
+// causedLines is exitLines made from another error, which errors.As
+// still finds (a config's ErrorList, for `config check --json`).
+type causedLines struct {
+	exitLines
+	cause error
+}
+
+func (e causedLines) Unwrap() []error { return []error{e.exitLines, e.cause} }
+
 // errorLines splits a config.ErrorList into its errors; any other error
 // is one line.
 func errorLines(err error) []string {
@@ -291,7 +300,7 @@ func (e *env) loadConfig() (*config.Config, error) {
 	// before it is opened.
 	cfg, err := config.Load(e.configPath, config.Options{ConfigID: e.configID, Secure: os.Geteuid() == 0})
 	if err != nil {
-		return nil, exitLines{errorLines(err), exitUsage}
+		return nil, causedLines{exitLines{errorLines(err), exitUsage}, err}
 	}
 	for _, p := range cfg.Problems {
 		// keepalived reports these and reads past them; so does kahook

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -156,11 +157,33 @@ func allAddrs() (map[string][]netip.Prefix, error) {
 }
 
 func processNames() []string {
-	entries, _ := os.ReadDir("/proc")
 	var out []string
+	for _, name := range processesHere() {
+		out = append(out, name)
+	}
+	return out
+}
+
+// processesHere are the names (comm) of the processes in doctor's own
+// network namespace, by pid: a keepalived running for another namespace
+// (another director in a lab, a container) runs no transition here.
+func processesHere() map[int]string {
+	self, err := os.Readlink("/proc/self/ns/net")
+	if err != nil {
+		self = ""
+	}
+	entries, _ := os.ReadDir("/proc")
+	out := map[int]string{}
 	for _, en := range entries {
-		if data, err := os.ReadFile("/proc/" + en.Name() + "/comm"); err == nil {
-			out = append(out, string(data[:len(data)-1]))
+		pid, err := strconv.Atoi(en.Name())
+		if err != nil {
+			continue
+		}
+		if ns, err := os.Readlink("/proc/" + en.Name() + "/ns/net"); self != "" && (err != nil || ns != self) {
+			continue
+		}
+		if data, err := os.ReadFile("/proc/" + en.Name() + "/comm"); err == nil && len(data) > 0 {
+			out[pid] = string(data[:len(data)-1])
 		}
 	}
 	return out

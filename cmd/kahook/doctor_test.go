@@ -4,13 +4,16 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kahook/kahook/config"
 	"github.com/kahook/kahook/doctor"
+	"github.com/kahook/kahook/internal/netnstest"
 )
 
 // TestDoctorNoKahookConf: on a node without a kahook.conf, doctor fails
@@ -184,5 +187,36 @@ func TestDoctorNothingToCheck(t *testing.T) {
 	code, out, errs := kahook("--syslog", "off", "doctor", "--no-live")
 	if code != 0 || !strings.Contains(out, "WARN neither "+config.DefaultPath+" nor "+defaultKeepalivedConf+" exists: nothing to check") {
 		t.Errorf("exit %d\n%s%s", code, out, errs)
+	}
+}
+
+// TestProcessesHere (last round's review): doctor's "keepalived is
+// running" counts only processes of its own network namespace; a
+// keepalived of another namespace (another director in a lab, a
+// container) runs no transition for this node.
+func TestProcessesHere(t *testing.T) {
+	ns := netnstest.New(t, "procs")
+	here := exec.Command("sleep", "30")
+	there := ns.Command("sleep", "30") // ip netns exec: sleep in place of ip
+	for _, c := range []*exec.Cmd{here, there} {
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer c.Wait()
+		defer c.Process.Kill()
+	}
+	started := func(pid int) bool {
+		comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+		return string(comm) == "sleep\n"
+	}
+	if !netnstest.Eventually(5*time.Second, func() bool { return started(here.Process.Pid) && started(there.Process.Pid) }) {
+		t.Fatal("the sleeps did not start")
+	}
+	procs := processesHere()
+	if procs[here.Process.Pid] != "sleep" {
+		t.Errorf("sleep %d of this namespace not listed", here.Process.Pid)
+	}
+	if name, ok := procs[there.Process.Pid]; ok {
+		t.Errorf("%s %d of another namespace listed", name, there.Process.Pid)
 	}
 }

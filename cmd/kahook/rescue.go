@@ -70,8 +70,9 @@ func rescueRelease(args []string, err error, stdout, stderr io.Writer) (int, boo
 // --config-id, --state-dir), how to log (--log-level, --syslog,
 // --syslog-addr) and --dry-run, each as given (a value kahook cannot use
 // is then a flag problem of the rescued run, which releases anyway), and
-// the event (releaseEvent; for fifo, fifoWord). ok is false for any other
-// command, a line asking for help, or no event it can read without doubt.
+// the event (typedEvent or stateInstance; for fifo, fifoWord). ok is
+// false for any other command, a line asking for help, or no event it can
+// read without doubt.
 func rescueArgv(args []string) (out []string, ok bool) {
 	if len(args) < 2 {
 		return nil, false
@@ -166,6 +167,8 @@ func rescueArgv(args []string) (out []string, ok bool) {
 	case "notify":
 		if event == nil {
 			event = stateInstance(words)
+		} else if eventWords(words) {
+			return nil, false // another event before keepalived's
 		}
 	case "fifo":
 		if event != nil {
@@ -225,19 +228,8 @@ func typedEvent(ws []string) (event []string, master bool) {
 // backup VI_2` is not a release of VI_2) and no INSTANCE or GROUP word.
 // It returns nil otherwise, or when the state is not a release.
 func stateInstance(ws []string) []string {
-	if len(ws) < 2 {
+	if len(ws) < 2 || eventWords(ws[:len(ws)-2]) || eventWords(ws[len(ws)-1:]) {
 		return nil
-	}
-	for i, w := range ws {
-		if w == "INSTANCE" || w == "GROUP" {
-			return nil
-		}
-		switch strings.ToUpper(w) {
-		case "MASTER", "BACKUP", "FAULT", "STOP", "DELETED":
-			if i != len(ws)-2 {
-				return nil
-			}
-		}
 	}
 	cand := ws[len(ws)-2:]
 	ev, err := notify.ParseArgs(cand)
@@ -257,4 +249,15 @@ func fifoWord(ws []string) []string {
 		}
 	}
 	return nil
+}
+
+// eventWords: ws hold a word of an event (a state, INSTANCE or GROUP).
+func eventWords(ws []string) bool {
+	for _, w := range ws {
+		switch strings.ToUpper(w) {
+		case "INSTANCE", "GROUP", "MASTER", "BACKUP", "FAULT", "STOP", "DELETED":
+			return true
+		}
+	}
+	return false
 }

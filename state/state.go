@@ -25,6 +25,7 @@ import (
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
+	jsonv1 "github.com/go-json-experiment/json/v1"
 	"golang.org/x/sys/unix"
 
 	"github.com/kahook/kahook/config"
@@ -575,15 +576,18 @@ func versionReason(v *int) string {
 // sync pass and transition, issue 18), set so that the file is the one
 // v1 wrote: map keys sorted (the file is stable between passes), a nil
 // map or slice written as null, <, >, &, U+2028 and U+2029 escaped, a
-// member name twice accepted (v1 wrote two instances whose names differ
-// only in invalid UTF-8 as the same name; refusing that would make the
-// save fail and a MASTER that cannot record its event is refused), and
+// member name twice accepted, the last one replacing the first as in v1
+// (v1 wrote two instances whose names differ only in invalid UTF-8 as the
+// same name; refusing that would make the save fail and a MASTER that
+// cannot record its event is refused; merging the two would keep the
+// first one's VIPs under the second one's state), and
 // invalid UTF-8 (a name from a keepalived.conf in another encoding)
 // written as U+FFFD instead of failing the save. Unlike v1, a member
 // name in another case than kahook writes is not matched (it is not a
 // file kahook wrote; the member is ignored).
 var stateJSON = json.JoinOptions(json.Deterministic(true), json.FormatNilMapAsNull(true), json.FormatNilSliceAsNull(true),
-	jsontext.EscapeForHTML(true), jsontext.EscapeForJS(true), jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
+	jsontext.EscapeForHTML(true), jsontext.EscapeForJS(true), jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true),
+	jsonv1.MergeWithLegacySemantics(true))
 
 func newState() *State {
 	return &State{Version: Version, Instances: map[string]*InstanceState{}, Pools: map[string]*PoolState{}}

@@ -51,7 +51,9 @@ const rescueMetadata = "rescue"
 // are not a release it can read (err then stands as it is).
 func rescueRelease(args []string, err error, stdout, stderr io.Writer) (int, bool) {
 	var ae argvError
-	if !errors.As(err, &ae) {
+	if !errors.As(err, &ae) || isTerminal(stderr) {
+		// At a terminal an operator reads the refusal and types the line
+		// again; keepalived runs its scripts without one.
 		return 0, false
 	}
 	rescued, ok := rescueArgv(args)
@@ -142,6 +144,9 @@ func rescueArgv(args []string) (out []string, ok bool) {
 		}
 		withValue, known := takesValue[name]
 		if !known {
+			if dryLike(w) {
+				return nil, false // a dry run mistyped: never a real release
+			}
 			continue // unknown: left out, and taken as taking no value
 		}
 		if withValue && !inline {
@@ -178,6 +183,14 @@ func rescueArgv(args []string) (out []string, ok bool) {
 	}
 	if event == nil {
 		return nil, false
+	}
+	// A word left out that looks like an attempted dry run (-N, --dryrun,
+	// an em dash pasted for "--"): no rescue, since a dry run's preview
+	// must never become a real release.
+	for _, w := range words {
+		if dryLike(w) && !slices.Contains(event, w) {
+			return nil, false
+		}
 	}
 	out = []string{args[0]}
 	if dryRun {
@@ -260,4 +273,11 @@ func eventWords(ws []string) bool {
 		}
 	}
 	return false
+}
+
+// dryLike: w, without its leading dashes (ASCII or typographic) and case,
+// is -n or holds "dry": an attempted --dry-run kahook did not read as one.
+func dryLike(w string) bool {
+	t := strings.ToLower(strings.TrimLeft(w, "-\u2010\u2011\u2012\u2013\u2014\u2015\u2212"))
+	return t == "n" || strings.Contains(t, "dry")
 }

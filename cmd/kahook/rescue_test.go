@@ -49,6 +49,7 @@ func TestArgvErrorsNeverStopARelease(t *testing.T) {
 		{"fifo: a word after the path", "--config CONF --state-dir STATE fifo FIFO extra", "INSTANCE \"VI_1\" BACKUP 100\n", true, false, 1, `unexpected arguments ["extra"]`},
 		{"fifo: a word before the path", "--config CONF --state-dir STATE fifo extra FIFO", "INSTANCE \"VI_1\" FAULT 100\n", true, false, 1, `unexpected arguments`},
 		{"dry run kept", "--dry-run --bogus --config CONF --state-dir STATE notify backup VI_1", "", true, true, 1, "command line refused"},
+		{"dry run mistyped", "--dryrun --config CONF --state-dir STATE notify backup VI_1", "", true, true, 2, "flag provided but not defined: --dryrun"},
 		{"MASTER not rescued", "--bogus --config CONF --state-dir STATE notify master VI_1", "", false, false, 2, "flag provided but not defined"},
 		{"typed MASTER not rescued", "--config CONF --state-dir STATE notify INSTANCE backup MASTER 100x", "", false, false, 2, `priority "100x"`},
 		{"fifo: MASTER line refused", "--bogus --config CONF --state-dir STATE fifo FIFO", "INSTANCE \"VI_1\" MASTER 100\n", false, false, 1, "refusing MASTER"},
@@ -136,6 +137,13 @@ func TestRescueArgv(t *testing.T) {
 		{"kahook notify backup", ""},
 		{"kahook --bogus fifo", ""},
 		{"kahook --bogus fifo /nonexistent/k.fifo", ""}, // no FIFO there: not rescued
+		// A dry run mistyped is never a real release (hostile review D1).
+		{"kahook --dryrun notify backup VI_1", ""},
+		{"kahook --DRY-RUN notify backup VI_1", ""},
+		{"kahook -N notify backup VI_1", ""},
+		{"kahook notify \u2014dry-run backup VI_1", ""},
+		{"kahook notify --dry_run=1 INSTANCE VI_1 BACKUP 100", ""},
+		{"kahook --bogus fifo --dryrun FIFO", ""},
 		{"kahook", ""},
 	} {
 		in := strings.ReplaceAll(tc.in, "FIFO", fifo)

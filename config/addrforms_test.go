@@ -69,3 +69,50 @@ func TestServerAddressForms(t *testing.T) {
 		})
 	}
 }
+
+// TestGroupEntryForms (hostile review C1): a virtual_server_group's
+// address entries follow the same rule: an entry with a ':' is IPv6 (a
+// range from an IPv4 start to a ::ffff: end is no entry, reported and
+// skipped as keepalived skips it), an IPv4-mapped entry is refused (the
+// deliberate difference above), and a group with IPv4 and IPv6 entries
+// and a fwmark without a family is removed with a problem, as
+// keepalived's vsg_handler removes it. Each case against keepalived -t.
+func TestGroupEntryForms(t *testing.T) {
+	conf := func(entries, rs string) string {
+		return "virtual_server_group G {\n" + entries + "}\nvirtual_server group G {\n lb_algo rr\n lb_kind NAT\n protocol TCP\n real_server " + rs + " 80 {\n }\n}\n"
+	}
+	for _, tc := range []struct {
+		name, text string
+		ka         bool
+		want       string // "ok", "problem" (at the entry or group) or "deliberate"
+	}{
+		{"IPv4 range", conf(" 10.0.0.1-3 80\n", "10.0.0.9"), true, "ok"},
+		{"a range end of the other family", conf(" 10.0.0.1-::ffff:10.0.0.3 80\n 10.0.0.5 80\n", "10.0.0.9"), false, "problem"},
+		{"IPv4-mapped entry", conf(" ::ffff:10.0.0.1 80\n", "2001:db8::2"), true, "deliberate"},
+		{"IPv4-mapped prefix", conf(" ::ffff:10.0.0.0/120 80\n", "2001:db8::2"), true, "deliberate"},
+		{"both families and a fwmark without one", conf(" 10.0.0.1 80\n 2001:db8::1 80\n fwmark 5\n", "10.0.0.9"), false, "problem"},
+		{"both families and a fwmark with one", conf(" 10.0.0.1 80\n 2001:db8::1 80\n fwmark 5 inet\n", "10.0.0.9"), true, "ok"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, path, err := loadDiffText(t, tc.text)
+			switch tc.want {
+			case "deliberate":
+				if err == nil || !deliberate(err) {
+					t.Errorf("loaded (%v), want a deliberate refusal", err)
+				}
+			case "problem":
+				if (c == nil || len(c.Problems) == 0) && err == nil {
+					t.Errorf("loaded with no problem: want the entry or group reported")
+				}
+			default:
+				if err != nil || len(c.Problems) > 0 {
+					t.Errorf("error %v, problems %v", err, c.Problems)
+				}
+			}
+			if _, err := exec.LookPath("keepalived"); err != nil {
+				return
+			}
+			keepalivedAgrees(t, path, tc.ka, "")
+		})
+	}
+}

@@ -394,15 +394,24 @@ func mutate(r *rand.Rand, base diffBase, dir string) (string, string) {
 		// keepalived's inet_stosockaddr reads: IPv4 written as ::ffff:
 		// (an IPv6 address there), a prefix or a range end after it
 		// (left out).
+		// A virtual_server_group's address entry too (its first word).
+		groupEntry := func(w []string) bool {
+			return len(w) == 2 && strings.Count(w[0], ".") == 3 && w[0][0] >= '0' && w[0][0] <= '9' && !strings.ContainsAny(w[0], "-/")
+		}
 		i := pickLine(func(w []string) bool {
-			return len(w) >= 3 && (w[0] == "virtual_server" || w[0] == "real_server" || w[0] == "sorry_server") && strings.Count(w[1], ".") == 3
+			return len(w) >= 3 && (w[0] == "virtual_server" || w[0] == "real_server" || w[0] == "sorry_server") && strings.Count(w[1], ".") == 3 || groupEntry(w)
 		})
 		if i >= 0 {
 			w := strings.Fields(lines[i])
+			a := w[1]
 			form := []string{"::ffff:A", "A/24", "A-9", "A/33", "::ffff:A/96"}[r.Intn(5)]
-			v := strings.ReplaceAll(form, "A", w[1])
-			what = fmt.Sprintf("address %s -> %s on line %d", w[1], v, i+1)
-			lines[i] = strings.Replace(lines[i], w[1], v, 1)
+			if groupEntry(w) {
+				a = w[0]
+				form = []string{"::ffff:A", "A-::ffff:1.2.3.4", "::ffff:A/128", "A-7"}[r.Intn(4)]
+			}
+			v := strings.ReplaceAll(form, "A", a)
+			what = fmt.Sprintf("address %s -> %s on line %d", a, v, i+1)
+			lines[i] = strings.Replace(lines[i], a, v, 1)
 		}
 	case 17:
 		// smtp_alert in a virtual or real server (check_true_false:

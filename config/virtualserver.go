@@ -652,8 +652,11 @@ func (b *builder) checkFamily(vs *VirtualServer, rs *RealServer) bool {
 // service or destination with that address, which no IPv4 packet
 // reaches; the netlink library kahook writes IPVS with would write it as
 // IPv4 besides. A deliberate difference (README).
-func mappedRefusal(a netip.Addr) string {
-	return fmt.Sprintf("an IPv4-mapped IPv6 address, which keepalived loads into IPVS as IPv6 (no IPv4 packet reaches it): %v (write %s, in an IPv4 virtual_server)", errNumDeliberate, a.Unmap())
+func mappedRefusal(a netip.Addr) string { return mappedError(a).Error() }
+
+// mappedError is mappedRefusal as an error that errors.Is errNumDeliberate.
+func mappedError(a netip.Addr) error {
+	return fmt.Errorf("an IPv4-mapped IPv6 address, which keepalived loads into IPVS as IPv6 (no IPv4 packet reaches it): %w (write %s, in an IPv4 virtual_server)", errNumDeliberate, a.Unmap())
 }
 
 func serverWord(rs *RealServer) string {
@@ -677,6 +680,8 @@ func (b *builder) group(n *Node) {
 		return
 	}
 	kept := 0 // entries keepalived keeps, fwmark 0 included
+	var have [7]bool
+	markNoFamily := false
 	for _, c := range n.Children {
 		e, load, keep := b.groupEntry(c)
 		if load {
@@ -685,10 +690,21 @@ func (b *builder) group(n *Node) {
 		if keep {
 			kept++
 			g.zeroMark = g.zeroMark || (c.Key == "fwmark" && !load)
+			if c.Key == "fwmark" {
+				markNoFamily = markNoFamily || e.Family == 0
+			} else {
+				have[family(e.First)] = true
+			}
 		}
 	}
 	if kept == 0 {
 		b.problemf(n.Pos, "virtual_server_group %s: no entries: keepalived removes it", g.Name)
+		return
+	}
+	if have[4] && have[6] && markNoFamily {
+		// keepalived's vsg_handler: such a group's fwmark services would
+		// have no family to take.
+		b.problemf(n.Pos, "virtual_server_group %s cannot have IPv4, IPv6 and fwmark without family (keepalived: the same, \"- removing\"): keepalived removes it, so does kahook", g.Name)
 		return
 	}
 	b.cfg.Groups[g.Name] = g
@@ -738,7 +754,12 @@ func (b *builder) groupEntry(n *Node) (e GroupEntry, load, keep bool) {
 	first, last, err := parseRange(n.Key)
 	if errors.Is(err, errNumDeliberate) {
 		b.errorf(n.Pos, "virtual_server_group entry: %v", err)
-		return e, false, false
+		if !first.IsValid() {
+			return e, false, false
+		}
+		// An IPv4-mapped entry: refused (the config does not load), and
+		// kept, so the group is not reported as empty besides.
+		err = nil
 	}
 	if err != nil {
 		// keepalived reports a bad entry and skips it.
@@ -761,10 +782,16 @@ func (b *builder) groupEntry(n *Node) (e GroupEntry, load, keep bool) {
 // start) and "192.0.2.0/30" (every address of the prefix; the host bits
 // must be zero).
 func parseRange(s string) (first, last netip.Addr, err error) {
+	// IPv6 when the entry holds a ':' (keepalived's inet_stosockaddr and
+	// inet_stor read it so): ::ffff:10.0.0.1 is an IPv6 address there.
+	six := strings.Contains(s, ":")
 	if base, bits, isPrefix := strings.Cut(s, "/"); isPrefix {
 		a, aerr := netip.ParseAddr(base)
-		if aerr != nil {
+		if aerr != nil || a.Zone() != "" || a.Is6() != six {
 			return first, last, fmt.Errorf("%q is not an IP address or range", s)
+		}
+		if a.Is4In6() {
+			return a, a, fmt.Errorf("%q: %w", s, mappedError(a)) // refused, still an entry
 		}
 		n, nerr := prefixLen(bits, a.BitLen())
 		if errors.Is(nerr, errNumDeliberate) {
@@ -773,7 +800,6 @@ func parseRange(s string) (first, last netip.Addr, err error) {
 		if nerr != nil {
 			return first, last, fmt.Errorf("%q: invalid netmask (keepalived: \"Invalid netmask\")", s)
 		}
-		a = a.Unmap()
 		p := netip.PrefixFrom(a, n)
 		if p.Masked().Addr() != a {
 			return first, last, fmt.Errorf("%q: the address has host bits set (keepalived: \"Address mask bits not empty\")", s)
@@ -789,19 +815,20 @@ func parseRange(s string) (first, last netip.Addr, err error) {
 	}
 	base, end, isRange := strings.Cut(s, "-")
 	first, err = netip.ParseAddr(base)
-	if err != nil {
+	if err != nil || first.Zone() != "" || first.Is6() != six {
 		return first, last, fmt.Errorf("%q is not an IP address or range", s)
 	}
-	first = first.Unmap()
+	if first.Is4In6() {
+		return first, first, fmt.Errorf("%q: %w", s, mappedError(first)) // refused, still an entry
+	}
 	if !isRange {
 		return first, first, nil
 	}
 	if (first.Is4() && strings.Contains(end, ".")) || (first.Is6() && strings.Contains(end, ":")) {
 		last, err = netip.ParseAddr(end)
-		if err != nil || last.Unmap().Is4() != first.Is4() {
+		if err != nil || last.Zone() != "" || last.Is4() != first.Is4() || last.Is4In6() {
 			return first, last, fmt.Errorf("range %q: invalid range end (keepalived: \"Invalid range end\")", s)
 		}
-		last = last.Unmap()
 		if last.Less(first) {
 			return first, last, fmt.Errorf("range %q: the end is below the start (keepalived: \"Address range end is less than address range start\")", s)
 		}

@@ -274,9 +274,13 @@ func (b *builder) connKey(c *Node, conn *Conn, st *connState) bool {
 		// keepalived's socket_bind_connect and udp_bind_connect set it).
 		// A mark other than 0 makes SMTP_CHECK's own block a check of
 		// its own (smtpMainUsed).
-		v, err := readUnsigned(c.Arg(0))
-		if len(c.Args) == 0 || err != nil || v > math.MaxUint32 {
-			b.problemf(c.Pos, "Invalid fwmark connection value '%s' (keepalived reports it and reads past it): ignored", c.Arg(0))
+		a, ok := b.one(c, "a mark")
+		if !ok {
+			break // missing, or more than one value: an error
+		}
+		v, err := readUnsigned(a)
+		if err != nil || v > math.MaxUint32 {
+			b.problemf(c.Pos, "Invalid fwmark connection value '%s' (keepalived reports it and reads past it): ignored", a)
 			break
 		}
 		conn.FWMark = uint32(v)

@@ -19,7 +19,7 @@ func TestCheckerFWMark(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name, block string
-		want        int64 // the mark kept; -1: a problem, none kept
+		want        int64 // the mark kept; -1: a problem, none kept; -2: an error (README: extra words after a single value; a missing value)
 		smtpHost    bool  // the mark is on SMTP_CHECK's second checker (its host block)
 	}{
 		{"TCP_CHECK", "  TCP_CHECK {\n   fwmark 7\n  }\n", 7, false},
@@ -32,15 +32,26 @@ func TestCheckerFWMark(t *testing.T) {
 		{"negative", "  TCP_CHECK {\n   fwmark -1\n  }\n", -1, false},
 		{"not a number", "  TCP_CHECK {\n   fwmark abc\n  }\n", -1, false},
 		{"hex", "  TCP_CHECK {\n   fwmark 0x10\n  }\n", -1, false},
+		{"two values", "  TCP_CHECK {\n   fwmark 7 8\n  }\n", -2, false},
+		{"no value", "  TCP_CHECK {\n   fwmark\n  }\n", -2, false},
 		{"SMTP_CHECK host, not a number", "  SMTP_CHECK {\n   host {\n    connect_ip 10.0.0.3\n    fwmark zz\n   }\n  }\n", -1, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			text := conf(tc.block)
 			c, path, err := loadDiffText(t, text)
+			line := strings.Count(text[:strings.Index(text, "fwmark")], "\n") + 1
+			if tc.want == -2 {
+				if err == nil || !strings.Contains(err.Error(), ":"+strconv.Itoa(line)+": fwmark") {
+					t.Errorf("error %v, want one at line %d", err, line)
+				}
+				if _, lerr := exec.LookPath("keepalived"); lerr == nil {
+					keepalivedAgrees(t, path, strings.Contains(tc.block, "7 8"), "")
+				}
+				return
+			}
 			if err != nil {
 				t.Fatalf("refused: %v", err)
 			}
-			line := strings.Count(text[:strings.Index(text, "fwmark")], "\n") + 1
 			var problem bool
 			for _, p := range c.Problems {
 				if p.Pos.Line == line && strings.Contains(p.Msg, "Invalid fwmark connection value") {

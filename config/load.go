@@ -230,6 +230,18 @@ func (b *builder) global(n *Node) {
 			if b.needArgs(c, 1, "lvs_sync_daemon IFACE [INSTANCE] ...") {
 				b.cfg.Global.LVSSyncDaemon = c.Args
 			}
+		case "smtp_alert", "smtp_alert_vrrp", "smtp_alert_checker", "checker_log_all_failures":
+			// keepalived's global handlers check the switch's argument
+			// (check_true_false); kahook sends no mail and logs no
+			// checker failures by them, so only the check is kept.
+			if len(c.Args) > 0 && !trueFalse(c.Args[0]) {
+				msg := fmt.Sprintf("Invalid value '%s' for global %s specified", c.Args[0], c.Key)
+				if c.Key == "checker_log_all_failures" {
+					msg = "Invalid value for checker_log_all_failures specified"
+				}
+				b.problemf(c.Pos, "%s (keepalived reports it and reads past it)", msg)
+			}
+			b.skip(c, "global_defs")
 		default:
 			b.skip(c, "global_defs")
 		}

@@ -65,3 +65,44 @@ func TestSMTPAlertAndHashed(t *testing.T) {
 		})
 	}
 }
+
+// TestGlobalSwitches (hostile review B1): global_defs' smtp_alert,
+// smtp_alert_vrrp, smtp_alert_checker and checker_log_all_failures take
+// check_true_false's words, and any other is reported at its line, as
+// keepalived's global handlers report it. Each case against keepalived -t.
+func TestGlobalSwitches(t *testing.T) {
+	for _, tc := range []struct {
+		line, problem string
+	}{
+		{"smtp_alert", ""},
+		{"smtp_alert no", ""},
+		{"smtp_alert abc", "Invalid value 'abc' for global smtp_alert specified"},
+		{"smtp_alert_vrrp zz", "Invalid value 'zz' for global smtp_alert_vrrp specified"},
+		{"smtp_alert_checker 1", "Invalid value '1' for global smtp_alert_checker specified"},
+		{"smtp_alert_checker on", ""},
+		{"checker_log_all_failures maybe", "Invalid value for checker_log_all_failures specified"},
+		{"checker_log_all_failures true", ""},
+	} {
+		t.Run(tc.line, func(t *testing.T) {
+			c, path, err := loadDiffText(t, "global_defs {\n "+tc.line+"\n}\n")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got string
+			for _, p := range c.Problems {
+				if p.Pos.Line == 2 {
+					got = p.Msg
+				}
+			}
+			if (tc.problem == "") != (got == "") || !strings.Contains(got, tc.problem) {
+				t.Errorf("problem %q, want %q", got, tc.problem)
+			}
+			if _, err := exec.LookPath("keepalived"); err != nil {
+				return
+			}
+			// keepalived says these in its first pass, without the file's
+			// name: its exit code is compared.
+			keepalivedAgrees(t, path, tc.problem == "", "")
+		})
+	}
+}

@@ -184,14 +184,20 @@ func (b *builder) flag(n *Node) bool {
 // true, on, yes, false, off or no, case as written): another is reported
 // and read past. kahook sends no mail, so the value is not used.
 func (b *builder) smtpAlert(n *Node, block string) {
-	if len(n.Args) == 0 {
-		return
-	}
-	switch n.Args[0] {
-	case "true", "on", "yes", "false", "off", "no":
+	if len(n.Args) == 0 || trueFalse(n.Args[0]) {
 		return
 	}
 	b.problemf(n.Pos, "Invalid %s smtp_alert parameter %s (keepalived reports it and reads past it)", block, n.Args[0])
+}
+
+// trueFalse: s is a word keepalived's check_true_false (lib/parser.c)
+// reads, case as written.
+func trueFalse(s string) bool {
+	switch s {
+	case "true", "on", "yes", "false", "off", "no":
+		return true
+	}
+	return false
 }
 
 // switchOn reads a virtual_server switch keepalived 2.2.7 turns on

@@ -114,6 +114,8 @@ func globalDefsText(keys []string) string {
 			b.WriteString(" notification_email {\n  root@example.com\n }\n")
 		case "state_dir", "maintenance_dir":
 			b.WriteString(" " + k + " /run/x\n")
+		case "smtp_alert", "smtp_alert_vrrp", "smtp_alert_checker", "checker_log_all_failures":
+			b.WriteString(" " + k + " yes\n") // check_true_false's word (TestGlobalSwitches)
 		default:
 			b.WriteString(" " + k + " 1\n")
 		}

@@ -534,6 +534,7 @@ var deliberateMarks = []string{
 	"expects one value",                       // extra words after a single value
 	"quotes as part of the file name",         // include "x.conf"
 	"kahook refuses what keepalived misreads", // numbers: errNumDeliberate
+	"already defined at",                      // a virtual_server block for a service defined before
 }
 
 // deliberate: every error is a deliberate difference.

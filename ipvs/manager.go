@@ -34,10 +34,12 @@ type Manager struct {
 	// logs one summary line instead).
 	ChangeLevel slog.Level
 	// Current is the kernel's table as the caller read it under the same
-	// lock (a sync pass reads it to place its real servers): PlanLoad
-	// plans from it instead of reading the table a second time. nil:
-	// PlanLoad reads it.
-	Current Table
+	// lock (a sync pass reads it to place its real servers; `ipvs apply`
+	// while the config parsed): PlanLoad plans from it instead of reading
+	// the table a second time. nil: PlanLoad reads it. CurrentRead is how
+	// long that read took (for PlanLoad's debug line).
+	Current     Table
+	CurrentRead time.Duration
 }
 
 // LoadPlan is what PlanLoad found: the changes to make and the table they
@@ -155,6 +157,8 @@ func (m *Manager) PlanLoad(ctx context.Context, vss []*config.VirtualServer, all
 		if current, err = Read(ctx, m.K); err != nil {
 			return nil, err
 		}
+	} else {
+		t1 = t1.Add(-m.CurrentRead) // logged as the read it was
 	}
 	t2 := time.Now()
 	// The managed-services file only ever adds services to remove: ones

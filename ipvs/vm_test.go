@@ -509,3 +509,48 @@ func TestVMDiffAndDryRunCreateNothing(t *testing.T) {
 		t.Errorf("diff --exit-code after apply: exit %d\n%s", code, out)
 	}
 }
+
+// TestVMApplyReadsWhileParsing (issue 18): `ipvs apply` on a node whose
+// state dir and lock exist reads the kernel's table under the run lock
+// while the config parses, and plans from that read: an unchanged
+// re-apply changes nothing, a change made behind kahook's back (a weight
+// set with ipvsadm) is seen and put back, a config that does not load
+// changes nothing and leaves the lock free (the next apply does not
+// wait), and a state dir that does not exist yet is created by the
+// normal path only once the config loads.
+func TestVMApplyReadsWhileParsing(t *testing.T) {
+	l := newLVS(t)
+	conf := writeConf(t, fmt.Sprintf(small, 3, ""))
+	const early = "IPVS table read under the run lock while the config parsed"
+	// No state dir yet: the normal path (it creates the dir and the lock).
+	if out := l.mustKahook(conf, "--log-level", "debug", "ipvs", "apply"); strings.Contains(out, early) {
+		t.Errorf("read early without a state dir:\n%s", out)
+	}
+	want := l.rules()
+	out := l.mustKahook(conf, "--log-level", "debug", "ipvs", "apply")
+	if !strings.Contains(out, early) || strings.Contains(out, "IPVS change") || l.rules() != want {
+		t.Errorf("unchanged re-apply: read early %v, output:\n%s\nrules:\n%s", strings.Contains(out, early), out, l.rules())
+	}
+	// Behind kahook's back: the early read sees it, the apply puts it back.
+	l.MustRun("ipvsadm", "-e", "-t", "10.1.0.1:80", "-r", "10.2.0.1:80", "-g", "-w", "9")
+	out = l.mustKahook(conf, "--log-level", "debug", "ipvs", "apply")
+	if !strings.Contains(out, early) || l.rules() != want {
+		t.Errorf("weight changed behind kahook: output:\n%s\nrules:\n%s\nwant:\n%s", out, l.rules(), want)
+	}
+	// A config that does not load: exit 2, nothing changed, lock free.
+	broken := writeConf(t, fmt.Sprintf(small, 3, "")+"virtual_server 10.1.0.2 80 {\n    protocol TCP\n}\n") // defined twice: an error
+	if out, code := l.kahook(broken, "ipvs", "apply"); code != 2 || l.rules() != want {
+		t.Errorf("broken config: exit %d, rules:\n%s\n%s", code, l.rules(), out)
+	}
+	start := time.Now()
+	l.mustKahook(conf, "ipvs", "apply")
+	if d := time.Since(start); d > 20*time.Second {
+		t.Errorf("the apply after the broken config took %v: the lock was left held?", d)
+	}
+	// Another state dir (a first run there): the normal path again.
+	other := filepath.Join(t.TempDir(), "other")
+	full := []string{l.bin, "--config", conf, "--state-dir", other, "--syslog", "off", "--log-level", "debug", "ipvs", "apply"}
+	if out, err := l.Run(full...); err != nil || strings.Contains(out, early) {
+		t.Errorf("first apply with another state dir: %v\n%s", err, out)
+	}
+}

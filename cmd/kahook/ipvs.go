@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/kahook/kahook/config"
 	"github.com/kahook/kahook/ipvs"
 	"github.com/kahook/kahook/pool"
 	"github.com/kahook/kahook/state"
@@ -248,7 +250,13 @@ func ipvsApply(c *cli.Context, diffOnly bool) error {
 	debug.SetGCPercent(400)
 	e := getEnv(c)
 	name := c.Args().First()
-	m, unlock, err := e.ipvsManager(c.Context, name, !diffOnly && !e.dryRun)
+	write := !diffOnly && !e.dryRun
+	var early *earlyRead
+	if write {
+		early = e.startEarlyRead(c.Context)
+		defer early.close()
+	}
+	m, unlock, err := e.ipvsManagerWith(c.Context, name, write, early)
 	if err != nil {
 		return err
 	}
@@ -299,6 +307,12 @@ var errDiffers = cli.Exit("", exitFailed)
 // applying at the same moment may change the table under it, which a
 // diff, like `ipvsadm -Ln`, tolerates.
 func (e *env) ipvsManager(ctx context.Context, instance string, write bool) (*ipvs.Manager, func(), error) {
+	return e.ipvsManagerWith(ctx, instance, write, nil)
+}
+
+// ipvsManagerWith is ipvsManager taking over an early read (nil: none)
+// when it was made under the lock of the state dir the config names.
+func (e *env) ipvsManagerWith(ctx context.Context, instance string, write bool, early *earlyRead) (*ipvs.Manager, func(), error) {
 	cfg, err := e.loadConfig()
 	if err != nil {
 		return nil, nil, err
@@ -325,6 +339,11 @@ func (e *env) ipvsManager(ctx context.Context, instance string, write bool) (*ip
 		}
 		return &ipvs.Manager{K: h, Cfg: cfg, StateDir: dir, Log: e.log, Members: members}, func() {}, nil
 	}
+	if m, unlock, ok := early.takeOver(e.resolveStateDir(cfg)); ok {
+		m.Cfg, m.Log = cfg, e.log
+		e.log.Debug("IPVS table read under the run lock while the config parsed", "state_dir", early.dir, "read", early.took, "ok", early.err == nil)
+		return m, unlock, nil
+	}
 	store, err := state.Open(e.resolveStateDir(cfg))
 	if err != nil {
 		return nil, nil, stateFailed(err)
@@ -347,4 +366,87 @@ func (e *env) ipvsManager(ctx context.Context, instance string, write bool) (*ip
 type flushJSON struct {
 	Services int  `json:"services_removed"`
 	DryRun   bool `json:"dry_run"`
+}
+
+// earlyRead is an unchanged re-apply's shortcut (issue 18): the kernel's
+// table is read under the run lock while the config parses (on another
+// CPU: the read is mostly the kernel's work, the parse kahook's), when
+// the state dir is known before the config (--state-dir,
+// KAHOOK_STATE_DIR, else the default), already exists, is safe
+// (state.CheckDir) and has its lock file, and IPVS is loaded: so nothing
+// is created or loaded before the config is known good. A config whose
+// global_defs state_dir names another dir voids it: the table is then
+// read again under that dir's lock. The lock serialises kahook's runs as
+// before; it is only taken before the parse instead of after it.
+type earlyRead struct {
+	dir   string
+	lock  *state.Lock
+	k     ipvs.Kernel
+	done  chan struct{}
+	table ipvs.Table
+	err   error
+	took  time.Duration
+	taken bool
+}
+
+// startEarlyRead starts the read, or returns nil when it cannot be made
+// without creating or loading anything.
+func (e *env) startEarlyRead(ctx context.Context) *earlyRead {
+	dir := e.stateDir
+	if dir == "" {
+		dir = config.DefaultStateDir
+	}
+	if state.CheckDir(dir) != nil {
+		return nil
+	}
+	if fi, err := os.Lstat(filepath.Join(dir, "lock")); err != nil || !fi.Mode().IsRegular() {
+		return nil
+	}
+	k, err := ipvs.OpenNoLoad()
+	if err != nil {
+		return nil // no IPVS loaded: the normal path loads it once the config is good
+	}
+	// One try: a run holding the lock is waited for by the normal path
+	// (once, within its 30 s), not twice.
+	lock, err := (&state.Store{Dir: dir}).LockWithin(ctx, 0)
+	if err != nil {
+		return nil
+	}
+	r := &earlyRead{dir: dir, lock: lock, k: k, done: make(chan struct{})}
+	go func() {
+		defer close(r.done)
+		rctx, cancel := context.WithTimeout(ctx, ipvsDeadline)
+		defer cancel()
+		t0 := time.Now()
+		r.table, r.err = ipvs.Read(rctx, k)
+		r.took = time.Since(t0)
+	}()
+	return r
+}
+
+// takeOver hands the early read's lock, IPVS handle and table to a
+// Manager when dir is the dir it locked; the table only when the read
+// succeeded (PlanLoad reads it otherwise). ok is false otherwise (r nil,
+// or another dir: close then releases the lock).
+func (r *earlyRead) takeOver(dir string) (m *ipvs.Manager, unlock func(), ok bool) {
+	if r == nil || dir != r.dir {
+		return nil, nil, false
+	}
+	<-r.done
+	r.taken = true
+	m = &ipvs.Manager{K: r.k, StateDir: r.dir, Members: pool.MembersAt(r.dir)}
+	if r.err == nil {
+		m.Current, m.CurrentRead = r.table, r.took
+	}
+	return m, r.lock.Unlock, true
+}
+
+// close waits for the read and releases the lock unless a Manager took
+// it over.
+func (r *earlyRead) close() {
+	if r == nil || r.taken {
+		return
+	}
+	<-r.done
+	r.lock.Unlock()
 }

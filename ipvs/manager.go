@@ -157,10 +157,12 @@ func (m *Manager) PlanLoad(ctx context.Context, vss []*config.VirtualServer, all
 		if current, err = Read(ctx, m.K); err != nil {
 			return nil, err
 		}
-	} else {
-		t1 = t1.Add(-m.CurrentRead) // logged as the read it was
 	}
 	t2 := time.Now()
+	desiredTook, readTook := t1.Sub(t0), t2.Sub(t1)
+	if m.Current != nil {
+		readTook = m.CurrentRead // read by the caller: logged as the read it was
+	}
 	// The managed-services file only ever adds services to remove: ones
 	// the kernel holds that the config no longer has. When the kernel
 	// holds the config's services and no other, exactly as the config
@@ -168,7 +170,7 @@ func (m *Manager) PlanLoad(ctx context.Context, vss []*config.VirtualServer, all
 	// the file says: an unchanged re-apply does not read it (1,000
 	// services: about 20M instructions of JSON, 80 ms in the VM).
 	if onlyDesired(desired, current) && inSync(desired, current, nil) {
-		m.Log.Debug("IPVS planned", "services", len(desired), "desired", t1.Sub(t0), "read", t2.Sub(t1), "managed_file", "not needed", "plan", time.Since(t2))
+		m.Log.Debug("IPVS planned", "services", len(desired), "desired", desiredTook, "read", readTook, "managed_file", "not needed", "plan", time.Since(t2))
 		return &LoadPlan{Desired: desired}, nil
 	}
 	managed, err := m.loadManaged()
@@ -177,7 +179,7 @@ func (m *Manager) PlanLoad(ctx context.Context, vss []*config.VirtualServer, all
 	}
 	t3 := time.Now()
 	defer func() {
-		m.Log.Debug("IPVS planned", "services", len(desired), "desired", t1.Sub(t0), "read", t2.Sub(t1), "managed_file", t3.Sub(t2), "plan", time.Since(t3))
+		m.Log.Debug("IPVS planned", "services", len(desired), "desired", desiredTook, "read", readTook, "managed_file", t3.Sub(t2), "plan", time.Since(t3))
 	}()
 	own := scope(vss)
 	stale := make([]ServiceKey, 0, len(managed))

@@ -310,9 +310,12 @@ func ipvsPart(b *strings.Builder, d *data) {
 		w("thresholds, tunnel settings and address family the plan compares) %s, planning %s.", spreadOf(split["read"]), spreadOf(split["plan"]))
 		if rr.MedianMS > 0 {
 			read, start := median(split["read"]), ks.MedianMS
-			w("A re-apply must at least start and read the table: the start and the read alone take %s,", msf(start+read))
-			w("%.3fx a restore (the read alone %.3fx); the goal of 0.05x is %s, which leaves %s for parsing the config,", (start+read)/rr.MedianMS, read/rr.MedianMS, msf(0.05*rr.MedianMS), msf(max(0, 0.05*rr.MedianMS-start-read)))
-			w("building the desired table and planning (`config check` less the start: %s; desired table and plan: %s).", msf(kp.MedianMS-start), msf(median(split["desired"])+median(split["plan"])))
+			parse := kp.MedianMS - start
+			w("The read runs under the run lock while the config parses (`ipvs apply`'s early read, on a node")
+			w("whose state dir exists), so the read above is timed beside the parse, each slowing the other on the")
+			w("VM's two CPUs: a re-apply is about the start, then the longer of the read and the parse with the")
+			w("desired table, then the plan. Start and read alone take %s, %.3fx a restore; the goal of 0.05x", msf(start+read), (start+read)/rr.MedianMS)
+			w("is %s (the parse alone, `config check` less the start: %s; desired table and plan: %s).", msf(0.05*rr.MedianMS), msf(parse), msf(median(split["desired"])+median(split["plan"])))
 		}
 	}
 	w("")

@@ -2,6 +2,7 @@ package config
 
 import (
 	"os/exec"
+	"strings"
 	"testing"
 )
 
@@ -60,6 +61,15 @@ func TestServerAddressForms(t *testing.T) {
 				got := vs.Addr.String() + " " + rs.Endpoint() + " " + conn.IP.String() + " " + conn.BindTo.String()
 				if got != tc.want {
 					t.Errorf("loaded %q, want %q", got, tc.want)
+				}
+				// A range or prefix written on one address: one address,
+				// and a warning saying so.
+				warned := false
+				for _, w := range c.Warnings {
+					warned = warned || strings.Contains(w.Msg, "keepalived reads only the address")
+				}
+				if suffixed := strings.ContainsAny(strings.ReplaceAll(tc.text, "::", ""), "-") || strings.Count(tc.text, "/") > 0; warned != suffixed {
+					t.Errorf("warned %v, want %v: %v", warned, suffixed, c.Warnings)
 				}
 			}
 			if _, err := exec.LookPath("keepalived"); err != nil {

@@ -121,7 +121,18 @@ func (b *builder) addrArg(n *Node, i int, what string) (netip.Addr, bool) {
 		b.errorf(n.Pos, "%s: %q is not a valid IP address", n.Key, s)
 		return netip.Addr{}, false
 	}
+	b.warnAddrSuffix(n, s, a)
 	return a, true
+}
+
+// warnAddrSuffix warns when an address was written with a prefix or
+// range after it, which keepalived (and kahook, as keepalived) leaves
+// out: `real_server 198.51.100.12-20 80` is the one server
+// 198.51.100.12, not nine.
+func (b *builder) warnAddrSuffix(n *Node, text string, a netip.Addr) {
+	if strings.ContainsAny(text, "-/") {
+		b.warnf(n.Pos, "%s %s: keepalived reads only the address %s (what follows '-' or '/' is left out), and so does kahook: one address, not a range or prefix", n.Key, text, a)
+	}
 }
 
 // inetAddr reads an address as keepalived's inet_stosockaddr

@@ -72,6 +72,7 @@ func (b *builder) virtualServer(n *Node) {
 			// reported too.
 			b.errorf(n.Pos, "virtual_server %s: %s", a, mappedRefusal(a))
 		}
+		b.warnAddrSuffix(n, n.Arg(0), a)
 		vs.Addr = netip.AddrPortFrom(a, p)
 		vs.Family = family(vs.Addr.Addr())
 	}
@@ -319,6 +320,7 @@ func (b *builder) forwarding(n *Node, what string) (string, bool) {
 type serviceID struct {
 	addr     netip.AddrPort
 	fwmark   uint32
+	family   int // fwmark services: IPVS keeps mark 1 IPv4 and mark 1 IPv6 apart
 	group    string
 	protocol string
 }
@@ -327,6 +329,7 @@ func serviceOf(vs *VirtualServer) serviceID {
 	id := serviceID{addr: vs.Addr, fwmark: vs.FWMark, group: vs.Group, protocol: vs.Protocol}
 	if vs.FWMark != 0 {
 		id.protocol = ""
+		id.family = vs.Family
 	}
 	return id
 }
@@ -397,6 +400,7 @@ func (b *builder) serverAddr(n *Node) (*RealServer, bool) {
 		b.problemf(n.Pos, "%s %s: not an IP address and port: keepalived skips it, so does kahook", n.Key, strings.Join(n.Args, " "))
 		return nil, false
 	}
+	b.warnAddrSuffix(n, n.Arg(0), a)
 	rs := b.realServers.New(256) // one allocation per 256 (issue 18)
 	*rs = RealServer{Pos: n.Pos, Addr: a, Port: p, Weight: unset, LThreshold: 0}
 	return rs, true

@@ -314,7 +314,8 @@ func ipvsPart(b *strings.Builder, d *data) {
 			w("The read runs under the run lock while the config parses (`ipvs apply`'s early read, on a node")
 			w("whose state dir exists), so the read above is timed beside the parse, each slowing the other on the")
 			w("VM's two CPUs: a re-apply is about the start, then the longer of the read and the parse with the")
-			w("desired table, then the plan. Start and read alone take %s, %.3fx a restore; the goal of 0.05x", msf(start+read), (start+read)/rr.MedianMS)
+			w("desired table, then the plan. The start and the read beside the parse take %s, %.3fx a restore", msf(start+read), (start+read)/rr.MedianMS)
+			w("(a read alone is faster: see `/proc` and the last round's figures in the README); the goal of 0.05x")
 			w("is %s (the parse alone, `config check` less the start: %s; desired table and plan: %s).", msf(0.05*rr.MedianMS), msf(parse), msf(median(split["desired"])+median(split["plan"])))
 		}
 	}

@@ -207,12 +207,15 @@ func defaultNetmask(family int) uint32 {
 // serviceKeys appends the kernel services of vs to keys, and to fromGroup
 // whether each comes from a virtual_server_group.
 func serviceKeys(vs *config.VirtualServer, groups map[string]*config.VirtualServerGroup, keys []ServiceKey, fromGroup []bool) ([]ServiceKey, []bool, error) {
+	// The protocol only for address services: a fwmark service, or a
+	// group of fwmark entries only, has none (keepalived ignores it).
 	var proto Protocol
-	if vs.FWMark == 0 {
-		var err error
-		if proto, err = ParseProtocol(vs.Protocol); err != nil {
-			return nil, nil, err
+	var protoErr error
+	protocol := func() (Protocol, error) {
+		if proto == 0 && protoErr == nil {
+			proto, protoErr = ParseProtocol(vs.Protocol)
 		}
+		return proto, protoErr
 	}
 	switch {
 	case vs.FWMark != 0:
@@ -232,6 +235,10 @@ func serviceKeys(vs *config.VirtualServer, groups map[string]*config.VirtualServ
 				fromGroup = append(fromGroup, true)
 				continue
 			}
+			proto, err := protocol()
+			if err != nil {
+				return nil, nil, err
+			}
 			for a := e.First; ; a = a.Next() {
 				keys = append(keys, ServiceKey{Family: family(a), Protocol: proto, Addr: a, Port: e.Port})
 				fromGroup = append(fromGroup, true)
@@ -242,6 +249,10 @@ func serviceKeys(vs *config.VirtualServer, groups map[string]*config.VirtualServ
 		}
 		return keys, fromGroup, nil
 	default:
+		proto, err := protocol()
+		if err != nil {
+			return nil, nil, err
+		}
 		a := vs.Addr.Addr()
 		return append(keys, ServiceKey{Family: family(a), Protocol: proto, Addr: a, Port: vs.Addr.Port()}), append(fromGroup, false), nil
 	}

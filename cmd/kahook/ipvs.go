@@ -344,6 +344,10 @@ func (e *env) ipvsManagerWith(ctx context.Context, instance string, write bool, 
 		e.log.Debug("IPVS table read under the run lock while the config parsed", "state_dir", early.dir, "read", early.took, "ok", early.err == nil)
 		return m, unlock, nil
 	}
+	// The config names another state dir (or the same one spelt
+	// another way: a second flock on the same file by this process would
+	// wait for itself): the early lock goes before the config's is taken.
+	early.close()
 	store, err := state.Open(e.resolveStateDir(cfg))
 	if err != nil {
 		return nil, nil, stateFailed(err)
@@ -403,8 +407,8 @@ func (e *env) startEarlyRead(ctx context.Context) *earlyRead {
 		return nil
 	}
 	k, err := ipvs.OpenNoLoad()
-	if err != nil {
-		return nil // no IPVS loaded: the normal path loads it once the config is good
+	if _, unloaded := k.(ipvs.Unloaded); err != nil || unloaded {
+		return nil // ip_vs not loaded: the normal path loads it once the config is good
 	}
 	// One try: a run holding the lock is waited for by the normal path
 	// (once, within its 30 s), not twice.
@@ -429,7 +433,7 @@ func (e *env) startEarlyRead(ctx context.Context) *earlyRead {
 // succeeded (PlanLoad reads it otherwise). ok is false otherwise (r nil,
 // or another dir: close then releases the lock).
 func (r *earlyRead) takeOver(dir string) (m *ipvs.Manager, unlock func(), ok bool) {
-	if r == nil || dir != r.dir {
+	if r == nil || r.taken || filepath.Clean(dir) != filepath.Clean(r.dir) {
 		return nil, nil, false
 	}
 	<-r.done
@@ -449,4 +453,5 @@ func (r *earlyRead) close() {
 	}
 	<-r.done
 	r.lock.Unlock()
+	r.taken = true // released: close is idempotent
 }

@@ -192,6 +192,17 @@ func mutate(r *rand.Rand, base diffBase, dir string) (string, string) {
 	}
 	anyLine := func(w []string) bool { return true }
 	what := ""
+	// asFWMark7 turns the address virtual server enclosing line i into
+	// virtual_server fwmark 7 and says so ("": none found).
+	asFWMark7 := func(i int) string {
+		for j := i - 1; j >= 0; j-- {
+			if w := strings.Fields(lines[j]); len(w) >= 3 && w[0] == "virtual_server" && w[1] != "group" && slices.Contains(w, "{") {
+				lines[j] = "virtual_server fwmark 7 {"
+				return fmt.Sprintf(", virtual server on line %d as fwmark 7", j+1)
+			}
+		}
+		return ""
+	}
 	switch r.Intn(19) {
 	case 0:
 		i := r.Intn(len(lines))
@@ -345,13 +356,7 @@ func mutate(r *rand.Rand, base diffBase, dir string) (string, string) {
 			add := []string{"ip_family inet", "ip_family inet6"}[r.Intn(2)]
 			what = fmt.Sprintf("add %s before line %d", add, i+1)
 			if r.Intn(2) == 0 {
-				for j := i - 1; j >= 0; j-- {
-					if w := strings.Fields(lines[j]); len(w) >= 3 && w[0] == "virtual_server" && w[1] != "group" && slices.Contains(w, "{") {
-						lines[j] = "virtual_server fwmark 7 {"
-						what += fmt.Sprintf(", virtual server on line %d as fwmark 7", j+1)
-						break
-					}
-				}
+				what += asFWMark7(i)
 			}
 			lines = slices.Insert(lines, i, "    "+add)
 		}
@@ -379,13 +384,7 @@ func mutate(r *rand.Rand, base diffBase, dir string) (string, string) {
 				what += ", lb_kind TUN"
 			}
 			if r.Intn(2) == 0 {
-				for j := i - 1; j >= 0; j-- {
-					if w := strings.Fields(lines[j]); len(w) >= 3 && w[0] == "virtual_server" && w[1] != "group" && slices.Contains(w, "{") {
-						lines[j] = "virtual_server fwmark 7 {"
-						what += fmt.Sprintf(", virtual server on line %d as fwmark 7", j+1)
-						break
-					}
-				}
+				what += asFWMark7(i)
 			}
 			lines = slices.Insert(lines, i, "    "+add)
 		}

@@ -70,7 +70,7 @@ func (b *builder) virtualServer(n *Node) {
 			// Refused; the block is still read, so that what keepalived
 			// reports in it (its IPv4 servers of the other family) is
 			// reported too.
-			b.errorf(n.Pos, "virtual_server %s: %s", a, mappedRefusal(a))
+			b.errorf(n.Pos, "virtual_server %s: %v", a, mappedError(a))
 		}
 		b.warnAddrSuffix(n, n.Arg(0), a)
 		vs.Addr = netip.AddrPortFrom(a, p)
@@ -645,20 +645,18 @@ func (b *builder) checkFamily(vs *VirtualServer, rs *RealServer) bool {
 	if rs.Addr.Is4In6() {
 		// Refused, and kept: the config does not load, and the virtual
 		// server is not reported as empty besides.
-		b.errorf(rs.Pos, "%s %s: %s", serverWord(rs), rs.Addr, mappedRefusal(rs.Addr))
+		b.errorf(rs.Pos, "%s %s: %v", serverWord(rs), rs.Addr, mappedError(rs.Addr))
 	}
 	return true
 }
 
-// mappedRefusal is why kahook refuses an IPv4-mapped IPv6 address
-// (::ffff:a.b.c.d) as a virtual, real or sorry server's: keepalived's
-// inet_stosockaddr reads it as IPv6 (it has a ':') and loads an IPv6
-// service or destination with that address, which no IPv4 packet
-// reaches; the netlink library kahook writes IPVS with would write it as
-// IPv4 besides. A deliberate difference (README).
-func mappedRefusal(a netip.Addr) string { return mappedError(a).Error() }
-
-// mappedError is mappedRefusal as an error that errors.Is errNumDeliberate.
+// mappedError is why kahook refuses an IPv4-mapped IPv6 address
+// (::ffff:a.b.c.d) as a virtual, real or sorry server's or a group
+// entry's: keepalived's inet_stosockaddr reads it as IPv6 (it has a ':')
+// and loads an IPv6 service or destination with that address, which no
+// IPv4 packet reaches; the netlink library kahook writes IPVS with would
+// write it as IPv4 besides. A deliberate difference (README): the error
+// is errNumDeliberate.
 func mappedError(a netip.Addr) error {
 	return fmt.Errorf("an IPv4-mapped IPv6 address, which keepalived loads into IPVS as IPv6 (no IPv4 packet reaches it): %w (write %s, in an IPv4 virtual_server)", errNumDeliberate, a.Unmap())
 }

@@ -126,3 +126,16 @@ func TestGroupEntryForms(t *testing.T) {
 		})
 	}
 }
+
+// TestMappedVIPRefused (last review): a VIP written as an IPv4-mapped
+// IPv6 address (::ffff:192.0.2.10, with or without a prefix) is an error
+// at its line; kahook bound 192.0.2.10 instead, silently, where
+// keepalived reads an IPv6 address (and ignores it in an IPv4 instance).
+func TestMappedVIPRefused(t *testing.T) {
+	for _, vip := range []string{"::ffff:192.0.2.10", "::ffff:192.0.2.10/128"} {
+		_, err := Parse("k.conf", []byte("instance VI_1 {\n interface lo\n virtual_ipaddress {\n  "+vip+"\n }\n}\n"), Options{ConfigID: "x"})
+		if err == nil || !strings.Contains(err.Error(), "k.conf:4: virtual_ipaddress") || !strings.Contains(err.Error(), "write 192.0.2.10") {
+			t.Errorf("%s: %v, want an error at line 4 naming 192.0.2.10", vip, err)
+		}
+	}
+}

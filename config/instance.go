@@ -154,8 +154,14 @@ func (b *builder) vip(n *Node) (VIP, bool) {
 			b.errorf(n.Pos, "virtual_ipaddress: %q is not an IP address or ADDR/LEN", n.Key)
 			return v, false
 		}
-		a = a.Unmap()
 		p = netip.PrefixFrom(a, a.BitLen())
+	}
+	if p.Addr().Is4In6() {
+		// keepalived reads it as IPv6 ("address family must match VRRP
+		// instance ... - ignoring" in an IPv4 instance); binding the IPv4
+		// address instead would bind what was not written.
+		b.errorf(n.Pos, "virtual_ipaddress: %q is an IPv4-mapped IPv6 address: write %s", n.Key, p.Addr().Unmap())
+		return v, false
 	}
 	v.Prefix = p
 	for i := 0; i < len(n.Args); i++ {

@@ -185,16 +185,11 @@ func (w *batchWriter) acks(first uint32, n int, each func(int, error)) error {
 		if err != nil {
 			return fmt.Errorf("read IPVS acknowledgements (%d of %d missing): %w", left, len(answered), err)
 		}
-		b := w.in[:n]
-		for len(b) >= unix.NLMSG_HDRLEN {
-			l := int(binary.NativeEndian.Uint32(b))
-			if l < unix.NLMSG_HDRLEN || l > len(b) {
-				return fmt.Errorf("read IPVS acknowledgements: malformed netlink message of %d bytes", l)
+		for m, err := range messages(w.in[:n]) {
+			if err != nil {
+				return fmt.Errorf("read IPVS acknowledgements: %w", err)
 			}
-			typ := binary.NativeEndian.Uint16(b[4:])
-			seq := binary.NativeEndian.Uint32(b[8:])
-			data := b[unix.NLMSG_HDRLEN:l]
-			b = b[min(nlmsgAlign(l), len(b)):]
+			typ, seq, data := m.typ, m.seq, m.data
 			pos := int(seq - first)
 			if typ != unix.NLMSG_ERROR || pos < 0 || pos >= len(answered) || answered[pos] {
 				continue // not an acknowledgement of this send

@@ -156,25 +156,27 @@ func (d *destDumper) dump(req []byte, each func(typ uint16, v []byte) error) err
 			truncated = true
 			n = d.recvLen
 		}
-		msgs, err := syscall.ParseNetlinkMessage(d.buf[:n])
-		if err != nil && !truncated {
-			return err
-		}
-		for _, m := range msgs {
-			if m.Header.Seq != d.seq {
+		for m, err := range messages(d.buf[:n]) {
+			if err != nil {
+				if truncated {
+					break // the rest of a cut read
+				}
+				return err
+			}
+			if m.seq != d.seq {
 				continue // a late answer to an earlier request
 			}
-			switch m.Header.Type {
+			switch m.typ {
 			case unix.NLMSG_DONE:
 				if truncated {
 					return errTruncated
 				}
 				return nil
 			case unix.NLMSG_ERROR:
-				if len(m.Data) < 4 {
+				if len(m.data) < 4 {
 					return errors.New("short netlink error message")
 				}
-				if code := int32(binary.NativeEndian.Uint32(m.Data)); code != 0 {
+				if code := int32(binary.NativeEndian.Uint32(m.data)); code != 0 {
 					return syscall.Errno(-code)
 				}
 				if truncated {
@@ -185,14 +187,45 @@ func (d *destDumper) dump(req []byte, each func(typ uint16, v []byte) error) err
 				if truncated {
 					continue
 				}
-				if len(m.Data) < unix.GENL_HDRLEN {
+				if len(m.data) < unix.GENL_HDRLEN {
 					continue
 				}
-				for typ, v := range attrs(m.Data[unix.GENL_HDRLEN:]) {
+				for typ, v := range attrs(m.data[unix.GENL_HDRLEN:]) {
 					if err := each(typ, v); err != nil {
 						return err
 					}
 				}
+			}
+		}
+	}
+}
+
+// netlinkMessage is one message of a netlink read: its type, sequence
+// number and payload (what follows the 16-byte header).
+type netlinkMessage struct {
+	typ  uint16
+	seq  uint32
+	data []byte
+}
+
+// messages iterates over the messages of one netlink read in place,
+// where syscall.ParseNetlinkMessage builds a slice of them (a dump's
+// reply holds one message per destination: 10,000 for 1,000 x 10, each
+// appended to a growing slice). A header whose length is shorter than a
+// header or longer than what is left ends the iteration with an error
+// (ParseNetlinkMessage's EINVAL), after the messages before it.
+func messages(b []byte) func(yield func(netlinkMessage, error) bool) {
+	return func(yield func(netlinkMessage, error) bool) {
+		for len(b) >= unix.NLMSG_HDRLEN {
+			l := int(binary.NativeEndian.Uint32(b))
+			if l < unix.NLMSG_HDRLEN || l > len(b) {
+				yield(netlinkMessage{}, fmt.Errorf("malformed netlink message of %d bytes (%d read): %w", l, len(b), syscall.EINVAL))
+				return
+			}
+			m := netlinkMessage{typ: binary.NativeEndian.Uint16(b[4:]), seq: binary.NativeEndian.Uint32(b[8:]), data: b[unix.NLMSG_HDRLEN:l]}
+			b = b[min(nlmsgAlign(l), len(b)):]
+			if !yield(m, nil) {
+				return
 			}
 		}
 	}

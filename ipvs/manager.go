@@ -33,13 +33,14 @@ type Manager struct {
 	// ChangeLevel is the level each change is logged at (Info; `sync`
 	// logs one summary line instead).
 	ChangeLevel slog.Level
-	// Current is the kernel's table as the caller read it under the same
-	// lock (a sync pass reads it to place its real servers; `ipvs apply`
-	// while the config parsed): PlanLoad plans from it instead of reading
-	// the table a second time. nil: PlanLoad reads it. CurrentRead is how
-	// long that read took (for PlanLoad's debug line).
-	Current     Table
-	CurrentRead time.Duration
+	// Current gives the kernel's table as the caller read it under the
+	// same lock (a sync pass reads it to place its real servers; `ipvs
+	// apply` while the config parsed), and how long that read took (for
+	// PlanLoad's debug line): PlanLoad plans from it instead of reading
+	// the table a second time. It is called once, after the desired table
+	// is built, so a read still under way finishes meanwhile. nil, or a
+	// nil table: PlanLoad reads the table.
+	Current func() (Table, time.Duration)
 }
 
 // LoadPlan is what PlanLoad found: the changes to make and the table they
@@ -152,17 +153,20 @@ func (m *Manager) PlanLoad(ctx context.Context, vss []*config.VirtualServer, all
 		return nil, err
 	}
 	t1 := time.Now()
-	current := m.Current
+	var current Table
+	var readTook time.Duration
+	if m.Current != nil {
+		current, readTook = m.Current() // read by the caller: logged as the read it was
+	}
 	if current == nil {
+		t := time.Now()
 		if current, err = Read(ctx, m.K); err != nil {
 			return nil, err
 		}
+		readTook = time.Since(t)
 	}
 	t2 := time.Now()
-	desiredTook, readTook := t1.Sub(t0), t2.Sub(t1)
-	if m.Current != nil {
-		readTook = m.CurrentRead // read by the caller: logged as the read it was
-	}
+	desiredTook := t1.Sub(t0)
 	// The managed-services file only ever adds services to remove: ones
 	// the kernel holds that the config no longer has. When the kernel
 	// holds the config's services and no other, exactly as the config

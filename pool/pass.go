@@ -200,10 +200,12 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	ictx, icancel := context.WithTimeout(ctx, 20*time.Second)
 	defer icancel()
+	readStart := time.Now()
 	current, err := ipvs.Read(ictx, k)
 	if err != nil {
 		return nil, err
 	}
+	readTook := time.Since(readStart)
 
 	changed := false
 	nm := newNames()
@@ -268,7 +270,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 
 	m := &ipvs.Manager{K: k, Cfg: o.Cfg, StateDir: o.Store.Dir, Log: o.Log, ChangeLevel: slog.LevelDebug,
 		Members: func(vs *config.VirtualServer) []ipvs.Member { return members[vs] },
-		Current: current} // read above, under the same lock: not read again
+		Current: func() (ipvs.Table, time.Duration) { return current, readTook }} // read above, under the same lock: not read again
 	plan, err := m.PlanLoad(ictx, vss, false)
 	if err != nil {
 		return nil, err

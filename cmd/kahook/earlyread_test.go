@@ -2,10 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
+	"github.com/kahook/kahook/ipvs"
 	"github.com/kahook/kahook/state"
 )
 
@@ -31,7 +35,7 @@ func TestEarlyReadHandOver(t *testing.T) {
 	}
 	for _, spelt := range []string{dir, dir + "/", filepath.Join(filepath.Dir(dir), ".", "st") + "/."} {
 		r := newRead()
-		_, unlock, ok := r.takeOver(spelt)
+		_, unlock, ok := r.takeOver(spelt, discardLog)
 		if !ok {
 			t.Errorf("%q: not handed over for %q", spelt, dir)
 			r.close()
@@ -45,7 +49,7 @@ func TestEarlyReadHandOver(t *testing.T) {
 		unlock()
 	}
 	r := newRead()
-	if _, _, ok := r.takeOver(filepath.Join(t.TempDir(), "other")); ok {
+	if _, _, ok := r.takeOver(filepath.Join(t.TempDir(), "other"), discardLog); ok {
 		t.Fatal("handed over for another dir")
 	}
 	r.close()
@@ -55,4 +59,60 @@ func TestEarlyReadHandOver(t *testing.T) {
 		t.Fatalf("the early lock was not released: %v", err)
 	}
 	l.Unlock()
+}
+
+var discardLog = slog.New(slog.DiscardHandler)
+
+// TestEarlyReadWaitedForAtPlan: the hand-over does not wait for the early
+// read (the desired table is built meanwhile); the Manager's Current
+// waits for it and gives its table, nil after a failed read (PlanLoad
+// then reads again), and unlock waits for it before releasing the lock.
+func TestEarlyReadWaitedForAtPlan(t *testing.T) {
+	for _, failed := range []bool{false, true} {
+		dir := filepath.Join(t.TempDir(), "st")
+		if err := os.Mkdir(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		store := &state.Store{Dir: dir}
+		lock, err := store.LockWithin(context.Background(), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := &earlyRead{dir: dir, lock: lock, done: make(chan struct{})}
+		m, unlock, ok := r.takeOver(dir, discardLog) // the read is still under way
+		if !ok {
+			t.Fatal("not handed over")
+		}
+		got := make(chan ipvs.Table)
+		go func() { tb, _ := m.Current(); got <- tb }()
+		unlocked := make(chan struct{})
+		go func() { unlock(); close(unlocked) }()
+		select {
+		case <-got:
+			t.Fatal("Current returned before the read ended")
+		case <-unlocked:
+			t.Fatal("unlock returned before the read ended")
+		case <-time.After(50 * time.Millisecond):
+		}
+		want := ipvs.Table{}
+		if failed {
+			r.err = errors.New("read failed")
+		} else {
+			r.table, r.took = want, time.Second
+		}
+		close(r.done)
+		tb := <-got
+		if failed && tb != nil {
+			t.Errorf("a failed read gave a table: %v", tb)
+		}
+		if !failed && tb == nil {
+			t.Error("the read's table was not given")
+		}
+		<-unlocked
+		l, err := store.LockWithin(context.Background(), 0)
+		if err != nil {
+			t.Fatalf("the lock was not released after the read: %v", err)
+		}
+		l.Unlock()
+	}
 }

@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -243,11 +243,6 @@ func ipvsShow(c *cli.Context) error {
 }
 
 func ipvsApply(c *cli.Context, diffOnly bool) error {
-	// A short run whose heap is mostly the config and two copies of the
-	// table: collecting after 400% growth instead of Go's 100% halves the
-	// instructions of parsing 1,000 x 10 (callgrind: 193M -> 92M) for
-	// about 1.5 MB more RSS (issue 18).
-	debug.SetGCPercent(400)
 	e := getEnv(c)
 	name := c.Args().First()
 	write := !diffOnly && !e.dryRun
@@ -339,9 +334,8 @@ func (e *env) ipvsManagerWith(ctx context.Context, instance string, write bool, 
 		}
 		return &ipvs.Manager{K: h, Cfg: cfg, StateDir: dir, Log: e.log, Members: members}, func() {}, nil
 	}
-	if m, unlock, ok := early.takeOver(e.resolveStateDir(cfg)); ok {
+	if m, unlock, ok := early.takeOver(e.resolveStateDir(cfg), e.log); ok {
 		m.Cfg, m.Log = cfg, e.log
-		e.log.Debug("IPVS table read under the run lock while the config parsed", "state_dir", early.dir, "read", early.took, "ok", early.err == nil)
 		return m, unlock, nil
 	}
 	// The config names another state dir (or the same one spelt
@@ -429,20 +423,27 @@ func (e *env) startEarlyRead(ctx context.Context) *earlyRead {
 }
 
 // takeOver hands the early read's lock, IPVS handle and table to a
-// Manager when dir is the dir it locked; the table only when the read
-// succeeded (PlanLoad reads it otherwise). ok is false otherwise (r nil,
-// or another dir: close then releases the lock).
-func (r *earlyRead) takeOver(dir string) (m *ipvs.Manager, unlock func(), ok bool) {
+// Manager when dir is the dir it locked, without waiting for the read:
+// the Manager's Current waits for it (after the desired table is built)
+// and gives the table only when the read succeeded (PlanLoad reads it
+// otherwise); unlock waits for it too, so the lock is never released
+// under a read. ok is false otherwise (r nil, or another dir: close
+// then releases the lock).
+func (r *earlyRead) takeOver(dir string, log *slog.Logger) (m *ipvs.Manager, unlock func(), ok bool) {
 	if r == nil || r.taken || filepath.Clean(dir) != filepath.Clean(r.dir) {
 		return nil, nil, false
 	}
-	<-r.done
 	r.taken = true
 	m = &ipvs.Manager{K: r.k, StateDir: r.dir, Members: pool.MembersAt(r.dir)}
-	if r.err == nil {
-		m.Current, m.CurrentRead = r.table, r.took
+	m.Current = func() (ipvs.Table, time.Duration) {
+		<-r.done
+		log.Debug("IPVS table read under the run lock while the config parsed", "state_dir", r.dir, "read", r.took, "ok", r.err == nil)
+		if r.err != nil {
+			return nil, 0
+		}
+		return r.table, r.took
 	}
-	return m, r.lock.Unlock, true
+	return m, func() { <-r.done; r.lock.Unlock() }, true
 }
 
 // close waits for the read and releases the lock unless a Manager took

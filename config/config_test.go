@@ -423,7 +423,7 @@ func TestMalformed(t *testing.T) {
 		{"protocol", "virtual_server 10.0.0.1 80 {\n protocol ICMP\n}\n", 2, "unknown value"},
 		{"fwmark zero", "virtual_server fwmark 0 {\n}\n", 1, "fwmark"},
 		{"unknown group", "virtual_server group NOPE {\n}\n", 1, "no virtual_server_group NOPE"},
-		{"duplicate virtual server", "virtual_server 10.0.0.1 80 {\n}\nvirtual_server 10.0.0.1 80 {\n}\n", 3, "already defined"},
+		{"duplicate virtual server", "virtual_server 10.0.0.1 80 {\n real_server 10.0.0.2 80 {\n }\n}\nvirtual_server 10.0.0.1 80 {\n real_server 10.0.0.3 80 {\n }\n}\n", 5, "already defined"},
 		{"virtual server without block", "virtual_server 10.0.0.1 80\n", 1, "expected '{'"},
 		{"connect_timeout text", "virtual_server 10.0.0.1 80 {\n real_server 10.0.0.2 80 {\n  TCP_CHECK {\n   connect_timeout soon\n  }\n }\n}\n", 4, "time in seconds"},
 		{"connect_ip bad", "virtual_server 10.0.0.1 80 {\n real_server 10.0.0.2 80 {\n  TCP_CHECK {\n   connect_ip 1.2.3\n  }\n }\n}\n", 4, "not a valid IP"},

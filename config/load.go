@@ -121,7 +121,6 @@ type builder struct {
 	cfg  *Config
 	errs ErrorList
 	// services indexes the virtual servers built so far (duplicates).
-	services map[serviceID]*VirtualServer
 	// realServers hands out the RealServers (chunk.Of: tens of thousands
 	// in a large config).
 	realServers chunk.Of[RealServer]
@@ -191,6 +190,7 @@ func (b *builder) root(tree *Node) {
 		}
 	}
 	b.cfg.VirtualServers = kept
+	b.definedTwice()
 	b.assignOwners()
 	b.statefulBackups()
 }

@@ -225,6 +225,81 @@ func (vs *VirtualServer) Name() string {
 	}
 }
 
+// Service is one IPVS service a virtual server loads, identified as the
+// kernel identifies it (keepalived's ipvswrapper.c): a fwmark of an
+// address family, or a protocol, address and port. Entry is the
+// virtual_server_group entry it comes from (zero when it is the block's
+// own address or fwmark); keepalived resets such a service's netmask.
+type Service struct {
+	FWMark   uint32
+	Family   int    // 4 or 6
+	Protocol string // TCP, UDP or SCTP; "" for a fwmark
+	Addr     netip.AddrPort
+	Entry    Pos
+}
+
+// FromGroup reports whether s comes from a virtual_server_group entry.
+func (s Service) FromGroup() bool { return s.Entry != (Pos{}) }
+
+// String names s as ipvsadm does (TCP 10.0.0.1:80, FWM 1 IPv6).
+func (s Service) String() string {
+	if s.FWMark != 0 {
+		if s.Family == 6 {
+			return "FWM " + strconv.FormatUint(uint64(s.FWMark), 10) + " IPv6"
+		}
+		return "FWM " + strconv.FormatUint(uint64(s.FWMark), 10)
+	}
+	return s.Protocol + " " + s.Addr.String()
+}
+
+// Services yields the IPVS services vs loads, as keepalived 2.2.7 loads
+// them: its fwmark (IPv4 unless ip_family inet6 or a server says IPv6),
+// its address, or each entry of its group in order, every address of a
+// range (a group fwmark entry without a family takes the virtual
+// server's). A group that groups does not define yields none.
+func (vs *VirtualServer) Services(groups map[string]*VirtualServerGroup) func(yield func(Service) bool) {
+	return func(yield func(Service) bool) {
+		switch {
+		case vs.FWMark != 0:
+			yield(Service{FWMark: vs.FWMark, Family: familyOr4(vs.Family)})
+		case vs.Group != "":
+			g := groups[vs.Group]
+			if g == nil {
+				return
+			}
+			for _, e := range g.Entries {
+				if e.FWMark != 0 {
+					fam := e.Family
+					if fam == 0 {
+						fam = familyOr4(vs.Family)
+					}
+					if !yield(Service{FWMark: e.FWMark, Family: fam, Entry: e.Pos}) {
+						return
+					}
+					continue
+				}
+				for a := e.First; ; a = a.Next() {
+					if !yield(Service{Family: family(a), Protocol: vs.Protocol, Addr: netip.AddrPortFrom(a, e.Port), Entry: e.Pos}) {
+						return
+					}
+					if a == e.Last || !a.IsValid() {
+						break
+					}
+				}
+			}
+		default:
+			yield(Service{Family: family(vs.Addr.Addr()), Protocol: vs.Protocol, Addr: vs.Addr})
+		}
+	}
+}
+
+func familyOr4(f int) int {
+	if f == 6 {
+		return 6
+	}
+	return 4
+}
+
 func bracket(a netip.Addr) string {
 	if a.Is6() {
 		return "[" + a.String() + "]"

@@ -286,16 +286,65 @@ func (b *builder) virtualServer(n *Node) {
 		vs.PersistenceTimeout = DefaultPersistence // keepalived's pgr_handler does this
 	}
 	b.resolveRealServers(vs, sorryKind, sorryInhibit)
-	id := serviceOf(vs)
-	if other, dup := b.services[id]; dup {
-		b.errorf(n.Pos, "virtual_server %s: already defined at %s", vs.Name(), other.Pos)
-		return
-	}
-	if b.services == nil {
-		b.services = map[serviceID]*VirtualServer{}
-	}
-	b.services[id] = vs
 	b.cfg.VirtualServers = append(b.cfg.VirtualServers, vs)
+}
+
+// definedTwice refuses a virtual server that loads an IPVS service an
+// earlier one loads (a deliberate difference: `keepalived -t` passes it,
+// but one IPVS service cannot take two blocks' schedulers, flags and real
+// servers, and kahook will not guess which block was meant): the same
+// block twice ("already defined at" the first), or a service reached
+// twice through virtual_server_group entries (a group entry and a
+// virtual server of the same address, two groups with the same fwmark,
+// overlapping entries of one group). It runs after keepalivedFixups, on
+// the virtual servers keepalived keeps: a block keepalived ignores (no
+// real servers) defines nothing, and the protocol keepalived defaults to
+// is known. Refused blocks are dropped.
+func (b *builder) definedTwice() {
+	type where struct {
+		vs    *VirtualServer
+		entry Pos
+	}
+	blocks := make(map[serviceID]*VirtualServer, len(b.cfg.VirtualServers))
+	services := make(map[Service]where, len(b.cfg.VirtualServers))
+	kept := b.cfg.VirtualServers[:0]
+	for _, vs := range b.cfg.VirtualServers {
+		id := serviceOf(vs)
+		if other, dup := blocks[id]; dup {
+			b.errorf(vs.Pos, "virtual_server %s: already defined at %s", vs.Name(), other.Pos)
+			continue
+		}
+		blocks[id] = vs
+		clash := false
+		for s := range vs.Services(b.cfg.Groups) {
+			entry := s.Entry
+			s.Entry = Pos{}
+			first, dup := services[s]
+			if !dup {
+				services[s] = where{vs, entry}
+				continue
+			}
+			at := first.vs.Pos
+			if first.entry != (Pos{}) {
+				at = first.entry
+			}
+			how := "virtual_server " + first.vs.Name()
+			if first.vs == vs {
+				how = "an earlier entry of virtual_server_group " + vs.Group
+			}
+			via := ""
+			if entry != (Pos{}) {
+				via = " (its group entry at " + entry.String() + ")"
+			}
+			b.errorf(vs.Pos, "virtual_server %s: service %s%s already defined at %s (%s): IPVS holds one service for both", vs.Name(), s, via, at, how)
+			clash = true
+			break
+		}
+		if !clash {
+			kept = append(kept, vs)
+		}
+	}
+	b.cfg.VirtualServers = kept
 }
 
 // forwarding reads lb_kind/lvs_method as keepalived's
@@ -316,7 +365,7 @@ func (b *builder) forwarding(n *Node, what string) (string, bool) {
 }
 
 // serviceID identifies a virtual_server block: two blocks with the same
-// one define the same service (a fwmark's has no protocol).
+// one are the same block written twice (a fwmark's has no protocol).
 type serviceID struct {
 	addr     netip.AddrPort
 	fwmark   uint32

@@ -207,55 +207,28 @@ func defaultNetmask(family int) uint32 {
 // serviceKeys appends the kernel services of vs to keys, and to fromGroup
 // whether each comes from a virtual_server_group.
 func serviceKeys(vs *config.VirtualServer, groups map[string]*config.VirtualServerGroup, keys []ServiceKey, fromGroup []bool) ([]ServiceKey, []bool, error) {
+	if vs.Group != "" && groups[vs.Group] == nil {
+		return nil, nil, fmt.Errorf("%s: no virtual_server_group %s", vs.Pos, vs.Group)
+	}
 	// The protocol only for address services: a fwmark service, or a
 	// group of fwmark entries only, has none (keepalived ignores it).
 	var proto Protocol
 	var protoErr error
-	protocol := func() (Protocol, error) {
-		if proto == 0 && protoErr == nil {
-			proto, protoErr = ParseProtocol(vs.Protocol)
+	for s := range vs.Services(groups) {
+		if s.FWMark != 0 {
+			keys = append(keys, ServiceKey{FWMark: s.FWMark, Family: s.Family})
+		} else {
+			if proto == 0 && protoErr == nil {
+				proto, protoErr = ParseProtocol(vs.Protocol)
+			}
+			if protoErr != nil {
+				return nil, nil, protoErr
+			}
+			keys = append(keys, ServiceKey{Family: s.Family, Protocol: proto, Addr: s.Addr.Addr(), Port: s.Addr.Port()})
 		}
-		return proto, protoErr
+		fromGroup = append(fromGroup, s.FromGroup())
 	}
-	switch {
-	case vs.FWMark != 0:
-		return append(keys, ServiceKey{FWMark: vs.FWMark, Family: familyOr4(vs.Family)}), append(fromGroup, false), nil
-	case vs.Group != "":
-		g := groups[vs.Group]
-		if g == nil {
-			return nil, nil, fmt.Errorf("%s: no virtual_server_group %s", vs.Pos, vs.Group)
-		}
-		for _, e := range g.Entries {
-			if e.FWMark != 0 {
-				fam := e.Family
-				if fam == 0 {
-					fam = familyOr4(vs.Family)
-				}
-				keys = append(keys, ServiceKey{FWMark: e.FWMark, Family: fam})
-				fromGroup = append(fromGroup, true)
-				continue
-			}
-			proto, err := protocol()
-			if err != nil {
-				return nil, nil, err
-			}
-			for a := e.First; ; a = a.Next() {
-				keys = append(keys, ServiceKey{Family: family(a), Protocol: proto, Addr: a, Port: e.Port})
-				fromGroup = append(fromGroup, true)
-				if a == e.Last || !a.IsValid() {
-					break
-				}
-			}
-		}
-		return keys, fromGroup, nil
-	default:
-		proto, err := protocol()
-		if err != nil {
-			return nil, nil, err
-		}
-		a := vs.Addr.Addr()
-		return append(keys, ServiceKey{Family: family(a), Protocol: proto, Addr: a, Port: vs.Addr.Port()}), append(fromGroup, false), nil
-	}
+	return keys, fromGroup, nil
 }
 
 func destFor(k ServiceKey, m Member) Dest {
@@ -290,18 +263,4 @@ func ServiceKeys(vs *config.VirtualServer, groups map[string]*config.VirtualServ
 func fwdOf(kind string) Forward {
 	f, _ := ParseForward(kind)
 	return f
-}
-
-func family(a netip.Addr) int {
-	if a.Is4() {
-		return 4
-	}
-	return 6
-}
-
-func familyOr4(f int) int {
-	if f == 6 {
-		return 6
-	}
-	return 4
 }

@@ -210,6 +210,7 @@ func fifoCommand() *cli.Command {
 		Usage:     "notify_fifo_script: apply keepalived's FIFO lines in order until EOF (after SIGTERM: until keepalived closes the FIFO, at most 2 s)",
 		ArgsUsage: "PATH",
 		Action: func(c *cli.Context) error {
+			longRunGC()
 			e := getEnv(c)
 			if c.NArg() != 1 {
 				return argvError{usage("fifo: expected the FIFO path keepalived passes")}

@@ -107,7 +107,8 @@ func TestBatchMessagesAreMobyRequests(t *testing.T) {
 			t.Errorf("message %d: service attributes %v, want %v", i, order, want)
 		}
 		if dest != nil {
-			d, err := parseDest(dest, syscall.AF_INET)
+			d := &Dest{}
+			err := parseDest(d, dest, syscall.AF_INET)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -11,6 +11,8 @@ import (
 
 	mobyipvs "github.com/moby/ipvs"
 	"golang.org/x/sys/unix"
+
+	"github.com/kahook/kahook/internal/chunk"
 )
 
 // destDumper lists one service's destinations over a generic netlink
@@ -26,6 +28,7 @@ type destDumper struct {
 	family uint16 // the IPVS generic netlink family id
 	seq    uint32
 	buf    []byte
+	chunk  chunk.Of[Dest] // the destinations read
 	// recvLen is the length each read asks for: dumpRecvLen, or all of
 	// buf after a reply did not fit.
 	recvLen int
@@ -101,8 +104,8 @@ func (d *destDumper) dests(ms *mobyipvs.Service) ([]*Dest, error) {
 		if typ != ipvsCmdAttrDest {
 			return nil
 		}
-		dst, err := parseDest(v, ms.AddressFamily)
-		if err != nil {
+		dst := d.chunk.New(512) // one allocation per 512 destinations (issue 18)
+		if err := parseDest(dst, v, ms.AddressFamily); err != nil {
 			return err
 		}
 		out = append(out, dst)
@@ -265,11 +268,10 @@ func (d *destDumper) frame(body []byte) []byte {
 	return append(msg, body...)
 }
 
-// parseDest decodes one nested IPVS_CMD_ATTR_DEST. The address is 16
+// parseDest decodes one nested IPVS_CMD_ATTR_DEST into d. The address is 16
 // bytes; its family is the destination's own when the kernel says it
 // (a tunnel may mix families), else the service's.
-func parseDest(b []byte, svcFamily uint16) (*Dest, error) {
-	d := &Dest{}
+func parseDest(d *Dest, b []byte, svcFamily uint16) error {
 	var addr []byte
 	fam := svcFamily
 	u32 := func(v []byte) uint32 {
@@ -309,11 +311,11 @@ func parseDest(b []byte, svcFamily uint16) (*Dest, error) {
 		n = 4
 	}
 	if len(addr) < n {
-		return nil, fmt.Errorf("IPVS destination without a usable address (%d bytes)", len(addr))
+		return fmt.Errorf("IPVS destination without a usable address (%d bytes)", len(addr))
 	}
 	a, _ := netip.AddrFromSlice(addr[:n])
 	d.Key.Addr = a.Unmap()
-	return d, nil
+	return nil
 }
 
 // attrs iterates over netlink attributes (type without flags, value).

@@ -159,6 +159,13 @@ func (a *Announcer) Run(ctx context.Context, ips []netip.Addr, s Schedule, start
 			a.Log.Debug("gratuitous ARP stopped: a newer event took over", "round", i)
 			return sent, nil
 		}
+		// Cancelled before an overdue round as well as during a wait: a
+		// follower told to stop while it was starting up on a loaded node
+		// must not announce a VIP the node has released (a DR BACKUP keeps
+		// it on lo, and an unrecorded release leaves stop nothing to see).
+		if ctx.Err() != nil {
+			return sent, nil
+		}
 		n, err := a.Round(ips)
 		sent += n
 		if err != nil {

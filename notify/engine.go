@@ -858,7 +858,10 @@ func stopFollower(pid int, instance string, log *slog.Logger) {
 		named = named || a == instance
 	}
 	if isFollower && named {
-		if err := syscall.Kill(pid, syscall.SIGTERM); err == nil {
+		// SIGKILL, not SIGTERM: a follower has nothing to clean up, and
+		// one still starting up on a loaded node could send a round
+		// after a SIGTERM, announcing a VIP this run is releasing.
+		if err := syscall.Kill(pid, syscall.SIGKILL); err == nil {
 			log.Debug("stopped pending gratuitous ARP of an older event", "pid", pid)
 		}
 	}
@@ -968,7 +971,9 @@ func StopFollowers(instance string, log *slog.Logger) {
 		if err != nil || pid == os.Getpid() {
 			continue
 		}
-		if exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid)); err != nil || exe != self {
+		// " (deleted)": a follower of the binary this one replaced (a
+		// package upgrade while MASTER) is found too.
+		if exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid)); err != nil || (exe != self && exe != self+" (deleted)") {
 			continue
 		}
 		stopFollower(pid, instance, log)

@@ -816,6 +816,57 @@ func TestReleaseStopsFollowerWithoutState(t *testing.T) {
 	<-done
 }
 
+// TestReleaseStopsFollowerOfReplacedBinary: a release that cannot use
+// the state (here an unsafe state dir) finds the instance's gratuitous
+// ARP follower by its executable, also when a package upgrade replaced
+// that binary while the node was MASTER (the follower's /proc/PID/exe
+// then ends in " (deleted)"): the release stopped every follower but
+// that one, which went on announcing a VIP a DR BACKUP keeps on lo.
+func TestReleaseStopsFollowerOfReplacedBinary(t *testing.T) {
+	sw := netnstest.NewSwitch(t)
+	conf := strings.Replace(instanceConf("    garp_master_refresh 1\n    backup {\n        vip on\n        sysctl realserver\n    }"), vip6, "", 1)
+	n := newNode(t, sw, "rfup", "02:00:00:00:09:05", "10.9.0.1/24", "", conf)
+	install := func(path string) {
+		data, err := os.ReadFile(n.bin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tmp := path + ".new"
+		if err := os.WriteFile(tmp, data, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, path); err != nil { // as dpkg replaces it
+			t.Fatal(err)
+		}
+	}
+	bin := filepath.Join(t.TempDir(), "kahook")
+	install(bin)
+	n.bin = bin
+	n.mustKahook("notify", "master", "VI_1")
+	pid := stateFile(t, n.stateDir).Instances["VI_1"].GARPPID
+	if pid == 0 || !running(pid) {
+		t.Fatalf("MASTER started no gratuitous ARP follower (pid %d)", pid)
+	}
+	install(bin) // the upgrade
+	if exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid)); !strings.HasSuffix(exe, " (deleted)") {
+		t.Fatalf("setup: the follower's executable is %q, not the replaced file", exe)
+	}
+	if err := os.Chmod(n.stateDir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	out, _ := n.kahook("notify", "backup", "VI_1")
+	if err := os.Chmod(n.stateDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "releasing anyway") {
+		t.Fatalf("setup: the release used the state dir:\n%s", out)
+	}
+	if !netnstest.Eventually(time.Second, func() bool { return !running(pid) }) {
+		syscall.Kill(pid, syscall.SIGKILL)
+		t.Errorf("follower %d of the replaced binary still announcing after the release (VIP on lo: %v):\n%s", pid, n.hasAddr("lo", vip4), out)
+	}
+}
+
 // running: pid exists and is not a zombie waiting for its parent.
 func running(pid int) bool {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))

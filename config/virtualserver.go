@@ -1100,6 +1100,17 @@ func (b *builder) resolveGroups() {
 				first = f
 			}
 		}
+		if have[4] != have[6] {
+			// One family, fwmark entries' included (keepalived's
+			// vsg->have_ipv4/have_ipv6): link_vsg_to_vs gives it to the
+			// service, so a fwmark entry without a family takes it too
+			// (ipvs_group_cmd), where the first address entry's left a
+			// group of fwmarks only without one.
+			first = 4
+			if have[6] {
+				first = 6
+			}
+		}
 		switch {
 		case have[4] && have[6] && vs.Family != 0,
 			have[4] && vs.Family == 6, have[6] && vs.Family == 4:

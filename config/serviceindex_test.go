@@ -127,3 +127,19 @@ func TestLargeRangesLoadCheaply(t *testing.T) {
 		t.Errorf("error %v, want one saying %q", err, want)
 	}
 }
+
+// TestDefinedTwiceNamesTheFirstBlock: a service first defined through a
+// group's entry is named by the entry's line and by the block that used
+// the group: two blocks of one group (TCP and UDP, sharing the group's
+// fwmark) are both "virtual_server group G", and the entry's line alone
+// did not say which block came first.
+func TestDefinedTwiceNamesTheFirstBlock(t *testing.T) {
+	text := "virtual_server_group G {\n 10.0.0.1 53\n fwmark 7\n}\n" +
+		"virtual_server group G {\n protocol TCP\n lb_algo rr\n lb_kind NAT\n real_server 10.1.0.2 53 {\n }\n}\n" +
+		"virtual_server group G {\n protocol UDP\n lb_algo rr\n lb_kind NAT\n real_server 10.1.0.3 53 {\n }\n}\n"
+	_, path, err := loadDiffText(t, text)
+	want := "virtual_server group G: service FWM 7 (its group entry at k.conf:3) already defined at k.conf:3 (virtual_server group G), by the block at k.conf:5: IPVS holds one service for both"
+	if err == nil || !strings.Contains(strings.ReplaceAll(err.Error(), filepath.Dir(path)+"/", ""), want) {
+		t.Errorf("error %v, want one saying %q", err, want)
+	}
+}

@@ -324,15 +324,20 @@ func (b *builder) definedTwice() {
 			if first.entry != (Pos{}) {
 				where = first.entry
 			}
-			how := "virtual_server " + first.vs.Name()
-			if first.vs == vs {
-				how = "an earlier entry of virtual_server_group " + vs.Group
+			how := "(virtual_server " + first.vs.Name() + ")"
+			switch {
+			case first.vs == vs:
+				how = "(an earlier entry of virtual_server_group " + vs.Group + ")"
+			case first.entry != (Pos{}):
+				// The entry's line names the group, not the block: two
+				// blocks of one group are both "virtual_server group G".
+				how += ", by the block at " + first.vs.Pos.String()
 			}
 			via := ""
 			if entry != (Pos{}) {
 				via = " (its group entry at " + entry.String() + ")"
 			}
-			b.errorf(vs.Pos, "virtual_server %s: service %s%s already defined at %s (%s): IPVS holds one service for both", vs.Name(), s, via, where, how)
+			b.errorf(vs.Pos, "virtual_server %s: service %s%s already defined at %s %s: IPVS holds one service for both", vs.Name(), s, via, where, how)
 			clash = true
 			break
 		}

@@ -259,9 +259,37 @@ func (s Service) String() string {
 // server's). A group that groups does not define yields none.
 func (vs *VirtualServer) Services(groups map[string]*VirtualServerGroup) func(yield func(Service) bool) {
 	return func(yield func(Service) bool) {
+		for s, last := range vs.serviceRanges(groups) {
+			if s.FWMark != 0 {
+				if !yield(s) {
+					return
+				}
+				continue
+			}
+			port := s.Addr.Port()
+			for a := s.Addr.Addr(); ; a = a.Next() {
+				s.Addr = netip.AddrPortFrom(a, port)
+				if !yield(s) {
+					return
+				}
+				if a == last || !a.IsValid() {
+					break
+				}
+			}
+		}
+	}
+}
+
+// serviceRanges yields what Services yields with each range of a group's
+// entry as one Service, its first address, and the range's last address
+// (the service's own address for one that is not a range; invalid for a
+// fwmark). A range never leaves its last byte (IPv4) or 16-bit group
+// (IPv6): parseRange refuses one that would (crossesBlock).
+func (vs *VirtualServer) serviceRanges(groups map[string]*VirtualServerGroup) func(yield func(Service, netip.Addr) bool) {
+	return func(yield func(Service, netip.Addr) bool) {
 		switch {
 		case vs.FWMark != 0:
-			yield(Service{FWMark: vs.FWMark, Family: familyOr4(vs.Family)})
+			yield(Service{FWMark: vs.FWMark, Family: familyOr4(vs.Family)}, netip.Addr{})
 		case vs.Group != "":
 			g := groups[vs.Group]
 			if g == nil {
@@ -273,22 +301,17 @@ func (vs *VirtualServer) Services(groups map[string]*VirtualServerGroup) func(yi
 					if fam == 0 {
 						fam = familyOr4(vs.Family)
 					}
-					if !yield(Service{FWMark: e.FWMark, Family: fam, Entry: e.Pos}) {
+					if !yield(Service{FWMark: e.FWMark, Family: fam, Entry: e.Pos}, netip.Addr{}) {
 						return
 					}
 					continue
 				}
-				for a := e.First; ; a = a.Next() {
-					if !yield(Service{Family: family(a), Protocol: vs.Protocol, Addr: netip.AddrPortFrom(a, e.Port), Entry: e.Pos}) {
-						return
-					}
-					if a == e.Last || !a.IsValid() {
-						break
-					}
+				if !yield(Service{Family: family(e.First), Protocol: vs.Protocol, Addr: netip.AddrPortFrom(e.First, e.Port), Entry: e.Pos}, e.Last) {
+					return
 				}
 			}
 		default:
-			yield(Service{Family: family(vs.Addr.Addr()), Protocol: vs.Protocol, Addr: vs.Addr})
+			yield(Service{Family: family(vs.Addr.Addr()), Protocol: vs.Protocol, Addr: vs.Addr}, vs.Addr.Addr())
 		}
 	}
 }

@@ -32,6 +32,10 @@ func garpCommand() *cli.Command {
 			&cli.Int64Flag{Name: "start", Hidden: true},
 		},
 		Action: func(c *cli.Context) error {
+			if c.String("follow") != "" || flagTime(c, "refresh") > 0 {
+				// garp_master_refresh: it lives as long as MASTER.
+				longRunGC()
+			}
 			e := getEnv(c)
 			ctx, stop := signal.NotifyContext(c.Context, syscall.SIGTERM, syscall.SIGINT)
 			defer stop()

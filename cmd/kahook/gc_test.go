@@ -3,6 +3,7 @@ package main
 import (
 	"io"
 	"math"
+	"path/filepath"
 	"runtime/debug"
 	"testing"
 )
@@ -41,5 +42,42 @@ func TestRunGC(t *testing.T) {
 	longRunGC()
 	if p, l := state(); p != 150 || l != 64<<20 {
 		t.Errorf("GOGC and GOMEMLIMIT set: GOGC %d, memory limit %d; want 150, %d", p, l, 64<<20)
+	}
+}
+
+// TestLongRunsCollect: every run that lives as long as keepalived or a
+// MASTER state collects at GOGC=400 with no limit of kahook's own, not
+// only the FIFO reader: the background gratuitous ARP of
+// garp_master_refresh (garp --follow, which notify MASTER starts and
+// which runs until the next transition) and garp --refresh. With the GC
+// off, such a follower's heap grew by about 32 KB a second at
+// garp_master_refresh 1 (measured in a namespace) with nothing
+// collected before 1 GiB. Each run is refused for its arguments, after
+// the GC is set and before anything is sent.
+func TestLongRunsCollect(t *testing.T) {
+	percent, limit := debug.SetGCPercent(100), debug.SetMemoryLimit(-1)
+	defer func() { debug.SetGCPercent(percent); debug.SetMemoryLimit(limit) }()
+	t.Setenv("GOGC", "")
+	t.Setenv("GOMEMLIMIT", "")
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"fifo", []string{"fifo"}},
+		{"garp follower", []string{"garp", "--follow", "VI_1", "--event", "bad"}},
+		{"garp refresh", []string{"garp", "--refresh", "1s"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			shortRunGC()
+			args := append([]string{"kahook", "--syslog", "off", "--config", filepath.Join(t.TempDir(), "none.conf")}, tc.args...)
+			if code := run(args, io.Discard, io.Discard); code != exitUsage {
+				t.Fatalf("%v: exit %d, want %d", tc.args, code, exitUsage)
+			}
+			p := debug.SetGCPercent(-1)
+			debug.SetGCPercent(p)
+			if l := debug.SetMemoryLimit(-1); p != 400 || l != math.MaxInt64 {
+				t.Errorf("%v: GOGC %d, memory limit %d; want 400, no limit", tc.args, p, l)
+			}
+		})
 	}
 }

@@ -43,9 +43,10 @@ const runMemoryLimit = 1 << 30
 // runs for milliseconds to seconds and exits; its heap is mostly the
 // config and the IPVS table, live to the end, so collecting finds almost
 // nothing: re-applying 1,000 x 10 in the VM spent about 120 ms of CPU in
-// the GC's mark workers at GOGC=400 (issue 18). The FIFO reader, which
-// lives as long as keepalived, collects again (longRunGC). GOGC and
-// GOMEMLIMIT from the environment still win.
+// the GC's mark workers at GOGC=400 (issue 18). The runs that live as
+// long as keepalived or a MASTER state (the FIFO reader, garp --follow
+// and garp --refresh) collect again (longRunGC). GOGC and GOMEMLIMIT
+// from the environment still win.
 func shortRunGC() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(-1)
@@ -56,8 +57,11 @@ func shortRunGC() {
 }
 
 // longRunGC restores collection for a run that lives as long as
-// keepalived (the FIFO reader): GOGC=400, no memory limit of kahook's
-// own; GOGC and GOMEMLIMIT from the environment still win.
+// keepalived or a MASTER state (the FIFO reader; the gratuitous ARP
+// follower of garp_master_refresh and garp --refresh, whose rounds
+// allocate about 32 KB a second at a 1 s refresh): GOGC=400, no memory
+// limit of kahook's own; GOGC and GOMEMLIMIT from the environment still
+// win.
 func longRunGC() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(400)

@@ -46,15 +46,17 @@ func notifyCommand() *cli.Command {
 			if err := e.refuseMaster(); err != nil && ev.State == notify.Master {
 				return err
 			}
-			if ev.State != notify.Master {
-				// A release never depends on the config loading.
-				if _, err := e.loadConfig(); err != nil {
+			cfg, err := e.loadConfig() // once: its problems are logged once
+			if err != nil {
+				if ev.State != notify.Master {
+					// A release never depends on the config loading.
 					return e.releaseWithoutConfig([]string{ev.Name}, false, ev.Group, err)
 				}
+				return err
 			}
 			// Validated before the state dir is created or locked: a
 			// refused event creates nothing.
-			eng, err := e.engine(func(eng *notify.Engine) error {
+			eng, err := e.engineFor(cfg, func(eng *notify.Engine) error {
 				_, err := eng.Validate(ev)
 				return err
 			})
@@ -140,18 +142,9 @@ func toNotifyJSON(res *notify.Result) notifyJSON {
 	return out
 }
 
-// engine wires a notify engine for this node. validate (if not nil)
-// runs before the state dir is opened: what it refuses (exit 2) leaves
-// nothing behind.
-func (e *env) engine(validate func(*notify.Engine) error) (*notify.Engine, error) {
-	cfg, err := e.loadConfig()
-	if err != nil {
-		return nil, err
-	}
-	return e.engineFor(cfg, validate)
-}
-
-// engineFor is engine for a config already loaded.
+// engineFor wires a notify engine for this node and the config loaded.
+// validate (if not nil) runs before the state dir is opened: what it
+// refuses (exit 2) leaves nothing behind.
 func (e *env) engineFor(cfg *config.Config, validate func(*notify.Engine) error) (*notify.Engine, error) {
 	// Created and checked by Handle: a release never depends on it.
 	store := &state.Store{Dir: e.resolveStateDir(cfg), Log: e.log}

@@ -57,11 +57,12 @@ func releaseCommand() *cli.Command {
 				}
 				return e.releaseWithoutConfig(nil, true, false, err)
 			}
-			if _, err := e.loadConfig(); err != nil {
+			cfg, err := e.loadConfig() // once: its problems are logged once
+			if err != nil {
 				// A release never depends on the config loading.
 				return e.releaseWithoutConfig(c.Args().Slice(), c.Bool("all"), false, err)
 			}
-			eng, err := e.engine(nil)
+			eng, err := e.engineFor(cfg, nil)
 			if err != nil {
 				return err
 			}

@@ -147,7 +147,10 @@ const kahook8Sections = `
 : the state and lock directory, as **--state-dir**
 
 **GOGC**
-: Go's garbage collector target; kahook uses 400 unless it is set
+: Go's garbage collector target. Unless it is set, a run collects nothing until its heap nears 1 GiB, and the runs that live as long as keepalived or a MASTER state (**fifo**, **garp --follow**, **garp --refresh**) collect at 400; when set, it applies to every run
+
+**GOMEMLIMIT**
+: Go's memory limit; when set (and **GOGC** is not), it replaces the 1 GiB at which a run starts collecting
 
 # FILES
 

@@ -23,6 +23,7 @@ CGO_ENABLED=0 go build -o bin/benchtool ./internal/benchtool
 CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o bin/gofloor ./internal/gofloor
 CGO_ENABLED=0 go build -o bin/benchlab ./internal/benchlab
 mkdir -p bench/out
+kahook="$(bin/kahook --syslog off version | head -1)"
 if [ -z "${BENCH_ONLY:-}" ] && [ -z "${BENCH_PARTS:-}" ]; then
 	rm -f bench/out/*.jsonl bench/out/*.log
 fi
@@ -30,6 +31,7 @@ rc=0
 if [ "${BENCH_ONLY:-host}" = host ] && [ -z "${BENCH_PARTS:-}" ]; then
 	echo "== host benchmarks" >&2
 	bench/host.sh | tee bench/out/host.jsonl || rc=1
+	printf '{"name":"run/host","date":"%s","kahook":"%s"}\n' "$(date -u '+%Y-%m-%d %H:%M UTC')" "$kahook" >>bench/out/host.jsonl
 fi
 if [ "${BENCH_ONLY:-vm}" = vm ]; then
 	echo "== VM benchmarks" >&2
@@ -42,8 +44,11 @@ if [ "${BENCH_ONLY:-vm}" = vm ]; then
 	fi
 	# One file per part (vm.sh prints "== part NAME DATE" before each).
 	awk '/^== part / { f = "bench/out/vm-" $3 ".jsonl"; printf "" >f; next } f && /^\{/ { print >f }' bench/out/vm.log
+	# When and with which kahook each part ran: a partial run keeps the
+	# other parts' files, and RESULTS.md says which run each comes from.
+	awk -v k="$kahook" '/^== part / { printf "{\"name\":\"run/%s\",\"date\":\"%s\",\"kahook\":\"%s\"}\n", $3, $4, k >>("bench/out/vm-" $3 ".jsonl") }' bench/out/vm.log
 fi
-machine="$(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), $(free -g | awk '/Mem:/{print $2}') GiB, host kernel $(uname -r), $(go version | cut -d' ' -f3), $(bin/kahook --syslog off version | head -1), $(date -u '+%Y-%m-%d %H:%M UTC')"
+machine="$(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), $(free -g | awk '/Mem:/{print $2}') GiB, host kernel $(uname -r), $(go version | cut -d' ' -f3); report written $(date -u '+%Y-%m-%d %H:%M UTC')"
 go run ./internal/benchreport -o bench/RESULTS.md -machine "$machine" bench/out/*.jsonl
 echo "wrote bench/RESULTS.md" >&2
 if [ "$rc" != 0 ]; then

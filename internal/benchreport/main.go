@@ -116,6 +116,17 @@ func render(d *data, machine string) string {
 	w("over the rounds (wall clock of the whole process, including its start).")
 	w("")
 	w("Machine: %s.", machine)
+	var parts []string
+	for _, name := range d.order {
+		if part, ok := strings.CutPrefix(name, "run/"); ok {
+			parts = append(parts, fmt.Sprintf("%s %v (%v)", part, d.raw[name]["date"], d.raw[name]["kahook"]))
+		}
+	}
+	if len(parts) > 0 {
+		// A partial run (BENCH_PARTS, BENCH_ONLY) keeps the other parts'
+		// results: each part says when and with which kahook it ran.
+		w("Parts, when they ran and with which kahook: %s.", strings.Join(parts, "; "))
+	}
 	if vm := d.raw["machine/vm"]; vm != nil {
 		w("VM: Debian's kernel %v under qemu TCG (software CPU emulation), %v vCPUs, %v MiB.", vm["kernel"], vm["cpus"], vm["mem_mb"])
 		if small, _ := vm["small"].(string); small != "" {

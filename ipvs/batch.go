@@ -220,9 +220,10 @@ func (w *batchWriter) message(b []byte, cmd uint8, c Change) []byte {
 	start := len(b)
 	b = append(b, make([]byte, unix.NLMSG_HDRLEN)...)
 	b = append(b, cmd, ipvsGenlVersion, 0, 0)
-	b = appendService(b, toMobyService(c.Service))
+	ms := toMobyService(c.Service)
+	b = appendService(b, ms)
 	if c.Dest != nil {
-		b = appendDest(b, toMobyDest(c.Dest))
+		b = appendDest(b, toMobyDest(c.Dest), ms.AddressFamily)
 	}
 	h := b[start:]
 	binary.NativeEndian.PutUint32(h[0:], uint32(len(b)-start))
@@ -261,8 +262,16 @@ func appendService(b []byte, s *mobyipvs.Service) []byte {
 // the address, port, forwarding method, weight and the upper and lower
 // thresholds (no address family: moby/ipvs sends none, and the kernel
 // then takes the service's).
-func appendDest(b []byte, d *mobyipvs.Destination) []byte {
+func appendDest(b []byte, d *mobyipvs.Destination, svcFamily uint16) []byte {
 	return appendNested(b, ipvsCmdAttrDest, func(b []byte) []byte {
+		if d.AddressFamily != 0 && d.AddressFamily != svcFamily {
+			// A tunnelled server of the other family (an IPv4 server
+			// of an IPv6 service): without IPVS_DEST_ATTR_ADDR_FAMILY
+			// the kernel reads its address in the service's family
+			// (192.168.200.40 became [c0a8:c828::]), which moby/ipvs
+			// never sends; keepalived does (ipvswrapper.c).
+			b = appendAttr(b, ipvsDestAttrAF, binary.NativeEndian.AppendUint16(nil, d.AddressFamily))
+		}
 		b = appendAttr(b, ipvsDestAttrAddr, rawIP(d.Address))
 		b = appendAttr(b, ipvsDestAttrPort, binary.BigEndian.AppendUint16(nil, d.Port))
 		b = appendAttr(b, ipvsDestAttrFwd, binary.NativeEndian.AppendUint32(nil, d.ConnectionFlags&mobyipvs.ConnectionFlagFwdMask))

@@ -131,3 +131,54 @@ func refusingEntry() *Entry {
 	}
 	return e
 }
+
+// TestBatchNamesADestinationOfTheOtherFamily: a tunnelled IPv4 server of
+// an IPv6 fwmark service is written with IPVS_DEST_ATTR_ADDR_FAMILY
+// (AF_INET) before its 4-byte address, as keepalived writes it, so the
+// kernel does not read the address as IPv6 (192.168.200.40 was loaded
+// as [c0a8:c828::], in the VM); a destination of the service's own
+// family is written as moby/ipvs writes it, without the attribute. Such
+// a change goes through the batched writer even alone (otherFamily).
+func TestBatchNamesADestinationOfTheOtherFamily(t *testing.T) {
+	svc := Service{Key: ServiceKey{FWMark: 41, Family: 6}, Sched: "rr", Netmask: 128}
+	for _, tc := range []struct {
+		dest    string
+		wantAF  uint16 // 0: no attribute
+		mixed   bool
+		addrLen int
+	}{
+		{"192.168.200.40", syscall.AF_INET, true, 4},
+		{"2001:db8::40", 0, false, 16},
+	} {
+		d := &Dest{Key: DestKey{Addr: netip.MustParseAddr(tc.dest)}, Weight: 1, Fwd: FwdTunnel}
+		c := Change{Op: AddDest, Service: svc, Dest: d}
+		if otherFamily(c) != tc.mixed {
+			t.Errorf("%s: otherFamily %v, want %v", tc.dest, !tc.mixed, tc.mixed)
+		}
+		w := &batchWriter{family: 42}
+		b := w.message(nil, ipvsCmdNewDest, c)
+		var dest []byte
+		for typ, v := range attrs(b[unix.NLMSG_HDRLEN+unix.GENL_HDRLEN:]) {
+			if typ == ipvsCmdAttrDest {
+				dest = v
+			}
+		}
+		var af uint16
+		var addr []byte
+		for typ, v := range attrs(dest) {
+			switch typ {
+			case ipvsDestAttrAF:
+				af = binary.NativeEndian.Uint16(v)
+			case ipvsDestAttrAddr:
+				addr = v
+			}
+		}
+		if af != tc.wantAF || len(addr) != tc.addrLen {
+			t.Errorf("%s in FWM 41 IPv6: address family attribute %d, address of %d bytes; want %d and %d", tc.dest, af, len(addr), tc.wantAF, tc.addrLen)
+		}
+		got := &Dest{}
+		if err := parseDest(got, dest, syscall.AF_INET6); err != nil || got.Key.Addr != d.Key.Addr {
+			t.Errorf("%s: read back as %v (%v)", tc.dest, got.Key.Addr, err)
+		}
+	}
+}

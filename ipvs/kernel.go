@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -292,9 +293,12 @@ func readService(dests func(*mobyipvs.Service) ([]*Dest, error), ms *mobyipvs.Se
 // The error joins every refusal (each a *Refused); refused lists them.
 //
 // More than one change goes to the kernel through the batched writer
-// (batch.go) when k is a *Handle: the same requests, many per send.
+// (batch.go) when k is a *Handle: the same requests, many per send. So
+// does any change of a destination whose family is not its service's
+// (a tunnelled IPv4 server of an IPv6 service), which moby/ipvs cannot
+// write (it never names a destination's own family).
 func Apply(ctx context.Context, k Kernel, changes []Change) (done []Change, refused []Change, err error) {
-	if h, ok := k.(*Handle); ok && h.family != 0 && len(changes) > 1 {
+	if h, ok := k.(*Handle); ok && h.family != 0 && (len(changes) > 1 || slices.ContainsFunc(changes, otherFamily)) {
 		// Opened here, on the caller's thread: in its network namespace.
 		if w, werr := newBatchWriter(h.family); werr == nil {
 			return applyBatch(ctx, w, changes)
@@ -324,6 +328,12 @@ func Apply(ctx context.Context, k Kernel, changes []Change) (done []Change, refu
 		return r, errors.Join(errs...)
 	})
 	return r.done, r.refused, err
+}
+
+// otherFamily: c changes a destination of another family than its
+// service's.
+func otherFamily(c Change) bool {
+	return c.Dest != nil && c.Dest.Key.Addr.IsValid() && c.Dest.Key.Addr.Is4() != (c.Service.Key.Family == 4)
 }
 
 // applyBatch is Apply through w, which it closes.

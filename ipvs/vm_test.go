@@ -277,6 +277,21 @@ virtual_server fwmark 5 {
     real_server 192.168.200.22 80 { weight 9 }
 }
 `,
+		// A group whose only family is written on a fwmark entry gives it
+		// to the virtual server, so its fwmark entry without a family is
+		// IPv6 too (keepalived's link_vsg_to_vs; the hostile review's
+		// finding 4, until then checked against keepalived's source only).
+		"group-family-from-fwmark-entries": `
+virtual_server_group VSG_6 {
+    fwmark 41 inet6
+    fwmark 42
+}
+virtual_server group VSG_6 {
+    lb_algo rr
+    lb_kind TUN
+    real_server 192.168.200.40 0 { weight 1 }
+}
+`,
 		"ipv6-sorry-quorum": `
 virtual_server 2001:db8::10 80 {
     lb_algo lc
@@ -538,7 +553,7 @@ func TestVMApplyReadsWhileParsing(t *testing.T) {
 		t.Errorf("weight changed behind kahook: output:\n%s\nrules:\n%s\nwant:\n%s", out, l.rules(), want)
 	}
 	// A config that does not load: exit 2, nothing changed, lock free.
-	broken := writeConf(t, fmt.Sprintf(small, 3, "")+"virtual_server 10.1.0.2 80 {\n    protocol TCP\n}\n") // defined twice: an error
+	broken := writeConf(t, fmt.Sprintf(small, 3, "")+"virtual_server 10.1.0.2 80 {\n    protocol TCP\n    real_server 10.2.0.9 80 {\n    }\n}\n") // defined twice: an error
 	if out, code := l.kahook(broken, "ipvs", "apply"); code != 2 || l.rules() != want {
 		t.Errorf("broken config: exit %d, rules:\n%s\n%s", code, l.rules(), out)
 	}

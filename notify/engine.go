@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/kahook/kahook/config"
 	"github.com/kahook/kahook/ipvs"
 	"github.com/kahook/kahook/pool"
@@ -845,26 +847,49 @@ func without(addrs, keep []vip.Addr) []vip.Addr {
 }
 
 // stopFollower ends the background gratuitous ARP of an older event, if
-// that pid is still our follower (pids are reused).
+// that pid is still instance's follower (pids are reused). The pid is
+// held by a pidfd while its command line is read, so the signal reaches
+// the process that was checked, not one that took the pid since.
 func stopFollower(pid int, instance string, log *slog.Logger) {
+	fd, err := unix.PidfdOpen(pid, 0)
+	switch {
+	case err == nil:
+		defer unix.Close(fd)
+	case errors.Is(err, unix.ENOSYS):
+		fd = -1 // kernel before 5.3: kill by pid
+	default:
+		return // gone
+	}
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	if err != nil {
+	if err != nil || !isFollowerOf(strings.Split(strings.TrimRight(string(data), "\x00"), "\x00"), instance) {
 		return
 	}
-	args := strings.Split(strings.TrimRight(string(data), "\x00"), "\x00")
-	isFollower, named := false, false
-	for _, a := range args {
-		isFollower = isFollower || a == "--follow"
-		named = named || a == instance
+	// SIGKILL, not SIGTERM: a follower has nothing to clean up, and
+	// one still starting up on a loaded node could send a round
+	// after a SIGTERM, announcing a VIP this run is releasing.
+	if fd >= 0 {
+		err = unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0)
+	} else {
+		err = syscall.Kill(pid, syscall.SIGKILL)
 	}
-	if isFollower && named {
-		// SIGKILL, not SIGTERM: a follower has nothing to clean up, and
-		// one still starting up on a loaded node could send a round
-		// after a SIGTERM, announcing a VIP this run is releasing.
-		if err := syscall.Kill(pid, syscall.SIGKILL); err == nil {
-			log.Debug("stopped pending gratuitous ARP of an older event", "pid", pid)
+	if err == nil {
+		log.Debug("stopped pending gratuitous ARP of an older event", "pid", pid)
+	}
+}
+
+// isFollowerOf reports whether args, a command line, is instance's
+// gratuitous ARP follower: `... garp --follow INSTANCE ...`, as
+// GARPStarter starts it. The instance must be --follow's value: an
+// instance named like another argument of a follower (auto, garp, the
+// config path) or a program that merely has --follow and the name among
+// its arguments (tail --follow VI_1) is not it.
+func isFollowerOf(args []string, instance string) bool {
+	for i := 0; i+2 < len(args); i++ {
+		if args[i] == "garp" && args[i+1] == "--follow" && args[i+2] == instance {
+			return true
 		}
 	}
+	return false
 }
 
 // release applies a BACKUP/FAULT/STOP/DELETED whose event is newer than

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -34,5 +35,49 @@ func TestPartsSayWhenTheyRan(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("the report does not say %q:\n%s", want, out[:min(len(out), 1500)])
 		}
+	}
+}
+
+// TestRatioBesideItsVerdict: a ratio printed beside a verdict is never
+// the goal's own figure on the wrong side of it: 0.5004x a restore
+// printed as "0.50x" beside "not met" (a goal of at most 0.5x) read as a
+// contradiction, as 0.054x did against 0.05x before ratioDigits.
+func TestRatioBesideItsVerdict(t *testing.T) {
+	timing := func(name string, ms float64) string {
+		return fmt.Sprintf(`{"name":%q,"runs":1,"median_ms":%g,"min_ms":%g,"max_ms":%g,"wall_ms":[%g]}`+"\n", name, ms, ms, ms, ms)
+	}
+	for _, tc := range []struct {
+		name, kahook, ref string
+		a, b              float64
+		ratio, verdict    string // the goals table's row
+	}{
+		{"load just above 0.5x", "ipvs/kahook-load", "ipvs/restore-load", 5004, 10000, "0.5004x", "**not met**"},
+		{"load at 0.5x", "ipvs/kahook-load", "ipvs/restore-load", 5000, 10000, "0.50x", "met"},
+		{"re-apply just above 0.05x", "ipvs/kahook-reapply", "ipvs/restore-reapply", 500.4, 10000, "0.05004x", "**not met**"},
+		{"check tcp just above 1x", "check/kahook-tcp", "check/bash-tcp", 1.002, 1, "1.002x", "**not met**"},
+		{"check http well below", "check/kahook-http", "check/curl", 4, 10, "0.40x", "met"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "r.jsonl")
+			if err := os.WriteFile(p, []byte(timing(tc.kahook, tc.a)+timing(tc.ref, tc.b)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			d, err := read([]string{p})
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := render(d, "test machine")
+			found := false
+			for line := range strings.Lines(out) {
+				if strings.HasPrefix(line, "| ") && strings.Contains(line, "| "+tc.ratio+" (") {
+					found = strings.HasSuffix(line, "| "+tc.verdict+" |\n")
+					break
+				}
+			}
+			if !found {
+				i := strings.Index(out, "## Issue 18's goals")
+				t.Errorf("the goals table has no row with %s and %s:\n%s", tc.ratio, tc.verdict, out[i:min(len(out), i+1200)])
+			}
+		})
 	}
 }

@@ -979,9 +979,10 @@ func (e *Engine) unclaimedMarked(log *slog.Logger) []vip.Addr {
 }
 
 // StopFollowers ends every gratuitous ARP follower of instance (`kahook
-// ... garp --follow INSTANCE`, this same executable) found in /proc: a
-// release stops announcing even when the state that names the
-// follower's pid is unreadable or was never written.
+// ... garp --follow INSTANCE`, this same executable, in this network
+// namespace) found in /proc: a release stops announcing even when the
+// state that names the follower's pid is unreadable or was never
+// written.
 func StopFollowers(instance string, log *slog.Logger) {
 	self, err := os.Executable()
 	if err != nil {
@@ -991,6 +992,10 @@ func StopFollowers(instance string, log *slog.Logger) {
 	if err != nil {
 		return
 	}
+	// Another network namespace is another node's (another keepalived,
+	// a container, a test's node): its follower announces there, not
+	// here, and the instance names of two nodes often coincide (VI_1).
+	netns, _ := os.Readlink("/proc/self/ns/net")
 	for _, d := range entries {
 		pid, err := strconv.Atoi(d.Name())
 		if err != nil || pid == os.Getpid() {
@@ -999,6 +1004,9 @@ func StopFollowers(instance string, log *slog.Logger) {
 		// " (deleted)": a follower of the binary this one replaced (a
 		// package upgrade while MASTER) is found too.
 		if exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid)); err != nil || (exe != self && exe != self+" (deleted)") {
+			continue
+		}
+		if ns, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/net", pid)); netns != "" && err == nil && ns != netns {
 			continue
 		}
 		stopFollower(pid, instance, log)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -70,4 +71,75 @@ func TestStopFollowerKillsOnlyTheInstancesFollower(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestStopFollowersStaysInItsNetns: the /proc scan of a release stops
+// the instance's followers in its own network namespace only. Another
+// namespace is another node (a second keepalived, a container, a test's
+// node) whose instance is often named the same (VI_1): its follower
+// announces there, and killing it stopped that node's gratuitous ARP
+// (garp_master_refresh included). The stand-ins are this test binary
+// (the same executable, as a follower is) with a follower's arguments.
+func TestStopFollowersStaysInItsNetns(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: a network namespace")
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	instance := fmt.Sprintf("VI_standin_%d", os.Getpid())
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	for _, tc := range []struct {
+		name   string
+		netns  bool // the stand-in runs in a new network namespace
+		killed bool
+	}{
+		{"this namespace", false, true},
+		{"another namespace", true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := exec.Command(self, "-test.run=^TestFollowerStandIn$", "garp", "--follow", instance)
+			cmd.Env = append(os.Environ(), "KAHOOK_FOLLOWER_STAND_IN=1")
+			if tc.netns {
+				cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET}
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			exited := make(chan error, 1)
+			go func() { exited <- cmd.Wait() }()
+			defer func() {
+				_ = cmd.Process.Kill()
+				<-exited
+			}()
+			pid := cmd.Process.Pid
+			for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+				if b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); strings.Contains(string(b), instance) {
+					break
+				}
+			}
+			StopFollowers(instance, log)
+			select {
+			case err := <-exited:
+				exited <- err
+				if !tc.killed {
+					t.Errorf("a release in this namespace killed %s's follower in another one (%v)", instance, err)
+				}
+			case <-time.After(500 * time.Millisecond):
+				if tc.killed {
+					t.Errorf("a release left %s's follower in its own namespace running", instance)
+				}
+			}
+		})
+	}
+}
+
+// TestFollowerStandIn is the stand-in follower of
+// TestStopFollowersStaysInItsNetns: it only waits to be killed.
+func TestFollowerStandIn(t *testing.T) {
+	if os.Getenv("KAHOOK_FOLLOWER_STAND_IN") == "" {
+		t.Skip("run by TestStopFollowersStaysInItsNetns")
+	}
+	time.Sleep(30 * time.Second)
 }

@@ -855,10 +855,10 @@ func stopFollower(pid int, instance string, log *slog.Logger) {
 	switch {
 	case err == nil:
 		defer unix.Close(fd)
-	case errors.Is(err, unix.ENOSYS):
-		fd = -1 // kernel before 5.3: kill by pid
-	default:
+	case errors.Is(err, unix.ESRCH):
 		return // gone
+	default:
+		fd = -1 // no pidfd (a kernel before 5.3, a seccomp filter): by pid
 	}
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
 	if err != nil || !isFollowerOf(strings.Split(strings.TrimRight(string(data), "\x00"), "\x00"), instance) {
@@ -869,7 +869,9 @@ func stopFollower(pid int, instance string, log *slog.Logger) {
 	// after a SIGTERM, announcing a VIP this run is releasing.
 	if fd >= 0 {
 		err = unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0)
-	} else {
+	}
+	if fd < 0 || (err != nil && !errors.Is(err, unix.ESRCH)) {
+		// No pidfd, or a filter refused pidfd_send_signal: by pid.
 		err = syscall.Kill(pid, syscall.SIGKILL)
 	}
 	if err == nil {

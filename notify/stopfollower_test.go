@@ -40,34 +40,8 @@ func TestStopFollowerKillsOnlyTheInstancesFollower(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cmd := exec.Command("/bin/sh", append([]string{"-c", "sleep 30; :"}, tc.args...)...)
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			exited := make(chan error, 1)
-			go func() { exited <- cmd.Wait() }()
-			defer func() {
-				_ = cmd.Process.Kill()
-				<-exited
-			}()
-			// Start returns once the exec began; the kernel sets the
-			// new command line a little later.
-			pid := cmd.Process.Pid
-			for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
-				if b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); strings.Contains(string(b), "sleep 30") {
-					break
-				}
-			}
-			stopFollower(pid, tc.instance, log)
-			select {
-			case err := <-exited:
-				exited <- err
-				if !tc.killed {
-					t.Errorf("stopFollower(%q) killed %q (%v)", tc.instance, tc.args, err)
-				}
-			case <-time.After(500 * time.Millisecond):
-				if tc.killed {
-					t.Errorf("stopFollower(%q) left %q running", tc.instance, tc.args)
-				}
+			if killed := killedBy(t, cmd, "sleep 30", func(pid int) { stopFollower(pid, tc.instance, log) }); killed != tc.killed {
+				t.Errorf("stopFollower(%q) on %q: killed %v, want %v", tc.instance, tc.args, killed, tc.killed)
 			}
 		})
 	}
@@ -104,32 +78,8 @@ func TestStopFollowersStaysInItsNetns(t *testing.T) {
 			if tc.netns {
 				cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET}
 			}
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			exited := make(chan error, 1)
-			go func() { exited <- cmd.Wait() }()
-			defer func() {
-				_ = cmd.Process.Kill()
-				<-exited
-			}()
-			pid := cmd.Process.Pid
-			for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
-				if b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); strings.Contains(string(b), instance) {
-					break
-				}
-			}
-			StopFollowers(instance, log)
-			select {
-			case err := <-exited:
-				exited <- err
-				if !tc.killed {
-					t.Errorf("a release in this namespace killed %s's follower in another one (%v)", instance, err)
-				}
-			case <-time.After(500 * time.Millisecond):
-				if tc.killed {
-					t.Errorf("a release left %s's follower in its own namespace running", instance)
-				}
+			if killed := killedBy(t, cmd, instance, func(int) { StopFollowers(instance, log) }); killed != tc.killed {
+				t.Errorf("a release in this namespace, follower of %s in another namespace %v: killed %v, want %v", instance, tc.netns, killed, tc.killed)
 			}
 		})
 	}
@@ -142,4 +92,33 @@ func TestFollowerStandIn(t *testing.T) {
 		t.Skip("run by TestStopFollowersStaysInItsNetns")
 	}
 	time.Sleep(30 * time.Second)
+}
+
+// killedBy starts cmd, waits until its command line shows want (Start
+// returns once the exec began; the kernel sets the new command line a
+// little later), calls stop with its pid, and reports whether the
+// process was killed within 500 ms. The process is killed and reaped
+// at the end in any case.
+func killedBy(t *testing.T, cmd *exec.Cmd, want string, stop func(pid int)) bool {
+	t.Helper()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	pid := cmd.Process.Pid
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); strings.Contains(string(b), want) {
+			break
+		}
+	}
+	stop(pid)
+	select {
+	case <-exited:
+		return true
+	case <-time.After(500 * time.Millisecond):
+		_ = cmd.Process.Kill()
+		<-exited
+		return false
+	}
 }

@@ -47,14 +47,7 @@ const runMemoryLimit = 1 << 30
 // long as keepalived or a MASTER state (the FIFO reader, garp --follow
 // and garp --refresh) collect again (longRunGC). GOGC and GOMEMLIMIT
 // from the environment still win.
-func shortRunGC() {
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(-1)
-		if os.Getenv("GOMEMLIMIT") == "" {
-			debug.SetMemoryLimit(runMemoryLimit)
-		}
-	}
-}
+func shortRunGC() { setGC(-1, runMemoryLimit) }
 
 // longRunGC restores collection for a run that lives as long as
 // keepalived or a MASTER state (the FIFO reader; the gratuitous ARP
@@ -62,12 +55,18 @@ func shortRunGC() {
 // allocate about 32 KB a second at a 1 s refresh): GOGC=400, no memory
 // limit of kahook's own; GOGC and GOMEMLIMIT from the environment still
 // win.
-func longRunGC() {
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(400)
-		if os.Getenv("GOMEMLIMIT") == "" {
-			debug.SetMemoryLimit(math.MaxInt64)
-		}
+func longRunGC() { setGC(400, math.MaxInt64) }
+
+// setGC sets the GC target (percent; -1: off) and the memory limit
+// (bytes) kahook chooses, unless the environment chose them: GOGC leaves
+// both as the runtime read them, GOMEMLIMIT the limit.
+func setGC(percent int, limit int64) {
+	if os.Getenv("GOGC") != "" {
+		return
+	}
+	debug.SetGCPercent(percent)
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(limit)
 	}
 }
 

@@ -880,14 +880,15 @@ func stopFollower(pid int, instance string, log *slog.Logger) {
 }
 
 // isFollowerOf reports whether args, a command line, is instance's
-// gratuitous ARP follower: `... garp --follow INSTANCE ...`, as
-// GARPStarter starts it. The instance must be --follow's value: an
+// gratuitous ARP follower: followerArgs (`... garp --follow INSTANCE
+// ...`) as consecutive arguments, as GARPStarter starts it. The instance must be --follow's value: an
 // instance named like another argument of a follower (auto, garp, the
 // config path) or a program that merely has --follow and the name among
 // its arguments (tail --follow VI_1) is not it.
 func isFollowerOf(args []string, instance string) bool {
-	for i := 0; i+2 < len(args); i++ {
-		if args[i] == "garp" && args[i+1] == "--follow" && args[i+2] == instance {
+	want := followerArgs(instance)
+	for i := 0; i+len(want) <= len(args); i++ {
+		if slices.Equal(args[i:i+len(want)], want) {
 			return true
 		}
 	}

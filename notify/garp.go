@@ -66,7 +66,7 @@ func (g *GARPStarter) Announce(_ context.Context, in *config.Instance, ev Event)
 	if _, more := ScheduleOf(in).At(1); !more || g.Exe == "" {
 		return sent, 0, nil
 	}
-	args := append(append([]string{}, g.Args...), "garp", "--follow", in.Name,
+	args := append(append(append([]string{}, g.Args...), followerArgs(in.Name)...),
 		"--event", formatKey(ev.Key), "--start", strconv.FormatInt(start.UnixNano(), 10))
 	cmd := exec.Command(g.Exe, args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
@@ -77,6 +77,11 @@ func (g *GARPStarter) Announce(_ context.Context, in *config.Instance, ev Event)
 	_ = cmd.Process.Release()
 	return sent, pid, nil
 }
+
+// followerArgs are the words of a follower's command line that name it
+// the instance's follower: started with them (GARPStarter), recognised by
+// them as consecutive arguments (isFollowerOf).
+func followerArgs(instance string) []string { return []string{"garp", "--follow", instance} }
 
 func dialAnnouncer(in *config.Instance, log *slog.Logger) (*arp.Announcer, func(), error) {
 	c, ifi, err := arp.Dial(in.Interface)

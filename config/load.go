@@ -120,7 +120,6 @@ func IsConfigError(err error) bool {
 type builder struct {
 	cfg  *Config
 	errs ErrorList
-	// services indexes the virtual servers built so far (duplicates).
 	// realServers hands out the RealServers (chunk.Of: tens of thousands
 	// in a large config).
 	realServers chunk.Of[RealServer]

@@ -260,8 +260,9 @@ func appendService(b []byte, s *mobyipvs.Service) []byte {
 
 // appendDest is moby/ipvs's fillDestination: IPVS_CMD_ATTR_DEST with
 // the address, port, forwarding method, weight and the upper and lower
-// thresholds (no address family: moby/ipvs sends none, and the kernel
-// then takes the service's).
+// thresholds; and, only for a destination whose family is not the
+// service's (svcFamily, AF_INET or AF_INET6), its address family, which
+// moby/ipvs never sends (the kernel then takes the service's).
 func appendDest(b []byte, d *mobyipvs.Destination, svcFamily uint16) []byte {
 	return appendNested(b, ipvsCmdAttrDest, func(b []byte) []byte {
 		if d.AddressFamily != 0 && d.AddressFamily != svcFamily {

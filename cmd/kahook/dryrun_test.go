@@ -68,7 +68,6 @@ func tree(t *testing.T, dir string) []string {
 func TestDryRunCreatesNothing(t *testing.T) {
 	bin := testbin.Kahook(t)
 	ns := netnstest.New(t, "dry")
-	ns.MustRun("ip", "link", "set", "lo", "up")
 	for _, args := range [][]string{
 		{"--dry-run", "notify", "master", "VI_1"},
 		{"--dry-run", "notify", "backup", "VI_1"},
@@ -120,7 +119,6 @@ func TestDryRunCreatesNothing(t *testing.T) {
 func TestDryRunReleasePrintsPlan(t *testing.T) {
 	bin := testbin.Kahook(t)
 	ns := netnstest.New(t, "drrel")
-	ns.MustRun("ip", "link", "set", "lo", "up")
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "kahook.conf")
 	// No virtual server: the plan does not depend on IPVS.
@@ -195,7 +193,6 @@ func TestReloadWithoutConfig(t *testing.T) {
 	}
 	bin := testbin.Kahook(t)
 	ns := netnstest.New(t, "rlnc")
-	ns.MustRun("ip", "link", "set", "lo", "up")
 	dir := t.TempDir()
 	missing := filepath.Join(dir, "none", "kahook.conf")
 	reload := func(args ...string) (int, string) {
@@ -280,7 +277,6 @@ func TestDryRunHelpNamesRefusers(t *testing.T) {
 func TestUnsafeStateDirParentCreatesNothing(t *testing.T) {
 	bin := testbin.Kahook(t)
 	ns := netnstest.New(t, "unsp")
-	ns.MustRun("ip", "link", "set", "lo", "up")
 	for _, parent := range []struct {
 		name string
 		mode os.FileMode

@@ -20,7 +20,6 @@ import (
 func TestConfigProblemsLoggedOnce(t *testing.T) {
 	bin := testbin.Kahook(t)
 	ns := netnstest.New(t, "prb1")
-	ns.MustRun("ip", "link", "set", "lo", "up")
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "kahook.conf")
 	// The virtual server has no real servers: keepalived ignores it (a

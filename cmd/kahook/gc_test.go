@@ -9,29 +9,20 @@ import (
 )
 
 // TestRunGC (issue 18): a run collects nothing until its heap nears
-// runMemoryLimit; the FIFO reader, which lives as long as keepalived,
-// collects at GOGC=400 with no limit of kahook's own; GOGC and
-// GOMEMLIMIT from the environment are left as the runtime read them.
+// runMemoryLimit; a long run (TestLongRunsCollect says which) collects
+// at GOGC=400 with no limit of kahook's own; GOGC and GOMEMLIMIT from
+// the environment are left as the runtime read them.
 func TestRunGC(t *testing.T) {
-	percent, limit := debug.SetGCPercent(100), debug.SetMemoryLimit(-1)
-	defer func() { debug.SetGCPercent(percent); debug.SetMemoryLimit(limit) }()
-	state := func() (int, int64) {
-		p := debug.SetGCPercent(-1)
-		debug.SetGCPercent(p)
-		return p, debug.SetMemoryLimit(-1)
-	}
-
+	keepGCSettings(t)
 	t.Setenv("GOGC", "")
 	t.Setenv("GOMEMLIMIT", "")
 	shortRunGC()
-	if p, l := state(); p != -1 || l != runMemoryLimit {
+	if p, l := gcSettings(); p != -1 || l != runMemoryLimit {
 		t.Errorf("a run: GOGC %d, memory limit %d; want off, %d", p, l, runMemoryLimit)
 	}
-	if code := run([]string{"kahook", "--syslog", "off", "fifo"}, io.Discard, io.Discard); code != exitUsage {
-		t.Fatalf("fifo without its path: exit %d, want %d", code, exitUsage)
-	}
-	if p, l := state(); p != 400 || l != math.MaxInt64 {
-		t.Errorf("the FIFO reader: GOGC %d, memory limit %d; want 400, no limit", p, l)
+	longRunGC()
+	if p, l := gcSettings(); p != 400 || l != math.MaxInt64 {
+		t.Errorf("a long run: GOGC %d, memory limit %d; want 400, no limit", p, l)
 	}
 
 	debug.SetGCPercent(150)
@@ -40,7 +31,7 @@ func TestRunGC(t *testing.T) {
 	t.Setenv("GOMEMLIMIT", "64MiB")
 	shortRunGC()
 	longRunGC()
-	if p, l := state(); p != 150 || l != 64<<20 {
+	if p, l := gcSettings(); p != 150 || l != 64<<20 {
 		t.Errorf("GOGC and GOMEMLIMIT set: GOGC %d, memory limit %d; want 150, %d", p, l, 64<<20)
 	}
 }
@@ -55,8 +46,7 @@ func TestRunGC(t *testing.T) {
 // collected before 1 GiB. Each run is refused for its arguments, after
 // the GC is set and before anything is sent.
 func TestLongRunsCollect(t *testing.T) {
-	percent, limit := debug.SetGCPercent(100), debug.SetMemoryLimit(-1)
-	defer func() { debug.SetGCPercent(percent); debug.SetMemoryLimit(limit) }()
+	keepGCSettings(t)
 	t.Setenv("GOGC", "")
 	t.Setenv("GOMEMLIMIT", "")
 	for _, tc := range []struct {
@@ -73,11 +63,23 @@ func TestLongRunsCollect(t *testing.T) {
 			if code := run(args, io.Discard, io.Discard); code != exitUsage {
 				t.Fatalf("%v: exit %d, want %d", tc.args, code, exitUsage)
 			}
-			p := debug.SetGCPercent(-1)
-			debug.SetGCPercent(p)
-			if l := debug.SetMemoryLimit(-1); p != 400 || l != math.MaxInt64 {
+			if p, l := gcSettings(); p != 400 || l != math.MaxInt64 {
 				t.Errorf("%v: GOGC %d, memory limit %d; want 400, no limit", tc.args, p, l)
 			}
 		})
 	}
+}
+
+// gcSettings reads the GC target (percent; -1: off) and the memory limit
+// without changing them.
+func gcSettings() (int, int64) {
+	p := debug.SetGCPercent(-1)
+	debug.SetGCPercent(p)
+	return p, debug.SetMemoryLimit(-1)
+}
+
+// keepGCSettings puts the GC target and memory limit back when t ends.
+func keepGCSettings(t *testing.T) {
+	p, l := gcSettings()
+	t.Cleanup(func() { debug.SetGCPercent(p); debug.SetMemoryLimit(l) })
 }

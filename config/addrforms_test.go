@@ -19,6 +19,7 @@ func TestServerAddressForms(t *testing.T) {
 	conf := func(vs, rs, check string) string {
 		return "virtual_server " + vs + " 80 {\n lb_algo rr\n lb_kind NAT\n protocol TCP\n real_server " + rs + " 80 {\n" + check + " }\n}\n"
 	}
+	tun := func(text string) string { return strings.Replace(text, "lb_kind NAT", "lb_kind TUN", 1) }
 	tcp := func(k, v string) string { return "  TCP_CHECK {\n   " + k + " " + v + "\n  }\n" }
 	for _, tc := range []struct {
 		name, text string
@@ -36,6 +37,12 @@ func TestServerAddressForms(t *testing.T) {
 		{"a range end of the other family", conf("10.0.0.1", "10.0.0.2-2001:db8::", ""), false, "problem"},
 		{"IPv4-mapped real server in an IPv6 service", conf("2001:db8::1", "::ffff:10.0.0.2", ""), true, "deliberate"},
 		{"IPv4-mapped virtual server", conf("::ffff:10.0.0.1", "2001:db8::2", ""), true, "deliberate"},
+		// A tunnelled server may be of the other family, so keepalived
+		// loads a mapped one in either service (as IPv6), and kahook
+		// wrote [c0a8:c834::] for ::ffff:192.168.200.52 (VM), then
+		// deleted and re-added it on every apply.
+		{"IPv4-mapped TUN server in an IPv6 service", tun(conf("2001:db8::1", "::ffff:10.0.0.2", "")), true, "deliberate"},
+		{"IPv4-mapped TUN server in an IPv4 service", tun(conf("10.0.0.1", "::ffff:10.0.0.2", "")), true, "deliberate"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, path, err := loadDiffText(t, tc.text)

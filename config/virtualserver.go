@@ -824,7 +824,14 @@ func (b *builder) fixPort(vs *VirtualServer, rs *RealServer) {
 // family differs from the virtual server's (tunnelled ones may differ).
 func (b *builder) checkFamily(vs *VirtualServer, rs *RealServer) bool {
 	if rs.LBKind == "TUN" {
-		return true // tunnelled servers may be of the other family
+		// Tunnelled servers may be of the other family, so keepalived
+		// loads a mapped one (as IPv6) in a service of either family:
+		// refused as below (kahook wrote ::ffff:192.168.200.52 as
+		// [c0a8:c834::]).
+		if rs.Addr.Is4In6() {
+			b.errorf(rs.Pos, "%s %s: %v", serverWord(rs), rs.Addr, mappedError(rs.Addr))
+		}
+		return true
 	}
 	f := family(rs.Addr)
 	switch {

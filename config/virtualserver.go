@@ -823,28 +823,23 @@ func (b *builder) fixPort(vs *VirtualServer, rs *RealServer) {
 // checkFamily: keepalived skips a real or sorry server whose address
 // family differs from the virtual server's (tunnelled ones may differ).
 func (b *builder) checkFamily(vs *VirtualServer, rs *RealServer) bool {
-	if rs.LBKind == "TUN" {
-		// Tunnelled servers may be of the other family, so keepalived
-		// loads a mapped one (as IPv6) in a service of either family:
-		// refused as below (kahook wrote ::ffff:192.168.200.52 as
-		// [c0a8:c834::]).
-		if rs.Addr.Is4In6() {
-			b.errorf(rs.Pos, "%s %s: %v", serverWord(rs), rs.Addr, mappedError(rs.Addr))
+	// Tunnelled servers may be of the other family (so keepalived loads
+	// a mapped one, as IPv6, in a service of either family: refused
+	// below; kahook wrote ::ffff:192.168.200.52 as [c0a8:c834::]).
+	if rs.LBKind != "TUN" {
+		f := family(rs.Addr)
+		switch {
+		case vs.Family == 0:
+			vs.Family = f
+		case vs.Family != f && rs.Sorry:
+			// keepalived's vs_end_handler reports it at the virtual
+			// server's '}': kahook at the virtual server's first line.
+			b.problemf(vs.Pos, "virtual_server %s: sorry_server %s (%s): address family differs: keepalived skips it, so does kahook", vs.Name(), rs.Addr, rs.Pos)
+			return false
+		case vs.Family != f:
+			b.problemf(rs.Pos, "%s %s: address family differs from virtual_server %s: keepalived skips it, so does kahook", serverWord(rs), rs.Addr, vs.Name())
+			return false
 		}
-		return true
-	}
-	f := family(rs.Addr)
-	switch {
-	case vs.Family == 0:
-		vs.Family = f
-	case vs.Family != f && rs.Sorry:
-		// keepalived's vs_end_handler reports it at the virtual
-		// server's '}': kahook at the virtual server's first line.
-		b.problemf(vs.Pos, "virtual_server %s: sorry_server %s (%s): address family differs: keepalived skips it, so does kahook", vs.Name(), rs.Addr, rs.Pos)
-		return false
-	case vs.Family != f:
-		b.problemf(rs.Pos, "%s %s: address family differs from virtual_server %s: keepalived skips it, so does kahook", serverWord(rs), rs.Addr, vs.Name())
-		return false
 	}
 	if rs.Addr.Is4In6() {
 		// Refused, and kept: the config does not load, and the virtual

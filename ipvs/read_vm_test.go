@@ -16,7 +16,7 @@ import (
 )
 
 // TestVMReadLargeVariedTable (issue 18): kahook's read of a large, varied
-// table (dump sockets in parallel, each read a page) is the table: saved
+// table (one dump socket, each read a page) is the table: saved
 // as `ipvsadm -Sn` saves it, it is ipvsadm's save line for line, and it
 // is moby/ipvs's reading (one socket, one service after the other,
 // 64 KiB reads) field for field but the weights. The table: the services

@@ -273,12 +273,14 @@ func readService(dests func(*mobyipvs.Service) ([]*Dest, error), ms *mobyipvs.Se
 // (a tunnelled IPv4 server of an IPv6 service), which moby/ipvs cannot
 // write (it never names a destination's own family).
 func Apply(ctx context.Context, k Kernel, changes []Change) (done []Change, refused []Change, err error) {
+	var noBatch error // why the batched writer is not used (nil: not a *Handle)
 	if h, ok := k.(*Handle); ok && h.family != 0 && (len(changes) > 1 || slices.ContainsFunc(changes, otherFamily)) {
 		// Opened here, on the caller's thread: in its network namespace.
-		if w, werr := newBatchWriter(h.family); werr == nil {
+		w, werr := newBatchWriter(h.family)
+		if werr == nil {
 			return applyBatch(ctx, w, changes)
 		}
-		// moby/ipvs below still works
+		noBatch = werr // moby/ipvs below still works, but for otherFamily
 	}
 	type result struct{ done, refused []Change }
 	r, err := bounded(ctx, "apply IPVS changes", func() (result, error) {
@@ -288,6 +290,13 @@ func Apply(ctx context.Context, k Kernel, changes []Change) (done []Change, refu
 		for _, c := range changes {
 			if c.Dest != nil && failedSvc[c.Service.Key] {
 				r.refused = append(r.refused, c)
+				continue
+			}
+			if otherFamily(c) {
+				// moby/ipvs would write it with the service's family: an
+				// IPv4 server of an IPv6 service as [c0a8:c828::].
+				r.refused = append(r.refused, c)
+				errs = append(errs, &Refused{Change: c, Err: &otherFamilyError{batch: noBatch}})
 				continue
 			}
 			if err := applyOne(k, c); err != nil {
@@ -335,13 +344,32 @@ func applyBatch(ctx context.Context, w *batchWriter, changes []Change) (done []C
 	return r.done, r.refused, err
 }
 
+// otherFamilyError: a change of a destination whose family is not its
+// service's was not made, because only the batched writer can name the
+// destination's family (IPVS_DEST_ATTR_ADDR_FAMILY) and it could not be
+// used (batch: why; nil when the kernel is not a *Handle).
+type otherFamilyError struct{ batch error }
+
+func (e *otherFamilyError) Error() string {
+	msg := "not written: moby/ipvs cannot write a destination whose address family is not its service's"
+	if e.batch != nil {
+		msg += fmt.Sprintf(", and the batched writer's socket did not open: %v", e.batch)
+	}
+	return msg
+}
+
 // Refused is a change the kernel did not take.
 type Refused struct {
 	Change Change
 	Err    error
 }
 
-func (r *Refused) Error() string { return fmt.Sprintf("kernel refused %s: %v", r.Change, r.Err) }
+func (r *Refused) Error() string {
+	if _, ok := r.Err.(*otherFamilyError); ok {
+		return fmt.Sprintf("%s: %v", r.Change, r.Err) // the kernel was not asked
+	}
+	return fmt.Sprintf("kernel refused %s: %v", r.Change, r.Err)
+}
 func (r *Refused) Unwrap() error { return r.Err }
 
 func applyOne(k Kernel, c Change) error {

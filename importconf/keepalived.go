@@ -70,7 +70,12 @@ func DraftKeepalived(w io.Writer, path string, tree *config.Node, notes ...strin
 			script := ""
 			if cfg != nil && instanceChecked(cfg, name) {
 				script = "kahook_sync_" + quote(name)
-				b.WriteString(scriptBlock(script, name))
+				why := noWeight(n, inGroup[name])
+				if why != "" {
+					b.WriteString(comment("! NOTE: ", "vrrp_instance "+name+" "+why+", where keepalived refuses a tracked script's weight: "+
+						"its kahook sync script puts it in FAULT after two failed passes (lost quorum), and a pool down for both directors puts both in FAULT and the VIP goes"))
+				}
+				b.WriteString(scriptBlock(script, name, why == ""))
 			}
 			in, fixme := rewriteInstance(n, script)
 			if fixme != "" {
@@ -173,19 +178,38 @@ func checked(vs *config.VirtualServer) bool {
 	return false
 }
 
-// scriptBlock runs kahook sync for one instance every 10 s. No weight: a
-// weighted script is a config error in a sync group's instance and for an
-// address owner (keepalived's vrrp_complete_instance); two failed passes
-// (lost quorum) put the instance in FAULT.
-func scriptBlock(script, instance string) string {
+// scriptBlock runs kahook sync for one instance every 10 s. Weighted
+// where keepalived allows it, as the README's Quick start wires it: a
+// failed pass (lost quorum, on MASTER and BACKUP alike) lowers the
+// priority by 60, so a pool down for both directors leaves the VIP where
+// it is, as keepalived's own checker (which never changes a VRRP state)
+// would. keepalived ignores a tracked script's weight in a sync group's
+// instance and for an address owner (priority 255; vrrp_complete_instance
+// and vrrp_complete_init): there two failed passes put the instance in
+// FAULT.
+func scriptBlock(script, instance string, weighted bool) string {
+	track := "    fall 2\n    rise 2\n"
+	if weighted {
+		track = "    weight -60\n"
+	}
 	return fmt.Sprintf(`vrrp_script %s {
     script "%s sync --deadline 8s %s"
     interval 10
     timeout 12
-    fall 2
-    rise 2
+%s}
+`, script, KahookPath, quote(instance), track)
 }
-`, script, KahookPath, quote(instance))
+
+// noWeight says why keepalived would refuse a tracked script's weight in
+// vrrp_instance n ("": it honours one).
+func noWeight(n *config.Node, inSyncGroup bool) string {
+	if inSyncGroup {
+		return "is in a vrrp_sync_group"
+	}
+	if p := n.First("priority"); p != nil && p.Arg(0) == "255" {
+		return "has priority 255 (the address owner)"
+	}
+	return ""
 }
 
 func rewriteInstance(n *config.Node, script string) (*config.Node, string) {

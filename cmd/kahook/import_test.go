@@ -96,3 +96,64 @@ func TestImportWarnsUnowned(t *testing.T) {
 		t.Errorf("owned service: exit %d, stderr %q", code, errs)
 	}
 }
+
+// TestImportWeightsTheSyncScriptWhereKeepalivedAllows: import --keepalived
+// drafts each checked instance's `kahook sync` script with `weight -60`
+// (a pool down for both directors leaves the VIP where it is) except
+// where keepalived refuses a tracked script's weight, an instance in a
+// vrrp_sync_group and the address owner (priority 255): there `fall 2`
+// and `rise 2`, with a NOTE saying what that does. keepalived -t is the
+// oracle: it passes the draft, and fails it once every script is weighted.
+func TestImportWeightsTheSyncScriptWhereKeepalivedAllows(t *testing.T) {
+	kc := kaconftest.New(t, testbin.Kahook(t))
+	var b strings.Builder
+	b.WriteString("global_defs {\n    router_id t\n}\nvrrp_sync_group G1 {\n    group {\n        VI_SG\n        VI_SG2\n    }\n}\n")
+	for i, in := range []struct{ name, prio string }{{"VI_PLAIN", "100"}, {"VI_SG", "100"}, {"VI_SG2", "100"}, {"VI_OWNER", "255"}} {
+		vip := "192.168.200." + string(rune('1'+i)) + "0"
+		b.WriteString("vrrp_instance " + in.name + " {\n    state BACKUP\n    interface eth0\n    virtual_router_id " + string(rune('1'+i)) + "1\n    priority " + in.prio +
+			"\n    virtual_ipaddress {\n        " + vip + "\n    }\n}\n")
+		b.WriteString("virtual_server " + vip + " 80 {\n    delay_loop 6\n    lb_algo rr\n    lb_kind DR\n    protocol TCP\n    real_server 10.0.0." + string(rune('1'+i)) +
+			" 80 {\n        TCP_CHECK {\n            connect_timeout 3\n        }\n    }\n}\n")
+	}
+	src := filepath.Join(t.TempDir(), "keepalived.conf")
+	if err := os.WriteFile(src, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := kc.Check(b.String()); r.Code != 0 {
+		t.Fatalf("keepalived -t refuses the original: %s", r.Output)
+	}
+	code, ka, errs := kahook("import", "--keepalived", src)
+	if code != 0 {
+		t.Fatalf("import --keepalived: exit %d: %s", code, errs)
+	}
+	scripts := map[string]string{}
+	for _, m := range regexp.MustCompile(`(?s)vrrp_script kahook_sync_(\w+) \{(.*?)\n\}`).FindAllStringSubmatch(ka, -1) {
+		scripts[m[1]] = m[2]
+	}
+	for name, weighted := range map[string]bool{"VI_PLAIN": true, "VI_SG": false, "VI_SG2": false, "VI_OWNER": false} {
+		s, ok := scripts[name]
+		switch {
+		case !ok:
+			t.Errorf("no kahook sync script drafted for %s:\n%s", name, ka)
+		case weighted && (!strings.Contains(s, "weight -60") || strings.Contains(s, "fall")):
+			t.Errorf("%s's script is not weighted -60:%s", name, s)
+		case !weighted && (strings.Contains(s, "weight") || !strings.Contains(s, "fall 2")):
+			t.Errorf("%s's script is weighted where keepalived refuses it, or lacks fall 2:%s", name, s)
+		case !weighted && !strings.Contains(strings.Join(strings.Fields(strings.ReplaceAll(ka, "!", "")), " "), "vrrp_instance "+name+map[bool]string{true: " has priority 255", false: " is in a vrrp_sync_group"}[name == "VI_OWNER"]):
+			t.Errorf("no NOTE for %s's unweighted script:\n%s", name, ka)
+		}
+	}
+	if r := kc.Check(ka); r.Code != 0 {
+		t.Errorf("keepalived -t exit %d on the draft:\n%s\n--- draft:\n%s", r.Code, r.Output, ka)
+	}
+	for _, name := range []string{"VI_SG", "VI_OWNER"} {
+		script := regexp.MustCompile(`(vrrp_script kahook_sync_` + name + ` \{[^}]*?)fall 2\n\s*rise 2\n`)
+		weighted := script.ReplaceAllString(ka, "${1}weight -60\n")
+		if weighted == ka {
+			t.Fatalf("could not weight %s's script in the draft", name)
+		}
+		if r := kc.Check(weighted); r.Code == 0 {
+			t.Errorf("keepalived -t passes a weighted script for %s: the rule the draft follows is not keepalived's\n%s", name, weighted)
+		}
+	}
+}

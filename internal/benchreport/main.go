@@ -329,7 +329,13 @@ func ipvsPart(b *strings.Builder, d *data) {
 			w("followed by the desired table (built while the read finishes), then the plan. The start and the")
 			w("read beside the parse together take %s, %.3fx a restore, against a goal of 0.05x, %s. The parse", msf(start+read), (start+read)/rr.MedianMS, msf(0.05*rr.MedianMS))
 			w("alone (`config check` less the start) takes %s, the desired table %s and the plan %s;", msf(parse), msf(median(split["desired"])), msf(median(split["plan"])))
-			w("the rest of the re-apply (%s) is not broken down.", msf(kr.MedianMS-start-read-median(split["plan"])))
+			if rest := kr.MedianMS - start - read - median(split["plan"]); rest >= 0 {
+				w("the rest of the re-apply (%s) is not broken down.", msf(rest))
+			} else {
+				// Medians of different runs: their sum can pass the whole's.
+				w("the start, the read and the plan's medians add up to %s more than the re-apply's median", msf(-rest))
+				w("(medians of different runs): nothing is left to break down.")
+			}
 		}
 	}
 	w("")

@@ -81,3 +81,39 @@ func TestRatioBesideItsVerdict(t *testing.T) {
 		})
 	}
 }
+
+// TestReapplySplitNeverLeavesANegativeRest: the parts of an unchanged
+// re-apply are medians of different runs, so start + read + plan can pass
+// the re-apply's own median; the report then says so instead of printing
+// a negative "rest" (it printed "the rest of the re-apply (-27.96 ms) is
+// not broken down"), and still prints the rest when there is one.
+func TestReapplySplitNeverLeavesANegativeRest(t *testing.T) {
+	line := func(name string, ms float64) string {
+		return fmt.Sprintf(`{"name":%q,"runs":5,"median_ms":%g,"min_ms":%g,"max_ms":%g,"wall_ms":[%g]}`, name, ms, ms, ms, ms) + "\n"
+	}
+	split := `{"name":"ipvs/reapply-split","lines":["level=DEBUG msg=IPVS planned services=1000 desired=60ms read=500ms managed_file=not needed plan=30ms"]}` + "\n"
+	for _, tc := range []struct {
+		reapply float64
+		want    string
+	}{
+		{693, "add up to 33 ms more than the re-apply's median"},
+		{800, "the rest of the re-apply (74 ms) is not broken down"},
+	} {
+		p := filepath.Join(t.TempDir(), "vm-ipvs.jsonl")
+		text := `{"name":"ipvs/size","services":1000,"destinations":10000,"distinct_real_servers":10000}` + "\n" +
+			line("ipvs/kahook-load", 4858) + line("ipvs/restore-load", 17055) + line("ipvs/read-proc", 267) + line("ipvs/read-save", 2162) +
+			line("ipvs/kahook-reapply", tc.reapply) + line("ipvs/restore-reapply", 14883) + line("ipvs/kahook-start", 196) + line("ipvs/kahook-parse", 643) + split
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		d, err := read([]string{p})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := strings.Join(strings.Fields(render(d, "test machine")), " ")
+		if !strings.Contains(out, tc.want) || strings.Contains(out, "(-") {
+			i := strings.Index(out, "Where kahook's unchanged")
+			t.Errorf("re-apply %v ms: the split does not say %q:\n%s", tc.reapply, tc.want, out[max(i, 0):])
+		}
+	}
+}

@@ -485,6 +485,9 @@ func TestChecksWiredFixIsQuickStart(t *testing.T) {
 	if m == nil {
 		t.Fatalf("no script line in the fix %q", fix)
 	}
+	// The test's kahook.conf is not the default path: the fix names it
+	// (TestChecksWiredFixKeepsTheConfig); the docs use the default.
+	m[1] = regexp.MustCompile(` --config \S+`).ReplaceAllString(m[1], "")
 	for _, doc := range []string{"../README.md", "../packaging/examples/director/keepalived.conf"} {
 		t.Run(filepath.Base(filepath.Dir(doc))+"/"+filepath.Base(doc), func(t *testing.T) {
 			b, err := os.ReadFile(doc)
@@ -577,6 +580,48 @@ func TestLiveBeforeTheFirstEvent(t *testing.T) {
 			}
 			if !slices.ContainsFunc(oks, func(m string) bool { return strings.Contains(m, tc.ok) }) {
 				t.Errorf("OK lines %q, want one saying %q", oks, tc.ok)
+			}
+		})
+	}
+}
+
+// TestChecksWiredFixKeepsTheConfig: doctor run on a kahook.conf other than
+// the default suggests a sync script that reads that file (--config, made
+// absolute, quoted where keepalived would split the path), which keepalived's
+// word splitting (config.SplitCommand) gives back whole and doctor then
+// accepts; for the default path the script names none.
+func TestChecksWiredFixKeepsTheConfig(t *testing.T) {
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ given, path string }{
+		{config.DefaultPath, config.DefaultPath},
+		{"/etc/kahook/lb2.conf", "/etc/kahook/lb2.conf"},
+		{"/etc/kahook/my dir/k.conf", "/etc/kahook/my dir/k.conf"},
+		{"/etc/kahook/it's.conf", "/etc/kahook/it's.conf"},
+		{"testdata/k.conf", filepath.Join(wd, "testdata/k.conf")}, // keepalived runs scripts from /
+	} {
+		path := tc.path
+		t.Run(tc.given, func(t *testing.T) {
+			fix := SyncScript("kahook_sync", "VI_1", tc.given)
+			m := regexp.MustCompile(`script "([^"]*)"`).FindStringSubmatch(fix)
+			if m == nil {
+				t.Fatalf("no script line in %q", fix)
+			}
+			argv, err := config.SplitCommand(m[1])
+			if err != nil {
+				t.Fatalf("%q: %v", m[1], err)
+			}
+			i := slices.Index(argv, "--config")
+			switch {
+			case path == config.DefaultPath && i >= 0:
+				t.Errorf("the default config is passed: %q", argv)
+			case path != config.DefaultPath && (i < 0 || i+1 >= len(argv) || argv[i+1] != path):
+				t.Errorf("script %q reads %q, want --config %q", m[1], argv, path)
+			}
+			if !SyncRuns(m[1], "VI_1", 1) {
+				t.Errorf("doctor does not accept its own suggestion %q", m[1])
 			}
 		})
 	}

@@ -223,7 +223,7 @@ func lintSyncWired(r *Report, kc *config.Config, k *Keepalived) {
 			if len(kc.Instances) > 1 {
 				name += "_" + in.Name
 			}
-			r.add(Fail, "checks-wired", in.Pos, "add at the top level of "+k.Path+", above vrrp_instance "+in.Name+" (keepalived reads one keyword per line, and a vrrp_script only once it is defined):\n"+SyncScript(name, in.Name)+
+			r.add(Fail, "checks-wired", in.Pos, "add at the top level of "+k.Path+", above vrrp_instance "+in.Name+" (keepalived reads one keyword per line, and a vrrp_script only once it is defined):\n"+SyncScript(name, in.Name, kc.Path)+
 				"\n       and 'track_script { "+name+" }' inside vrrp_instance "+in.Name+
 				" (in a vrrp_sync_group or for priority 255 keepalived refuses a weight: use 'fall 2' and 'rise 2' instead of 'weight -60')",
 				"instance %s: %d checkers in %s, but no vrrp_script of %s runs kahook sync for it: they never run and dead real servers stay in the table", in.Name, checked, kc.Path, k.Path)
@@ -237,9 +237,26 @@ func lintSyncWired(r *Report, kc *config.Config, k *Keepalived) {
 // failed pass (lost quorum) lowering the priority by 60. One keyword per
 // line, indented for a finding's fix: keepalived drops every word after a
 // keyword's value, so the block on one line would keep only the script.
-func SyncScript(name, instance string) string {
+//
+// configPath is the kahook.conf doctor read: any other than
+// config.DefaultPath is passed with --config (the script would read the
+// default one), made absolute (keepalived runs scripts from /) and
+// single-quoted where keepalived would split it (config.SplitCommand's
+// rules).
+func SyncScript(name, instance, configPath string) string {
+	kahook := "/usr/sbin/kahook"
+	if a, err := filepath.Abs(configPath); err == nil && configPath != "" {
+		configPath = a // keepalived runs scripts from /
+	}
+	if configPath != "" && configPath != config.DefaultPath {
+		p := configPath
+		if strings.ContainsAny(p, " \t\"'\\") {
+			p = "'" + strings.ReplaceAll(p, "'", `'\''`) + "'"
+		}
+		kahook += " --config " + p
+	}
 	return "         vrrp_script " + name + " {\n" +
-		"             script \"/usr/sbin/kahook sync --deadline 8s " + instance + "\"\n" +
+		"             script \"" + kahook + " sync --deadline 8s " + instance + "\"\n" +
 		"             interval 10\n" +
 		"             timeout 12\n" +
 		"             weight -60\n" +

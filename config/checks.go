@@ -725,7 +725,9 @@ func (b *builder) trackWeight(c *Node, lo, hi int) (int, bool, bool) {
 // its deprecated name vrrp_track_file): its file and default weight 1.
 func (b *builder) resolveTrackFile(n *Node, f *FileCheck) bool {
 	if f.TrackFile == "" {
-		b.errorf(n.Pos, "FILE_CHECK: no track_file")
+		if n.First("track_file") == nil { // else its line was refused, saying why
+			b.errorf(n.Pos, "FILE_CHECK: no track_file")
+		}
 		return false
 	}
 	for _, tf := range b.cfg.Tree.Children {

@@ -90,7 +90,8 @@ func (b *builder) instance(n *Node) {
 			in.VIPs[i].Dev = in.Interface
 		}
 	}
-	if in.Master.VIP && len(in.VIPs) == 0 {
+	if in.Master.VIP && len(in.VIPs) == 0 && !hasVIPLines(n) {
+		// (VIP lines that were all refused each said why already)
 		b.errorf(n.Pos, "instance %s: no virtual_ipaddress", in.Name)
 	}
 	onLo := false
@@ -313,4 +314,15 @@ func (b *builder) ifName(n *Node) (string, bool) {
 		return "", false
 	}
 	return s, true
+}
+
+// hasVIPLines: instance block n writes at least one virtual_ipaddress
+// entry (refused or not).
+func hasVIPLines(n *Node) bool {
+	for _, c := range n.Find("virtual_ipaddress") {
+		if len(c.Children) > 0 || len(c.Args) > 0 {
+			return true
+		}
+	}
+	return false
 }

@@ -4,6 +4,7 @@
 package importconf
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net/netip"
@@ -403,11 +404,22 @@ func ConfigIDNotes(path string, opts config.Options) []string {
 // ignores, a checker it skips, a value it falls back from): the draft
 // carries those lines as they are, and `kahook config check` on it fails
 // as `keepalived -t` fails on the original, so each is a FIXME to fix
-// before use. Empty when there are none or the file does not load.
+// before use. When path does not load as a kahook config (an error kahook
+// refuses where keepalived goes on, such as a service defined twice
+// through a virtual_server_group), each error is one: the draft carries
+// the line and `config check` refuses it. Empty when there is none.
 func ProblemNotes(path string, opts config.Options) []string {
 	cfg, err := config.Load(path, opts)
 	if err != nil {
-		return nil
+		var list config.ErrorList
+		if !errors.As(err, &list) {
+			return []string{fmt.Sprintf("%v (kahook cannot load the original; config check of the draft will say what to fix)", err)}
+		}
+		var out []string
+		for _, e := range list {
+			out = append(out, fmt.Sprintf("%s: %s (kahook refuses this line of the original; the draft carries it: fix it, or config check fails)", e.Pos, e.Msg))
+		}
+		return out
 	}
 	var out []string
 	for _, p := range cfg.Problems {

@@ -157,3 +157,39 @@ func TestImportWeightsTheSyncScriptWhereKeepalivedAllows(t *testing.T) {
 		}
 	}
 }
+
+// TestImportFlagsWhatKahookRefuses: a keepalived.conf that keepalived runs
+// but kahook refuses (one service reached by a virtual_server_group and by
+// a virtual_server of its own: IPVS holds one service for both) is drafted
+// with a FIXME and a warning naming the refused line; before, the draft
+// said nothing and only `config check` of it failed.
+func TestImportFlagsWhatKahookRefuses(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "keepalived.conf")
+	vs := func(head, rs string) string {
+		return head + " {\n    lb_algo rr\n    lb_kind DR\n    protocol TCP\n    real_server " + rs + " 80 {\n        TCP_CHECK {\n            connect_timeout 3\n        }\n    }\n}\n"
+	}
+	text := "vrrp_instance VI_1 {\n    state BACKUP\n    interface eth0\n    virtual_router_id 51\n    priority 100\n    virtual_ipaddress {\n        10.0.0.1\n    }\n}\n" +
+		"virtual_server_group G {\n    10.0.0.1 80\n}\n" + vs("virtual_server group G", "10.0.1.1") + vs("virtual_server 10.0.0.1 80", "10.0.1.2")
+	if err := os.WriteFile(src, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const refusal = "service TCP 10.0.0.1:80 already defined at"
+	code, draft, errs := kahook("import", src)
+	if code != 0 {
+		t.Fatalf("import: exit %d: %s", code, errs)
+	}
+	if !strings.Contains(errs, "warning: "+src+":") || !strings.Contains(errs, refusal) {
+		t.Errorf("import warns %q, want the refused line of %s", errs, src)
+	}
+	flat := strings.Join(strings.Fields(strings.ReplaceAll(draft, "#", "")), " ")
+	if !strings.Contains(flat, "FIXME: "+src+":") || !strings.Contains(flat, refusal) {
+		t.Errorf("the draft does not flag the refused line:\n%s", draft)
+	}
+	p := filepath.Join(t.TempDir(), "kahook.conf")
+	if err := os.WriteFile(p, []byte(draft), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errs := kahook("config", "check", p); code != 2 || !strings.Contains(errs, refusal) {
+		t.Errorf("config check of the draft: exit %d %q, want 2 and the refusal the FIXME names", code, errs)
+	}
+}

@@ -450,13 +450,14 @@ func emptySyncGroupNotes(tree *config.Node) []string {
 	return out
 }
 
-// syncGroupMembers are the instance names a vrrp_sync_group's group
-// block lists.
+// syncGroupMembers are the instance names a vrrp_sync_group's (first)
+// group block lists: every word of it, one a line or several, as
+// keepalived's read_value_block reads it.
 func syncGroupMembers(g *config.Node) []string {
 	var members []string
 	if gb := g.First("group"); gb != nil {
 		for _, c := range gb.Children {
-			members = append(members, c.Key)
+			members = append(append(members, c.Key), c.Args...)
 		}
 	}
 	return members

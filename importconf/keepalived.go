@@ -41,7 +41,7 @@ func DraftKeepalived(w io.Writer, path string, tree *config.Node, notes ...strin
 	}
 	syncd := syncDaemon(tree)
 	cfg := draftConfig(path, tree)
-	groupOf := syncGroupOf(tree)
+	groupOf := config.SyncGroupOf(tree)
 	var body strings.Builder
 	moved := 0
 	if g == nil {
@@ -195,73 +195,24 @@ func scriptBlock(script, instance string, weighted bool) string {
 
 // noWeight says why the draft does not weight vrrp_instance n's kahook
 // sync script, n being a member of sync group g (nil: of none) ("": it
-// does). keepalived 2.2.7's vrrp_complete_instance drops a weighted
-// tracked script in a sync group without sync_group_tracking_weight (or
-// its deprecated global_tracking) and for the address owner (base
-// priority 255: basePriority); the draft weights no sync group's member
-// (README: `sync`).
+// does): keepalived would drop the weighted script
+// (config.TrackWeightDropped), or n is in a sync group, whose members the
+// draft never weights (README: `sync`).
 func noWeight(n *config.Node, g *config.Node) string {
 	const refused = ", where keepalived refuses a tracked script's weight"
-	tracking := g != nil && (g.First("sync_group_tracking_weight") != nil || g.First("global_tracking") != nil)
-	switch p, set := basePriority(n); {
-	case g != nil && !tracking:
+	switch config.TrackWeightDropped(n, g) {
+	case "SYNC group":
 		return "is in a vrrp_sync_group" + refused
-	case p == 255 && set:
-		return "has priority 255 (the address owner)" + refused
-	case p == 255:
+	case "address_owner":
+		if _, set := config.KeepalivedPriority(n); set {
+			return "has priority 255 (the address owner)" + refused
+		}
 		return "has state MASTER and no priority, so priority 255 (the address owner)" + refused
-	case g != nil:
+	}
+	if g != nil {
 		return "is in a vrrp_sync_group: keepalived would honour a weight there (sync_group_tracking_weight), but the draft weights no sync group's member"
 	}
 	return ""
-}
-
-// basePriority is vrrp_instance n's priority as keepalived 2.2.7 sets
-// it, and whether a priority line set it: the last such line
-// (vrrp_prio_handler), read as strtoul reads a decimal (leading blanks, a
-// '+' and zeros allowed), 100 when that is no number in 1-255 (a config
-// error); without one, 255 when a state line says MASTER, else 100
-// (vrrp_complete_instance).
-func basePriority(n *config.Node) (prio int, set bool) {
-	master := false
-	for _, c := range n.Children {
-		switch c.Key {
-		case "priority":
-			if len(c.Args) == 0 {
-				continue
-			}
-			set = true
-			v, err := strconv.ParseUint(strings.TrimPrefix(strings.TrimLeft(c.Arg(0), " \t\r\n\v\f"), "+"), 10, 64)
-			prio = 100
-			if err == nil && v >= 1 && v <= 255 {
-				prio = int(v)
-			}
-		case "state":
-			master = master || c.Arg(0) == "MASTER"
-		}
-	}
-	switch {
-	case set:
-		return prio, true
-	case master:
-		return 255, false
-	}
-	return 100, false
-}
-
-// syncGroupOf maps each vrrp_instance name a vrrp_sync_group lists to
-// that group: the first to list it, as keepalived's vrrp_sync_set_group
-// takes it ("cannot exist in more than one sync group" for the others).
-func syncGroupOf(tree *config.Node) map[string]*config.Node {
-	out := map[string]*config.Node{}
-	for _, g := range tree.Find("vrrp_sync_group") {
-		for _, name := range syncGroupMembers(g) {
-			if _, seen := out[name]; !seen {
-				out[name] = g
-			}
-		}
-	}
-	return out
 }
 
 func rewriteInstance(n *config.Node, script string) (*config.Node, string) {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kahook/kahook/config"
+	"github.com/kahook/kahook/doctor"
 	"github.com/kahook/kahook/internal/kaconftest"
 	"github.com/kahook/kahook/internal/testbin"
 )
@@ -25,7 +27,9 @@ import (
 // one, what state MASTER implies. In a sync group with
 // sync_group_tracking_weight the draft weights nothing all the same
 // (README: `sync`). The NOTE above an unweighted script says keepalived
-// refuses the weight exactly where keepalived -t fails it weighted.
+// refuses the weight exactly where keepalived -t fails it weighted; and
+// doctor, on the drafts with the script weighted, fails checks-wired
+// exactly where keepalived drops the weighted script.
 func TestImportWeightRuleIsKeepalivedsOwn(t *testing.T) {
 	kc := kaconftest.New(t, testbin.Kahook(t))
 	groups := []struct{ name, text string }{
@@ -74,15 +78,23 @@ func TestImportWeightRuleIsKeepalivedsOwn(t *testing.T) {
 						t.Fatalf("keepalived -t exit %d on the draft:\n%s\n--- draft:\n%s", r.Code, r.Output, ka)
 					}
 					weighted := script.ReplaceAllString(ka, "${1}weight -60\n")
+					if weighted == ka && !strings.Contains(ka, "weight -60") {
+						t.Fatalf("VI_X's kahook sync script neither weighted nor fall/rise 2:\n%s", ka)
+					}
+					// doctor on the drafts, VI_X's script weighted: its
+					// checks-wired fails exactly where keepalived drops
+					// the weighted script (and so never runs kahook sync).
+					r := kc.Check(weighted)
+					dropped := strings.Contains(r.Output, "ignoring tracked script kahook_sync_VI_X with weights")
+					if doctorFails := doctorChecksWired(t, weighted, src); doctorFails != dropped {
+						t.Errorf("doctor's checks-wired fails: %v; keepalived drops VI_X's weighted script: %v\n%s\n--- keepalived.conf:\n%s", doctorFails, dropped, r.Output, weighted)
+					}
 					if weighted == ka {
-						if !strings.Contains(ka, "weight -60") {
-							t.Fatalf("VI_X's kahook sync script neither weighted nor fall/rise 2:\n%s", ka)
-						}
 						return // weighted, and keepalived -t passed it
 					}
 					note := strings.Join(strings.Fields(strings.ReplaceAll(ka, "!", "")), " ")
 					saysRefused := regexp.MustCompile(`NOTE: vrrp_instance VI_X [^:]*, where keepalived refuses a tracked script's weight:`).MatchString(note)
-					refused := kc.Check(weighted).Code != 0
+					refused := r.Code != 0
 					switch {
 					case refused && !saysRefused:
 						t.Errorf("keepalived refuses VI_X's script weighted, but the draft's NOTE does not say so:\n%s", ka)
@@ -95,4 +107,39 @@ func TestImportWeightRuleIsKeepalivedsOwn(t *testing.T) {
 			}
 		}
 	}
+}
+
+// doctorChecksWired lints keepalived.conf text ka beside the kahook.conf
+// `kahook import` drafts from the original at src, and reports whether
+// doctor found an instance's checkers not wired to kahook sync.
+func doctorChecksWired(t *testing.T, ka, src string) bool {
+	t.Helper()
+	code, kh, errs := kahook("import", src)
+	if code != 0 {
+		t.Fatalf("import: exit %d: %s", code, errs)
+	}
+	dir := t.TempDir()
+	kaPath, khPath := filepath.Join(dir, "keepalived.conf"), filepath.Join(dir, "kahook.conf")
+	if err := os.WriteFile(kaPath, []byte(ka), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(khPath, []byte(kh), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tree, _, err := config.ParseTree(kaPath, config.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(khPath, config.Options{})
+	if err != nil {
+		t.Fatalf("kahook.conf draft: %v", err)
+	}
+	var r doctor.Report
+	doctor.LintKahook(&r, cfg, doctor.ReadKeepalived(kaPath, tree))
+	for _, p := range r.Problems() {
+		if p.Check == "checks-wired" {
+			return true
+		}
+	}
+	return false
 }

@@ -145,8 +145,13 @@ func ReadKeepalived(path string, tree *config.Node) *Keepalived {
 			if c := n.First("script"); c != nil && len(c.Args) > 0 {
 				k.VRRPScripts[n.Arg(0)] = Script{Pos: c.Pos, Kind: "vrrp_script", Cmd: strings.Join(c.Args, " ")}
 			}
-			for _, w := range n.Find("weight") {
-				k.scriptWeights[n.Arg(0)], _ = strconv.Atoi(w.Arg(0))
+			// A track resolves to the first block of its name (keepalived
+			// 2.2.7 -t: a later block's weight changes nothing).
+			if _, seen := k.scriptWeights[n.Arg(0)]; !seen {
+				k.scriptWeights[n.Arg(0)] = 0
+				for _, w := range n.Find("weight") {
+					k.scriptWeights[n.Arg(0)], _ = strconv.Atoi(w.Arg(0))
+				}
 			}
 		case "virtual_server":
 			k.VirtualServers = append(k.VirtualServers, n)

@@ -432,6 +432,8 @@ virtual_server 10.0.0.1 80 {
 	}
 	notify := "virtual_ipaddress { 127.255.0.51/32 dev lo }\nnotify \"" + bin + " notify\""
 	tracked := notify + "\ntrack_script {\n kahook_sync\n}"
+	weighted := strings.Replace(script("sync VI_1"), " interval 10\n", " interval 10\n weight -60\n", 1)
+	group := "vrrp_sync_group G {\n group {\n VI_1 VI_2\n }\n}\n"
 	cases := []struct {
 		name string
 		ka   string
@@ -449,6 +451,19 @@ virtual_server 10.0.0.1 80 {
 		{"tracked, only instance implied", script("sync") + fmt.Sprintf(base, "", tracked), kc, ""},
 		{"tracked by a sync group", script("sync VI_1") + fmt.Sprintf(base, "", notify) + "vrrp_sync_group G {\n group {\n VI_1\n }\n track_script {\n kahook_sync\n }\n}\n", kc, ""},
 		{"no checkers", fmt.Sprintf(base, "", notify), unchecked, ""},
+		// keepalived 2.2.7 drops a weighted track of a sync group's member
+		// or of the address owner ("ignoring tracked script kahook_sync
+		// with weights due to SYNC group|address_owner"), so never runs it.
+		{"weighted, in a sync group", weighted + fmt.Sprintf(base, "", tracked) + group, kc, "FAIL checks-wired: instance VI_1: vrrp_instance VI_1 tracks vrrp_script kahook_sync with weight -60, and keepalived drops"},
+		{"weighted, owner", weighted + strings.Replace(fmt.Sprintf(base, "", tracked), "priority 100", "priority 255", 1), kc, "FAIL checks-wired: instance VI_1: vrrp_instance VI_1 tracks vrrp_script kahook_sync with weight -60"},
+		{"weighted, state MASTER without priority", weighted + strings.Replace(strings.Replace(fmt.Sprintf(base, "", tracked), "priority 100", "", 1), "BACKUP", "MASTER", 1), kc, "FAIL checks-wired: instance VI_1: vrrp_instance VI_1 tracks vrrp_script kahook_sync with weight -60"},
+		{"weighted, in a sync group with sync_group_tracking_weight", weighted + fmt.Sprintf(base, "", tracked) + strings.Replace(group, "}\n}\n", "}\n sync_group_tracking_weight\n}\n", 1), kc, ""},
+		{"weighted, in a sync group, the track's weight 0", weighted + fmt.Sprintf(base, "", strings.Replace(tracked, "kahook_sync\n", "kahook_sync weight 0\n", 1)) + group, kc, ""},
+		// keepalived 2.2.7 -t: a track resolves to the first block of its
+		// name, whatever a later one says.
+		{"weighted, then a block without weight", weighted + script("sync VI_1") + fmt.Sprintf(base, "", tracked) + group, kc, "FAIL checks-wired: instance VI_1: vrrp_instance VI_1 tracks vrrp_script kahook_sync with weight -60"},
+		{"a block without weight, then a weighted one", script("sync VI_1") + weighted + fmt.Sprintf(base, "", tracked) + group, kc, ""},
+		{"weighted, in a sync group that tracks it too", weighted + fmt.Sprintf(base, "", tracked) + strings.Replace(group, "}\n}\n", "}\n track_script {\n kahook_sync\n }\n}\n", 1), kc, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -195,19 +195,27 @@ func lintSyncWired(r *Report, kc *config.Config, k *Keepalived) {
 		if checked == 0 {
 			continue
 		}
-		wired, untracked := false, ""
+		wired, untracked, dropped := false, "", ""
 		for name, s := range k.VRRPScripts {
 			if !SyncRuns(s.Cmd, in.Name, len(kc.Instances)) {
 				continue
 			}
-			if k.Tracked[name] {
+			switch _, drop := k.Dropped[name]; {
+			case k.Tracked[name]:
 				wired = true
-			} else {
+			case drop:
+				dropped = name
+			default:
 				untracked = name
 			}
 		}
 		switch {
 		case wired:
+		case dropped != "":
+			d := k.Dropped[dropped]
+			r.add(Fail, "checks-wired", d.Pos, "replace the weight of vrrp_script "+dropped+" with 'fall 2' and 'rise 2' (FAULT after two failed passes), or track it from an instance keepalived lets weight it",
+				"instance %s: vrrp_instance %s tracks vrrp_script %s with weight %d, and keepalived drops a weighted tracked script of an instance in a vrrp_sync_group (without sync_group_tracking_weight) or of the address owner (priority 255, or state MASTER without a priority) (\"ignoring tracked script %s with weights due to %s\"): it never runs it, and the %d checkers of its real servers never run",
+				in.Name, d.Instance, dropped, d.Weight, dropped, d.Why, checked)
 		case untracked != "" && k.TrackedEarly[untracked].Line != 0:
 			at := k.TrackedEarly[untracked]
 			r.add(Fail, "checks-wired", in.Pos, "move vrrp_script "+untracked+" above the vrrp_instance that tracks it ("+at.String()+")",

@@ -36,9 +36,26 @@ type Keepalived struct {
 	VRRPScripts  map[string]Script
 	Tracked      map[string]bool
 	TrackedEarly map[string]config.Pos
+	// Dropped: names a vrrp_instance tracks with a weight where keepalived
+	// 2.2.7 drops the track ("ignoring tracked script X with weights due
+	// to SYNC group|address_owner": config.TrackWeightDropped), and not
+	// tracked elsewhere.
+	Dropped map[string]DroppedTrack
+	// scriptWeights are the vrrp_script blocks' weight lines by name.
+	scriptWeights map[string]int
 	// SyncDaemon is global_defs' lvs_sync_daemon (or an instance's older
 	// lvs_sync_daemon_interface): IPVS connections are synchronised.
 	SyncDaemon *config.Node
+}
+
+// DroppedTrack is a track_script line keepalived drops: where, in which
+// vrrp_instance, with what weight, and why ("SYNC group" or
+// "address_owner").
+type DroppedTrack struct {
+	Pos      config.Pos
+	Instance string
+	Weight   int
+	Why      string
 }
 
 // VRRPInstance is a vrrp_instance block.
@@ -82,7 +99,9 @@ var scriptKeys = map[string]bool{
 
 // ReadKeepalived extracts what doctor checks from a parsed tree.
 func ReadKeepalived(path string, tree *config.Node) *Keepalived {
-	k := &Keepalived{Path: path, Groups: map[string]bool{}, VRRPScripts: map[string]Script{}, Tracked: map[string]bool{}, TrackedEarly: map[string]config.Pos{}}
+	k := &Keepalived{Path: path, Groups: map[string]bool{}, VRRPScripts: map[string]Script{}, Tracked: map[string]bool{}, TrackedEarly: map[string]config.Pos{},
+		Dropped: map[string]DroppedTrack{}, scriptWeights: map[string]int{}}
+	groupOf := config.SyncGroupOf(tree)
 	var walkScripts func(n *config.Node, in string)
 	walkScripts = func(n *config.Node, in string) {
 		for _, c := range n.Children {
@@ -115,16 +134,24 @@ func ReadKeepalived(path string, tree *config.Node) *Keepalived {
 			}
 		case "vrrp_instance":
 			k.Instances = append(k.Instances, readInstance(n))
-			readTracked(k, n)
+			readTracked(k, n, config.TrackWeightDropped(n, groupOf[n.Arg(0)]))
 			if c := n.First("lvs_sync_daemon_interface"); c != nil && k.SyncDaemon == nil {
 				k.SyncDaemon = c
 			}
 		case "vrrp_sync_group":
 			k.Groups[n.Arg(0)] = true
-			readTracked(k, n)
+			readTracked(k, n, "")
 		case "vrrp_script":
 			if c := n.First("script"); c != nil && len(c.Args) > 0 {
 				k.VRRPScripts[n.Arg(0)] = Script{Pos: c.Pos, Kind: "vrrp_script", Cmd: strings.Join(c.Args, " ")}
+			}
+			// A track resolves to the first block of its name (keepalived
+			// 2.2.7 -t: a later block's weight changes nothing).
+			if _, seen := k.scriptWeights[n.Arg(0)]; !seen {
+				k.scriptWeights[n.Arg(0)] = 0
+				for _, w := range n.Find("weight") {
+					k.scriptWeights[n.Arg(0)], _ = strconv.Atoi(w.Arg(0))
+				}
 			}
 		case "virtual_server":
 			k.VirtualServers = append(k.VirtualServers, n)
@@ -135,15 +162,30 @@ func ReadKeepalived(path string, tree *config.Node) *Keepalived {
 
 // readTracked records the scripts a vrrp_instance or vrrp_sync_group's
 // track_script block names (its lines: NAME [weight N]), in keepalived's
-// order: a script not defined above is not tracked.
-func readTracked(k *Keepalived, n *config.Node) {
+// order: a script not defined above is not tracked. dropWeighted (a
+// vrrp_instance's config.TrackWeightDropped) says why keepalived drops
+// the instance's weighted tracks ("": it keeps them).
+func readTracked(k *Keepalived, n *config.Node, dropWeighted string) {
 	for _, ts := range n.Find("track_script") {
 		for _, c := range ts.Children {
-			if _, defined := k.VRRPScripts[c.Key]; defined {
-				k.Tracked[c.Key] = true
-			} else if _, seen := k.TrackedEarly[c.Key]; !seen {
-				k.TrackedEarly[c.Key] = c.Pos
+			if _, defined := k.VRRPScripts[c.Key]; !defined {
+				if _, seen := k.TrackedEarly[c.Key]; !seen {
+					k.TrackedEarly[c.Key] = c.Pos
+				}
+				continue
 			}
+			w := k.scriptWeights[c.Key]
+			if c.Arg(0) == "weight" {
+				w, _ = strconv.Atoi(c.Arg(1))
+			}
+			if dropWeighted != "" && w != 0 {
+				if !k.Tracked[c.Key] {
+					k.Dropped[c.Key] = DroppedTrack{Pos: c.Pos, Instance: n.Arg(0), Weight: w, Why: dropWeighted}
+				}
+				continue
+			}
+			k.Tracked[c.Key] = true
+			delete(k.Dropped, c.Key)
 		}
 	}
 }

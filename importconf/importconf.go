@@ -279,7 +279,7 @@ func draftGlobals(b *strings.Builder, tree *config.Node) {
 			"global_defs {\n    lvs_sync_daemon %s\n}\n\n", syncdPos, strings.Join(words, " "))
 	}
 	for _, g := range tree.Find("vrrp_sync_group") {
-		members := syncGroupMembers(g)
+		members := config.SyncGroupMembers(g)
 		if len(members) == 0 {
 			continue // a FIXME (emptySyncGroupNotes)
 		}
@@ -452,7 +452,7 @@ func Fixmes(tree *config.Node) []string {
 func emptySyncGroupNotes(tree *config.Node) []string {
 	var out []string
 	for _, g := range tree.Find("vrrp_sync_group") {
-		if len(syncGroupMembers(g)) > 0 {
+		if len(config.SyncGroupMembers(g)) > 0 {
 			continue
 		}
 		out = append(out, fmt.Sprintf("vrrp_sync_group %s (%s) has no members (no 'group { ... }' naming its vrrp_instances): "+
@@ -460,18 +460,6 @@ func emptySyncGroupNotes(tree *config.Node) []string {
 			"name its instances in a group block, or drop it", g.Arg(0), g.Pos, g.Arg(0)))
 	}
 	return out
-}
-
-// syncGroupMembers are the instance names a vrrp_sync_group's group
-// block lists.
-func syncGroupMembers(g *config.Node) []string {
-	var members []string
-	if gb := g.First("group"); gb != nil {
-		for _, c := range gb.Children {
-			members = append(members, c.Key)
-		}
-	}
-	return members
 }
 
 // vmacNote: kahook binds the VIPs and answers ARP for them with the

@@ -41,14 +41,7 @@ func DraftKeepalived(w io.Writer, path string, tree *config.Node, notes ...strin
 	}
 	syncd := syncDaemon(tree)
 	cfg := draftConfig(path, tree)
-	inGroup := map[string]bool{}
-	for _, g := range tree.Find("vrrp_sync_group") {
-		if gb := g.First("group"); gb != nil {
-			for _, c := range gb.Children {
-				inGroup[c.Key] = true
-			}
-		}
-	}
+	groupOf := config.SyncGroupOf(tree)
 	var body strings.Builder
 	moved := 0
 	if g == nil {
@@ -70,9 +63,9 @@ func DraftKeepalived(w io.Writer, path string, tree *config.Node, notes ...strin
 			script := ""
 			if cfg != nil && instanceChecked(cfg, name) {
 				script = "kahook_sync_" + quote(name)
-				why := noWeight(n, inGroup[name])
+				why := noWeight(n, groupOf[name])
 				if why != "" {
-					b.WriteString(comment("! NOTE: ", "vrrp_instance "+name+" "+why+", where keepalived refuses a tracked script's weight: "+
+					b.WriteString(comment("! NOTE: ", "vrrp_instance "+name+" "+why+": "+
 						"its kahook sync script puts it in FAULT after two failed passes (lost quorum), and a pool down for both directors puts both in FAULT and the VIP goes"))
 				}
 				b.WriteString(scriptBlock(script, name, why == ""))
@@ -200,14 +193,24 @@ func scriptBlock(script, instance string, weighted bool) string {
 `, script, KahookPath, quote(instance), track)
 }
 
-// noWeight says why keepalived would refuse a tracked script's weight in
-// vrrp_instance n ("": it honours one).
-func noWeight(n *config.Node, inSyncGroup bool) string {
-	if inSyncGroup {
-		return "is in a vrrp_sync_group"
+// noWeight says why the draft does not weight vrrp_instance n's kahook
+// sync script, n being a member of sync group g (nil: of none) ("": it
+// does): keepalived would drop the weighted script
+// (config.TrackWeightDropped), or n is in a sync group, whose members the
+// draft never weights (README: `sync`).
+func noWeight(n *config.Node, g *config.Node) string {
+	const refused = ", where keepalived refuses a tracked script's weight"
+	switch config.TrackWeightDropped(n, g) {
+	case "SYNC group":
+		return "is in a vrrp_sync_group" + refused
+	case "address_owner":
+		if _, set := config.KeepalivedPriority(n); set {
+			return "has priority 255 (the address owner)" + refused
+		}
+		return "has state MASTER and no priority, so priority 255 (the address owner)" + refused
 	}
-	if p := n.First("priority"); p != nil && p.Arg(0) == "255" {
-		return "has priority 255 (the address owner)"
+	if g != nil {
+		return "is in a vrrp_sync_group: keepalived would honour a weight there (sync_group_tracking_weight), but the draft weights no sync group's member"
 	}
 	return ""
 }

@@ -41,11 +41,11 @@ func DraftKeepalived(w io.Writer, path string, tree *config.Node, notes ...strin
 	}
 	syncd := syncDaemon(tree)
 	cfg := draftConfig(path, tree)
-	inGroup := map[string]bool{}
+	inGroup := map[string]*config.Node{}
 	for _, g := range tree.Find("vrrp_sync_group") {
 		if gb := g.First("group"); gb != nil {
 			for _, c := range gb.Children {
-				inGroup[c.Key] = true
+				inGroup[c.Key] = g
 			}
 		}
 	}
@@ -72,7 +72,7 @@ func DraftKeepalived(w io.Writer, path string, tree *config.Node, notes ...strin
 				script = "kahook_sync_" + quote(name)
 				why := noWeight(n, inGroup[name])
 				if why != "" {
-					b.WriteString(comment("! NOTE: ", "vrrp_instance "+name+" "+why+", where keepalived refuses a tracked script's weight: "+
+					b.WriteString(comment("! NOTE: ", "vrrp_instance "+name+" "+why+": "+
 						"its kahook sync script puts it in FAULT after two failed passes (lost quorum), and a pool down for both directors puts both in FAULT and the VIP goes"))
 				}
 				b.WriteString(scriptBlock(script, name, why == ""))
@@ -183,10 +183,10 @@ func checked(vs *config.VirtualServer) bool {
 // failed pass (lost quorum, on MASTER and BACKUP alike) lowers the
 // priority by 60, so a pool down for both directors leaves the VIP where
 // it is, as keepalived's own checker (which never changes a VRRP state)
-// would. keepalived ignores a tracked script's weight in a sync group's
-// instance and for an address owner (priority 255; vrrp_complete_instance
-// and vrrp_complete_init): there two failed passes put the instance in
-// FAULT.
+// would. keepalived ignores a weighted tracked script (and keepalived -t
+// fails) in a sync group's instance and for an address owner (priority
+// 255; vrrp_complete_instance and vrrp_complete_init): there two failed
+// passes put the instance in FAULT.
 func scriptBlock(script, instance string, weighted bool) string {
 	track := "    fall 2\n    rise 2\n"
 	if weighted {
@@ -200,14 +200,22 @@ func scriptBlock(script, instance string, weighted bool) string {
 `, script, KahookPath, quote(instance), track)
 }
 
-// noWeight says why keepalived would refuse a tracked script's weight in
-// vrrp_instance n ("": it honours one).
-func noWeight(n *config.Node, inSyncGroup bool) string {
-	if inSyncGroup {
-		return "is in a vrrp_sync_group"
+// noWeight says why vrrp_instance n's kahook sync script is drafted
+// without a weight ("": it is weighted). group is the vrrp_sync_group
+// naming n, or nil. keepalived refuses the weight in a sync group and at
+// priority 255; a group with sync_group_tracking_weight allows it, but
+// keepalived.conf(5) says weights differing between the group's members
+// "probably WON'T WORK", and the draft tracks each checked instance alone.
+func noWeight(n, group *config.Node) string {
+	if group != nil && group.First("sync_group_tracking_weight") != nil {
+		return "is in a vrrp_sync_group with sync_group_tracking_weight (" + group.Arg(0) +
+			"), where keepalived.conf(5) says weights differing between members probably will not work, and this draft weights each instance alone"
+	}
+	if group != nil {
+		return "is in a vrrp_sync_group (" + group.Arg(0) + "), where keepalived refuses a tracked script's weight"
 	}
 	if p := n.First("priority"); p != nil && p.Arg(0) == "255" {
-		return "has priority 255 (the address owner)"
+		return "has priority 255 (the address owner), where keepalived refuses a tracked script's weight"
 	}
 	return ""
 }

@@ -209,7 +209,7 @@ func scriptBlock(script, instance string, weighted bool) string {
 func noWeight(n, group *config.Node) string {
 	if group != nil && group.First("sync_group_tracking_weight") != nil {
 		return "is in a vrrp_sync_group with sync_group_tracking_weight (" + group.Arg(0) +
-			"), where keepalived.conf(5) says weights differing between members probably will not work, and this draft weights each instance alone"
+			"), where keepalived.conf(5) says weights differing between members probably will not work, and a weight here would be on this instance alone"
 	}
 	if group != nil {
 		return "is in a vrrp_sync_group (" + group.Arg(0) + "), where keepalived refuses a tracked script's weight"

@@ -66,7 +66,7 @@ func DraftKeepalived(w io.Writer, path string, tree *config.Node, notes ...strin
 				why := noWeight(n, groupOf[name])
 				if why != "" {
 					b.WriteString(comment("! NOTE: ", "vrrp_instance "+name+" "+why+": "+
-						"its kahook sync script puts it in FAULT after two failed passes (lost quorum), and a pool down for both directors puts both in FAULT and the VIP goes"))
+						"its kahook sync script is tracked with fall 2 and rise 2: two failed passes (lost quorum) put it in FAULT, so a pool down for both directors puts both in FAULT and the VIP is on neither"))
 				}
 				b.WriteString(scriptBlock(script, name, why == ""))
 			}
@@ -176,10 +176,10 @@ func checked(vs *config.VirtualServer) bool {
 // failed pass (lost quorum, on MASTER and BACKUP alike) lowers the
 // priority by 60, so a pool down for both directors leaves the VIP where
 // it is, as keepalived's own checker (which never changes a VRRP state)
-// would. keepalived ignores a tracked script's weight in a sync group's
-// instance and for an address owner (priority 255; vrrp_complete_instance
-// and vrrp_complete_init): there two failed passes put the instance in
-// FAULT.
+// would. keepalived ignores a weighted tracked script (and keepalived -t
+// fails) in a sync group's instance and for an address owner (priority
+// 255; vrrp_complete_instance and vrrp_complete_init): there two failed
+// passes put the instance in FAULT.
 func scriptBlock(script, instance string, weighted bool) string {
 	track := "    fall 2\n    rise 2\n"
 	if weighted {
@@ -193,16 +193,19 @@ func scriptBlock(script, instance string, weighted bool) string {
 `, script, KahookPath, quote(instance), track)
 }
 
-// noWeight says why the draft does not weight vrrp_instance n's kahook
-// sync script, n being a member of sync group g (nil: of none) ("": it
-// does): keepalived would drop the weighted script
-// (config.TrackWeightDropped), or n is in a sync group, whose members the
-// draft never weights (README: `sync`).
-func noWeight(n *config.Node, g *config.Node) string {
+// noWeight says why vrrp_instance n's kahook sync script is drafted
+// without a weight ("": it is weighted), n being a member of sync group g
+// (nil: of none): keepalived would drop the weighted script
+// (config.TrackWeightDropped: a sync group without
+// sync_group_tracking_weight, the address owner); a group with
+// sync_group_tracking_weight allows it, but keepalived.conf(5) says
+// weights differing between the group's members "probably WON'T WORK",
+// and the draft tracks each checked instance alone (README: `sync`).
+func noWeight(n, g *config.Node) string {
 	const refused = ", where keepalived refuses a tracked script's weight"
 	switch config.TrackWeightDropped(n, g) {
 	case "SYNC group":
-		return "is in a vrrp_sync_group" + refused
+		return "is in a vrrp_sync_group (" + g.Arg(0) + ")" + refused
 	case "address_owner":
 		if _, set := config.KeepalivedPriority(n); set {
 			return "has priority 255 (the address owner)" + refused
@@ -210,7 +213,8 @@ func noWeight(n *config.Node, g *config.Node) string {
 		return "has state MASTER and no priority, so priority 255 (the address owner)" + refused
 	}
 	if g != nil {
-		return "is in a vrrp_sync_group: keepalived would honour a weight there (sync_group_tracking_weight), but the draft weights no sync group's member"
+		return "is in a vrrp_sync_group with sync_group_tracking_weight (" + g.Arg(0) +
+			"), where keepalived.conf(5) says weights differing between members probably will not work, and a weight here would be on this instance alone"
 	}
 	return ""
 }

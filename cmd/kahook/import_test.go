@@ -104,11 +104,16 @@ func TestImportWarnsUnowned(t *testing.T) {
 // vrrp_sync_group and the address owner (priority 255): there `fall 2`
 // and `rise 2`, with a NOTE saying what that does. keepalived -t is the
 // oracle: it passes the draft, and fails it once every script is weighted.
+// A sync group with sync_group_tracking_weight is drafted the same (the
+// draft tracks one member, and keepalived wants the same weights on every
+// member), and its NOTE must not say keepalived refuses the weight there:
+// keepalived -t passes it weighted.
 func TestImportWeightsTheSyncScriptWhereKeepalivedAllows(t *testing.T) {
 	kc := kaconftest.New(t, testbin.Kahook(t))
 	var b strings.Builder
 	b.WriteString("global_defs {\n    router_id t\n}\nvrrp_sync_group G1 {\n    group {\n        VI_SG\n        VI_SG2\n    }\n}\n")
-	for i, in := range []struct{ name, prio string }{{"VI_PLAIN", "100"}, {"VI_SG", "100"}, {"VI_SG2", "100"}, {"VI_OWNER", "255"}} {
+	b.WriteString("vrrp_sync_group G2 {\n    group {\n        VI_SGW\n        VI_SGW2\n    }\n    sync_group_tracking_weight\n}\n")
+	for i, in := range []struct{ name, prio string }{{"VI_PLAIN", "100"}, {"VI_SG", "100"}, {"VI_SG2", "100"}, {"VI_OWNER", "255"}, {"VI_SGW", "100"}, {"VI_SGW2", "100"}} {
 		vip := "192.168.200." + string(rune('1'+i)) + "0"
 		b.WriteString("vrrp_instance " + in.name + " {\n    state BACKUP\n    interface eth0\n    virtual_router_id " + string(rune('1'+i)) + "1\n    priority " + in.prio +
 			"\n    virtual_ipaddress {\n        " + vip + "\n    }\n}\n")
@@ -130,7 +135,7 @@ func TestImportWeightsTheSyncScriptWhereKeepalivedAllows(t *testing.T) {
 	for _, m := range regexp.MustCompile(`(?s)vrrp_script kahook_sync_(\w+) \{(.*?)\n\}`).FindAllStringSubmatch(ka, -1) {
 		scripts[m[1]] = m[2]
 	}
-	for name, weighted := range map[string]bool{"VI_PLAIN": true, "VI_SG": false, "VI_SG2": false, "VI_OWNER": false} {
+	for name, weighted := range map[string]bool{"VI_PLAIN": true, "VI_SG": false, "VI_SG2": false, "VI_OWNER": false, "VI_SGW": false, "VI_SGW2": false} {
 		s, ok := scripts[name]
 		switch {
 		case !ok:
@@ -142,6 +147,13 @@ func TestImportWeightsTheSyncScriptWhereKeepalivedAllows(t *testing.T) {
 		case !weighted && !strings.Contains(strings.Join(strings.Fields(strings.ReplaceAll(ka, "!", "")), " "), "vrrp_instance "+name+map[bool]string{true: " has priority 255", false: " is in a vrrp_sync_group"}[name == "VI_OWNER"]):
 			t.Errorf("no NOTE for %s's unweighted script:\n%s", name, ka)
 		}
+	}
+	flatKa := strings.Join(strings.Fields(strings.ReplaceAll(ka, "!", "")), " ")
+	if want := "vrrp_instance VI_SGW is in a vrrp_sync_group with sync_group_tracking_weight"; !strings.Contains(flatKa, want) {
+		t.Errorf("VI_SGW's NOTE does not say %q:\n%s", want, ka)
+	}
+	if strings.Contains(flatKa, "vrrp_instance VI_SGW is in a vrrp_sync_group, where keepalived refuses") {
+		t.Errorf("VI_SGW's NOTE says keepalived refuses the weight in a group with sync_group_tracking_weight:\n%s", ka)
 	}
 	if r := kc.Check(ka); r.Code != 0 {
 		t.Errorf("keepalived -t exit %d on the draft:\n%s\n--- draft:\n%s", r.Code, r.Output, ka)
@@ -155,6 +167,10 @@ func TestImportWeightsTheSyncScriptWhereKeepalivedAllows(t *testing.T) {
 		if r := kc.Check(weighted); r.Code == 0 {
 			t.Errorf("keepalived -t passes a weighted script for %s: the rule the draft follows is not keepalived's\n%s", name, weighted)
 		}
+	}
+	sgw := regexp.MustCompile(`(vrrp_script kahook_sync_VI_SGW \{[^}]*?)fall 2\n\s*rise 2\n`).ReplaceAllString(ka, "${1}weight -60\n")
+	if r := kc.Check(sgw); sgw == ka || r.Code != 0 {
+		t.Errorf("keepalived -t exit %d with VI_SGW's script weighted (sync_group_tracking_weight allows it):\n%s", r.Code, r.Output)
 	}
 }
 

@@ -130,7 +130,7 @@ const kahook8Sections = `
 : done, or healthy (checks, **sync** while quorum holds)
 
 **1**
-: failed, or unhealthy; **doctor** found a FAIL; **ipvs diff --exit-code** found the kernel differs from the config (an error is then 2); a release (**notify backup**, **fault**, **stop**, **deleted**, **release**) with a config that does not load, after releasing the VIPs it could find
+: failed, or unhealthy; **doctor** found a FAIL; **ipvs diff --exit-code** found the kernel differs from the config (an error is then 2); a release (**notify backup**, **fault**, **stop**, keepalived's generic notify with FAULT, BACKUP, STOP or DELETED, **release**) with a config that does not load, after releasing the VIPs it could find
 
 **2**
 : usage or configuration error (the message names **file:line**); nothing was changed or created

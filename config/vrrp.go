@@ -1,16 +1,11 @@
 package config
 
-import (
-	"strconv"
-	"strings"
-)
-
 // KeepalivedPriority is vrrp_instance n's base priority as keepalived
 // 2.2.7 sets it, and whether a priority line set it: the last such line
-// (vrrp_prio_handler), read as strtoul reads a decimal (leading blanks, a
-// '+' and zeros allowed), 100 when that is no number in 1-255 (a config
-// error); without one, 255 (the address owner) when a state line says
-// MASTER, else 100 (vrrp_complete_instance).
+// (vrrp_prio_handler), read as its read_unsigned reads it (readUnsigned:
+// leading blanks, a '+' and zeros allowed), 100 when that is no number
+// in 1-255 (a config error); without one, 255 (the address owner) when a
+// state line says MASTER, else 100 (vrrp_complete_instance).
 func KeepalivedPriority(n *Node) (prio int, set bool) {
 	master := false
 	for _, c := range n.Children {
@@ -20,7 +15,7 @@ func KeepalivedPriority(n *Node) (prio int, set bool) {
 				continue
 			}
 			set = true
-			v, err := strconv.ParseUint(strings.TrimPrefix(strings.TrimLeft(c.Arg(0), " \t\r\n\v\f"), "+"), 10, 64)
+			v, err := readUnsigned(c.Arg(0))
 			prio = 100
 			if err == nil && v >= 1 && v <= 255 {
 				prio = int(v)

@@ -171,15 +171,12 @@ func checked(vs *config.VirtualServer) bool {
 	return false
 }
 
-// scriptBlock runs kahook sync for one instance every 10 s. Weighted
-// where keepalived allows it, as the README's Quick start wires it: a
-// failed pass (lost quorum, on MASTER and BACKUP alike) lowers the
-// priority by 60, so a pool down for both directors leaves the VIP where
-// it is, as keepalived's own checker (which never changes a VRRP state)
-// would. keepalived ignores a weighted tracked script (and keepalived -t
-// fails) in a sync group's instance and for an address owner (priority
-// 255; vrrp_complete_instance and vrrp_complete_init): there two failed
-// passes put the instance in FAULT.
+// scriptBlock runs kahook sync for one instance every 10 s. Weighted (as
+// the README's Quick start wires it), a failed pass (lost quorum, on
+// MASTER and BACKUP alike) lowers the priority by 60, so a pool down for
+// both directors leaves the VIP where it is, as keepalived's own checker
+// (which never changes a VRRP state) would; unweighted (where noWeight
+// says why), two failed passes put the instance in FAULT.
 func scriptBlock(script, instance string, weighted bool) string {
 	track := "    fall 2\n    rise 2\n"
 	if weighted {

@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kahook/kahook/config"
-	"github.com/kahook/kahook/doctor"
 	"github.com/kahook/kahook/internal/kaconftest"
 	"github.com/kahook/kahook/internal/testbin"
 )
@@ -46,23 +44,7 @@ func TestImportDraftsPassKeepalived(t *testing.T) {
 					t.Errorf("%s: keepalived -t exit %d on the draft:\n%s\n--- draft:\n%s", v.Name, r.Code, r.Output, ka)
 				}
 			}
-			dir := t.TempDir()
-			kaPath, khPath := filepath.Join(dir, "keepalived.conf"), filepath.Join(dir, "kahook.conf")
-			os.WriteFile(kaPath, []byte(ka), 0o644)
-			os.WriteFile(khPath, []byte(kh), 0o644)
-			tree, _, err := config.ParseTree(kaPath, config.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			cfg, err := config.Load(khPath, config.Options{})
-			if err != nil {
-				t.Fatalf("kahook.conf draft: %v", err)
-			}
-			var r doctor.Report
-			k := doctor.ReadKeepalived(kaPath, tree)
-			doctor.LintKeepalived(&r, k, cfg)
-			doctor.LintKahook(&r, cfg, k)
-			for _, p := range r.Problems() {
+			for _, p := range doctorOnDrafts(t, ka, kh) {
 				if p.Check == "checks-wired" || p.Check == "no-vip" || p.Check == "vip-owner" {
 					t.Errorf("doctor on the drafts: %s", p)
 				}

@@ -118,6 +118,18 @@ func doctorChecksWired(t *testing.T, ka, src string) bool {
 	if code != 0 {
 		t.Fatalf("import: exit %d: %s", code, errs)
 	}
+	for _, p := range doctorOnDrafts(t, ka, kh) {
+		if p.Check == "checks-wired" {
+			return true
+		}
+	}
+	return false
+}
+
+// doctorOnDrafts is `doctor --no-live` on the drafted keepalived.conf
+// text ka beside the drafted kahook.conf text kh: its problems.
+func doctorOnDrafts(t *testing.T, ka, kh string) []doctor.Finding {
+	t.Helper()
 	dir := t.TempDir()
 	kaPath, khPath := filepath.Join(dir, "keepalived.conf"), filepath.Join(dir, "kahook.conf")
 	if err := os.WriteFile(kaPath, []byte(ka), 0o644); err != nil {
@@ -135,11 +147,8 @@ func doctorChecksWired(t *testing.T, ka, src string) bool {
 		t.Fatalf("kahook.conf draft: %v", err)
 	}
 	var r doctor.Report
-	doctor.LintKahook(&r, cfg, doctor.ReadKeepalived(kaPath, tree))
-	for _, p := range r.Problems() {
-		if p.Check == "checks-wired" {
-			return true
-		}
-	}
-	return false
+	k := doctor.ReadKeepalived(kaPath, tree)
+	doctor.LintKeepalived(&r, k, cfg)
+	doctor.LintKahook(&r, cfg, k)
+	return r.Problems()
 }

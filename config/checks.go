@@ -721,10 +721,23 @@ func (b *builder) trackWeight(c *Node, lo, hi int) (int, bool, bool) {
 	return w, rev, true
 }
 
+// namesEmptyTrackFile: FILE_CHECK block n has a track_file line that
+// fileKey took with the name "" (quoted): keepalived looks that name up
+// like any other ("track_file  not found" unless a top-level track_file ""
+// block exists), so it is not a missing track_file.
+func namesEmptyTrackFile(n *Node) bool {
+	for _, c := range n.Find("track_file") {
+		if len(c.Args) == 1 && c.Args[0] == "" {
+			return true
+		}
+	}
+	return false
+}
+
 // resolveTrackFile finds the FILE_CHECK's top-level track_file block (or
 // its deprecated name vrrp_track_file): its file and default weight 1.
 func (b *builder) resolveTrackFile(n *Node, f *FileCheck) bool {
-	if f.TrackFile == "" {
+	if f.TrackFile == "" && !namesEmptyTrackFile(n) {
 		if n.First("track_file") == nil { // else its line was refused, saying why
 			b.errorf(n.Pos, "FILE_CHECK: no track_file")
 		}

@@ -11,7 +11,7 @@ import (
 // second error saying the block has none ("instance VI_1: no
 // virtual_ipaddress" at the instance's line, listed first, made a refused
 // mapped VIP read as a missing one). A block that has no such line at all
-// still says so.
+// still says so. An empty track_file name is refused at its line.
 func TestRefusedLineIsTheOnlyError(t *testing.T) {
 	instance := func(vips string) string {
 		return "instance VI_1 {\n    interface eth0\n    virtual_ipaddress {\n" + vips + "    }\n}\n"
@@ -28,6 +28,9 @@ func TestRefusedLineIsTheOnlyError(t *testing.T) {
 		{"no VIP line", instance(""), []string{"k.conf:1: instance VI_1: no virtual_ipaddress"}},
 		{"track_file with two names", fileCheck("            track_file app other\n"), []string{"k.conf:10:"}},
 		{"no track_file line", fileCheck("            weight 1\n"), []string{"k.conf:9: FILE_CHECK: no track_file"}},
+		// keepalived -t: "track_file  not found", exit 5: a name like any
+		// other, not a refused line (it passed with no error at all).
+		{"empty track_file name", fileCheck("            track_file \"\"\n"), []string{"k.conf:9: FILE_CHECK: track_file  not found"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse("k.conf", []byte(tc.text), Options{})
@@ -44,5 +47,22 @@ func TestRefusedLineIsTheOnlyError(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestEmptyTrackFileNameIsLookedUp: keepalived -t passes a FILE_CHECK
+// naming track_file "" when a top-level track_file "" block exists, and
+// kahook loads it with its checker.
+func TestEmptyTrackFileNameIsLookedUp(t *testing.T) {
+	text := "track_file \"\" {\n    file /run/app/weight\n}\nvirtual_server 10.0.0.1 80 {\n    protocol TCP\n    lb_algo rr\n    lb_kind NAT\n    real_server 10.0.1.1 80 {\n        FILE_CHECK {\n            track_file \"\"\n        }\n    }\n}\n"
+	cfg, err := Parse("k.conf", []byte(text), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(cfg.VirtualServers[0].RealServers[0].Checks); n != 1 {
+		t.Fatalf("%d checkers, want the FILE_CHECK", n)
+	}
+	if f := cfg.VirtualServers[0].RealServers[0].Checks[0].File; f == nil || f.Path != "/run/app/weight" {
+		t.Errorf("FILE_CHECK %+v, want the file of track_file \"\"", f)
 	}
 }

@@ -463,6 +463,11 @@ virtual_server 10.0.0.1 80 {
 		// name, whatever a later one says.
 		{"weighted, then a block without weight", weighted + script("sync VI_1") + fmt.Sprintf(base, "", tracked) + group, kc, "FAIL checks-wired: instance VI_1: vrrp_instance VI_1 tracks vrrp_script kahook_sync with weight -60"},
 		{"a block without weight, then a weighted one", script("sync VI_1") + weighted + fmt.Sprintf(base, "", tracked) + group, kc, ""},
+		// ... and so does its command: keepalived runs the first block
+		// (find_script_by_name), and a later one is never run (only
+		// keepalived's start logs "script kahook_sync is not used").
+		{"another command, then a kahook sync block of the same name", "vrrp_script kahook_sync {\n script \"/bin/true\"\n interval 10\n}\n" + script("sync VI_1") + fmt.Sprintf(base, "", tracked), kc, "FAIL checks-wired: instance VI_1: 1 checkers"},
+		{"a kahook sync block, then another command of the same name", script("sync VI_1") + "vrrp_script kahook_sync {\n script \"/bin/true\"\n interval 10\n}\n" + fmt.Sprintf(base, "", tracked), kc, ""},
 		{"weighted, in a sync group that tracks it too", weighted + fmt.Sprintf(base, "", tracked) + strings.Replace(group, "}\n}\n", "}\n track_script {\n kahook_sync\n }\n}\n", 1), kc, ""},
 	}
 	for _, tc := range cases {

@@ -27,7 +27,8 @@ type Keepalived struct {
 	Groups         map[string]bool // vrrp_sync_group names
 	Scripts        []Script
 	VirtualServers []*config.Node
-	// VRRPScripts are the vrrp_script blocks by name; Tracked the names a
+	// VRRPScripts are the vrrp_script blocks keepalived tracks by name (the
+	// first of each name that has a script line); Tracked the names a
 	// vrrp_instance or vrrp_sync_group tracks (keepalived drops the rest:
 	// "Warning - script X is not used"). TrackedEarly: names tracked
 	// before their vrrp_script block, which keepalived 2.2.7 ignores
@@ -41,7 +42,7 @@ type Keepalived struct {
 	// to SYNC group|address_owner": config.TrackWeightDropped), and not
 	// tracked elsewhere.
 	Dropped map[string]DroppedTrack
-	// scriptWeights are the vrrp_script blocks' weight lines by name.
+	// scriptWeights are the weight lines of the VRRPScripts blocks.
 	scriptWeights map[string]int
 	// SyncDaemon is global_defs' lvs_sync_daemon (or an instance's older
 	// lvs_sync_daemon_interface): IPVS connections are synchronised.
@@ -142,12 +143,16 @@ func ReadKeepalived(path string, tree *config.Node) *Keepalived {
 			k.Groups[n.Arg(0)] = true
 			readTracked(k, n, "")
 		case "vrrp_script":
+			// A track resolves to the first block of its name that has a
+			// script (find_script_by_name; one without is removed): a
+			// later block changes nothing and never runs (keepalived
+			// 2.2.7 logs "script NAME is not used" when it starts; -t
+			// says nothing).
+			if _, seen := k.VRRPScripts[n.Arg(0)]; seen {
+				break
+			}
 			if c := n.First("script"); c != nil && len(c.Args) > 0 {
 				k.VRRPScripts[n.Arg(0)] = Script{Pos: c.Pos, Kind: "vrrp_script", Cmd: strings.Join(c.Args, " ")}
-			}
-			// A track resolves to the first block of its name (keepalived
-			// 2.2.7 -t: a later block's weight changes nothing).
-			if _, seen := k.scriptWeights[n.Arg(0)]; !seen {
 				k.scriptWeights[n.Arg(0)] = 0
 				for _, w := range n.Find("weight") {
 					k.scriptWeights[n.Arg(0)], _ = strconv.Atoi(w.Arg(0))

@@ -619,7 +619,14 @@ func TestChecksWiredFixKeepsTheConfig(t *testing.T) {
 		{config.DefaultPath, config.DefaultPath},
 		{"/etc/kahook/lb2.conf", "/etc/kahook/lb2.conf"},
 		{"/etc/kahook/my dir/k.conf", "/etc/kahook/my dir/k.conf"},
-		{"/etc/kahook/it's.conf", "/etc/kahook/it's.conf"},
+		// keepalived splits a script line twice (the line, then its
+		// command), so no quoting passes a quote or backslash through to
+		// kahook as doctor reads it: '\'' made keepalived 2.2.7 remove the
+		// vrrp_script ("missing terminating '"). The suggestion reads the
+		// default config, and the finding says to move it.
+		{"/etc/kahook/it's.conf", config.DefaultPath},
+		{`/etc/kahook/a"b.conf`, config.DefaultPath},
+		{`/etc/kahook/a\b.conf`, config.DefaultPath},
 		{"testdata/k.conf", filepath.Join(wd, "testdata/k.conf")}, // keepalived runs scripts from /
 	} {
 		path := tc.path
@@ -642,6 +649,18 @@ func TestChecksWiredFixKeepsTheConfig(t *testing.T) {
 			}
 			if !SyncRuns(m[1], "VI_1", 1) {
 				t.Errorf("doctor does not accept its own suggestion %q", m[1])
+			}
+			// The finding says to move a config the script cannot name.
+			kc := kahookConf(t, "instance VI_1 {\n interface eth0\n virtual_ipaddress { 10.0.0.1 }\n}\nvirtual_server 10.0.0.1 80 {\n protocol TCP\n lb_algo rr\n lb_kind NAT\n real_server 10.0.1.1 80 {\n  TCP_CHECK {\n   connect_timeout 2\n  }\n }\n}\n")
+			kc.Path = tc.given
+			var r Report
+			LintKahook(&r, kc, keepalived(t, fmt.Sprintf(base, "", "virtual_ipaddress { 127.255.0.51/32 dev lo }")))
+			moved := false
+			for _, f := range r.Problems() {
+				moved = moved || (f.Check == "checks-wired" && strings.HasPrefix(f.Fix, "move "+tc.given+" to a path without quotes or backslashes"))
+			}
+			if want := tc.given != config.DefaultPath && path == config.DefaultPath; moved != want {
+				t.Errorf("the finding says to move %s: %v, want %v", tc.given, moved, want)
 			}
 		})
 	}

@@ -231,7 +231,11 @@ func lintSyncWired(r *Report, kc *config.Config, k *Keepalived) {
 			if len(kc.Instances) > 1 {
 				name += "_" + in.Name
 			}
-			r.add(Fail, "checks-wired", in.Pos, "add at the top level of "+k.Path+", above vrrp_instance "+in.Name+" (keepalived reads one keyword per line, and a vrrp_script only once it is defined):\n"+SyncScript(name, in.Name, kc.Path)+
+			move := ""
+			if a, err := filepath.Abs(kc.Path); err == nil && unpassable(a) {
+				move = "move " + kc.Path + " to a path without quotes or backslashes, which a keepalived script line cannot pass to kahook (the script below reads the default, " + config.DefaultPath + "); then "
+			}
+			r.add(Fail, "checks-wired", in.Pos, move+"add at the top level of "+k.Path+", above vrrp_instance "+in.Name+" (keepalived reads one keyword per line, and a vrrp_script only once it is defined):\n"+SyncScript(name, in.Name, kc.Path)+
 				"\n       and 'track_script { "+name+" }' inside vrrp_instance "+in.Name+
 				" (in a vrrp_sync_group or for priority 255 keepalived refuses a weight: use 'fall 2' and 'rise 2' instead of 'weight -60')",
 				"instance %s: %d checkers in %s, but no vrrp_script of %s runs kahook sync for it: they never run and dead real servers stay in the table", in.Name, checked, kc.Path, k.Path)
@@ -250,16 +254,17 @@ func lintSyncWired(r *Report, kc *config.Config, k *Keepalived) {
 // config.DefaultPath is passed with --config (the script would read the
 // default one), made absolute (keepalived runs scripts from /) and
 // single-quoted where keepalived would split it (config.SplitCommand's
-// rules).
+// rules). A path holding a quote or backslash (unpassable) cannot be
+// passed: the script reads the default then.
 func SyncScript(name, instance, configPath string) string {
 	kahook := "/usr/sbin/kahook"
 	if a, err := filepath.Abs(configPath); err == nil && configPath != "" {
 		configPath = a // keepalived runs scripts from /
 	}
-	if configPath != "" && configPath != config.DefaultPath {
+	if configPath != "" && configPath != config.DefaultPath && !unpassable(configPath) {
 		p := configPath
-		if strings.ContainsAny(p, " \t\"'\\") {
-			p = "'" + strings.ReplaceAll(p, "'", `'\''`) + "'"
+		if strings.ContainsAny(p, " \t") {
+			p = "'" + p + "'"
 		}
 		kahook += " --config " + p
 	}
@@ -270,6 +275,15 @@ func SyncScript(name, instance, configPath string) string {
 		"             weight -60\n" +
 		"         }"
 }
+
+// unpassable: path holds a quote or backslash, which no script line
+// passes to kahook as keepalived 2.2.7 runs it and doctor reads it alike:
+// keepalived splits a script line twice (alloc_strvec_quoted_escaped on
+// the line, then on its command, undoing a backslash or quote once more
+// than config.SplitCommand does): a single-quoted path with a quote
+// escaped in it, shell-style, is "missing terminating '", and the
+// vrrp_script is removed.
+func unpassable(path string) bool { return strings.ContainsAny(path, `'"\`) }
 
 // syncValueFlags are `kahook sync`'s flags that take a separate value.
 var syncValueFlags = map[string]bool{"rise": true, "fall": true, "deadline": true, "drain-timeout": true, "workers": true, "textfile": true}

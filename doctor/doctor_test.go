@@ -468,6 +468,11 @@ virtual_server 10.0.0.1 80 {
 		// keepalived's start logs "script kahook_sync is not used").
 		{"another command, then a kahook sync block of the same name", "vrrp_script kahook_sync {\n script \"/bin/true\"\n interval 10\n}\n" + script("sync VI_1") + fmt.Sprintf(base, "", tracked), kc, "FAIL checks-wired: instance VI_1: 1 checkers"},
 		{"a kahook sync block, then another command of the same name", script("sync VI_1") + "vrrp_script kahook_sync {\n script \"/bin/true\"\n interval 10\n}\n" + fmt.Sprintf(base, "", tracked), kc, ""},
+		// keepalived runs the script line's first word only (its value,
+		// quoted when it has arguments): unquoted, kahook with no
+		// arguments, which prints its help and exits 0 (keepalived 2.2.7
+		// run: no argument passed).
+		{"unquoted script line", "vrrp_script kahook_sync {\n script " + bin + " sync VI_1\n interval 10\n}\n" + fmt.Sprintf(base, "", tracked), kc, "FAIL checks-wired: instance VI_1: 1 checkers"},
 		{"weighted, in a sync group that tracks it too", weighted + fmt.Sprintf(base, "", tracked) + strings.Replace(group, "}\n}\n", "}\n track_script {\n kahook_sync\n }\n}\n", 1), kc, ""},
 	}
 	for _, tc := range cases {

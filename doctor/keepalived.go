@@ -152,7 +152,10 @@ func ReadKeepalived(path string, tree *config.Node) *Keepalived {
 				break
 			}
 			if c := n.First("script"); c != nil && len(c.Args) > 0 {
-				k.VRRPScripts[n.Arg(0)] = Script{Pos: c.Pos, Kind: "vrrp_script", Cmd: strings.Join(c.Args, " ")}
+				// Its value only: keepalived runs the line's first word
+				// (set_script_params_array: slot 1), so an unquoted
+				// "script /usr/sbin/kahook sync VI_1" runs kahook alone.
+				k.VRRPScripts[n.Arg(0)] = Script{Pos: c.Pos, Kind: "vrrp_script", Cmd: c.Args[0]}
 				k.scriptWeights[n.Arg(0)] = 0
 				for _, w := range n.Find("weight") {
 					k.scriptWeights[n.Arg(0)], _ = strconv.Atoi(w.Arg(0))

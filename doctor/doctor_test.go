@@ -670,3 +670,36 @@ func TestChecksWiredFixKeepsTheConfig(t *testing.T) {
 		})
 	}
 }
+
+// TestLintScriptUserWord: keepalived 2.2.7 runs a notify script's first
+// word only and takes the next as the user to run it as; an unquoted
+// "notify /usr/sbin/kahook notify" names user "notify", which does not
+// exist, and keepalived ignores the script ("Invalid user/group for notify
+// script ... - ignoring" when it starts; keepalived -t passes it), so
+// kahook notify never runs. A quoted command followed by a real user is
+// keepalived's own form.
+func TestLintScriptUserWord(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "kahook")
+	os.WriteFile(bin, []byte("#!/bin/sh\n"), 0o755)
+	for _, tc := range []struct{ name, line, want string }{
+		{"unquoted command", "notify " + bin + " notify", "FAIL script: notify " + bin + " notify: keepalived takes the word after the command, \"notify\""},
+		{"quoted command, then user root", "notify \"" + bin + " notify\" root", ""},
+		{"quoted command", "notify \"" + bin + " notify\"", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := findings(keepalived(t, "global_defs {\n enable_script_security\n script_user root\n}\n"+fmt.Sprintf(base, "", "virtual_ipaddress { 127.255.0.51/32 dev lo }\n"+tc.line)), nil)
+			var scripts []string
+			for _, l := range f {
+				if strings.HasPrefix(l, "FAIL script:") {
+					scripts = append(scripts, l)
+				}
+			}
+			switch {
+			case tc.want == "" && len(scripts) > 0:
+				t.Errorf("want no script finding, got %q", scripts)
+			case tc.want != "" && !has(scripts, tc.want):
+				t.Errorf("want %q in %q", tc.want, f)
+			}
+		})
+	}
+}

@@ -89,6 +89,10 @@ type Script struct {
 	Pos  config.Pos
 	Kind string // notify_master, vrrp_script, misc_path...
 	Cmd  string
+	// User is the word after a notify-like script's command, which
+	// keepalived 2.2.7 takes as the user to run it as (notify_script_init:
+	// the line's third word), "" when there is none.
+	User string
 }
 
 var scriptKeys = map[string]bool{
@@ -107,7 +111,11 @@ func ReadKeepalived(path string, tree *config.Node) *Keepalived {
 	walkScripts = func(n *config.Node, in string) {
 		for _, c := range n.Children {
 			if scriptKeys[c.Key] && len(c.Args) > 0 {
-				k.Scripts = append(k.Scripts, Script{Pos: c.Pos, Kind: c.Key, Cmd: strings.Join(c.Args, " ")})
+				s := Script{Pos: c.Pos, Kind: c.Key, Cmd: strings.Join(c.Args, " ")}
+				if c.Key != "misc_path" && len(c.Args) > 1 {
+					s.User = c.Args[1]
+				}
+				k.Scripts = append(k.Scripts, s)
 			}
 			if c.Key == "script" && in == "vrrp_script" && len(c.Args) > 0 {
 				k.Scripts = append(k.Scripts, Script{Pos: c.Pos, Kind: "vrrp_script", Cmd: strings.Join(c.Args, " ")})
@@ -390,6 +398,13 @@ func lintScripts(r *Report, k *Keepalived) {
 		}
 	}
 	for _, s := range k.Scripts {
+		if s.User != "" {
+			if _, err := user.Lookup(s.User); err != nil {
+				r.add(Fail, "script", s.Pos, "quote the whole command, its arguments included: "+s.Kind+" \""+s.Cmd+"\"",
+					"%s %s: keepalived takes the word after the command, %q, as the user to run it as, and there is no such user, so it ignores the script (\"Invalid user/group for notify script\"; keepalived -t does not say)", s.Kind, s.Cmd, s.User)
+				continue
+			}
+		}
 		argv, err := config.SplitCommand(s.Cmd)
 		if err != nil || len(argv) == 0 {
 			r.add(Fail, "script", s.Pos, "quote the command as keepalived expects", "%s %q: %v", s.Kind, s.Cmd, err)

@@ -53,7 +53,7 @@ func TestRefusedInputCreatesNothing(t *testing.T) {
 		{"sysctl apply with an unknown role", []string{"sysctl", "apply", "--role", "router", "-i", "lo"}, "--role must be director or realserver"},
 		{"check ssl extra", []string{"check", "ssl", "https://127.0.0.1/", "extra"}, `check ssl: unexpected arguments ["extra"]`},
 		{"check file extra", []string{"check", "file", "--absent", "x", "y"}, `check file: takes no arguments`},
-		{"man in the shipped build", []string{"man", "8"}, `man: this build has no man page generator; the packages ship kahook(8)`},
+		{"man in the shipped build", []string{"man", "8"}, `man: this build has no man page generator; the packages ship kahook(8) and kahook.conf(5), or run in kahook's source tree: go run ./cmd/kahook man 8|5`},
 		{"man extra", []string{"man", "8", "5"}, `man: unexpected arguments ["5"]`},
 		{"doctor extra", []string{"doctor", "--no-live", "keepalived.conf"}, `doctor: takes no arguments`},
 		{"config check two files", []string{"config", "check", "a.conf", "b.conf"}, `config check: unexpected arguments ["b.conf"]`},

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/kahook/kahook/check"
 	"github.com/kahook/kahook/config"
 	"github.com/kahook/kahook/state"
 	"github.com/kahook/kahook/vip"
@@ -388,8 +389,21 @@ func lintScripts(r *Report, k *Keepalived) {
 			continue
 		}
 		prog := argv[0]
-		if !filepath.IsAbs(prog) {
-			r.add(Fail, "script", s.Pos, "give the absolute path of "+prog, "%s %q: not an absolute path (keepalived's script security needs one, and PATH differs under keepalived)", s.Kind, prog)
+		if !strings.Contains(prog, "/") {
+			// keepalived 2.2.7 (find_path, lib/notify.c) runs a bare name
+			// found by path search, with "WARNING - script `NAME` resolved
+			// by path search to `PATH`. Please specify full path.", and
+			// disables it when the search finds nothing. Its PATH (the
+			// service's) may differ from doctor's.
+			found, err := check.LookPath(prog)
+			if err != nil {
+				r.add(Fail, "script", s.Pos, "give the absolute path of "+prog, "%s %q: %v: keepalived disables the script", s.Kind, prog, err)
+				continue
+			}
+			r.add(Warn, "script", s.Pos, "give the absolute path: "+found, "%s %q: resolved by path search to %s, as keepalived resolves it, warning \"Please specify full path\" (keepalived's PATH, the service's, may differ from doctor's)", s.Kind, prog, found)
+			prog = found
+		} else if !filepath.IsAbs(prog) {
+			r.add(Fail, "script", s.Pos, "give the absolute path of "+prog, "%s %q: not an absolute path (keepalived runs it relative to its working directory, /)", s.Kind, prog)
 			continue
 		}
 		st, err := os.Stat(prog)

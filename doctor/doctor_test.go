@@ -625,7 +625,7 @@ func TestChecksWiredFixKeepsTheConfig(t *testing.T) {
 	} {
 		path := tc.path
 		t.Run(tc.given, func(t *testing.T) {
-			fix := SyncScript("kahook_sync", "VI_1", tc.given)
+			fix := SyncScript("kahook_sync", "VI_1", tc.given, false)
 			m := regexp.MustCompile(`script "([^"]*)"`).FindStringSubmatch(fix)
 			if m == nil {
 				t.Fatalf("no script line in %q", fix)

@@ -231,9 +231,13 @@ func lintSyncWired(r *Report, kc *config.Config, k *Keepalived) {
 			if len(kc.Instances) > 1 {
 				name += "_" + in.Name
 			}
-			r.add(Fail, "checks-wired", in.Pos, "add at the top level of "+k.Path+", above vrrp_instance "+in.Name+" (keepalived reads one keyword per line, and a vrrp_script only once it is defined):\n"+SyncScript(name, in.Name, kc.Path)+
-				"\n       and 'track_script { "+name+" }' inside vrrp_instance "+in.Name+
-				" (in a vrrp_sync_group or for priority 255 keepalived refuses a weight: use 'fall 2' and 'rise 2' instead of 'weight -60')",
+			why := k.WeightDropped[in.Name]
+			note := " (in a vrrp_sync_group or for priority 255 keepalived refuses a weight: use 'fall 2' and 'rise 2' instead of 'weight -60')"
+			if why != "" {
+				note = " ('fall 2' and 'rise 2', not a weight, which keepalived drops here, due to " + why + ": two failed passes put the instance in FAULT)"
+			}
+			r.add(Fail, "checks-wired", in.Pos, "add at the top level of "+k.Path+", above vrrp_instance "+in.Name+" (keepalived reads one keyword per line, and a vrrp_script only once it is defined):\n"+SyncScript(name, in.Name, kc.Path, why != "")+
+				"\n       and 'track_script { "+name+" }' inside vrrp_instance "+in.Name+note,
 				"instance %s: %d checkers in %s, but no vrrp_script of %s runs kahook sync for it: they never run and dead real servers stay in the table", in.Name, checked, kc.Path, k.Path)
 		}
 	}
@@ -250,8 +254,10 @@ func lintSyncWired(r *Report, kc *config.Config, k *Keepalived) {
 // config.DefaultPath is passed with --config (the script would read the
 // default one), made absolute (keepalived runs scripts from /) and
 // single-quoted where keepalived would split it (config.SplitCommand's
-// rules).
-func SyncScript(name, instance, configPath string) string {
+// rules). noWeight: the instance is one whose weighted tracks keepalived
+// drops (Keepalived.WeightDropped), so the script is tracked with fall 2
+// and rise 2 instead, as `kahook import --keepalived` drafts it.
+func SyncScript(name, instance, configPath string, noWeight bool) string {
 	kahook := "/usr/sbin/kahook"
 	if a, err := filepath.Abs(configPath); err == nil && configPath != "" {
 		configPath = a // keepalived runs scripts from /
@@ -263,11 +269,15 @@ func SyncScript(name, instance, configPath string) string {
 		}
 		kahook += " --config " + p
 	}
+	track := "             weight -60\n"
+	if noWeight {
+		track = "             fall 2\n             rise 2\n"
+	}
 	return "         vrrp_script " + name + " {\n" +
 		"             script \"" + kahook + " sync --deadline 8s " + instance + "\"\n" +
 		"             interval 10\n" +
 		"             timeout 12\n" +
-		"             weight -60\n" +
+		track +
 		"         }"
 }
 

@@ -42,6 +42,11 @@ type Keepalived struct {
 	// to SYNC group|address_owner": config.TrackWeightDropped), and not
 	// tracked elsewhere.
 	Dropped map[string]DroppedTrack
+	// WeightDropped: why keepalived drops every weighted track of a
+	// vrrp_instance ("SYNC group" or "address_owner",
+	// config.TrackWeightDropped), by instance name; absent where it keeps
+	// them.
+	WeightDropped map[string]string
 	// scriptWeights are the vrrp_script blocks' weight lines by name.
 	scriptWeights map[string]int
 	// SyncDaemon is global_defs' lvs_sync_daemon (or an instance's older
@@ -101,7 +106,7 @@ var scriptKeys = map[string]bool{
 // ReadKeepalived extracts what doctor checks from a parsed tree.
 func ReadKeepalived(path string, tree *config.Node) *Keepalived {
 	k := &Keepalived{Path: path, Groups: map[string]bool{}, VRRPScripts: map[string]Script{}, Tracked: map[string]bool{}, TrackedEarly: map[string]config.Pos{},
-		Dropped: map[string]DroppedTrack{}, scriptWeights: map[string]int{}}
+		Dropped: map[string]DroppedTrack{}, WeightDropped: map[string]string{}, scriptWeights: map[string]int{}}
 	groupOf := config.SyncGroupOf(tree)
 	var walkScripts func(n *config.Node, in string)
 	walkScripts = func(n *config.Node, in string) {
@@ -135,7 +140,11 @@ func ReadKeepalived(path string, tree *config.Node) *Keepalived {
 			}
 		case "vrrp_instance":
 			k.Instances = append(k.Instances, readInstance(n))
-			readTracked(k, n, config.TrackWeightDropped(n, groupOf[n.Arg(0)]))
+			why := config.TrackWeightDropped(n, groupOf[n.Arg(0)])
+			if why != "" {
+				k.WeightDropped[n.Arg(0)] = why
+			}
+			readTracked(k, n, why)
 			if c := n.First("lvs_sync_daemon_interface"); c != nil && k.SyncDaemon == nil {
 				k.SyncDaemon = c
 			}

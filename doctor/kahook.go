@@ -263,11 +263,7 @@ func SyncScript(name, instance, configPath string, noWeight bool) string {
 		configPath = a // keepalived runs scripts from /
 	}
 	if configPath != "" && configPath != config.DefaultPath {
-		p := configPath
-		if strings.ContainsAny(p, " \t\"'\\") {
-			p = "'" + strings.ReplaceAll(p, "'", `'\''`) + "'"
-		}
-		kahook += " --config " + p
+		kahook += " --config " + scriptWord(configPath)
 	}
 	track := "             weight -60\n"
 	if noWeight {
@@ -279,6 +275,15 @@ func SyncScript(name, instance, configPath string, noWeight bool) string {
 		"             timeout 12\n" +
 		track +
 		"         }"
+}
+
+// scriptWord quotes a word of a keepalived script line where keepalived
+// would split it (config.SplitCommand's rules).
+func scriptWord(w string) string {
+	if strings.ContainsAny(w, " \t\"'\\") {
+		return "'" + strings.ReplaceAll(w, "'", `'\''`) + "'"
+	}
+	return w
 }
 
 // syncValueFlags are `kahook sync`'s flags that take a separate value.
@@ -359,18 +364,28 @@ func kahookRun(cmd string) (command, configPath string, ok bool) {
 // script, the sync vrrp_script...) makes kahook exit 2 on each run: no
 // VIP, sysctl or IPVS service is set up and no check pass runs. A FAIL
 // per line, naming the config path the line reads (its own --config, else
-// defaultPath). exists reports whether a path exists (os.Stat).
-func LintKahookConfMissing(r *Report, k *Keepalived, defaultPath string, exists func(string) bool) {
+// defaultPath). checked is the kahook.conf doctor read ("" if none): where
+// it is another, existing file, the fix also offers the line with
+// --config naming it. exists reports whether a path exists (os.Stat).
+func LintKahookConfMissing(r *Report, k *Keepalived, defaultPath, checked string, exists func(string) bool) {
+	if a, err := filepath.Abs(checked); err == nil && checked != "" {
+		checked = a // keepalived runs scripts from /
+	}
 	for _, s := range k.Scripts {
 		command, path, ok := kahookRun(s.Cmd)
 		if !ok || !configCommands[command] {
 			continue
 		}
-		if path == "" {
+		own := path != ""
+		if !own {
 			path = defaultPath
 		}
 		if exists(path) {
 			continue
+		}
+		also := ""
+		if argv, err := config.SplitCommand(s.Cmd); !own && checked != "" && checked != path && exists(checked) && err == nil && strings.HasPrefix(s.Cmd, argv[0]+" ") {
+			also = ", or have it read the kahook.conf doctor checked: \"" + argv[0] + " --config " + scriptWord(checked) + s.Cmd[len(argv[0]):] + "\""
 		}
 		effect := "nothing is changed"
 		switch command {
@@ -379,7 +394,7 @@ func LintKahookConfMissing(r *Report, k *Keepalived, defaultPath string, exists 
 		case "sync":
 			effect = "no check pass runs and the vrrp_script fails every interval"
 		}
-		r.add(Fail, "kahook-conf", s.Pos, "install the kahook.conf that goes with this keepalived.conf at "+path+" (the one 'kahook import' drafted from the original keepalived.conf), or take kahook out of this line",
+		r.add(Fail, "kahook-conf", s.Pos, "install the kahook.conf that goes with this keepalived.conf at "+path+" (the one 'kahook import' drafted from the original keepalived.conf)"+also+", or take kahook out of this line",
 			"%s runs `kahook %s`, but %s does not exist: kahook exits 2 on every run (%s)", s.Kind, command, path, effect)
 	}
 }

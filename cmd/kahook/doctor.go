@@ -59,7 +59,7 @@ func doctorCommand() *cli.Command {
 				// may name one that does not exist. A line without one
 				// reads the default, whatever --config doctor was given:
 				// keepalived runs the line as written.
-				doctor.LintKahookConfMissing(&r, k, config.DefaultPath, func(p string) bool { _, err := os.Stat(p); return !errors.Is(err, os.ErrNotExist) })
+				doctor.LintKahookConfMissing(&r, k, config.DefaultPath, e.configPath, func(p string) bool { _, err := os.Stat(p); return !errors.Is(err, os.ErrNotExist) })
 			}
 			if kc != nil {
 				doctor.LintKahook(&r, kc, k)

@@ -165,13 +165,19 @@ vrrp_instance VI_1 {
 		t.Fatalf("%v: %s%s", err, out, errs)
 	}
 	var got []string
+	fix := ""
 	for _, f := range r.Findings {
 		if f.Check == "kahook-conf" {
 			got = append(got, fmt.Sprintf("%s %d: %s", f.Severity, f.Pos.Line, f.Msg))
+			fix = f.Fix
 		}
 	}
 	if len(got) != 1 || !strings.HasPrefix(got[0], fmt.Sprintf("%s 12: notify runs `kahook notify`, but %s does not exist", doctor.Fail, config.DefaultPath)) {
 		t.Fatalf("kahook-conf findings %q, want one FAIL for line 12 naming %s", got, config.DefaultPath)
+	}
+	// The other way out: the line reads the file doctor checked.
+	if want := "/usr/sbin/kahook --config " + kh + " notify"; !strings.Contains(fix, want) {
+		t.Errorf("fix %q, want it to offer %q", fix, want)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kahook/kahook/check"
 	"github.com/kahook/kahook/config"
 	"github.com/kahook/kahook/ipvs"
 	"github.com/kahook/kahook/state"
@@ -375,6 +376,11 @@ func TestSamples(t *testing.T) {
 		"keepalived.conf.vrrp.scripts":    {"FAIL script", "WARN script-security", "WARN script-user"},
 		"keepalived.conf.vrrp.sync":       {"FAIL script", "WARN script-security", "WARN script-user"},
 	}
+	// localcheck runs "killall -0 apache": keepalived finds killall by
+	// path search, where it is installed (psmisc).
+	if _, err := check.LookPath("killall"); err == nil {
+		expected["keepalived.conf.vrrp.localcheck"] = append(expected["keepalived.conf.vrrp.localcheck"], "WARN script")
+	}
 	silent := 0
 	for _, f := range files {
 		tree, _, err := config.ParseTree(f, config.Options{})
@@ -636,7 +642,7 @@ func TestChecksWiredFixKeepsTheConfig(t *testing.T) {
 	} {
 		path := tc.path
 		t.Run(tc.given, func(t *testing.T) {
-			fix := SyncScript("kahook_sync", "VI_1", tc.given)
+			fix := SyncScript("kahook_sync", "VI_1", tc.given, false)
 			m := regexp.MustCompile(`script "([^"]*)"`).FindStringSubmatch(fix)
 			if m == nil {
 				t.Fatalf("no script line in %q", fix)

@@ -235,9 +235,13 @@ func lintSyncWired(r *Report, kc *config.Config, k *Keepalived) {
 			if a, err := filepath.Abs(kc.Path); err == nil && unpassable(a) {
 				move = "move " + kc.Path + " to a path without quotes or backslashes, which a keepalived script line cannot pass to kahook (the script below reads the default, " + config.DefaultPath + "); then "
 			}
-			r.add(Fail, "checks-wired", in.Pos, move+"add at the top level of "+k.Path+", above vrrp_instance "+in.Name+" (keepalived reads one keyword per line, and a vrrp_script only once it is defined):\n"+SyncScript(name, in.Name, kc.Path)+
-				"\n       and 'track_script { "+name+" }' inside vrrp_instance "+in.Name+
-				" (in a vrrp_sync_group or for priority 255 keepalived refuses a weight: use 'fall 2' and 'rise 2' instead of 'weight -60')",
+			why := k.WeightDropped[in.Name]
+			note := " (in a vrrp_sync_group or for priority 255 keepalived refuses a weight: use 'fall 2' and 'rise 2' instead of 'weight -60')"
+			if why != "" {
+				note = " ('fall 2' and 'rise 2', not a weight, which keepalived drops here, due to " + why + ": two failed passes put the instance in FAULT)"
+			}
+			r.add(Fail, "checks-wired", in.Pos, move+"add at the top level of "+k.Path+", above vrrp_instance "+in.Name+" (keepalived reads one keyword per line, and a vrrp_script only once it is defined):\n"+SyncScript(name, in.Name, kc.Path, why != "")+
+				"\n       and 'track_script { "+name+" }' inside vrrp_instance "+in.Name+note,
 				"instance %s: %d checkers in %s, but no vrrp_script of %s runs kahook sync for it: they never run and dead real servers stay in the table", in.Name, checked, kc.Path, k.Path)
 		}
 	}
@@ -255,24 +259,27 @@ func lintSyncWired(r *Report, kc *config.Config, k *Keepalived) {
 // default one), made absolute (keepalived runs scripts from /) and
 // single-quoted where keepalived would split it (config.SplitCommand's
 // rules). A path holding a quote or backslash (unpassable) cannot be
-// passed: the script reads the default then.
-func SyncScript(name, instance, configPath string) string {
+// passed: the script reads the default then. noWeight: the instance is
+// one whose weighted tracks keepalived drops (Keepalived.WeightDropped),
+// so the script is tracked with fall 2 and rise 2 instead, as `kahook
+// import --keepalived` drafts it.
+func SyncScript(name, instance, configPath string, noWeight bool) string {
 	kahook := "/usr/sbin/kahook"
 	if a, err := filepath.Abs(configPath); err == nil && configPath != "" {
 		configPath = a // keepalived runs scripts from /
 	}
 	if configPath != "" && configPath != config.DefaultPath && !unpassable(configPath) {
-		p := configPath
-		if strings.ContainsAny(p, " \t") {
-			p = "'" + p + "'"
-		}
-		kahook += " --config " + p
+		kahook += " --config " + scriptWord(configPath)
+	}
+	track := "             weight -60\n"
+	if noWeight {
+		track = "             fall 2\n             rise 2\n"
 	}
 	return "         vrrp_script " + name + " {\n" +
 		"             script \"" + kahook + " sync --deadline 8s " + instance + "\"\n" +
 		"             interval 10\n" +
 		"             timeout 12\n" +
-		"             weight -60\n" +
+		track +
 		"         }"
 }
 
@@ -284,6 +291,15 @@ func SyncScript(name, instance, configPath string) string {
 // escaped in it, shell-style, is "missing terminating '", and the
 // vrrp_script is removed.
 func unpassable(path string) bool { return strings.ContainsAny(path, `'"\`) }
+
+// scriptWord single-quotes a word of a keepalived script line that holds
+// blanks (a word that is not unpassable).
+func scriptWord(w string) string {
+	if strings.ContainsAny(w, " \t") {
+		return "'" + w + "'"
+	}
+	return w
+}
 
 // syncValueFlags are `kahook sync`'s flags that take a separate value.
 var syncValueFlags = map[string]bool{"rise": true, "fall": true, "deadline": true, "drain-timeout": true, "workers": true, "textfile": true}
@@ -363,18 +379,28 @@ func kahookRun(cmd string) (command, configPath string, ok bool) {
 // script, the sync vrrp_script...) makes kahook exit 2 on each run: no
 // VIP, sysctl or IPVS service is set up and no check pass runs. A FAIL
 // per line, naming the config path the line reads (its own --config, else
-// defaultPath). exists reports whether a path exists (os.Stat).
-func LintKahookConfMissing(r *Report, k *Keepalived, defaultPath string, exists func(string) bool) {
+// defaultPath). checked is the kahook.conf doctor read ("" if none): where
+// it is another, existing file, the fix also offers the line with
+// --config naming it. exists reports whether a path exists (os.Stat).
+func LintKahookConfMissing(r *Report, k *Keepalived, defaultPath, checked string, exists func(string) bool) {
+	if a, err := filepath.Abs(checked); err == nil && checked != "" {
+		checked = a // keepalived runs scripts from /
+	}
 	for _, s := range k.Scripts {
 		command, path, ok := kahookRun(s.Cmd)
 		if !ok || !configCommands[command] {
 			continue
 		}
-		if path == "" {
+		own := path != ""
+		if !own {
 			path = defaultPath
 		}
 		if exists(path) {
 			continue
+		}
+		also := ""
+		if argv, err := config.SplitCommand(s.Cmd); !own && checked != "" && checked != path && !unpassable(checked) && exists(checked) && err == nil && strings.HasPrefix(s.Cmd, argv[0]+" ") {
+			also = ", or have it read the kahook.conf doctor checked: \"" + argv[0] + " --config " + scriptWord(checked) + s.Cmd[len(argv[0]):] + "\""
 		}
 		effect := "nothing is changed"
 		switch command {
@@ -383,7 +409,7 @@ func LintKahookConfMissing(r *Report, k *Keepalived, defaultPath string, exists 
 		case "sync":
 			effect = "no check pass runs and the vrrp_script fails every interval"
 		}
-		r.add(Fail, "kahook-conf", s.Pos, "install the kahook.conf that goes with this keepalived.conf at "+path+" (the one 'kahook import' drafted from the original keepalived.conf), or take kahook out of this line",
+		r.add(Fail, "kahook-conf", s.Pos, "install the kahook.conf that goes with this keepalived.conf at "+path+" (the one 'kahook import' drafted from the original keepalived.conf)"+also+", or take kahook out of this line",
 			"%s runs `kahook %s`, but %s does not exist: kahook exits 2 on every run (%s)", s.Kind, command, path, effect)
 	}
 }

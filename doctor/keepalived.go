@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/kahook/kahook/check"
 	"github.com/kahook/kahook/config"
 	"github.com/kahook/kahook/state"
 	"github.com/kahook/kahook/vip"
@@ -42,6 +43,11 @@ type Keepalived struct {
 	// to SYNC group|address_owner": config.TrackWeightDropped), and not
 	// tracked elsewhere.
 	Dropped map[string]DroppedTrack
+	// WeightDropped: why keepalived drops every weighted track of a
+	// vrrp_instance ("SYNC group" or "address_owner",
+	// config.TrackWeightDropped), by instance name; absent where it keeps
+	// them.
+	WeightDropped map[string]string
 	// scriptWeights are the weight lines of the VRRPScripts blocks.
 	scriptWeights map[string]int
 	// SyncDaemon is global_defs' lvs_sync_daemon (or an instance's older
@@ -105,7 +111,7 @@ var scriptKeys = map[string]bool{
 // ReadKeepalived extracts what doctor checks from a parsed tree.
 func ReadKeepalived(path string, tree *config.Node) *Keepalived {
 	k := &Keepalived{Path: path, Groups: map[string]bool{}, VRRPScripts: map[string]Script{}, Tracked: map[string]bool{}, TrackedEarly: map[string]config.Pos{},
-		Dropped: map[string]DroppedTrack{}, scriptWeights: map[string]int{}}
+		Dropped: map[string]DroppedTrack{}, WeightDropped: map[string]string{}, scriptWeights: map[string]int{}}
 	groupOf := config.SyncGroupOf(tree)
 	var walkScripts func(n *config.Node, in string)
 	walkScripts = func(n *config.Node, in string) {
@@ -143,7 +149,11 @@ func ReadKeepalived(path string, tree *config.Node) *Keepalived {
 			}
 		case "vrrp_instance":
 			k.Instances = append(k.Instances, readInstance(n))
-			readTracked(k, n, config.TrackWeightDropped(n, groupOf[n.Arg(0)]))
+			why := config.TrackWeightDropped(n, groupOf[n.Arg(0)])
+			if why != "" {
+				k.WeightDropped[n.Arg(0)] = why
+			}
+			readTracked(k, n, why)
 			if c := n.First("lvs_sync_daemon_interface"); c != nil && k.SyncDaemon == nil {
 				k.SyncDaemon = c
 			}
@@ -411,8 +421,21 @@ func lintScripts(r *Report, k *Keepalived) {
 			continue
 		}
 		prog := argv[0]
-		if !filepath.IsAbs(prog) {
-			r.add(Fail, "script", s.Pos, "give the absolute path of "+prog, "%s %q: not an absolute path (keepalived's script security needs one, and PATH differs under keepalived)", s.Kind, prog)
+		if !strings.Contains(prog, "/") {
+			// keepalived 2.2.7 (find_path, lib/notify.c) runs a bare name
+			// found by path search, with "WARNING - script `NAME` resolved
+			// by path search to `PATH`. Please specify full path.", and
+			// disables it when the search finds nothing. Its PATH (the
+			// service's) may differ from doctor's.
+			found, err := check.LookPath(prog)
+			if err != nil {
+				r.add(Fail, "script", s.Pos, "give the absolute path of "+prog, "%s %q: %v: keepalived disables the script", s.Kind, prog, err)
+				continue
+			}
+			r.add(Warn, "script", s.Pos, "give the absolute path: "+found, "%s %q: resolved by path search to %s, as keepalived resolves it, warning \"Please specify full path\" (keepalived's PATH, the service's, may differ from doctor's)", s.Kind, prog, found)
+			prog = found
+		} else if !filepath.IsAbs(prog) {
+			r.add(Fail, "script", s.Pos, "give the absolute path of "+prog, "%s %q: not an absolute path (keepalived runs it relative to its working directory, /)", s.Kind, prog)
 			continue
 		}
 		st, err := os.Stat(prog)

@@ -38,7 +38,7 @@ func TestProbeFindsLeakingRealServer(t *testing.T) {
 		return out, 0
 	}
 	kaConf := filepath.Join(tmp, "keepalived.conf")
-	os.WriteFile(kaConf, []byte("global_defs {\n script_user root\n}\nvrrp_instance VI_1 {\n state BACKUP\n interface eth0\n virtual_router_id 51\n priority 100\n virtual_ipaddress {\n  127.255.0.51/32 dev lo\n }\n notify \""+bin+" notify\"\n}\n"), 0o644)
+	os.WriteFile(kaConf, []byte("global_defs {\n script_user root\n}\nvrrp_instance VI_1 {\n state BACKUP\n interface eth0\n virtual_router_id 51\n priority 100\n virtual_ipaddress {\n  127.255.0.51/32 dev lo\n }\n notify \""+bin+" --config "+conf+" notify\"\n}\n"), 0o644)
 	if out, code := run(dir, "notify", "master", "VI_1"); code != 0 {
 		t.Fatalf("notify master: %s", out)
 	}

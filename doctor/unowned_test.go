@@ -104,7 +104,7 @@ vrrp_instance VI_1 {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var r Report
-			LintKahookConfMissing(&r, keepalived(t, fmt.Sprintf(ka, tc.line)), missing, exists)
+			LintKahookConfMissing(&r, keepalived(t, fmt.Sprintf(ka, tc.line)), missing, "", exists)
 			if len(r.Findings) != len(tc.want) {
 				t.Fatalf("got %v, want %d findings", r.Findings, len(tc.want))
 			}
@@ -119,7 +119,7 @@ vrrp_instance VI_1 {
 	}
 	t.Run("config present", func(t *testing.T) {
 		var r Report
-		LintKahookConfMissing(&r, keepalived(t, fmt.Sprintf(ka, `notify "/usr/sbin/kahook notify"`)), present, exists)
+		LintKahookConfMissing(&r, keepalived(t, fmt.Sprintf(ka, `notify "/usr/sbin/kahook notify"`)), present, "", exists)
 		if len(r.Findings) != 0 {
 			t.Fatalf("unexpected: %v", r.Findings)
 		}

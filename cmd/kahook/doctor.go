@@ -56,8 +56,10 @@ func doctorCommand() *cli.Command {
 			if k != nil {
 				doctor.LintKeepalived(&r, k, kc)
 				// Per line, with a kahook.conf too: a line's own --config
-				// may name one that does not exist.
-				doctor.LintKahookConfMissing(&r, k, e.configPath, func(p string) bool { _, err := os.Stat(p); return !errors.Is(err, os.ErrNotExist) })
+				// may name one that does not exist. A line without one
+				// reads the default, whatever --config doctor was given:
+				// keepalived runs the line as written.
+				doctor.LintKahookConfMissing(&r, k, config.DefaultPath, e.configPath, func(p string) bool { _, err := os.Stat(p); return !errors.Is(err, os.ErrNotExist) })
 			}
 			if kc != nil {
 				doctor.LintKahook(&r, kc, k)

@@ -130,6 +130,57 @@ vrrp_instance VI_1 {
 	}
 }
 
+// TestDoctorKahookConfDefaultPerLine: doctor given another kahook.conf
+// (--config, as when checking drafts before installing them) still fails a
+// keepalived.conf line without its own --config when the default
+// kahook.conf is missing: keepalived runs that line as written, so it reads
+// the default, not the file doctor was given, and exits 2 on every run.
+func TestDoctorKahookConfDefaultPerLine(t *testing.T) {
+	if _, err := os.Stat(config.DefaultPath); err == nil {
+		t.Skip(config.DefaultPath + " exists on this host")
+	}
+	kh, err := filepath.Abs("../../packaging/examples/director/kahook.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ka := fmt.Sprintf(`vrrp_script kahook_sync {
+    script "/usr/sbin/kahook --config %s sync --deadline 8s VI_1"
+    interval 10
+}
+vrrp_instance VI_1 {
+    state BACKUP
+    interface eth0
+    virtual_router_id 51
+    priority 100
+    virtual_ipaddress { 127.255.0.51/32 dev lo }
+    track_script { kahook_sync }
+    notify "/usr/sbin/kahook notify"
+}
+`, kh)
+	p := filepath.Join(t.TempDir(), "keepalived.conf")
+	os.WriteFile(p, []byte(ka), 0o644)
+	_, out, errs := kahook("--json", "--config", kh, "doctor", "--no-live", "--keepalived-conf", p)
+	var r doctor.Report
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("%v: %s%s", err, out, errs)
+	}
+	var got []string
+	fix := ""
+	for _, f := range r.Findings {
+		if f.Check == "kahook-conf" {
+			got = append(got, fmt.Sprintf("%s %d: %s", f.Severity, f.Pos.Line, f.Msg))
+			fix = f.Fix
+		}
+	}
+	if len(got) != 1 || !strings.HasPrefix(got[0], fmt.Sprintf("%s 12: notify runs `kahook notify`, but %s does not exist", doctor.Fail, config.DefaultPath)) {
+		t.Fatalf("kahook-conf findings %q, want one FAIL for line 12 naming %s", got, config.DefaultPath)
+	}
+	// The other way out: the line reads the file doctor checked.
+	if want := "/usr/sbin/kahook --config " + kh + " notify"; !strings.Contains(fix, want) {
+		t.Errorf("fix %q, want it to offer %q", fix, want)
+	}
+}
+
 // TestDoctorCheckerOnlyImport: keepalived's samples that run it as an LVS
 // checker only (no vrrp_instance), imported, give a kahook.conf no
 // instance owns anything in; doctor warns once per virtual server that

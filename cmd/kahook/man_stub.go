@@ -10,11 +10,11 @@ import "github.com/urfave/cli/v2"
 func manCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "man",
-		Usage:     "print a man page (only in a development build: go run ./cmd/kahook man)",
+		Usage:     "print a man page (only in a development build: go run ./cmd/kahook man 8|5)",
 		ArgsUsage: "[8|5]", // as the development build's: `man 8` gets the message below
 		Hidden:    true,
 		Action: func(*cli.Context) error {
-			return usage("man: this build has no man page generator; the packages ship kahook(8) and kahook.conf(5), or run: go run ./cmd/kahook man")
+			return usage("man: this build has no man page generator; the packages ship kahook(8) and kahook.conf(5), or run in kahook's source tree: go run ./cmd/kahook man 8|5")
 		},
 	}
 }

@@ -50,10 +50,15 @@ func TestRefusedInputCreatesNothing(t *testing.T) {
 		{"realserver down extra", []string{"realserver", "down", "10.0.0.10"}, `realserver down: takes no arguments`},
 		{"vip add without an address", []string{"vip", "add"}, "vip: expected at least one IP"},
 		{"vip del with a bad address", []string{"vip", "del", "10.0.0.300"}, `vip: "10.0.0.300" is not an IP address`},
+		// (--dry-run and an interface no host has: without the refusal
+		// these must still change nothing here, in the host's namespace.)
+		{"vip add with a mapped address", []string{"--dry-run", "vip", "add", "--force", "--dev", "khnone0", "::ffff:10.0.0.1"}, `vip: "::ffff:10.0.0.1" is an IPv4-mapped IPv6 address: write 10.0.0.1`},
+		{"vip del with a mapped prefix", []string{"--dry-run", "vip", "del", "--force", "--dev", "khnone0", "::ffff:10.0.0.1/128"}, `vip: "::ffff:10.0.0.1/128" is an IPv4-mapped IPv6 address: write 10.0.0.1`},
+		{"realserver up with a mapped VIP", []string{"--dry-run", "realserver", "up", "--vip", "::ffff:10.0.0.1", "--interface", "khnone0"}, `realserver: "::ffff:10.0.0.1" is an IPv4-mapped IPv6 address: write 10.0.0.1`},
 		{"sysctl apply with an unknown role", []string{"sysctl", "apply", "--role", "router", "-i", "lo"}, "--role must be director or realserver"},
 		{"check ssl extra", []string{"check", "ssl", "https://127.0.0.1/", "extra"}, `check ssl: unexpected arguments ["extra"]`},
 		{"check file extra", []string{"check", "file", "--absent", "x", "y"}, `check file: takes no arguments`},
-		{"man in the shipped build", []string{"man", "8"}, `man: this build has no man page generator; the packages ship kahook(8)`},
+		{"man in the shipped build", []string{"man", "8"}, `man: this build has no man page generator; the packages ship kahook(8) and kahook.conf(5), or run in kahook's source tree: go run ./cmd/kahook man 8|5`},
 		{"man extra", []string{"man", "8", "5"}, `man: unexpected arguments ["5"]`},
 		{"doctor extra", []string{"doctor", "--no-live", "keepalived.conf"}, `doctor: takes no arguments`},
 		{"config check two files", []string{"config", "check", "a.conf", "b.conf"}, `config check: unexpected arguments ["b.conf"]`},

@@ -118,15 +118,23 @@ func vipChange(c *cli.Context, add bool) error {
 	return failed(err)
 }
 
+// parseVIP reads a VIP flag or argument: an address (a host prefix) or a
+// prefix. An IPv4-mapped IPv6 address is refused as the config refuses it
+// in virtual_ipaddress (keepalived reads it as IPv6): binding the IPv4
+// address instead would not be what was written.
 func parseVIP(s string) (netip.Prefix, error) {
-	if p, err := netip.ParsePrefix(s); err == nil {
-		return p, nil
-	}
-	a, err := netip.ParseAddr(s)
+	p, err := netip.ParsePrefix(s)
 	if err != nil {
-		return netip.Prefix{}, fmt.Errorf("%q is not an IP address", s)
+		a, aerr := netip.ParseAddr(s)
+		if aerr != nil {
+			return netip.Prefix{}, fmt.Errorf("%q is not an IP address", s)
+		}
+		p = vip.HostPrefix(a)
 	}
-	return vip.HostPrefix(a.Unmap()), nil
+	if p.Addr().Is4In6() {
+		return netip.Prefix{}, fmt.Errorf("%q is an IPv4-mapped IPv6 address: write %s", s, p.Addr().Unmap())
+	}
+	return p, nil
 }
 
 func configHasVIP(cfg *config.Config, a netip.Addr) bool {
